@@ -1,0 +1,55 @@
+# MetaStore build and test entry points. `make test` is what CI runs (.ci/run).
+GO        ?= go
+WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
+# The core's statement coverage may not drop below this (percent).
+CORE_COVER_MIN := 85
+
+.PHONY: all build run test vet fmt-check test-race test-wasm cover bench-core fuzz clean
+
+all: build
+
+build:
+	$(GO) build ./...
+	GOOS=js GOARCH=wasm $(GO) build ./core/...
+
+run:
+	@echo "metastore: the server is not built yet (issue #3, native server). Today the core runs" >&2
+	@echo "through its tests: make test." >&2
+	@exit 1
+
+test: vet fmt-check test-race test-wasm cover
+
+vet:
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./core/...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+# The core's tests again, compiled to WebAssembly and run under Node: the same code the
+# browser runs.
+test-wasm:
+	PATH="$(WASM_PATH)" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
+
+cover:
+	@mkdir -p out
+	$(GO) test -count=1 -coverpkg=./core/... -coverprofile=out/core.cover ./core/... >/dev/null
+	@pct=$$($(GO) tool cover -func=out/core.cover | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
+	echo "core coverage: $$pct% (minimum $(CORE_COVER_MIN)%)"; \
+	awk -v p="$$pct" -v m="$(CORE_COVER_MIN)" 'BEGIN { exit !(p >= m) }'
+
+bench-core:
+	$(GO) test -run '^$$' -bench . -benchmem ./core/...
+
+# Runs each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRange$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzTxn$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin out

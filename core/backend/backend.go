@@ -1,0 +1,60 @@
+// Package backend stores the store's history: one record per revision, plus a small metadata
+// space. The MVCC layer keeps only its key index in memory and reads values from here, so the
+// same core runs on the in-memory backend (tests, the browser) and on a disk engine (the server).
+package backend
+
+import "github.com/metastore/metastore/core/kv"
+
+// Record is what one change wrote: a key's new version, or a tombstone for a delete. A
+// tombstone's KV holds only Key and ModRevision.
+type Record struct {
+	Rev       kv.Revision
+	Tombstone bool
+	KV        kv.KeyValue
+}
+
+// Batch is a set of changes that a Backend applies atomically, in order: puts, then deletes,
+// then metadata.
+type Batch struct {
+	Puts    []Record
+	Deletes []kv.Revision
+	Meta    []MetaEntry
+}
+
+// MetaEntry sets (or, with a nil Value, removes) one metadata key.
+type MetaEntry struct {
+	Key   string
+	Value []byte
+}
+
+// Reset empties the batch, keeping its memory for reuse.
+func (b *Batch) Reset() {
+	clear(b.Puts)
+	b.Puts = b.Puts[:0]
+	b.Deletes = b.Deletes[:0]
+	clear(b.Meta)
+	b.Meta = b.Meta[:0]
+}
+
+// Empty reports whether the batch changes nothing.
+func (b *Batch) Empty() bool { return len(b.Puts) == 0 && len(b.Deletes) == 0 && len(b.Meta) == 0 }
+
+// Backend is the storage the MVCC store writes through. Implementations must be safe for
+// concurrent readers while one writer commits; the store serialises writers itself.
+// Records handed out must not be modified by the caller.
+type Backend interface {
+	// Get returns the record written at rev.
+	Get(rev kv.Revision) (*Record, bool)
+	// Ascend calls fn for every record with from <= Rev.Main < to, in revision order,
+	// until fn returns false. to <= 0 means no upper bound.
+	Ascend(from, to int64, fn func(*Record) bool)
+	// Commit applies b atomically. When it returns nil the batch is durable as far as the
+	// implementation promises durability.
+	Commit(b *Batch) error
+	// Meta returns the value of a metadata key.
+	Meta(key string) ([]byte, bool)
+	// Len returns the number of records stored.
+	Len() int
+	// Close releases the backend.
+	Close() error
+}

@@ -1,0 +1,78 @@
+package backend
+
+import (
+	"sync"
+
+	"github.com/google/btree"
+
+	"github.com/metastore/metastore/core/kv"
+)
+
+// Memory is a Backend held entirely in memory: a B-tree of records ordered by revision.
+type Memory struct {
+	mu   sync.RWMutex // guards tree and meta
+	tree *btree.BTreeG[*Record]
+	meta map[string][]byte
+}
+
+var _ Backend = (*Memory)(nil)
+
+func recordLess(a, b *Record) bool { return a.Rev.Less(b.Rev) }
+
+// NewMemory returns an empty in-memory backend.
+func NewMemory() *Memory {
+	return &Memory{tree: btree.NewG(32, recordLess), meta: map[string][]byte{}}
+}
+
+func (m *Memory) Get(rev kv.Revision) (*Record, bool) {
+	m.mu.RLock()
+	r, ok := m.tree.Get(&Record{Rev: rev})
+	m.mu.RUnlock()
+	return r, ok
+}
+
+func (m *Memory) Ascend(from, to int64, fn func(*Record) bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	m.tree.AscendGreaterOrEqual(&Record{Rev: kv.Revision{Main: from}}, func(r *Record) bool {
+		if to > 0 && r.Rev.Main >= to {
+			return false
+		}
+		return fn(r)
+	})
+}
+
+func (m *Memory) Commit(b *Batch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range b.Puts {
+		r := b.Puts[i] // copy: the batch is reused by the caller
+		m.tree.ReplaceOrInsert(&r)
+	}
+	for _, rev := range b.Deletes {
+		m.tree.Delete(&Record{Rev: rev})
+	}
+	for _, e := range b.Meta {
+		if e.Value == nil {
+			delete(m.meta, e.Key)
+		} else {
+			m.meta[e.Key] = append([]byte(nil), e.Value...)
+		}
+	}
+	return nil
+}
+
+func (m *Memory) Meta(key string) ([]byte, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v, ok := m.meta[key]
+	return v, ok
+}
+
+func (m *Memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.tree.Len()
+}
+
+func (m *Memory) Close() error { return nil }

@@ -1,0 +1,108 @@
+// Package clock gives the core its sense of time through an interface, so leases and watch
+// timers run on the wall clock in the server, on a manual clock in tests, and on a clock the
+// page controls in the browser playground.
+package clock
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Clock tells the time and makes tickers.
+type Clock interface {
+	Now() time.Time
+	// NewTicker returns a ticker that fires every d of this clock's time.
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker delivers ticks on C until stopped.
+type Ticker interface {
+	C() <-chan time.Time
+	Stop()
+}
+
+// Real is the wall clock.
+type Real struct{}
+
+func (Real) Now() time.Time { return time.Now() }
+
+func (Real) NewTicker(d time.Duration) Ticker { return realTicker{time.NewTicker(d)} }
+
+type realTicker struct{ t *time.Ticker }
+
+func (r realTicker) C() <-chan time.Time { return r.t.C }
+func (r realTicker) Stop()               { r.t.Stop() }
+
+// Manual is a clock that moves only when told to. Tickers fire (without blocking, dropping
+// ticks a slow reader has not taken, like time.Ticker) as Advance passes their deadlines.
+type Manual struct {
+	mu      sync.Mutex // guards now and tickers
+	now     time.Time
+	tickers []*manualTicker
+}
+
+// NewManual returns a manual clock set to start.
+func NewManual(start time.Time) *Manual { return &Manual{now: start} }
+
+func (m *Manual) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+func (m *Manual) NewTicker(d time.Duration) Ticker {
+	if d <= 0 {
+		panic("clock: non-positive ticker interval")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := &manualTicker{m: m, d: d, next: m.now.Add(d), c: make(chan time.Time, 1)}
+	m.tickers = append(m.tickers, t)
+	return t
+}
+
+// Advance moves the clock forward by d, firing every ticker whose deadline it passes.
+func (m *Manual) Advance(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = m.now.Add(d)
+	// Fire in deadline order so tickers of different periods interleave as in real time.
+	sort.SliceStable(m.tickers, func(i, j int) bool { return m.tickers[i].next.Before(m.tickers[j].next) })
+	for _, t := range m.tickers {
+		for !t.next.After(m.now) {
+			select {
+			case t.c <- t.next:
+			default:
+			}
+			t.next = t.next.Add(t.d)
+		}
+	}
+}
+
+// Set moves the clock to t if t is later than now.
+func (m *Manual) Set(t time.Time) {
+	if d := t.Sub(m.Now()); d > 0 {
+		m.Advance(d)
+	}
+}
+
+type manualTicker struct {
+	m    *Manual
+	d    time.Duration
+	next time.Time
+	c    chan time.Time
+}
+
+func (t *manualTicker) C() <-chan time.Time { return t.c }
+
+func (t *manualTicker) Stop() {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	for i, o := range t.m.tickers {
+		if o == t {
+			t.m.tickers = append(t.m.tickers[:i], t.m.tickers[i+1:]...)
+			return
+		}
+	}
+}

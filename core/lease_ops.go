@@ -1,0 +1,80 @@
+package core
+
+import "github.com/metastore/metastore/core/lease"
+
+// LeaseGrant creates a lease. An ID of 0 makes the store pick one (under Raft the server
+// picks it before proposing, so that every replica applies the same ID). Granting changes
+// no revision.
+func (s *Store) LeaseGrant(r *LeaseGrantRequest) (*LeaseGrantResponse, error) {
+	id := r.ID
+	for id == 0 {
+		id = s.cfg.IDs.Next()
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	ttl, err := s.lessor.Grant(id, r.TTL)
+	if err != nil {
+		return nil, err
+	}
+	return &LeaseGrantResponse{Header: ResponseHeader{Revision: s.kv.Rev()}, ID: id, TTL: ttl}, nil
+}
+
+// LeaseRevoke deletes a lease and every key attached to it, in one revision (none if it
+// holds no keys), keys in sorted order.
+func (s *Store) LeaseRevoke(id int64) (*LeaseRevokeResponse, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	keys, err := s.lessor.Keys(id)
+	if err != nil {
+		return nil, err
+	}
+	tx := s.kv.Write()
+	for _, k := range keys {
+		tx.DeleteRange(k, nil)
+	}
+	rev := tx.Rev()
+	if err := s.lessor.Remove(id); err != nil {
+		tx.End()
+		return nil, err
+	}
+	tx.End()
+	return &LeaseRevokeResponse{Header: ResponseHeader{Revision: rev}}, nil
+}
+
+// LeaseKeepAlive renews a lease to its full TTL. An unknown or expired lease answers TTL 0,
+// not an error, as etcd's keep-alive stream does.
+func (s *Store) LeaseKeepAlive(id int64) *LeaseKeepAliveResponse {
+	resp := &LeaseKeepAliveResponse{ID: id}
+	if ttl, err := s.lessor.Renew(id); err == nil {
+		resp.TTL = ttl
+	}
+	resp.Header.Revision = s.kv.Rev()
+	return resp
+}
+
+// LeaseTimeToLive describes a lease; an unknown one answers TTL -1, not an error.
+func (s *Store) LeaseTimeToLive(id int64, keys bool) *LeaseTimeToLiveResponse {
+	resp := &LeaseTimeToLiveResponse{ID: id, TTL: -1}
+	if info, ok := s.lessor.TimeToLive(id, keys); ok {
+		resp.TTL, resp.GrantedTTL, resp.Keys = info.TTL, info.GrantedTTL, info.Keys
+	}
+	resp.Header.Revision = s.kv.Rev()
+	return resp
+}
+
+// LeaseLeases lists every lease ID.
+func (s *Store) LeaseLeases() *LeaseLeasesResponse {
+	return &LeaseLeasesResponse{Header: ResponseHeader{Revision: s.kv.Rev()}, Leases: s.lessor.Leases()}
+}
+
+// ExpiredLeases returns up to limit (0 = all) leases whose TTL ran out on the store's clock.
+// The caller revokes them with LeaseRevoke; a lease not revoked is reported again later.
+func (s *Store) ExpiredLeases(limit int) []int64 { return s.lessor.Expired(limit) }
+
+// PromoteLeases gives every lease a fresh TTL plus extend, as a new leader must.
+func (s *Store) PromoteLeases(extend int64) {
+	s.lessor.Promote(secs(extend))
+}
+
+// Lessor exposes the lessor, for snapshots and the server's bookkeeping.
+func (s *Store) Lessor() *lease.Lessor { return s.lessor }

@@ -1,0 +1,199 @@
+package mvcc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/btree"
+
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
+	"github.com/metastore/metastore/core/kv"
+)
+
+var (
+	// ErrCompacted is returned for a revision below the compact revision.
+	ErrCompacted = errors.New("mvcc: required revision has been compacted")
+	// ErrFutureRev is returned for a revision above the current revision.
+	ErrFutureRev = errors.New("mvcc: required revision is a future revision")
+)
+
+// Metadata keys the store keeps in its backend.
+const metaCompactRev = "mvcc/compactRev"
+
+// LeaseTracker is told when a key gains or loses a lease, so that the lessor knows the keys of
+// each lease. It is called inside write transactions, with the store locked.
+type LeaseTracker interface {
+	Attach(lease int64, key []byte)
+	Detach(lease int64, key []byte)
+}
+
+// Config configures a Store. The zero value works.
+type Config struct {
+	// Backend holds the history; default a fresh backend.Memory. A backend that already holds
+	// records is recovered: the index is rebuilt from it.
+	Backend backend.Backend
+	// Leases is notified of lease attach/detach; nil for none.
+	Leases LeaseTracker
+	// Clock drives the watch hub's timers; default the wall clock.
+	Clock clock.Clock
+	// Watch tunes the watch hub; zero values take etcd's defaults.
+	Watch WatchConfig
+}
+
+// Store is the MVCC key-value store.
+//
+// It owns the watch hub's goroutine, stopped by Close.
+type Store struct {
+	// mu guards index, currentRev, compactRev and batch. Readers hold it shared for the whole
+	// read transaction, writers exclusively; it is always taken before hub.mu.
+	mu         sync.RWMutex
+	index      *btree.BTreeG[*keyIndex]
+	currentRev int64
+	compactRev int64        // -1 until the first compaction
+	hashes     []HashResult // hashes taken at the last compactions, oldest first
+	batch      backend.Batch
+
+	b      backend.Backend
+	leases LeaseTracker
+	hub    *hub
+}
+
+func keyIndexLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+// New opens a store over cfg.Backend, rebuilding the index from what it holds.
+func New(cfg Config) (*Store, error) {
+	if cfg.Backend == nil {
+		cfg.Backend = backend.NewMemory()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	s := &Store{
+		index:      btree.NewG(32, keyIndexLess),
+		currentRev: 1,
+		compactRev: -1,
+		b:          cfg.Backend,
+		leases:     cfg.Leases,
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	s.hub = newHub(s, cfg.Clock, cfg.Watch)
+	return s, nil
+}
+
+// recover rebuilds the index and revisions from the backend.
+func (s *Store) recover() error {
+	if v, ok := s.b.Meta(metaCompactRev); ok {
+		if len(v) != 8 {
+			return fmt.Errorf("mvcc: recover: bad compact revision record (%d bytes)", len(v))
+		}
+		s.compactRev = int64(binary.BigEndian.Uint64(v))
+	}
+	if s.compactRev > s.currentRev {
+		s.currentRev = s.compactRev
+	}
+	// Below the compact revision only the versions compaction kept remain; replaying them
+	// and then compacting the index again yields the index as it was.
+	s.b.Ascend(0, 0, func(r *backend.Record) bool {
+		ki := s.keyIndex(r.KV.Key, !r.Tombstone)
+		if ki == nil {
+			// A tombstone for a key with no earlier history left (compacted away): nothing to index.
+			return true
+		}
+		if r.Tombstone {
+			ki.tombstone(r.Rev)
+		} else {
+			ki.put(r.Rev, r.KV.Lease)
+		}
+		if r.Rev.Main > s.currentRev {
+			s.currentRev = r.Rev.Main
+		}
+		return true
+	})
+	if s.compactRev > 0 {
+		s.compactIndex(s.compactRev, nil)
+	}
+	if s.leases != nil {
+		s.index.Ascend(func(ki *keyIndex) bool {
+			if ki.live() && ki.lease != 0 {
+				s.leases.Attach(ki.lease, ki.key)
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// keyIndex returns the index entry of key, creating it when create is set.
+func (s *Store) keyIndex(key []byte, create bool) *keyIndex {
+	if ki, ok := s.index.Get(&keyIndex{key: key}); ok {
+		return ki
+	}
+	if !create {
+		return nil
+	}
+	ki := &keyIndex{key: append([]byte(nil), key...)}
+	s.index.ReplaceOrInsert(ki)
+	return ki
+}
+
+// Rev returns the current revision.
+func (s *Store) Rev() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.currentRev
+}
+
+// CompactRev returns the compact revision, -1 if the store was never compacted.
+func (s *Store) CompactRev() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.compactRev
+}
+
+// Close stops the watch hub. The backend is the caller's to close.
+func (s *Store) Close() { s.hub.stop() }
+
+// Read starts a read transaction: a consistent view at the current revision until End.
+func (s *Store) Read() TxnRead {
+	s.mu.RLock()
+	return &readTxn{s: s, rev: s.currentRev}
+}
+
+// Write starts a write transaction. Writers are serialised; End commits.
+func (s *Store) Write() TxnWrite {
+	s.mu.Lock()
+	t := &writeTxn{readTxn: readTxn{s: s, rev: s.currentRev}, batch: &s.batch}
+	t.w = t
+	return t
+}
+
+// record returns the backend record at rev.
+func (s *Store) record(rev kv.Revision) *backend.Record {
+	r, ok := s.b.Get(rev)
+	if !ok {
+		// The index points only at records the backend holds.
+		panic(fmt.Sprintf("mvcc: index refers to missing revision %v", rev))
+	}
+	return r
+}
+
+// prevKV returns the version of key visible just before revision rev, nil if none (never
+// written, deleted, or compacted away). The caller holds s.mu.
+func (s *Store) prevKV(key []byte, rev int64) *kv.KeyValue {
+	ki := s.keyIndex(key, false)
+	if ki == nil {
+		return nil
+	}
+	r, ok := ki.at(rev - 1)
+	if !ok {
+		return nil
+	}
+	kv := s.record(r).KV
+	return &kv
+}

@@ -1,0 +1,109 @@
+package core
+
+import (
+	"sync"
+
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
+	"github.com/metastore/metastore/core/idgen"
+	"github.com/metastore/metastore/core/lease"
+	"github.com/metastore/metastore/core/mvcc"
+)
+
+// IDGenerator picks IDs for leases granted with ID 0.
+type IDGenerator interface {
+	Next() int64
+}
+
+// Config configures a Store. The zero value works: in-memory backend, wall clock, etcd's
+// defaults.
+type Config struct {
+	// Backend stores the history; default backend.NewMemory(). A backend holding data is
+	// recovered.
+	Backend backend.Backend
+	// Clock drives lease expiry and watch progress notifications; default the wall clock.
+	Clock clock.Clock
+	// IDs picks lease IDs; default an etcd-style generator seeded from Clock.
+	IDs IDGenerator
+	// MaxTxnOps is the most operations a txn may have per branch; default 128.
+	MaxTxnOps int
+	// MinLeaseTTL is the smallest lease TTL in seconds; default 2.
+	MinLeaseTTL int64
+	// Watch tunes the watch hub.
+	Watch mvcc.WatchConfig
+}
+
+func (c Config) withDefaults() Config {
+	if c.Backend == nil {
+		c.Backend = backend.NewMemory()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.IDs == nil {
+		c.IDs = idgen.New(0, c.Clock.Now())
+	}
+	if c.MaxTxnOps <= 0 {
+		c.MaxTxnOps = 128
+	}
+	if c.MinLeaseTTL <= 0 {
+		c.MinLeaseTTL = 2
+	}
+	return c
+}
+
+// Store is etcd's KV, Lease and Watch state machine.
+type Store struct {
+	cfg    Config
+	kv     *mvcc.Store
+	lessor *lease.Lessor
+	// wmu serialises write operations, so that each is atomic with the lease checks and
+	// lease bookkeeping around its MVCC transaction. Taken before the MVCC store's lock.
+	wmu sync.Mutex
+}
+
+// New opens a store, recovering whatever cfg.Backend holds. Leases are not kept in the
+// backend: a recovered store has none until RestoreLeases or a snapshot brings them back.
+func New(cfg Config) (*Store, error) {
+	return newWithLeases(cfg.withDefaults(), nil)
+}
+
+// Close stops the store's goroutines. The backend is the caller's to close.
+func (s *Store) Close() { s.kv.Close() }
+
+// Rev returns the current revision.
+func (s *Store) Rev() int64 { return s.kv.Rev() }
+
+// CompactRev returns the compact revision, -1 if never compacted.
+func (s *Store) CompactRev() int64 { return s.kv.CompactRev() }
+
+// MVCC exposes the underlying MVCC store, for layers that need its transactions directly.
+func (s *Store) MVCC() *mvcc.Store { return s.kv }
+
+// Clock returns the store's clock.
+func (s *Store) Clock() clock.Clock { return s.cfg.Clock }
+
+// Compact discards history below r.Revision (see mvcc.Store.Compact). Physical has no
+// extra effect: compaction completes before Compact returns.
+func (s *Store) Compact(r *CompactionRequest) (*CompactionResponse, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.kv.Compact(r.Revision); err != nil {
+		return nil, err
+	}
+	return &CompactionResponse{Header: ResponseHeader{Revision: s.kv.Rev()}}, nil
+}
+
+// HashKV hashes the key history up to rev (0 = current).
+func (s *Store) HashKV(rev int64) (*HashKVResponse, error) {
+	h, err := s.kv.HashKV(rev)
+	if err != nil {
+		return nil, err
+	}
+	return &HashKVResponse{
+		Header:          ResponseHeader{Revision: h.Revision},
+		Hash:            h.Hash,
+		CompactRevision: h.CompactRevision,
+		HashRevision:    h.HashRevision,
+	}, nil
+}
