@@ -283,3 +283,27 @@ func TestTxnReadOnlyPathChoice(t *testing.T) {
 		t.Fatalf("read %v", got)
 	}
 }
+
+// TestDeleteAndPutInOneRevisionThenCompact is the shape that makes etcd 3.6 exit with
+// "range failed to find revision pair": a from-key delete and a put of the same key in one
+// txn, a compaction at that revision, then a read.
+func TestDeleteAndPutInOneRevisionThenCompact(t *testing.T) {
+	s := newTestStore(t)
+	mustPut(t, s, "a", "1")
+	mustPut(t, s, "b", "1")
+	r, err := s.Txn(&TxnRequest{Success: []RequestOp{del("a", "\x00"), nested([]RequestOp{put("b", "2")}, nil)}})
+	if err != nil || r.Header.Revision != 4 {
+		t.Fatalf("txn: %+v %v", r, err)
+	}
+	if _, err := s.Compact(&CompactionRequest{Revision: 4}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Range(&RangeRequest{Key: []byte("a"), RangeEnd: []byte{0}, Serializable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Kvs) != 1 || string(g.Kvs[0].Key) != "b" || string(g.Kvs[0].Value) != "2" ||
+		g.Kvs[0].CreateRevision != 4 || g.Kvs[0].Version != 1 {
+		t.Fatalf("after compaction: %+v", g.Kvs)
+	}
+}
