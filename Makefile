@@ -12,10 +12,10 @@ build:
 	$(GO) build ./...
 	GOOS=js GOARCH=wasm $(GO) build ./core/...
 
+# One member on http://localhost:2379 (the data dir is created, but data is in memory only).
 run:
-	@echo "metastore: the server is not built yet (issue #3, native server). Today the core runs" >&2
-	@echo "through its tests: make test." >&2
-	@exit 1
+	$(GO) build -o bin/metastore ./cmd/metastore
+	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
 
 test: vet fmt-check test-race test-wasm cover
 

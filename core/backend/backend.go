@@ -58,3 +58,8 @@ type Backend interface {
 	// Close releases the backend.
 	Close() error
 }
+
+// Sizer is implemented by backends that know how many bytes they hold.
+type Sizer interface {
+	Size() int64
+}

@@ -10,9 +10,10 @@ import (
 
 // Memory is a Backend held entirely in memory: a B-tree of records ordered by revision.
 type Memory struct {
-	mu   sync.RWMutex // guards tree and meta
-	tree *btree.BTreeG[*Record]
-	meta map[string][]byte
+	mu    sync.RWMutex // guards tree, meta and bytes
+	tree  *btree.BTreeG[*Record]
+	meta  map[string][]byte
+	bytes int64 // key and value bytes of the records held
 }
 
 var _ Backend = (*Memory)(nil)
@@ -47,10 +48,15 @@ func (m *Memory) Commit(b *Batch) error {
 	defer m.mu.Unlock()
 	for i := range b.Puts {
 		r := b.Puts[i] // copy: the batch is reused by the caller
-		m.tree.ReplaceOrInsert(&r)
+		if old, ok := m.tree.ReplaceOrInsert(&r); ok {
+			m.bytes -= recordBytes(old)
+		}
+		m.bytes += recordBytes(&r)
 	}
 	for _, rev := range b.Deletes {
-		m.tree.Delete(&Record{Rev: rev})
+		if old, ok := m.tree.Delete(&Record{Rev: rev}); ok {
+			m.bytes -= recordBytes(old)
+		}
 	}
 	for _, e := range b.Meta {
 		if e.Value == nil {
@@ -76,3 +82,15 @@ func (m *Memory) Len() int {
 }
 
 func (m *Memory) Close() error { return nil }
+
+// Size returns the bytes of keys and values held, plus a fixed cost per record.
+func (m *Memory) Size() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.bytes
+}
+
+func recordBytes(r *Record) int64 { return int64(len(r.KV.Key)+len(r.KV.Value)) + recordOverhead }
+
+// recordOverhead approximates what a record costs beyond its key and value.
+const recordOverhead = 64

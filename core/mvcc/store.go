@@ -197,3 +197,17 @@ func (s *Store) prevKV(key []byte, rev int64) *kv.KeyValue {
 	kv := s.record(r).KV
 	return &kv
 }
+
+// Size returns the bytes of history the backend holds, if it can tell, else an estimate
+// from a scan.
+func (s *Store) Size() int64 {
+	if sz, ok := s.b.(backend.Sizer); ok {
+		return sz.Size()
+	}
+	var n int64
+	s.b.Ascend(0, 0, func(r *backend.Record) bool {
+		n += int64(len(r.KV.Key) + len(r.KV.Value))
+		return true
+	})
+	return n
+}

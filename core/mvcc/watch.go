@@ -56,8 +56,10 @@ type WatchResponse struct {
 	Canceled        bool
 	CompactRevision int64
 	// Err is why a create failed (Created and Canceled both set, WatchID -1).
-	Err      error
-	Events   []kv.Event
+	Err    error
+	Events []kv.Event
+	// Fragment says the watcher accepts this response split into fragments if it is too
+	// large for the transport (the transport knows its limit and does the splitting).
 	Fragment bool
 }
 
@@ -130,14 +132,16 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 		id = ws.nextID
 		ws.nextID++
 	}
-	start := req.StartRev
-	if start == 0 {
-		start = cur + 1
+	// A watch "from now" starts after the revision its Created response reports. Its start
+	// revision stays 0, as in etcd, so it never counts as waiting for a future revision.
+	minRev := req.StartRev
+	if minRev == 0 {
+		minRev = cur + 1
 	}
 	w := &watcher{
 		id: id, ws: ws,
 		key: bytes.Clone(req.Key), end: cloneEnd(req.End),
-		startRev: start, minRev: start,
+		startRev: req.StartRev, minRev: minRev,
 		prevKV: req.PrevKV, noPut: req.NoPut, noDelete: req.NoDelete,
 		progress: req.ProgressNotify, fragment: req.Fragment,
 	}

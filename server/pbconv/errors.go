@@ -1,17 +1,56 @@
 package pbconv
 
 import (
+	"context"
+	"errors"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/metastore/metastore/core"
 )
 
-// Error turns a core error into the gRPC status error etcd would return: same code, same
-// message (clientv3 recognises errors by their text).
+// Errors of the server around the core, with etcd's texts.
+var (
+	ErrRequestTooLarge = errors.New("etcdserver: request is too large")
+	ErrStopped         = errors.New("etcdserver: server stopped")
+	ErrNoLeader        = errors.New("etcdserver: no leader")
+	ErrWatchCanceled   = errors.New("etcdserver: watch canceled")
+	ErrNotLeader       = errors.New("etcdserver: not leader")
+	ErrBadTransferee   = errors.New("etcdserver: bad leader transferee")
+	ErrMemberNotFound  = errors.New("etcdserver: member not found")
+)
+
+var serverTable = []struct {
+	err  error
+	code codes.Code
+}{
+	{ErrRequestTooLarge, codes.InvalidArgument},
+	{ErrStopped, codes.Unavailable},
+	{ErrNoLeader, codes.Unavailable},
+	{ErrWatchCanceled, codes.Canceled},
+	{ErrNotLeader, codes.FailedPrecondition},
+	{ErrBadTransferee, codes.FailedPrecondition},
+	{ErrMemberNotFound, codes.NotFound},
+}
+
+// Error turns an error of the core or the server into the gRPC status error etcd would
+// return: same code, same message (clientv3 recognises errors by their text). Status errors
+// pass through; context errors become Canceled/DeadlineExceeded.
 func Error(err error) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, e := range serverTable {
+		if errors.Is(err, e.err) {
+			return status.Error(e.code, e.err.Error())
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
 	}
 	code, msg := core.Status(err)
 	return status.Error(codes.Code(code), msg)

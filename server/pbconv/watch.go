@@ -34,7 +34,6 @@ func WatchResponse(r *mvcc.WatchResponse, hdr *Header) *pb.WatchResponse {
 		Created:         r.Created,
 		Canceled:        r.Canceled,
 		CompactRevision: r.CompactRevision,
-		Fragment:        r.Fragment,
 	}
 	if r.Err != nil {
 		out.CancelReason = CancelReason(r.Err)
@@ -61,4 +60,33 @@ func CancelReason(err error) string {
 		return msg
 	}
 	return err.Error()
+}
+
+// WatchResponses converts a watch message for a stream whose messages may not exceed limit
+// bytes. A message too large for it is split between events when the watcher asked for
+// fragments (all parts but the last marked Fragment, as etcd does); otherwise it goes whole.
+func WatchResponses(r *mvcc.WatchResponse, hdr *Header, limit int) []*pb.WatchResponse {
+	m := WatchResponse(r, hdr)
+	if !r.Fragment || len(m.Events) < 2 || m.Size() <= limit {
+		return []*pb.WatchResponse{m}
+	}
+	var out []*pb.WatchResponse
+	base := m.Size()
+	for _, ev := range m.Events {
+		base -= ev.Size() + 2
+	}
+	cur := &pb.WatchResponse{Header: m.Header, WatchId: m.WatchId, Fragment: true}
+	size := base
+	for _, ev := range m.Events {
+		es := ev.Size() + 8
+		if len(cur.Events) > 0 && size+es > limit {
+			out = append(out, cur)
+			cur = &pb.WatchResponse{Header: m.Header, WatchId: m.WatchId, Fragment: true}
+			size = base
+		}
+		cur.Events = append(cur.Events, ev)
+		size += es
+	}
+	cur.Fragment = false
+	return append(out, cur)
 }

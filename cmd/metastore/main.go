@@ -1,0 +1,185 @@
+// Command metastore runs a MetaStore member. It takes etcd's flags, with etcd's meanings and
+// defaults, and ETCD_* environment variables for flags not given on the command line.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/v3rpc"
+)
+
+type flags struct {
+	name, dataDir                                     string
+	listenClient, advertiseClient                     string
+	listenPeer, advertisePeer                         string
+	initialCluster, initialClusterState, clusterToken string
+	maxRequestBytes, maxTxnOps                        int
+	quotaBackendBytes                                 int64
+	autoCompactionMode, autoCompactionRetention       string
+	snapshotCount                                     uint64
+	heartbeatMs, electionMs                           int
+	progressNotify                                    time.Duration
+	strictReconfig                                    bool
+	logLevel                                          string
+	version                                           bool
+}
+
+func parse(args []string) (*flags, *flag.FlagSet, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("metastore", flag.ContinueOnError)
+	fs.StringVar(&f.name, "name", "default", "human-readable name for this member")
+	fs.StringVar(&f.dataDir, "data-dir", "", "path to the data directory (default ${name}.etcd)")
+	fs.StringVar(&f.listenClient, "listen-client-urls", "http://localhost:2379", "URLs to listen on for client traffic")
+	fs.StringVar(&f.advertiseClient, "advertise-client-urls", "http://localhost:2379", "client URLs advertised to the cluster")
+	fs.StringVar(&f.listenPeer, "listen-peer-urls", "http://localhost:2380", "URLs to listen on for peer traffic")
+	fs.StringVar(&f.advertisePeer, "initial-advertise-peer-urls", "http://localhost:2380", "peer URLs advertised to the cluster")
+	fs.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster configuration (default ${name}=http://localhost:2380)")
+	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "initial cluster state ('new' or 'existing')")
+	fs.StringVar(&f.clusterToken, "initial-cluster-token", "etcd-cluster", "initial cluster token")
+	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 1536*1024, "maximum client request size in bytes")
+	fs.IntVar(&f.maxTxnOps, "max-txn-ops", 128, "maximum number of operations per txn branch")
+	fs.Int64Var(&f.quotaBackendBytes, "quota-backend-bytes", 0, "backend size quota (0 = default 2 GiB)")
+	fs.StringVar(&f.autoCompactionMode, "auto-compaction-mode", "periodic", "'periodic' or 'revision'")
+	fs.StringVar(&f.autoCompactionRetention, "auto-compaction-retention", "0", "auto compaction retention (0 = off)")
+	fs.Uint64Var(&f.snapshotCount, "snapshot-count", 10000, "committed entries between snapshots")
+	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
+	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
+	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
+	fs.BoolVar(&f.strictReconfig, "strict-reconfig-check", true, "reject reconfiguration that might cause quorum loss")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := fromEnv(fs); err != nil {
+		return nil, fs, err
+	}
+	return f, fs, nil
+}
+
+// fromEnv sets every flag not given on the command line from ETCD_<FLAG_NAME>, as etcd does.
+func fromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		if given[fl.Name] || err != nil {
+			return
+		}
+		key := "ETCD_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok {
+			if e := fs.Set(fl.Name, v); e != nil {
+				err = fmt.Errorf("invalid value %q for %s: %v", v, key, e)
+			}
+		}
+	})
+	return err
+}
+
+func (f *flags) validate() error {
+	var problems []string
+	if f.initialClusterState != "new" && f.initialClusterState != "existing" {
+		problems = append(problems, fmt.Sprintf("--initial-cluster-state must be 'new' or 'existing', not %q", f.initialClusterState))
+	}
+	if f.autoCompactionMode != "periodic" && f.autoCompactionMode != "revision" {
+		problems = append(problems, fmt.Sprintf("--auto-compaction-mode must be 'periodic' or 'revision', not %q", f.autoCompactionMode))
+	}
+	if f.electionMs < 5*f.heartbeatMs {
+		problems = append(problems, fmt.Sprintf("--election-timeout (%d) must be at least 5 × --heartbeat-interval (%d)", f.electionMs, f.heartbeatMs))
+	}
+	if f.maxRequestBytes <= 0 || f.maxTxnOps <= 0 {
+		problems = append(problems, "--max-request-bytes and --max-txn-ops must be positive")
+	}
+	if f.progressNotify < 100*time.Millisecond {
+		problems = append(problems, "--watch-progress-notify-interval must be at least 100ms")
+	}
+	if f.initialCluster != "" {
+		for _, m := range strings.Split(f.initialCluster, ",") {
+			name, _, ok := strings.Cut(m, "=")
+			if !ok || name == "" {
+				problems = append(problems, fmt.Sprintf("--initial-cluster: bad member %q (want name=url)", m))
+			}
+		}
+		if n := len(strings.Split(f.initialCluster, ",")); n > 1 {
+			problems = append(problems, fmt.Sprintf("--initial-cluster lists %d members: only single-member clusters are supported yet", n))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+func logger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func main() {
+	f, _, err := parse(os.Args[1:])
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "metastore:", err)
+		os.Exit(2)
+	}
+	if f.version {
+		fmt.Printf("metastore (etcd API %s)\n", v3rpc.Version)
+		return
+	}
+	if err := f.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "metastore:", err)
+		os.Exit(2)
+	}
+	log, err := logger(f.logLevel)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "metastore:", err)
+		os.Exit(2)
+	}
+	if f.dataDir == "" {
+		f.dataDir = f.name + ".etcd"
+	}
+	s, err := server.Start(server.Config{
+		Config: node.Config{
+			Name:                        f.name,
+			PeerURLs:                    server.SplitURLs(f.advertisePeer),
+			ClientURLs:                  server.SplitURLs(f.advertiseClient),
+			ClusterToken:                f.clusterToken,
+			MaxTxnOps:                   f.maxTxnOps,
+			MaxRequestBytes:             f.maxRequestBytes,
+			ElectionTimeout:             time.Duration(f.electionMs) * time.Millisecond,
+			WatchProgressNotifyInterval: f.progressNotify,
+		},
+		ListenClientURLs: server.SplitURLs(f.listenClient),
+		Logger:           log,
+	})
+	if err != nil {
+		log.Error("failed to start", "error", err)
+		os.Exit(1)
+	}
+	log.Warn("data is kept in memory only: persistence and Raft are not implemented yet", "data-dir", f.dataDir)
+	log.Info("ready to serve client requests", "addresses", s.Addrs(), "member-id", fmt.Sprintf("%x", s.Node().Header().MemberID))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("received signal; shutting down", "signal", got.String())
+	s.Stop()
+	log.Info("stopped")
+}

@@ -1,0 +1,166 @@
+// Package server assembles a MetaStore member: the node, etcd's gRPC services and the HTTP
+// endpoints, served together on each client URL (gRPC over HTTP/2 and plain HTTP share the
+// port, as in etcd).
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/soheilhy/cmux"
+	"google.golang.org/grpc"
+
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/v3rpc"
+)
+
+// Config configures a server.
+type Config struct {
+	node.Config
+	// ListenClientURLs are the http://host:port URLs to serve clients on.
+	ListenClientURLs []string
+	Logger           *slog.Logger
+}
+
+// Server is a running member.
+type Server struct {
+	cfg   Config
+	node  *node.Node
+	grpc  *grpc.Server
+	http  *http.Server
+	lns   []net.Listener
+	muxes []cmux.CMux
+	wg    sync.WaitGroup
+}
+
+// Start starts a member and returns once it listens on every client URL.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Config.Logger = cfg.Logger
+	n, err := node.New(cfg.Config)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, node: n, grpc: v3rpc.NewServer(n, cfg.Logger)}
+	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	for _, u := range cfg.ListenClientURLs {
+		host, err := hostPort(u)
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", host)
+		if err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("listen on %s: %w", u, err)
+		}
+		s.serve(ln)
+	}
+	return s, nil
+}
+
+func hostPort(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("invalid client URL %q", raw)
+	}
+	if u.Scheme != "http" {
+		return "", fmt.Errorf("client URL %q: only http is supported (TLS is not implemented yet)", raw)
+	}
+	return u.Host, nil
+}
+
+// serve splits one listener: HTTP/2 carrying gRPC goes to the gRPC server (its own fast
+// transport), everything else to the HTTP server.
+func (s *Server) serve(ln net.Listener) {
+	m := cmux.New(ln)
+	grpcL := m.MatchWithWriters(cmux.HTTP2MatchHeaderFieldSendSettings("content-type", "application/grpc"))
+	httpL := m.Match(cmux.Any())
+	s.lns = append(s.lns, ln)
+	s.muxes = append(s.muxes, m)
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.grpc.Serve(grpcL) }()
+	go func() { defer s.wg.Done(); s.http.Serve(httpL) }()
+	go func() { defer s.wg.Done(); m.Serve() }()
+}
+
+// Addrs returns the addresses the server listens on.
+func (s *Server) Addrs() []string {
+	out := make([]string, len(s.lns))
+	for i, ln := range s.lns {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
+
+// Node returns the member's node.
+func (s *Server) Node() *node.Node { return s.node }
+
+// Stop shuts down: no new requests, open streams are ended, then the node stops.
+func (s *Server) Stop() {
+	for _, m := range s.muxes {
+		m.Close()
+	}
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		s.grpc.Stop() // watch and keep-alive streams never end on their own
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.http.Shutdown(ctx)
+	s.wg.Wait()
+	s.node.Stop()
+}
+
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]string{"health": "true", "reason": ""})
+	})
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		if _, verbose := r.URL.Query()["verbose"]; verbose {
+			fmt.Fprintln(w, "[+]serializable_read ok\n[+]data_corruption ok\nok")
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}
+	mux.HandleFunc("/livez", ok)
+	mux.HandleFunc("/readyz", ok)
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]string{"etcdserver": v3rpc.Version, "etcdcluster": v3rpc.ClusterVersion, "storage": v3rpc.StorageVersion})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// ErrUsage marks configuration errors, reported to the user as such.
+var ErrUsage = errors.New("usage")
+
+// SplitURLs parses a comma-separated URL list flag.
+func SplitURLs(v string) []string {
+	var out []string
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}

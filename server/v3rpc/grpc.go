@@ -1,0 +1,82 @@
+package v3rpc
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"runtime/debug"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pbconv"
+)
+
+// grpcOverhead is what etcd allows on top of --max-request-bytes for a received message.
+const grpcOverhead = 512 * 1024
+
+// NewServer returns a gRPC server with every etcd service registered over n. Interceptors
+// recover from panics (a bad request must never take the server down) and map errors; an
+// auth check will slot in beside them for unary calls and streams alike.
+func NewServer(n *node.Node, log *slog.Logger) *grpc.Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := grpc.NewServer(
+		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes+grpcOverhead),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.MaxConcurrentStreams(math.MaxUint32),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary),
+		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream),
+	)
+	pb.RegisterKVServer(s, &kvServer{n: n})
+	pb.RegisterWatchServer(s, &watchServer{n: n})
+	pb.RegisterLeaseServer(s, &leaseServer{n: n})
+	pb.RegisterMaintenanceServer(s, &maintenanceServer{n: n})
+	pb.RegisterClusterServer(s, &clusterServer{n: n})
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+	return s
+}
+
+func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving request", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+				resp, err = nil, status.Error(codes.Internal, "metastore: internal error")
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving stream", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+				err = status.Error(codes.Internal, "metastore: internal error")
+			}
+		}()
+		return h(srv, ss)
+	}
+}
+
+// errorsUnary turns every error a handler returns into etcd's status error.
+func errorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	return resp, pbconv.Error(err)
+}
+
+func errorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	return pbconv.Error(h(srv, ss))
+}

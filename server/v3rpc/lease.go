@@ -1,0 +1,61 @@
+package v3rpc
+
+import (
+	"context"
+	"io"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pbconv"
+)
+
+type leaseServer struct {
+	pb.UnimplementedLeaseServer
+	n *node.Node
+}
+
+func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	return s.n.LeaseGrant(ctx, r)
+}
+
+func (s *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	return s.n.LeaseRevoke(ctx, r)
+}
+
+func (s *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	return s.n.LeaseTimeToLive(ctx, r)
+}
+
+func (s *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	return s.n.LeaseLeases(ctx)
+}
+
+// LeaseKeepAlive answers each request with the renewed TTL (0 for an unknown lease). When
+// the client goes away, etcd ends the stream with "no leader", and so do we.
+func (s *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
+	errc := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if err == io.EOF {
+				errc <- nil
+				return
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+			if err := stream.Send(s.n.LeaseRenew(req.ID)); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-stream.Context().Done():
+		return pbconv.ErrNoLeader
+	}
+}

@@ -1,0 +1,120 @@
+package v3rpc
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pbconv"
+)
+
+// Version is the etcd version MetaStore implements and reports in Status (Kubernetes gates
+// features on it) and /version.
+const (
+	Version        = "3.6.16"
+	StorageVersion = "3.6.0"
+	ClusterVersion = "3.6.0"
+)
+
+// defaultQuota is etcd's default backend quota, reported in Status.
+const defaultQuota = 2 << 30
+
+type maintenanceServer struct {
+	pb.UnimplementedMaintenanceServer
+	n *node.Node
+}
+
+func (s *maintenanceServer) header() *pb.ResponseHeader {
+	h := s.n.Header()
+	return &pb.ResponseHeader{ClusterId: h.ClusterID, MemberId: h.MemberID, RaftTerm: h.RaftTerm, Revision: s.n.Store().Rev()}
+}
+
+func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
+	h := s.n.Header()
+	idx := s.n.AppliedIndex()
+	size := s.n.Store().MVCC().Size()
+	return &pb.StatusResponse{
+		Header:           s.header(),
+		Version:          Version,
+		DbSize:           size,
+		DbSizeInUse:      size,
+		Leader:           h.MemberID,
+		RaftIndex:        idx,
+		RaftTerm:         h.RaftTerm,
+		RaftAppliedIndex: idx,
+		StorageVersion:   StorageVersion,
+		DbSizeQuota:      defaultQuota,
+		DowngradeInfo:    &pb.DowngradeInfo{},
+	}, nil
+}
+
+func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	// No alarm is ever raised yet (no quota enforcement): GET lists none, and activating or
+	// deactivating is accepted and changes nothing.
+	return &pb.AlarmResponse{Header: s.header()}, nil
+}
+
+func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	return &pb.DefragmentResponse{}, nil
+}
+
+func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
+	h, err := s.n.Store().HashKV(0)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.HashResponse{Header: s.header(), Hash: h.Hash}, nil
+}
+
+func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	h, err := s.n.Store().HashKV(r.Revision)
+	if err != nil {
+		return nil, err
+	}
+	return pbconv.HashKVResponse(h, s.n.Header()), nil
+}
+
+// snapshotChunk is the size of each Snapshot message's blob, as etcd's.
+const snapshotChunk = 32 * 1024
+
+// Snapshot streams the state: an 8-byte length, the core's snapshot, zero padding to a
+// multiple of 512 bytes, then a last message holding the SHA-256 of all that — the framing
+// `etcdctl snapshot save` checks. The payload is MetaStore's format, not a bbolt file.
+func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
+	var body bytes.Buffer
+	body.Write(make([]byte, 8))
+	if err := s.n.Store().WriteSnapshot(&body); err != nil {
+		return err
+	}
+	b := body.Bytes()
+	binary.BigEndian.PutUint64(b[:8], uint64(len(b)-8))
+	if pad := len(b) % 512; pad != 0 {
+		b = append(b, make([]byte, 512-pad)...)
+	}
+	sum := sha256.Sum256(b)
+	for off := 0; off < len(b); off += snapshotChunk {
+		end := min(off+snapshotChunk, len(b))
+		msg := &pb.SnapshotResponse{RemainingBytes: uint64(len(b) - end + len(sum)), Blob: b[off:end], Version: StorageVersion}
+		if err := stream.Send(msg); err != nil {
+			return err
+		}
+	}
+	return stream.Send(&pb.SnapshotResponse{Blob: sum[:], Version: StorageVersion})
+}
+
+func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	if r.TargetID != s.n.Header().MemberID {
+		return nil, pbconv.ErrBadTransferee
+	}
+	return &pb.MoveLeaderResponse{}, nil
+}
+
+func (s *maintenanceServer) Downgrade(ctx context.Context, r *pb.DowngradeRequest) (*pb.DowngradeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metastore: downgrade is not supported")
+}
