@@ -81,8 +81,8 @@ func TestClientV3Watch(t *testing.T) {
 	cx := ctx(t)
 	c.Put(cx, "w/1", "a") // 2
 	wch := c.Watch(cx, "w/", clientv3.WithPrefix(), clientv3.WithRev(1), clientv3.WithPrevKV())
-	c.Put(cx, "w/1", "b")  // 3
-	c.Delete(cx, "w/1")    // 4
+	c.Put(cx, "w/1", "b") // 3
+	c.Delete(cx, "w/1")   // 4
 	var evs []*clientv3.Event
 	for len(evs) < 3 {
 		select {
