@@ -52,6 +52,12 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("waiting to lead and apply the log: %w", err)
+	}
 	s := &Server{cfg: cfg, node: n, grpc: v3rpc.NewServer(n, cfg.Logger)}
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	for _, u := range cfg.ListenClientURLs {

@@ -158,6 +158,9 @@ func main() {
 	s, err := server.Start(server.Config{
 		Config: node.Config{
 			Name:                        f.name,
+			DataDir:                     f.dataDir,
+			SnapshotCount:               f.snapshotCount,
+			HeartbeatInterval:           time.Duration(f.heartbeatMs) * time.Millisecond,
 			PeerURLs:                    server.SplitURLs(f.advertisePeer),
 			ClientURLs:                  server.SplitURLs(f.advertiseClient),
 			ClusterToken:                f.clusterToken,
@@ -173,7 +176,6 @@ func main() {
 		log.Error("failed to start", "error", err)
 		os.Exit(1)
 	}
-	log.Warn("data is kept in memory only: persistence and Raft are not implemented yet", "data-dir", f.dataDir)
 	log.Info("ready to serve client requests", "addresses", s.Addrs(), "member-id", fmt.Sprintf("%x", s.Node().Header().MemberID))
 
 	sig := make(chan os.Signal, 1)

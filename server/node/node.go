@@ -1,7 +1,7 @@
 // Package node hosts the core state machine for the server: it turns etcd requests into
-// proposals, applies them in order, serves reads, and runs the leader's duties (lease
-// expiry). Today a proposal is applied as soon as it is made (one member, no log); the Raft
-// log slots in between propose and apply without changing either side.
+// Raft proposals, persists the log (server/wal) before anything is applied or acknowledged,
+// applies committed entries to the core in log order, snapshots and truncates the log, and
+// runs the leader's duties (lease expiry).
 package node
 
 import (
@@ -17,16 +17,26 @@ import (
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/raft/v3"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/idgen"
-	"github.com/metastore/metastore/core/mvcc"
 	"github.com/metastore/metastore/server/pbconv"
 )
 
 // Config configures a Node.
 type Config struct {
 	Name string
+	// DataDir holds the member's Raft log and snapshots (required).
+	DataDir string
+	// SnapshotCount is how many applied entries trigger a snapshot and log truncation;
+	// default 10000.
+	SnapshotCount uint64
+	// HeartbeatInterval is the Raft tick; default 100ms.
+	HeartbeatInterval time.Duration
+	// ElectionTimeout sets the election ticks and the minimum lease TTL (ceil(1.5 × election
+	// timeout)); default 1s.
+	ElectionTimeout time.Duration
 	// PeerURLs and ClientURLs are this member's advertised URLs.
 	PeerURLs, ClientURLs []string
 	// ClusterToken distinguishes clusters made from the same member URLs.
@@ -34,8 +44,6 @@ type Config struct {
 	// MaxTxnOps, MaxRequestBytes: etcd's limits (defaults 128 and 1.5 MiB).
 	MaxTxnOps       int
 	MaxRequestBytes int
-	// ElectionTimeout sets the minimum lease TTL (ceil(1.5 × election timeout)); default 1s.
-	ElectionTimeout time.Duration
 	// WatchProgressNotifyInterval: default 10 minutes.
 	WatchProgressNotifyInterval time.Duration
 	Logger                      *slog.Logger
@@ -54,6 +62,12 @@ func (c *Config) defaults() {
 	if c.ElectionTimeout <= 0 {
 		c.ElectionTimeout = time.Second
 	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = 10000
+	}
 	if c.ClusterToken == "" {
 		c.ClusterToken = "etcd-cluster"
 	}
@@ -64,48 +78,79 @@ func (c *Config) defaults() {
 
 // Node is one member serving the core.
 //
-// It owns one goroutine, the lease expiry loop, stopped by Stop.
+// It owns two goroutines: the Raft loop (run) and the lease expiry loop; Stop ends both.
 type Node struct {
 	cfg   Config
 	store *core.Store
-	ids   *idgen.Generator
+	ids   *idgen.Generator // lease IDs and request IDs
 	hdr   pbconv.Header
 	log   *slog.Logger
+	r     *raftNode
 
-	// applyMu orders proposals: the apply order is the log order.
-	applyMu sync.Mutex
-	// index counts applied proposals, as a Raft applied index would.
-	index atomic.Uint64
+	// waits maps a proposal's request ID to the channel its result goes to.
+	waitMu sync.Mutex
+	waits  map[uint64]chan result
 
-	stopc chan struct{}
-	donec chan struct{}
+	applied atomic.Uint64
+	term    atomic.Uint64
+	leader  atomic.Uint64
+
+	readyc chan struct{} // closed when this member leads and has applied its log
+	stopc  chan struct{}
+	wg     sync.WaitGroup
 }
 
-// New starts a node over a fresh in-memory store.
+type result struct {
+	resp any
+	err  error
+}
+
+// New opens (or creates) the member's data and starts it. Call WaitReady before serving.
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
-	memberID := MemberID(cfg.PeerURLs, cfg.ClusterToken)
-	minTTL := int64((3*cfg.ElectionTimeout/2 + time.Second - 1) / time.Second)
-	n := &Node{
-		cfg:   cfg,
-		ids:   idgen.New(uint16(memberID), time.Now()),
-		hdr:   pbconv.Header{ClusterID: ClusterID([]uint64{memberID}), MemberID: memberID, RaftTerm: 2},
-		log:   cfg.Logger,
-		stopc: make(chan struct{}),
-		donec: make(chan struct{}),
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: a data dir is required")
 	}
-	s, err := core.New(core.Config{
-		MaxTxnOps:   cfg.MaxTxnOps,
-		MinLeaseTTL: minTTL,
-		IDs:         n.ids,
-		Watch:       mvcc.WatchConfig{ProgressNotifyInterval: cfg.WatchProgressNotifyInterval},
-	})
+	memberID := MemberID(cfg.PeerURLs, cfg.ClusterToken)
+	n := &Node{
+		cfg:    cfg,
+		ids:    idgen.New(uint16(memberID), time.Now()),
+		hdr:    pbconv.Header{ClusterID: ClusterID([]uint64{memberID}), MemberID: memberID},
+		log:    cfg.Logger,
+		waits:  map[uint64]chan result{},
+		readyc: make(chan struct{}),
+		stopc:  make(chan struct{}),
+	}
+	r, err := openRaft(n, memberID)
 	if err != nil {
 		return nil, err
 	}
-	n.store = s
-	go n.expireLeases()
+	n.r = r
+	n.wg.Add(2)
+	go func() { defer n.wg.Done(); r.run() }()
+	go func() { defer n.wg.Done(); n.expireLeases() }()
 	return n, nil
+}
+
+func (n *Node) coreConfig() core.Config {
+	return core.Config{
+		MaxTxnOps:   n.cfg.MaxTxnOps,
+		MinLeaseTTL: int64((3*n.cfg.ElectionTimeout/2 + time.Second - 1) / time.Second),
+		IDs:         n.ids,
+		Watch:       watchConfig(n.cfg),
+	}
+}
+
+// WaitReady waits until the member leads and has applied everything committed before.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.readyc:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return pbconv.ErrStopped
+	}
 }
 
 // MemberID derives a member's ID from its peer URLs and the cluster token, as etcd does
@@ -130,7 +175,11 @@ func ClusterID(members []uint64) uint64 {
 }
 
 // Header is what the node puts in response headers.
-func (n *Node) Header() *pbconv.Header { return &n.hdr }
+func (n *Node) Header() *pbconv.Header {
+	h := n.hdr
+	h.RaftTerm = n.term.Load()
+	return &h
+}
 
 // Store exposes the core, for the services that read it directly (watch, status).
 func (n *Node) Store() *core.Store { return n.store }
@@ -138,10 +187,16 @@ func (n *Node) Store() *core.Store { return n.store }
 // Config returns the node's configuration.
 func (n *Node) Config() Config { return n.cfg }
 
-// AppliedIndex is the number of proposals applied.
-func (n *Node) AppliedIndex() uint64 { return n.index.Load() }
+// AppliedIndex is the index of the last Raft entry applied.
+func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
 
-// Stop stops the node's loops and the core.
+// CommittedIndex is the Raft commit index.
+func (n *Node) CommittedIndex() uint64 { return n.r.node.Status().Commit }
+
+// Leader is the current leader's member ID, 0 if none.
+func (n *Node) Leader() uint64 { return n.leader.Load() }
+
+// Stop stops the loops, closes the log and the core.
 func (n *Node) Stop() {
 	select {
 	case <-n.stopc:
@@ -149,31 +204,69 @@ func (n *Node) Stop() {
 	default:
 	}
 	close(n.stopc)
-	<-n.donec
+	n.wg.Wait()
+	n.r.close()
 	n.store.Close()
 }
 
-// propose submits a write and returns what applying it produced.
+// propose submits a write through Raft and returns what applying it produced. It returns
+// once the entry is durable and applied.
 func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, error) {
-	if err := ctx.Err(); err != nil {
+	id := n.ids.Next()
+	r.Header = &pb.RequestHeader{ID: uint64(id)}
+	data, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > n.cfg.MaxRequestBytes {
+		return nil, pbconv.ErrRequestTooLarge
+	}
+	ch := make(chan result, 1)
+	n.waitMu.Lock()
+	n.waits[uint64(id)] = ch
+	n.waitMu.Unlock()
+	defer func() {
+		n.waitMu.Lock()
+		delete(n.waits, uint64(id))
+		n.waitMu.Unlock()
+	}()
+	if err := n.r.node.Propose(ctx, data); err != nil {
+		if errors.Is(err, raft.ErrStopped) {
+			return nil, pbconv.ErrStopped
+		}
 		return nil, err
 	}
 	select {
+	case res := <-ch:
+		return res.resp, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	case <-n.stopc:
 		return nil, pbconv.ErrStopped
-	default:
 	}
-	if r.Size() > n.cfg.MaxRequestBytes {
-		return nil, pbconv.ErrRequestTooLarge
-	}
-	n.applyMu.Lock()
-	defer n.applyMu.Unlock()
-	resp, err := n.apply(r)
-	n.index.Add(1)
-	return resp, err
 }
 
-// apply runs one proposal against the core. It reads nothing but the request and the
+// applyEntry applies one committed proposal and hands the result to its waiter, if this
+// member proposed it and is still waiting.
+func (n *Node) applyEntry(data []byte) {
+	var r pb.InternalRaftRequest
+	if err := r.Unmarshal(data); err != nil {
+		n.log.Error("skipping a log entry that does not decode", "error", err)
+		return
+	}
+	resp, err := n.apply(&r)
+	if r.Header == nil {
+		return
+	}
+	n.waitMu.Lock()
+	ch := n.waits[r.Header.ID]
+	n.waitMu.Unlock()
+	if ch != nil {
+		ch <- result{resp, err}
+	}
+}
+
+// apply runs one request against the core. It reads nothing but the request and the
 // core's state, so every member applying the same log reaches the same state.
 func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 	s := n.store
@@ -195,9 +288,8 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 }
 
 // expireLeases is the leader's lease duty: revoke what the clock says has expired, at most
-// 1000 leases a second as etcd does.
+// 1000 leases a second as etcd does. Revocations go through the log like any write.
 func (n *Node) expireLeases() {
-	defer close(n.donec)
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -206,10 +298,15 @@ func (n *Node) expireLeases() {
 			return
 		case <-t.C:
 		}
+		if n.leader.Load() != n.hdr.MemberID {
+			continue
+		}
 		for _, id := range n.store.ExpiredLeases(500) {
-			_, err := n.propose(context.Background(), &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
-			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) {
-				n.log.Warn("revoking expired lease failed", "lease", id, "error", err)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := n.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
+			cancel()
+			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) && !errors.Is(err, pbconv.ErrStopped) {
+				n.log.Warn("revoking an expired lease failed", "lease", id, "error", err)
 			}
 		}
 	}

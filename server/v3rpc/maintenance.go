@@ -37,21 +37,24 @@ func (s *maintenanceServer) header() *pb.ResponseHeader {
 
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
 	h := s.n.Header()
-	idx := s.n.AppliedIndex()
 	size := s.n.Store().MVCC().Size()
-	return &pb.StatusResponse{
+	resp := &pb.StatusResponse{
 		Header:           s.header(),
 		Version:          Version,
 		DbSize:           size,
 		DbSizeInUse:      size,
-		Leader:           h.MemberID,
-		RaftIndex:        idx,
+		Leader:           s.n.Leader(),
+		RaftIndex:        s.n.CommittedIndex(),
 		RaftTerm:         h.RaftTerm,
-		RaftAppliedIndex: idx,
+		RaftAppliedIndex: s.n.AppliedIndex(),
 		StorageVersion:   StorageVersion,
 		DbSizeQuota:      defaultQuota,
 		DowngradeInfo:    &pb.DowngradeInfo{},
-	}, nil
+	}
+	if resp.Leader == 0 {
+		resp.Errors = append(resp.Errors, pbconv.ErrNoLeader.Error())
+	}
+	return resp, nil
 }
 
 func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {

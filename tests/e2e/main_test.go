@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +46,9 @@ func TestMain(m *testing.M) {
 type member struct {
 	endpoint string
 	cmd      *exec.Cmd
-	log      *strings.Builder
+	log      *syncBuilder
+	exited   chan error
+	stopped  bool
 }
 
 func freePort(t *testing.T) string {
@@ -56,16 +60,32 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startMember runs metastore with etcd's usual flags and waits for its readiness line.
+// spec is a member's identity on disk and on the network, kept across restarts.
+type spec struct {
+	dir, client, peer string
+	extra             []string
+}
+
+func newSpec(t *testing.T, extra ...string) *spec {
+	return &spec{dir: filepath.Join(t.TempDir(), "m1.etcd"), client: freePort(t), peer: freePort(t), extra: extra}
+}
+
+// startMember runs a new member with etcd's usual flags and waits for its readiness line.
 func startMember(t *testing.T, extra ...string) *member {
 	t.Helper()
-	ep, peer := freePort(t), freePort(t)
+	return newSpec(t, extra...).start(t)
+}
+
+// start runs metastore for the spec and waits for its readiness line. The process is
+// stopped (SIGINT, then SIGKILL) when the test ends unless stopped before.
+func (sp *spec) start(t *testing.T) *member {
+	t.Helper()
 	args := append([]string{
-		"--name", "m1", "--data-dir", filepath.Join(t.TempDir(), "m1.etcd"),
-		"--listen-client-urls", "http://" + ep, "--advertise-client-urls", "http://" + ep,
-		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
-		"--initial-cluster", "m1=http://" + peer,
-	}, extra...)
+		"--name", "m1", "--data-dir", sp.dir,
+		"--listen-client-urls", "http://" + sp.client, "--advertise-client-urls", "http://" + sp.client,
+		"--listen-peer-urls", "http://" + sp.peer, "--initial-advertise-peer-urls", "http://" + sp.peer,
+		"--initial-cluster", "m1=http://" + sp.peer,
+	}, sp.extra...)
 	cmd := exec.Command(bins.metastore, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -74,10 +94,11 @@ func startMember(t *testing.T, extra ...string) *member {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &member{endpoint: ep, cmd: cmd, log: &strings.Builder{}}
+	m := &member{endpoint: sp.client, cmd: cmd, log: &syncBuilder{}, exited: make(chan error, 1)}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		signalled := false
 		for sc.Scan() {
 			m.log.WriteString(sc.Text() + "\n")
@@ -86,16 +107,14 @@ func startMember(t *testing.T, extra ...string) *member {
 				signalled = true
 			}
 		}
+		m.exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("metastore did not stop within 10s of SIGINT")
+		if m.stopped {
+			return
+		}
+		if err := m.stop(10 * time.Second); err != nil {
+			t.Errorf("stopping metastore: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("metastore log:\n%s", m.log.String())
@@ -103,10 +122,51 @@ func startMember(t *testing.T, extra ...string) *member {
 	})
 	select {
 	case <-ready:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("metastore not ready after 20s; log:\n%s", m.log.String())
+	case err := <-m.exited:
+		t.Fatalf("metastore exited before ready: %v; log:\n%s", err, m.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("metastore not ready after 30s; log:\n%s", m.log.String())
 	}
 	return m
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (m *member) stop(timeout time.Duration) error {
+	m.stopped = true
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-m.exited:
+		return err
+	case <-time.After(timeout):
+		m.cmd.Process.Kill()
+		<-m.exited
+		return fmt.Errorf("did not stop within %v of SIGTERM", timeout)
+	}
+}
+
+// kill kills the process with SIGKILL, as a crash would.
+func (m *member) kill() {
+	m.stopped = true
+	m.cmd.Process.Kill()
+	<-m.exited
+}
+
+// syncBuilder is a strings.Builder safe for the log reader and the test to share.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) WriteString(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(v)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (m *member) client(t *testing.T) *clientv3.Client {
