@@ -23,8 +23,8 @@ import (
 // export/import.
 var snapshotMagic = []byte("MSNAP\x01")
 
-// ErrBadSnapshot is returned for a stream that is not a valid snapshot.
-var ErrBadSnapshot = errors.New("core: malformed snapshot")
+// ErrBadSnapshot is returned (wrapped) for a stream that is not a valid snapshot.
+var ErrBadSnapshot = mvcc.ErrBadSnapshot
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -63,7 +63,8 @@ type Store struct {
 }
 
 // New opens a store, recovering whatever cfg.Backend holds. Leases are not kept in the
-// backend: a recovered store has none until RestoreLeases or a snapshot brings them back.
+// backend: a store recovered from a backend alone has none (snapshots carry them, and the
+// server replays its log, which holds the grants).
 func New(cfg Config) (*Store, error) {
 	return newWithLeases(cfg.withDefaults(), nil)
 }

@@ -26,6 +26,11 @@ func (s *Store) Txn(r *TxnRequest) (*TxnResponse, error) {
 		tx := s.kv.Read()
 		defer tx.End()
 		path := comparePath(tx, r)
+		// etcd checks read-only txns too: a range at a negative revision, which a plain
+		// Range reads as "current", fails inside a txn once the store is compacted.
+		if err := s.checkTxnOps(tx, r, path); err != nil {
+			return nil, err
+		}
 		return execTxn(nil, tx, r, path)
 	}
 	s.wmu.Lock()

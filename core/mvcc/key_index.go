@@ -44,6 +44,15 @@ func (ki *keyIndex) put(rev kv.Revision, lease int64) (created, ver int64) {
 	return ki.created, ki.ver
 }
 
+// restore records a put at rev read back from storage, taking the key's create revision and
+// version from the stored KeyValue: after a compaction the index no longer holds the earlier
+// versions it would count them from.
+func (ki *keyIndex) restore(rev kv.Revision, created, ver, lease int64) {
+	ki.checkAppend(rev)
+	ki.revs = append(ki.revs, revEntry{rev: rev})
+	ki.created, ki.ver, ki.lease = created, ver, lease
+}
+
 // tombstone records a delete at rev.
 func (ki *keyIndex) tombstone(rev kv.Revision) {
 	ki.checkAppend(rev)

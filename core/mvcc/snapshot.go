@@ -146,6 +146,9 @@ func readBytes(r io.ByteReader) ([]byte, error) {
 	if n > maxSnapshotField {
 		return nil, fmt.Errorf("field of %d bytes exceeds the limit", n)
 	}
+	if l, ok := r.(interface{ Len() int }); ok && n > uint64(l.Len()) {
+		return nil, fmt.Errorf("field of %d bytes but only %d left", n, l.Len())
+	}
 	if n == 0 {
 		return nil, nil
 	}

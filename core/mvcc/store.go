@@ -108,7 +108,7 @@ func (s *Store) recover() error {
 		if r.Tombstone {
 			ki.tombstone(r.Rev)
 		} else {
-			ki.put(r.Rev, r.KV.Lease)
+			ki.restore(r.Rev, r.KV.CreateRevision, r.KV.Version, r.KV.Lease)
 		}
 		if r.Rev.Main > s.currentRev {
 			s.currentRev = r.Rev.Main
