@@ -24,17 +24,31 @@ import (
 	"github.com/metastore/metastore/server/pbconv"
 )
 
-// pair sends every request to a real etcd and to the core, and compares the answers.
+// target is a system answering etcd's requests: etcd, the core in-process, or a metastore
+// server over gRPC.
+type target interface {
+	Put(context.Context, *pb.PutRequest) (*pb.PutResponse, error)
+	DeleteRange(context.Context, *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error)
+	Range(context.Context, *pb.RangeRequest) (*pb.RangeResponse, error)
+	Txn(context.Context, *pb.TxnRequest) (*pb.TxnResponse, error)
+	Compact(context.Context, *pb.CompactionRequest) (*pb.CompactionResponse, error)
+	LeaseGrant(context.Context, *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error)
+	LeaseRevoke(context.Context, *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error)
+	LeaseTimeToLive(context.Context, *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error)
+	LeaseLeases(context.Context, *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error)
+	HashKV(context.Context, *pb.HashKVRequest) (*pb.HashKVResponse, error)
+}
+
+// pair sends every request to a real etcd and to the system under test, and compares the
+// answers.
 type pair struct {
-	t     *testing.T
-	seed  int64
-	step  int
-	last  string // the last request, for failure messages
-	ctx   context.Context
-	kv    pb.KVClient
-	lease pb.LeaseClient
-	maint pb.MaintenanceClient
-	core  *core.Store
+	t    *testing.T
+	seed int64
+	step int
+	last string // the last request, for failure messages
+	ctx  context.Context
+	etcd target
+	sut  target
 	// stats counts answers per request kind: [kind][0] successes, [kind][1] errors.
 	stats map[string]*[2]int
 }
@@ -68,17 +82,29 @@ func seed(t *testing.T) int64 {
 // and on the core and requires identical responses (headers aside from the revision), then
 // compares the watch streams of both event by event.
 func TestDifferential(t *testing.T) {
-	etcd := etcdoracle.Start(t)
 	s, err := core.New(core.Config{Clock: clock.NewManual(time.Unix(1_700_000_000, 0))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	runDifferential(t, coreTarget{s}, s, func(reqs []*pb.WatchCreateRequest) *watchLog {
+		return startCoreWatches(t, s, reqs)
+	})
+}
+
+// revisions tells the generator where the system under test stands.
+type revisions interface {
+	Rev() int64
+	CompactRev() int64
+}
+
+func runDifferential(t *testing.T, sut target, revs revisions, watch func([]*pb.WatchCreateRequest) *watchLog) {
+	etcd := etcdoracle.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p := &pair{
-		t: t, seed: seed(t), ctx: ctx, core: s, stats: map[string]*[2]int{},
-		kv: pb.NewKVClient(etcd.Conn), lease: pb.NewLeaseClient(etcd.Conn), maint: pb.NewMaintenanceClient(etcd.Conn),
+		t: t, seed: seed(t), ctx: ctx, stats: map[string]*[2]int{},
+		etcd: grpcTarget(etcd.Conn), sut: sut,
 	}
 	t.Logf("seed %d (rerun with DIFF_SEED=%d)", p.seed, p.seed)
 	g := &gen{rng: rand.New(rand.NewSource(p.seed)), rev: 1, compact: -1}
@@ -88,8 +114,8 @@ func TestDifferential(t *testing.T) {
 		{Key: []byte("k1"), RangeEnd: []byte("k2"), Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}},
 		{Key: []byte("k05"), PrevKv: true, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}},
 	}
-	ew := startEtcdWatches(t, ctx, pb.NewWatchClient(etcd.Conn), watches)
-	cw := startCoreWatches(t, s, watches)
+	ew := startGRPCWatches(t, ctx, pb.NewWatchClient(etcd.Conn), watches)
+	cw := watch(watches)
 
 	n := numOps(t)
 	for p.step = 0; p.step < n; p.step++ {
@@ -116,15 +142,15 @@ func TestDifferential(t *testing.T) {
 			p.leases()
 			p.hashKV(g.revision())
 		}
-		g.rev, g.compact = s.Rev(), s.CompactRev()
+		g.rev, g.compact = revs.Rev(), revs.CompactRev()
 		if p.t.Failed() {
 			return
 		}
 	}
-	if s.Rev() < int64(n)/5 {
-		t.Fatalf("only %d revisions after %d ops: the generator writes too little", s.Rev(), n)
+	if g.rev < int64(n)/5 {
+		t.Fatalf("only %d revisions after %d ops: the generator writes too little", g.rev, n)
 	}
-	t.Logf("%d ops, final revision %d, compact revision %d", n, s.Rev(), s.CompactRev())
+	t.Logf("%d ops, final revision %d, compact revision %d", n, g.rev, g.compact)
 	for _, k := range slices.Sorted(maps.Keys(p.stats)) {
 		t.Logf("  %-17s %6d ok %6d errors", k, p.stats[k][0], p.stats[k][1])
 		if p.stats[k][0] == 0 {
@@ -132,10 +158,10 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 
-	want := ew.collect(t, s.Rev())
-	got := cw.collect(t, s.Rev())
+	want := ew.collect(t, g.rev)
+	got := cw.collect(t, g.rev)
 	for i := range watches {
-		compareEvents(t, i, want[i], got[i], s.CompactRev())
+		compareEvents(t, i, want[i], got[i], g.compact)
 	}
 }
 
@@ -228,37 +254,37 @@ func clearHeader(h *pb.ResponseHeader) {
 
 func (p *pair) put(r *pb.PutRequest) {
 	p.begin("put " + r.String())
-	want, werr := p.kv.Put(p.ctx, r)
-	got, gerr := p.core.Put(pbconv.PutRequest(r))
-	p.check("put", want, werr, conv(got, gerr, pbconv.PutResponse), gerr)
+	want, werr := p.etcd.Put(p.ctx, r)
+	got, gerr := p.sut.Put(p.ctx, r)
+	p.check("put", want, werr, got, gerr)
 }
 
 func (p *pair) del(r *pb.DeleteRangeRequest) {
 	p.begin("delete " + r.String())
-	want, werr := p.kv.DeleteRange(p.ctx, r)
-	got, gerr := p.core.DeleteRange(pbconv.DeleteRangeRequest(r))
-	p.check("delete", want, werr, conv(got, gerr, pbconv.DeleteRangeResponse), gerr)
+	want, werr := p.etcd.DeleteRange(p.ctx, r)
+	got, gerr := p.sut.DeleteRange(p.ctx, r)
+	p.check("delete", want, werr, got, gerr)
 }
 
 func (p *pair) rng(r *pb.RangeRequest) {
 	p.begin("range " + r.String())
-	want, werr := p.kv.Range(p.ctx, r)
-	got, gerr := p.core.Range(pbconv.RangeRequest(r))
-	p.check("range", want, werr, conv(got, gerr, pbconv.RangeResponse), gerr)
+	want, werr := p.etcd.Range(p.ctx, r)
+	got, gerr := p.sut.Range(p.ctx, r)
+	p.check("range", want, werr, got, gerr)
 }
 
 func (p *pair) txn(r *pb.TxnRequest) {
 	p.begin("txn " + r.String())
-	want, werr := p.kv.Txn(p.ctx, r)
-	got, gerr := p.core.Txn(pbconv.TxnRequest(r))
-	p.check("txn", want, werr, conv(got, gerr, pbconv.TxnResponse), gerr)
+	want, werr := p.etcd.Txn(p.ctx, r)
+	got, gerr := p.sut.Txn(p.ctx, r)
+	p.check("txn", want, werr, got, gerr)
 }
 
 func (p *pair) compact(rev int64) {
 	p.begin(fmt.Sprintf("compact %d", rev))
-	want, werr := p.kv.Compact(p.ctx, &pb.CompactionRequest{Revision: rev})
-	got, gerr := p.core.Compact(&core.CompactionRequest{Revision: rev})
-	p.check("compact", want, werr, conv(got, gerr, pbconv.CompactionResponse), gerr)
+	want, werr := p.etcd.Compact(p.ctx, &pb.CompactionRequest{Revision: rev})
+	got, gerr := p.sut.Compact(p.ctx, &pb.CompactionRequest{Revision: rev})
+	p.check("compact", want, werr, got, gerr)
 }
 
 func (p *pair) grant(id, ttl int64) {
@@ -268,43 +294,36 @@ func (p *pair) grant(id, ttl int64) {
 	// TTLs stay far above the minimum: etcd's leases expire on its wall clock, the core's
 	// on a manual one. Minimum-TTL raising is covered by the core's table tests.
 	p.begin(fmt.Sprintf("lease grant id=%d ttl=%d", id, ttl))
-	want, werr := p.lease.LeaseGrant(p.ctx, &pb.LeaseGrantRequest{ID: id, TTL: ttl})
-	got, gerr := p.core.LeaseGrant(&core.LeaseGrantRequest{ID: id, TTL: ttl})
-	p.check("lease grant", want, werr, conv(got, gerr, pbconv.LeaseGrantResponse), gerr)
+	want, werr := p.etcd.LeaseGrant(p.ctx, &pb.LeaseGrantRequest{ID: id, TTL: ttl})
+	got, gerr := p.sut.LeaseGrant(p.ctx, &pb.LeaseGrantRequest{ID: id, TTL: ttl})
+	p.check("lease grant", want, werr, got, gerr)
 }
 
 func (p *pair) revoke(id int64) {
 	p.begin(fmt.Sprintf("lease revoke %d", id))
-	want, werr := p.lease.LeaseRevoke(p.ctx, &pb.LeaseRevokeRequest{ID: id})
-	got, gerr := p.core.LeaseRevoke(id)
-	p.check("lease revoke", want, werr, conv(got, gerr, pbconv.LeaseRevokeResponse), gerr)
+	want, werr := p.etcd.LeaseRevoke(p.ctx, &pb.LeaseRevokeRequest{ID: id})
+	got, gerr := p.sut.LeaseRevoke(p.ctx, &pb.LeaseRevokeRequest{ID: id})
+	p.check("lease revoke", want, werr, got, gerr)
 }
 
 func (p *pair) timeToLive(id int64, keys bool) {
 	p.begin(fmt.Sprintf("lease timetolive %d keys=%v", id, keys))
-	want, werr := p.lease.LeaseTimeToLive(p.ctx, &pb.LeaseTimeToLiveRequest{ID: id, Keys: keys})
-	got := pbconv.LeaseTimeToLiveResponse(p.core.LeaseTimeToLive(id, keys), &pbconv.Header{})
-	p.check("lease timetolive", want, werr, got, nil)
+	want, werr := p.etcd.LeaseTimeToLive(p.ctx, &pb.LeaseTimeToLiveRequest{ID: id, Keys: keys})
+	got, gerr := p.sut.LeaseTimeToLive(p.ctx, &pb.LeaseTimeToLiveRequest{ID: id, Keys: keys})
+	p.check("lease timetolive", want, werr, got, gerr)
 }
 
 func (p *pair) leases() {
 	p.begin("lease list")
-	want, werr := p.lease.LeaseLeases(p.ctx, &pb.LeaseLeasesRequest{})
-	got := pbconv.LeaseLeasesResponse(p.core.LeaseLeases(), &pbconv.Header{})
-	p.check("lease list", want, werr, got, nil)
+	want, werr := p.etcd.LeaseLeases(p.ctx, &pb.LeaseLeasesRequest{})
+	got, gerr := p.sut.LeaseLeases(p.ctx, &pb.LeaseLeasesRequest{})
+	p.check("lease list", want, werr, got, gerr)
 }
 
 func (p *pair) hashKV(rev int64) {
 	p.begin(fmt.Sprintf("hashkv %d", rev))
-	want, werr := p.maint.HashKV(p.ctx, &pb.HashKVRequest{Revision: rev})
-	got, gerr := p.core.HashKV(rev)
-	p.check("hashkv", want, werr, conv(got, gerr, pbconv.HashKVResponse), gerr)
+	want, werr := p.etcd.HashKV(p.ctx, &pb.HashKVRequest{Revision: rev})
+	got, gerr := p.sut.HashKV(p.ctx, &pb.HashKVRequest{Revision: rev})
+	p.check("hashkv", want, werr, got, gerr)
 }
 
-// conv converts a core response unless the call failed.
-func conv[R any, P proto.Message](r *R, err error, f func(*R, *pbconv.Header) P) proto.Message {
-	if err != nil {
-		return nil
-	}
-	return f(r, &pbconv.Header{})
-}

@@ -107,7 +107,7 @@ func (w *watchLog) collect(t *testing.T, final int64) [][]*mvccpb.Event {
 	return w.events
 }
 
-func startEtcdWatches(t *testing.T, ctx context.Context, c pb.WatchClient, reqs []*pb.WatchCreateRequest) *watchLog {
+func startGRPCWatches(t *testing.T, ctx context.Context, c pb.WatchClient, reqs []*pb.WatchCreateRequest) *watchLog {
 	stream, err := c.Watch(ctx)
 	if err != nil {
 		t.Fatal(err)
