@@ -326,4 +326,3 @@ func (p *pair) hashKV(rev int64) {
 	got, gerr := p.sut.HashKV(p.ctx, &pb.HashKVRequest{Revision: rev})
 	p.check("hashkv", want, werr, got, gerr)
 }
-
