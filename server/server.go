@@ -19,6 +19,7 @@ import (
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
+	"github.com/metastore/metastore/server/metrics"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/v3rpc"
 )
@@ -33,13 +34,14 @@ type Config struct {
 
 // Server is a running member.
 type Server struct {
-	cfg   Config
-	node  *node.Node
-	grpc  *grpc.Server
-	http  *http.Server
-	lns   []net.Listener
-	muxes []cmux.CMux
-	wg    sync.WaitGroup
+	cfg     Config
+	node    *node.Node
+	metrics *metrics.Metrics
+	grpc    *grpc.Server
+	http    *http.Server
+	lns     []net.Listener
+	muxes   []cmux.CMux
+	wg      sync.WaitGroup
 }
 
 // Start starts a member and returns once it listens on every client URL.
@@ -48,17 +50,25 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Config.Logger = cfg.Logger
+	var m *metrics.Metrics
+	var nodeRef *node.Node
+	m = metrics.New(source{&nodeRef})
+	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
 	n, err := node.New(cfg.Config)
 	if err != nil {
 		return nil, err
 	}
+	nodeRef = n
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := n.WaitReady(ctx); err != nil {
 		n.Stop()
 		return nil, fmt.Errorf("waiting to lead and apply the log: %w", err)
 	}
-	s := &Server{cfg: cfg, node: n, grpc: v3rpc.NewServer(n, cfg.Logger)}
+	s := &Server{cfg: cfg, node: n, metrics: m, grpc: v3rpc.NewServer(n, cfg.Logger,
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
+	m.GRPC.InitializeMetrics(s.grpc)
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	for _, u := range cfg.ListenClientURLs {
 		host, err := hostPort(u)
@@ -144,6 +154,7 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	}
+	mux.Handle("/metrics", s.metrics.Handler())
 	mux.HandleFunc("/livez", ok)
 	mux.HandleFunc("/readyz", ok)
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
@@ -170,3 +181,18 @@ func SplitURLs(v string) []string {
 	}
 	return out
 }
+
+// source feeds the metrics from the node once it exists.
+type source struct{ n **node.Node }
+
+func (s source) node() *node.Node       { return *s.n }
+func (s source) Leader() uint64         { return s.node().Leader() }
+func (s source) MemberID() uint64       { return s.node().MemberID() }
+func (s source) CommittedIndex() uint64 { return s.node().CommittedIndex() }
+func (s source) AppliedIndex() uint64   { return s.node().AppliedIndex() }
+func (s source) Term() uint64           { return s.node().Term() }
+func (s source) DBSize() int64          { return s.node().Store().MVCC().Size() }
+func (s source) Revision() int64        { return s.node().Store().Rev() }
+func (s source) CompactRevision() int64 { return s.node().Store().CompactRev() }
+func (s source) Watchers() int          { return s.node().Store().MVCC().Watchers() }
+func (s source) Keys() int              { return s.node().Store().MVCC().Keys() }

@@ -211,3 +211,20 @@ func (s *Store) Size() int64 {
 	})
 	return n
 }
+
+// Watchers returns the number of watchers, for metrics.
+func (s *Store) Watchers() int { return s.hub.count() }
+
+// Keys returns the number of live keys, for metrics.
+func (s *Store) Keys() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	s.index.Ascend(func(ki *keyIndex) bool {
+		if ki.live() {
+			n++
+		}
+		return true
+	})
+	return n
+}

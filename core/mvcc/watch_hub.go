@@ -423,3 +423,10 @@ func (h *hub) progressTick() {
 		visit(w)
 	}
 }
+
+// count returns the number of watchers in the hub.
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.nsynced + len(h.unsynced) + len(h.victims)
+}

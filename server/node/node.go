@@ -47,6 +47,8 @@ type Config struct {
 	// WatchProgressNotifyInterval: default 10 minutes.
 	WatchProgressNotifyInterval time.Duration
 	Logger                      *slog.Logger
+	// ObserveFsync, if set, is told how long each fsync of the log took.
+	ObserveFsync func(time.Duration)
 }
 
 func (c *Config) defaults() {
@@ -192,6 +194,12 @@ func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
 
 // CommittedIndex is the Raft commit index.
 func (n *Node) CommittedIndex() uint64 { return n.r.node.Status().Commit }
+
+// MemberID is this member's ID.
+func (n *Node) MemberID() uint64 { return n.hdr.MemberID }
+
+// Term is the current Raft term.
+func (n *Node) Term() uint64 { return n.term.Load() }
 
 // Leader is the current leader's member ID, 0 if none.
 func (n *Node) Leader() uint64 { return n.leader.Load() }

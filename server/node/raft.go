@@ -42,6 +42,7 @@ func openRaft(n *Node, id uint64) (*raftNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
+	w.ObserveSync = n.cfg.ObserveFsync
 	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, snapDir: snapDir}
 	c := &raft.Config{
 		ID:              id,

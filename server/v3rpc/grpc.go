@@ -24,18 +24,18 @@ const grpcOverhead = 512 * 1024
 // NewServer returns a gRPC server with every etcd service registered over n. Interceptors
 // recover from panics (a bad request must never take the server down) and map errors; an
 // auth check will slot in beside them for unary calls and streams alike.
-func NewServer(n *node.Node, log *slog.Logger) *grpc.Server {
+func NewServer(n *node.Node, log *slog.Logger, opts ...grpc.ServerOption) *grpc.Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := grpc.NewServer(
-		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes+grpcOverhead),
+	s := grpc.NewServer(append([]grpc.ServerOption{
+		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes + grpcOverhead),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),
 		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary),
 		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream),
-	)
+	}, opts...)...)
 	pb.RegisterKVServer(s, &kvServer{n: n})
 	pb.RegisterWatchServer(s, &watchServer{n: n})
 	pb.RegisterLeaseServer(s, &leaseServer{n: n})

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -38,6 +39,8 @@ type WAL struct {
 	f   *os.File
 	w   *bufio.Writer
 	buf []byte
+	// ObserveSync, if set, is told how long each fsync took.
+	ObserveSync func(time.Duration)
 }
 
 // State is what a log held when opened.
@@ -180,10 +183,15 @@ func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
 	if err := w.w.Flush(); err != nil {
 		return err
 	}
-	if sync {
-		return w.f.Sync()
+	if !sync {
+		return nil
 	}
-	return nil
+	start := time.Now()
+	err := w.f.Sync()
+	if w.ObserveSync != nil {
+		w.ObserveSync(time.Since(start))
+	}
+	return err
 }
 
 func isEmptyHardState(hs raftpb.HardState) bool {
