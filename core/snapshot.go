@@ -28,21 +28,35 @@ var ErrBadSnapshot = mvcc.ErrBadSnapshot
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// WriteSnapshot writes the store's state to w. It holds writes off while it runs, so the
-// snapshot is consistent.
-func (s *Store) WriteSnapshot(w io.Writer) error {
+// Snapshot is the store's state captured at one moment, to be written out later (by another
+// goroutine if need be) while the store goes on.
+type Snapshot struct {
+	kv     *mvcc.View
+	leases []lease.Entry
+}
+
+// Snapshot captures the state between two writes. It is quick when the backend can clone
+// itself; see mvcc.Store.View.
+func (s *Store) Snapshot() *Snapshot {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return &Snapshot{kv: s.kv.View(), leases: s.lessor.Entries()}
+}
+
+// WriteSnapshot writes the store's current state to w.
+func (s *Store) WriteSnapshot(w io.Writer) error { return s.Snapshot().WriteTo(w) }
+
+// WriteTo writes the captured state in the snapshot format. A Snapshot is written once.
+func (sn *Snapshot) WriteTo(w io.Writer) error {
 	h := crc32.New(castagnoli)
 	bw := bufio.NewWriter(io.MultiWriter(w, h))
 	bw.Write(snapshotMagic)
-	if err := s.kv.WriteSnapshot(bw); err != nil {
+	if err := sn.kv.WriteTo(bw); err != nil {
 		return err
 	}
-	entries := s.lessor.Entries()
 	var buf []byte
-	buf = binary.AppendUvarint(buf, uint64(len(entries)))
-	for _, e := range entries {
+	buf = binary.AppendUvarint(buf, uint64(len(sn.leases)))
+	for _, e := range sn.leases {
 		buf = binary.AppendVarint(buf, e.ID)
 		buf = binary.AppendVarint(buf, e.TTL)
 		buf = binary.AppendVarint(buf, e.Remaining.Milliseconds())

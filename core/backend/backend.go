@@ -63,3 +63,9 @@ type Backend interface {
 type Sizer interface {
 	Size() int64
 }
+
+// Cloner is implemented by backends that can make a cheap frozen copy of themselves, which
+// may be read while the original goes on taking writes (snapshots use it).
+type Cloner interface {
+	Clone() Backend
+}

@@ -94,3 +94,15 @@ func recordBytes(r *Record) int64 { return int64(len(r.KV.Key)+len(r.KV.Value)) 
 
 // recordOverhead approximates what a record costs beyond its key and value.
 const recordOverhead = 64
+
+// Clone returns a frozen copy sharing the tree copy-on-write: O(1) now, the cost paid by
+// later writes to either tree, node by node.
+func (m *Memory) Clone() Backend {
+	m.mu.Lock() // btree's Clone must not run concurrently with anything else on the tree
+	defer m.mu.Unlock()
+	meta := make(map[string][]byte, len(m.meta))
+	for k, v := range m.meta {
+		meta[k] = v
+	}
+	return &Memory{tree: m.tree.Clone(), meta: meta, bytes: m.bytes}
+}

@@ -24,15 +24,40 @@ const maxSnapshotField = 64 << 20
 // ErrBadSnapshot is returned for a snapshot stream that cannot be decoded.
 var ErrBadSnapshot = errors.New("mvcc: malformed snapshot")
 
-// WriteSnapshot writes the store's whole state (compact revision and every stored record) to w.
-func (s *Store) WriteSnapshot(w io.Writer) error {
+// View is a frozen state of the store, taken quickly and written out later, so that a
+// snapshot does not hold writes off while it is serialised.
+type View struct {
+	b          backend.Backend
+	compactRev int64
+	release    func() // set when the view borrows the live backend under the read lock
+}
+
+// View captures the store's state. With a backend that can clone itself (backend.Cloner) it
+// returns at once and writes go on; otherwise the store stays read-locked until the view is
+// written.
+func (s *Store) View() *View {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	if c, ok := s.b.(backend.Cloner); ok {
+		v := &View{b: c.Clone(), compactRev: s.compactRev}
+		s.mu.RUnlock()
+		return v
+	}
+	return &View{b: s.b, compactRev: s.compactRev, release: s.mu.RUnlock}
+}
+
+// WriteSnapshot writes the store's whole state (compact revision and every stored record) to w.
+func (s *Store) WriteSnapshot(w io.Writer) error { return s.View().WriteTo(w) }
+
+// WriteTo writes the view as a snapshot stream. A view is written once.
+func (v *View) WriteTo(w io.Writer) error {
+	if v.release != nil {
+		defer v.release()
+	}
 	bw := bufio.NewWriter(w)
 	var buf []byte
-	buf = binary.AppendVarint(buf, s.compactRev)
+	buf = binary.AppendVarint(buf, v.compactRev)
 	var werr error
-	s.b.Ascend(0, 0, func(r *backend.Record) bool {
+	v.b.Ascend(0, 0, func(r *backend.Record) bool {
 		buf = append(buf, 1)
 		buf = appendRecord(buf, r)
 		if len(buf) > 32<<10 {

@@ -26,6 +26,15 @@ type raftNode struct {
 
 	confState raftpb.ConfState
 	snapIndex uint64
+	// snapping is set while a snapshot is written in the background; snapDone reports it.
+	snapping bool
+	snapDone chan snapResult
+}
+
+type snapResult struct {
+	meta raftpb.SnapshotMetadata
+	size int
+	err  error
 }
 
 func watchConfig(c Config) mvcc.WatchConfig {
@@ -43,7 +52,7 @@ func openRaft(n *Node, id uint64) (*raftNode, error) {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	w.ObserveSync = n.cfg.ObserveFsync
-	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, snapDir: snapDir}
+	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, snapDir: snapDir, snapDone: make(chan snapResult, 1)}
 	c := &raft.Config{
 		ID:              id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
@@ -118,9 +127,14 @@ func (r *raftNode) run() {
 		select {
 		case <-n.stopc:
 			r.node.Stop()
+			if r.snapping {
+				<-r.snapDone
+			}
 			return
 		case <-ticker.C:
 			r.node.Tick()
+		case res := <-r.snapDone:
+			r.snapshotSaved(res)
 		case rd := <-r.node.Ready():
 			if rd.SoftState != nil {
 				n.leader.Store(rd.SoftState.Lead)
@@ -181,43 +195,58 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 	n.applied.Store(e.Index)
 }
 
-// maybeSnapshot snapshots the core and truncates the log every SnapshotCount entries.
+// maybeSnapshot starts a snapshot every SnapshotCount applied entries. The state is
+// captured here, between two applies, in O(1); it is serialised and saved by a goroutine
+// while the loop goes on applying, and the log is truncated when it is done.
 func (r *raftNode) maybeSnapshot() {
 	n := r.n
 	applied := n.applied.Load()
-	if applied-r.snapIndex < n.cfg.SnapshotCount {
+	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount {
 		return
 	}
-	var buf bytes.Buffer
-	if err := n.store.WriteSnapshot(&buf); err != nil {
-		n.log.Error("snapshot failed", "error", err)
+	view := n.store.Snapshot()
+	cs := r.confState
+	r.snapping = true
+	go func() {
+		var buf bytes.Buffer
+		res := snapResult{}
+		if res.err = view.WriteTo(&buf); res.err == nil {
+			var snap raftpb.Snapshot
+			snap, res.err = r.storage.CreateSnapshot(applied, &cs, buf.Bytes())
+			if res.err == nil {
+				res.err = wal.SaveSnapshot(r.snapDir, snap)
+				res.meta, res.size = snap.Metadata, buf.Len()
+			}
+		}
+		r.snapDone <- res
+	}()
+}
+
+// snapshotSaved truncates the log behind a snapshot that is now durable.
+func (r *raftNode) snapshotSaved(res snapResult) {
+	n := r.n
+	r.snapping = false
+	if res.err != nil {
+		n.log.Error("snapshot failed", "error", res.err)
 		return
 	}
-	snap, err := r.storage.CreateSnapshot(applied, &r.confState, buf.Bytes())
-	if err != nil {
-		n.log.Error("snapshot failed", "error", err)
-		return
-	}
-	if err := wal.SaveSnapshot(r.snapDir, snap); err != nil {
-		n.log.Error("saving the snapshot failed", "error", err)
-		return
-	}
+	index := res.meta.Index
 	first, _ := r.storage.FirstIndex()
 	last, _ := r.storage.LastIndex()
 	var rest []raftpb.Entry
-	if last > applied {
-		rest, _ = r.storage.Entries(applied+1, last+1, ^uint64(0))
+	if last > index {
+		rest, _ = r.storage.Entries(index+1, last+1, ^uint64(0))
 	}
 	hs, _, _ := r.storage.InitialState()
-	if err := r.wal.Compact(snap.Metadata, hs, rest); err != nil {
+	if err := r.wal.Compact(res.meta, hs, rest); err != nil {
 		n.log.Error("truncating the log failed", "error", err)
 		return
 	}
-	if applied > first {
-		r.storage.Compact(applied)
+	if index > first {
+		r.storage.Compact(index)
 	}
-	r.snapIndex = applied
-	n.log.Info("snapshot saved; log truncated", "index", applied, "bytes", buf.Len())
+	r.snapIndex = index
+	n.log.Info("snapshot saved; log truncated", "index", index, "bytes", res.size)
 }
 
 func (r *raftNode) close() {
