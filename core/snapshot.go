@@ -44,14 +44,14 @@ func (s *Store) Snapshot() *Snapshot {
 }
 
 // WriteSnapshot writes the store's current state to w.
-func (s *Store) WriteSnapshot(w io.Writer) error { return s.Snapshot().WriteTo(w) }
+func (s *Store) WriteSnapshot(w io.Writer) error { return s.Snapshot().Encode(w) }
 
-// WriteTo writes the captured state in the snapshot format. A Snapshot is written once.
-func (sn *Snapshot) WriteTo(w io.Writer) error {
+// Encode writes the captured state in the snapshot format. A Snapshot is written once.
+func (sn *Snapshot) Encode(w io.Writer) error {
 	h := crc32.New(castagnoli)
 	bw := bufio.NewWriter(io.MultiWriter(w, h))
 	bw.Write(snapshotMagic)
-	if err := sn.kv.WriteTo(bw); err != nil {
+	if err := sn.kv.Encode(bw); err != nil {
 		return err
 	}
 	var buf []byte

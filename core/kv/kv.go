@@ -37,19 +37,6 @@ type KeyValue struct {
 	Lease int64
 }
 
-// Clone returns a deep copy, so callers may keep it past the store's next write.
-func (kv *KeyValue) Clone() *KeyValue {
-	if kv == nil {
-		return nil
-	}
-	c := *kv
-	c.Key = append([]byte(nil), kv.Key...)
-	if kv.Value != nil {
-		c.Value = append([]byte(nil), kv.Value...)
-	}
-	return &c
-}
-
 // EventType says whether an event is a put or a delete; the values are etcd's.
 type EventType int32
 

@@ -45,11 +45,8 @@ func (s *Store) View() *View {
 	return &View{b: s.b, compactRev: s.compactRev, release: s.mu.RUnlock}
 }
 
-// WriteSnapshot writes the store's whole state (compact revision and every stored record) to w.
-func (s *Store) WriteSnapshot(w io.Writer) error { return s.View().WriteTo(w) }
-
-// WriteTo writes the view as a snapshot stream. A view is written once.
-func (v *View) WriteTo(w io.Writer) error {
+// Encode writes the view as a snapshot stream. A view is written once.
+func (v *View) Encode(w io.Writer) error {
 	if v.release != nil {
 		defer v.release()
 	}

@@ -53,8 +53,6 @@ type WriteView interface {
 	// DeleteRange deletes the live keys in [key, end) (end as in Range) and returns how many
 	// it deleted and the view's revision afterwards.
 	DeleteRange(key, end []byte) (n, rev int64)
-	// Changes returns the number of changes so far.
-	Changes() int
 }
 
 // TxnWrite is a write transaction; End commits it and notifies watchers, Abort undoes its
@@ -199,8 +197,6 @@ func (t *writeTxn) End() {
 	}
 	s.mu.Unlock()
 }
-
-func (t *writeTxn) Changes() int { return len(t.batch.Puts) }
 
 func (t *writeTxn) nextRev() kv.Revision {
 	return kv.Revision{Main: t.rev + 1, Sub: int64(len(t.batch.Puts))}

@@ -112,11 +112,11 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 	}
 	cur := ws.hub.s.Rev()
 	var err error
-	switch {
-	case req.End != nil && len(req.End) > 0 && bytes.Compare(req.Key, req.End) >= 0:
-		err = ErrEmptyWatcherRange
+	switch { // in etcd's order: the negative start is refused before the range is looked at
 	case req.StartRev < 0:
 		err = ErrCompacted
+	case len(req.End) > 0 && bytes.Compare(req.Key, req.End) >= 0:
+		err = ErrEmptyWatcherRange
 	case req.ID != AutoWatchID && ws.live(req.ID) != nil:
 		err = ErrWatcherDuplicateID
 	}
@@ -145,11 +145,11 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 		prevKV: req.PrevKV, noPut: req.NoPut, noDelete: req.NoDelete,
 		progress: req.ProgressNotify, fragment: req.Fragment,
 	}
-	ws.watchers[id] = w
 	// Created goes out before the watcher is registered, so no event can overtake it.
 	if !ws.sendBlocking(WatchResponse{WatchID: id, Revision: cur, Created: true}) {
 		return InvalidWatchID, ErrStreamClosed
 	}
+	ws.watchers[id] = w
 	ws.hub.add(w)
 	return id, nil
 }
@@ -161,16 +161,10 @@ func cloneEnd(end []byte) []byte {
 	return append([]byte{}, end...)
 }
 
-// live returns the watcher with id unless it is gone (cancelled, possibly by compaction).
-// The caller holds ws.mu.
-func (ws *WatchStream) live(id WatchID) *watcher {
-	w := ws.watchers[id]
-	if w != nil && w.done.Load() {
-		delete(ws.watchers, id)
-		return nil
-	}
-	return w
-}
+// live returns the watcher with id. A watcher cancelled by compaction stays on its stream,
+// inert, until the client cancels it, as in etcd 3.6: its ID stays taken, a Cancel of it is
+// answered, and progress requests are not answered meanwhile. The caller holds ws.mu.
+func (ws *WatchStream) live(id WatchID) *watcher { return ws.watchers[id] }
 
 // Cancel stops a watcher and queues its Canceled response. It reports false, sending nothing,
 // for an unknown ID (as etcd does).
@@ -196,14 +190,15 @@ func (ws *WatchStream) RequestProgress() {
 	ws.hub.progressAll(ws)
 }
 
-// Close cancels every watcher of the stream, without responses.
+// Close cancels every watcher of the stream, without responses. It does not wait for a
+// Watch or Cancel blocked on a full stream: closing donec first releases them.
 func (ws *WatchStream) Close() {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
 	if ws.closed.Swap(true) {
 		return
 	}
 	close(ws.donec)
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
 	for id, w := range ws.watchers {
 		ws.hub.remove(w)
 		delete(ws.watchers, id)
@@ -236,7 +231,8 @@ func (ws *WatchStream) trySend(r WatchResponse) bool {
 type watchState uint8
 
 const (
-	stateSynced   watchState = iota // receives events as they are written
+	stateNew      watchState = iota // not registered with the hub yet
+	stateSynced                     // receives events as they are written
 	stateUnsynced                   // behind; catches up from history
 	stateVictim                     // its stream was full; holds one pending response
 )

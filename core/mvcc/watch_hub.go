@@ -180,6 +180,7 @@ func (h *hub) removeLocked(w *watcher) {
 		return
 	}
 	switch w.state {
+	case stateNew:
 	case stateSynced:
 		h.delSynced(w)
 	case stateUnsynced:
@@ -385,12 +386,10 @@ func (h *hub) progressAll(ws *WatchStream) {
 	defer h.mu.Unlock()
 	cur := h.s.currentRev
 	n := 0
-	for id := range ws.watchers {
-		w := ws.live(id)
-		if w == nil {
-			continue
-		}
-		if w.state != stateSynced || cur < w.startRev {
+	for _, w := range ws.watchers {
+		// A watcher cancelled by compaction (done, still on the stream) blocks the answer
+		// until the client cancels it, as in etcd 3.6.
+		if w.done.Load() || w.state != stateSynced || cur < w.startRev {
 			return
 		}
 		n++

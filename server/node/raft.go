@@ -210,7 +210,7 @@ func (r *raftNode) maybeSnapshot() {
 	go func() {
 		var buf bytes.Buffer
 		res := snapResult{}
-		if res.err = view.WriteTo(&buf); res.err == nil {
+		if res.err = view.Encode(&buf); res.err == nil {
 			var snap raftpb.Snapshot
 			snap, res.err = r.storage.CreateSnapshot(applied, &cs, buf.Bytes())
 			if res.err == nil {
