@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run test vet fmt-check test-race test-wasm cover bench-core fuzz clean
+.PHONY: all build run test vet fmt-check test-race test-wasm cover bench bench-core fuzz clean
 
 all: build
 
@@ -40,6 +40,11 @@ cover:
 	@pct=$$($(GO) tool cover -func=out/core.cover | awk '/^total:/ {sub("%","",$$3); print $$3}'); \
 	echo "core coverage: $$pct% (minimum $(CORE_COVER_MIN)%)"; \
 	awk -v p="$$pct" -v m="$(CORE_COVER_MIN)" 'BEGIN { exit !(p >= m) }'
+
+# etcd's benchmark tool against metastore and a real etcd, side by side; writes
+# docs/benchmarks.md. Not part of `make test` (it measures, it does not check).
+bench:
+	scripts/bench.sh $(or $(ROUNDS),3)
 
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...

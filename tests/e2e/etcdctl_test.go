@@ -96,8 +96,8 @@ func TestEtcdctlWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	w := exec.CommandContext(ctx, bins.etcdctl, "--endpoints", m.endpoint, "watch", "/w/", "--prefix", "--prev-kv")
-	var out strings.Builder
-	w.Stdout = &out
+	out := &syncBuilder{}
+	w.Stdout = out
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,8 @@ func TestEtcdctlSnapshotLockElect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e := exec.CommandContext(ctx, bins.etcdctl, "--endpoints", m.endpoint, "elect", "myelection", "candidate-1")
-	var eout strings.Builder
-	e.Stdout = &eout
+	eout := &syncBuilder{}
+	e.Stdout = eout
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -163,6 +163,12 @@ func (s *syncBuilder) WriteString(v string) {
 	s.b.WriteString(v)
 }
 
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
 func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

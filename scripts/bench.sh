@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of metastore and etcd 3.6.16 with etcd's own benchmark tool, on this
+# machine, in one run: ../shared/bench/compare.sh for throughput and latency (alternating
+# A B A B), then the resident memory of each server after loading 1M keys (8-byte keys,
+# 256-byte values). Writes docs/benchmarks.md.
+#
+#   scripts/bench.sh [ROUNDS]        (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SHARED=${SHARED:-../shared}
+go build -o bin/metastore ./cmd/metastore
+REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
+
+table=$(SUT_BIN=bin/metastore "$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
+
+work=$(mktemp -d /tmp/bench-rss.XXXXXX)
+pid=""
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# rss <label> <binary>: loads 1M keys and prints the server's VmRSS in MiB.
+rss() {
+  local label=$1 bin=$2 cp pp
+  cp=$(free_port); pp=$(free_port)
+  "$bin" --name "$label" --data-dir "$work/$label" \
+    --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
+    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+    --initial-cluster "$label=http://127.0.0.1:$pp" >"$work/$label.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    "$REF_BIN/etcdctl" --endpoints "127.0.0.1:$cp" put /ready 1 >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "$REF_BIN/benchmark" --endpoints "127.0.0.1:$cp" --conns 10 --clients 100 put --key-size 8 --val-size 256 \
+    --total 1000000 --key-space-size 1000000 --sequential-keys >/dev/null 2>&1
+  local kb; kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  echo $((kb / 1024))
+}
+rss_etcd=$(rss etcd "$REF_BIN/etcd")
+rss_ms=$(rss metastore bin/metastore)
+
+cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+{
+  echo "# Benchmarks"
+  echo
+  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), both fresh, one member each, on the same machine in one"
+  echo "run, driven by etcd's own benchmark tool (\`$SHARED/bench/compare.sh\`: $ROUNDS rounds, alternating,"
+  echo "medians). Both fsync every write before acknowledging it. Ratio = MetaStore / etcd requests per"
+  echo "second (above 1 = MetaStore is faster)."
+  echo
+  echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
+  echo "- machine: $(nproc) cores ($cpu), $mem"
+  echo "- command: \`make bench\` (scripts/bench.sh)"
+  echo
+  echo '```'
+  echo "$table"
+  echo '```'
+  echo
+  echo "Resident memory after loading 1,000,000 keys (8-byte keys, 256-byte values, one version each):"
+  echo
+  echo "| server | RSS |"
+  echo "|---|---|"
+  echo "| etcd | ${rss_etcd} MiB |"
+  echo "| metastore | ${rss_ms} MiB |"
+} > docs/benchmarks.md
+cat docs/benchmarks.md
