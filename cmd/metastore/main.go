@@ -93,8 +93,8 @@ func (f *flags) validate() error {
 	if f.initialClusterState != "new" && f.initialClusterState != "existing" {
 		problems = append(problems, fmt.Sprintf("--initial-cluster-state must be 'new' or 'existing', not %q", f.initialClusterState))
 	}
-	if f.autoCompactionMode != "periodic" && f.autoCompactionMode != "revision" {
-		problems = append(problems, fmt.Sprintf("--auto-compaction-mode must be 'periodic' or 'revision', not %q", f.autoCompactionMode))
+	if _, err := node.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if f.electionMs < 5*f.heartbeatMs {
 		problems = append(problems, fmt.Sprintf("--election-timeout (%d) must be at least 5 × --heartbeat-interval (%d)", f.electionMs, f.heartbeatMs))
@@ -155,6 +155,7 @@ func main() {
 	if f.dataDir == "" {
 		f.dataDir = f.name + ".etcd"
 	}
+	autoCompact, _ := node.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention) // validated above
 	s, err := server.Start(server.Config{
 		Config: node.Config{
 			Name:                        f.name,
@@ -168,6 +169,8 @@ func main() {
 			MaxRequestBytes:             f.maxRequestBytes,
 			ElectionTimeout:             time.Duration(f.electionMs) * time.Millisecond,
 			WatchProgressNotifyInterval: f.progressNotify,
+			AutoCompaction:              autoCompact,
+			QuotaBackendBytes:           f.quotaBackendBytes,
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),
 		Logger:           log,

@@ -49,6 +49,10 @@ type Config struct {
 	Logger                      *slog.Logger
 	// ObserveFsync, if set, is told how long each fsync of the log took.
 	ObserveFsync func(time.Duration)
+	// AutoCompaction, if set, makes the leader compact history automatically.
+	AutoCompaction *AutoCompaction
+	// QuotaBackendBytes caps the backend: 0 means DefaultQuotaBytes, negative no quota.
+	QuotaBackendBytes int64
 }
 
 func (c *Config) defaults() {
@@ -80,7 +84,8 @@ func (c *Config) defaults() {
 
 // Node is one member serving the core.
 //
-// It owns two goroutines: the Raft loop (run) and the lease expiry loop; Stop ends both.
+// It owns its goroutines: the Raft loop (run), the lease expiry loop and, if configured, the
+// auto compactor; Stop ends them.
 type Node struct {
 	cfg   Config
 	store *core.Store
@@ -96,6 +101,9 @@ type Node struct {
 	applied atomic.Uint64
 	term    atomic.Uint64
 	leader  atomic.Uint64
+
+	alarms alarms
+	quota  int64
 
 	readyc chan struct{} // closed when this member leads and has applied its log
 	stopc  chan struct{}
@@ -114,12 +122,16 @@ func New(cfg Config) (*Node, error) {
 		return nil, errors.New("node: a data dir is required")
 	}
 	memberID := MemberID(cfg.PeerURLs, cfg.ClusterToken)
+	if cfg.QuotaBackendBytes == 0 {
+		cfg.QuotaBackendBytes = DefaultQuotaBytes
+	}
 	n := &Node{
 		cfg:    cfg,
 		ids:    idgen.New(uint16(memberID), time.Now()),
 		hdr:    pbconv.Header{ClusterID: ClusterID([]uint64{memberID}), MemberID: memberID},
 		log:    cfg.Logger,
 		waits:  map[uint64]chan result{},
+		quota:  cfg.QuotaBackendBytes,
 		readyc: make(chan struct{}),
 		stopc:  make(chan struct{}),
 	}
@@ -131,6 +143,10 @@ func New(cfg Config) (*Node, error) {
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); r.run() }()
 	go func() { defer n.wg.Done(); n.expireLeases() }()
+	if cfg.AutoCompaction != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.autoCompact(cfg.AutoCompaction) }()
+	}
 	return n, nil
 }
 
@@ -186,6 +202,9 @@ func (n *Node) Header() *pbconv.Header {
 // Store exposes the core, for the services that read it directly (watch, status).
 func (n *Node) Store() *core.Store { return n.store }
 
+// Quota is the backend quota in bytes (negative: none).
+func (n *Node) Quota() int64 { return n.quota }
+
 // Config returns the node's configuration.
 func (n *Node) Config() Config { return n.cfg }
 
@@ -220,6 +239,9 @@ func (n *Node) Stop() {
 // propose submits a write through Raft and returns what applying it produced. It returns
 // once the entry is durable and applied.
 func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, error) {
+	if err := n.checkQuota(ctx, r); err != nil {
+		return nil, err
+	}
 	id := n.ids.Next()
 	r.Header = &pb.RequestHeader{ID: uint64(id)}
 	data, err := r.Marshal()
@@ -277,8 +299,13 @@ func (n *Node) applyEntry(data []byte) {
 // apply runs one request against the core. It reads nothing but the request and the
 // core's state, so every member applying the same log reaches the same state.
 func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
+	if err := n.capped(r); err != nil {
+		return nil, err
+	}
 	s := n.store
 	switch {
+	case r.Alarm != nil:
+		return n.alarms.apply(r.Alarm), nil
 	case r.Put != nil:
 		return s.Put(pbconv.PutRequest(r.Put))
 	case r.DeleteRange != nil:

@@ -1,13 +1,14 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -33,7 +34,7 @@ type raftNode struct {
 
 type snapResult struct {
 	meta raftpb.SnapshotMetadata
-	size int
+	size int64
 	err  error
 }
 
@@ -74,19 +75,24 @@ func openRaft(n *Node, id uint64) (*raftNode, error) {
 		r.node = raft.StartNode(c, []raft.Peer{{ID: id}})
 		return r, nil
 	}
-	snap, ok, err := wal.LoadSnapshot(snapDir, ^uint64(0))
+	snap, err := wal.LoadSnapshot(snapDir)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("load snapshot: %w", err)
 	}
-	if ok {
-		s, err := core.Restore(bytes.NewReader(snap.Data), n.coreConfig())
+	if snap != nil {
+		al, s, err := decodeSnapshot(snap.Data, n.coreConfig())
+		snap.Close()
 		if err != nil {
 			w.Close()
 			return nil, fmt.Errorf("restore snapshot %d: %w", snap.Metadata.Index, err)
 		}
 		n.store = s
-		if err := r.storage.ApplySnapshot(snap); err != nil {
+		for _, a := range al {
+			n.alarms.apply(a)
+		}
+		// Raft's storage keeps only the snapshot's metadata: the data lives in the file.
+		if err := r.storage.ApplySnapshot(raftpb.Snapshot{Metadata: snap.Metadata}); err != nil {
 			return nil, err
 		}
 		r.confState = snap.Metadata.ConfState
@@ -205,19 +211,20 @@ func (r *raftNode) maybeSnapshot() {
 		return
 	}
 	view := n.store.Snapshot()
+	al := n.alarms.list(pb.AlarmType_NONE)
 	cs := r.confState
 	r.snapping = true
 	go func() {
-		var buf bytes.Buffer
 		res := snapResult{}
-		if res.err = view.Encode(&buf); res.err == nil {
-			var snap raftpb.Snapshot
-			snap, res.err = r.storage.CreateSnapshot(applied, &cs, buf.Bytes())
-			if res.err == nil {
-				res.err = wal.SaveSnapshot(r.snapDir, snap)
-				res.meta, res.size = snap.Metadata, buf.Len()
-			}
+		// Raft's storage gets only the metadata; the data streams to the file.
+		snap, err := r.storage.CreateSnapshot(applied, &cs, nil)
+		if err == nil {
+			res.meta = snap.Metadata
+			res.size, err = wal.SaveSnapshot(r.snapDir, snap.Metadata, func(w io.Writer) error {
+				return encodeSnapshot(w, al, view)
+			})
 		}
+		res.err = err
 		r.snapDone <- res
 	}()
 }

@@ -19,6 +19,8 @@ var (
 	ErrNotLeader       = errors.New("etcdserver: not leader")
 	ErrBadTransferee   = errors.New("etcdserver: bad leader transferee")
 	ErrMemberNotFound  = errors.New("etcdserver: member not found")
+	ErrNoSpace         = errors.New("etcdserver: mvcc: database space exceeded")
+	ErrCorrupt         = errors.New("etcdserver: corrupt cluster")
 )
 
 var serverTable = []struct {
@@ -32,6 +34,8 @@ var serverTable = []struct {
 	{ErrNotLeader, codes.FailedPrecondition},
 	{ErrBadTransferee, codes.FailedPrecondition},
 	{ErrMemberNotFound, codes.NotFound},
+	{ErrNoSpace, codes.ResourceExhausted},
+	{ErrCorrupt, codes.DataLoss},
 }
 
 // Error turns an error of the core or the server into the gRPC status error etcd would

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
@@ -21,9 +22,6 @@ const (
 	StorageVersion = "3.6.0"
 	ClusterVersion = "3.6.0"
 )
-
-// defaultQuota is etcd's default backend quota, reported in Status.
-const defaultQuota = 2 << 30
 
 type maintenanceServer struct {
 	pb.UnimplementedMaintenanceServer
@@ -48,19 +46,25 @@ func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*p
 		RaftTerm:         h.RaftTerm,
 		RaftAppliedIndex: s.n.AppliedIndex(),
 		StorageVersion:   StorageVersion,
-		DbSizeQuota:      defaultQuota,
+		DbSizeQuota:      max(s.n.Quota(), 0),
 		DowngradeInfo:    &pb.DowngradeInfo{},
 	}
 	if resp.Leader == 0 {
 		resp.Errors = append(resp.Errors, pbconv.ErrNoLeader.Error())
 	}
+	for _, a := range s.n.Alarms(pb.AlarmType_NONE) {
+		resp.Errors = append(resp.Errors, fmt.Sprintf("memberID:%d alarm:%s ", a.MemberID, a.Alarm))
+	}
 	return resp, nil
 }
 
 func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
-	// No alarm is ever raised yet (no quota enforcement): GET lists none, and activating or
-	// deactivating is accepted and changes nothing.
-	return &pb.AlarmResponse{Header: s.header()}, nil
+	resp, err := s.n.Alarm(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Header = s.header()
+	return resp, nil
 }
 
 func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {

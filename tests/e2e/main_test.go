@@ -195,3 +195,13 @@ func (m *member) etcdctl(t *testing.T, stdin string, args ...string) (string, er
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+// runMetastore runs the binary to completion (for flag errors) in a scratch data dir.
+func runMetastore(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args = append([]string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--listen-client-urls", "http://" + freePort(t)}, args...)
+	out, err := exec.CommandContext(ctx, bins.metastore, args...).CombinedOutput()
+	return string(out), err
+}

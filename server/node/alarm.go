@@ -1,0 +1,158 @@
+package node
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/metastore/metastore/server/pbconv"
+)
+
+// Default backend quota (etcd's --quota-backend-bytes 0): 2 GiB.
+const DefaultQuotaBytes = 2 << 30
+
+// Cost estimates, as etcd's quota.go: what a write may add to the backend.
+const (
+	kvOverhead    = 256
+	leaseOverhead = 64
+)
+
+type alarmKey struct {
+	member uint64
+	alarm  pb.AlarmType
+}
+
+// alarms is the replicated alarm list: changed only by applying Alarm entries.
+type alarms struct {
+	mu sync.RWMutex
+	m  map[alarmKey]struct{}
+}
+
+func (a *alarms) has(t pb.AlarmType) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for k := range a.m {
+		if k.alarm == t {
+			return true
+		}
+	}
+	return false
+}
+
+// list returns the alarms of type t (all for NONE), sorted.
+func (a *alarms) list(t pb.AlarmType) []*pb.AlarmMember {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []*pb.AlarmMember
+	for k := range a.m {
+		if t == pb.AlarmType_NONE || k.alarm == t {
+			out = append(out, &pb.AlarmMember{MemberID: k.member, Alarm: k.alarm})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].MemberID != out[j].MemberID {
+			return out[i].MemberID < out[j].MemberID
+		}
+		return out[i].Alarm < out[j].Alarm
+	})
+	return out
+}
+
+func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[alarmKey]struct{}{}
+	}
+	k := alarmKey{r.MemberID, r.Alarm}
+	switch r.Action {
+	case pb.AlarmRequest_ACTIVATE:
+		if r.Alarm == pb.AlarmType_NONE {
+			return nil
+		}
+		a.m[k] = struct{}{}
+	case pb.AlarmRequest_DEACTIVATE:
+		if _, ok := a.m[k]; !ok {
+			return nil
+		}
+		delete(a.m, k)
+	default:
+		return nil
+	}
+	return []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
+}
+
+// Alarms lists the active alarms of type t (NONE = all).
+func (n *Node) Alarms(t pb.AlarmType) []*pb.AlarmMember { return n.alarms.list(t) }
+
+// Alarm answers etcd's Alarm RPC: GET reads, ACTIVATE and DEACTIVATE go through the log.
+func (n *Node) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action == pb.AlarmRequest_GET {
+		return &pb.AlarmResponse{Alarms: n.alarms.list(r.Alarm)}, nil
+	}
+	resp, err := n.propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AlarmResponse{Alarms: resp.([]*pb.AlarmMember)}, nil
+}
+
+// cost is what a request may add to the backend (0 for requests that add nothing).
+func cost(r *pb.InternalRaftRequest) int {
+	switch {
+	case r.Put != nil:
+		return kvOverhead + len(r.Put.Key) + len(r.Put.Value)
+	case r.Txn != nil:
+		return max(opsCost(r.Txn.Success), opsCost(r.Txn.Failure))
+	case r.LeaseGrant != nil:
+		return leaseOverhead
+	}
+	return 0
+}
+
+// opsCost counts the puts of one branch (not nested txns, as etcd).
+func opsCost(ops []*pb.RequestOp) int {
+	c := 0
+	for _, op := range ops {
+		if p := op.GetRequestPut(); p != nil {
+			c += kvOverhead + len(p.Key) + len(p.Value)
+		}
+	}
+	return c
+}
+
+// checkQuota refuses a write that would push the backend past its quota, raising the NOSPACE
+// alarm as etcd does; while NOSPACE is raised every such write is refused.
+func (n *Node) checkQuota(ctx context.Context, r *pb.InternalRaftRequest) error {
+	c := cost(r)
+	if c == 0 || n.quota < 0 {
+		return nil
+	}
+	if n.alarms.has(pb.AlarmType_NOSPACE) {
+		return pbconv.ErrNoSpace
+	}
+	if n.store.MVCC().Size()+int64(c) < n.quota {
+		return nil
+	}
+	n.log.Warn("backend quota exceeded: raising the NOSPACE alarm", "quota", n.quota)
+	n.propose(ctx, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{
+		Action: pb.AlarmRequest_ACTIVATE, MemberID: n.hdr.MemberID, Alarm: pb.AlarmType_NOSPACE}})
+	return pbconv.ErrNoSpace
+}
+
+// capped reports the error the apply path gives a request while an alarm is raised: etcd's
+// capped applier (NOSPACE refuses what adds data) and corrupt applier (CORRUPT refuses all).
+func (n *Node) capped(r *pb.InternalRaftRequest) error {
+	if r.Alarm != nil {
+		return nil
+	}
+	if n.alarms.has(pb.AlarmType_CORRUPT) {
+		return pbconv.ErrCorrupt
+	}
+	if cost(r) > 0 && n.alarms.has(pb.AlarmType_NOSPACE) {
+		return pbconv.ErrNoSpace
+	}
+	return nil
+}
