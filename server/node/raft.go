@@ -30,6 +30,9 @@ type raftNode struct {
 	// snapping is set while a snapshot is written in the background; snapDone reports it.
 	snapping bool
 	snapDone chan snapResult
+	// logBytes counts the entry bytes logged since the last snapshot, snapBytes that
+	// snapshot's size: see maybeSnapshot.
+	logBytes, snapBytes int64
 }
 
 type snapResult struct {
@@ -158,6 +161,9 @@ func (r *raftNode) run() {
 				r.storage.SetHardState(rd.HardState)
 			}
 			r.storage.Append(rd.Entries)
+			for i := range rd.Entries {
+				r.logBytes += int64(len(rd.Entries[i].Data))
+			}
 			for _, e := range rd.CommittedEntries {
 				r.applyCommitted(e)
 			}
@@ -204,10 +210,14 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 // maybeSnapshot starts a snapshot every SnapshotCount applied entries. The state is
 // captured here, between two applies, in O(1); it is serialised and saved by a goroutine
 // while the loop goes on applying, and the log is truncated when it is done.
+//
+// Unlike etcd's (whose state is already on disk), our snapshot writes the whole state, so
+// it also waits until the log since the last one holds at least a quarter of that
+// snapshot's size: snapshot writes then cost at most four times the log's.
 func (r *raftNode) maybeSnapshot() {
 	n := r.n
 	applied := n.applied.Load()
-	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount {
+	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount || r.logBytes < r.snapBytes/4 {
 		return
 	}
 	view := n.store.Snapshot()
@@ -253,6 +263,7 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 		r.storage.Compact(index)
 	}
 	r.snapIndex = index
+	r.snapBytes, r.logBytes = res.size, 0
 	n.log.Info("snapshot saved; log truncated", "index", index, "bytes", res.size)
 }
 
