@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	epb "go.etcd.io/etcd/server/v3/etcdserver/api/v3election/v3electionpb"
+	lpb "go.etcd.io/etcd/server/v3/etcdserver/api/v3lock/v3lockpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -41,6 +43,8 @@ func NewServer(n *node.Node, log *slog.Logger, opts ...grpc.ServerOption) *grpc.
 	pb.RegisterLeaseServer(s, &leaseServer{n: n})
 	pb.RegisterMaintenanceServer(s, &maintenanceServer{n: n})
 	pb.RegisterClusterServer(s, &clusterServer{n: n})
+	epb.RegisterElectionServer(s, &electionServer{n: n})
+	lpb.RegisterLockServer(s, &lockServer{n: n})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, hs)
