@@ -1,6 +1,37 @@
 package core
 
-import "github.com/metastore/metastore/core/lease"
+import (
+	"encoding/binary"
+
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/lease"
+)
+
+// Leases are kept in the backend's metadata, so a persistent backend brings them back on
+// restart (with a fresh TTL, as etcd does): "lease/" + 8-byte ID → TTL.
+const leaseMetaPrefix = "lease/"
+
+func leaseMetaKey(id int64) string {
+	return leaseMetaPrefix + string(binary.BigEndian.AppendUint64(nil, uint64(id)))
+}
+
+func leaseMeta(id, ttl int64) backend.MetaEntry {
+	return backend.MetaEntry{Key: leaseMetaKey(id), Value: binary.AppendVarint(nil, ttl)}
+}
+
+// storedLeases reads the leases a backend holds.
+func storedLeases(b backend.Backend) []lease.Entry {
+	var es []lease.Entry
+	b.AscendMeta(leaseMetaPrefix, func(k string, v []byte) bool {
+		ttl, n := binary.Varint(v)
+		if len(k) == len(leaseMetaPrefix)+8 && n > 0 && ttl > 0 {
+			id := int64(binary.BigEndian.Uint64([]byte(k[len(leaseMetaPrefix):])))
+			es = append(es, lease.Entry{ID: id, TTL: ttl, Remaining: secs(ttl)})
+		}
+		return true
+	})
+	return es
+}
 
 // LeaseGrant creates a lease. An ID of 0 makes the store pick one (under Raft the server
 // picks it before proposing, so that every replica applies the same ID). Granting changes
@@ -14,6 +45,10 @@ func (s *Store) LeaseGrant(r *LeaseGrantRequest) (*LeaseGrantResponse, error) {
 	defer s.wmu.Unlock()
 	ttl, err := s.lessor.Grant(id, r.TTL)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.kv.CommitMeta(leaseMeta(id, ttl)); err != nil {
+		s.lessor.Remove(id)
 		return nil, err
 	}
 	return &LeaseGrantResponse{Header: ResponseHeader{Revision: s.kv.Rev()}, ID: id, TTL: ttl}, nil
@@ -32,6 +67,7 @@ func (s *Store) LeaseRevoke(id int64) (*LeaseRevokeResponse, error) {
 	for _, k := range keys {
 		tx.DeleteRange(k, nil)
 	}
+	tx.AddMeta(backend.MetaEntry{Key: leaseMetaKey(id)})
 	rev := tx.Rev()
 	if err := s.lessor.Remove(id); err != nil {
 		tx.End()

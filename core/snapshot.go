@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/lease"
 	"github.com/metastore/metastore/core/mvcc"
 )
@@ -112,7 +113,20 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 	if br.Len() != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadSnapshot, br.Len())
 	}
-	return newWithLeases(cfg, entries)
+	s, err := newWithLeases(cfg, entries)
+	if err != nil {
+		return nil, err
+	}
+	// Record the leases in the backend too, as LeaseGrant does.
+	metas := make([]backend.MetaEntry, len(entries))
+	for i, e := range entries {
+		metas[i] = leaseMeta(e.ID, e.TTL)
+	}
+	if err := s.kv.CommitMeta(metas...); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // newWithLeases opens a store whose lessor holds entries before the index is rebuilt, so

@@ -62,11 +62,11 @@ type Store struct {
 	wmu sync.Mutex
 }
 
-// New opens a store, recovering whatever cfg.Backend holds. Leases are not kept in the
-// backend: a store recovered from a backend alone has none (snapshots carry them, and the
-// server replays its log, which holds the grants).
+// New opens a store, recovering whatever cfg.Backend holds, leases included (with a fresh
+// TTL, as etcd does after a restart).
 func New(cfg Config) (*Store, error) {
-	return newWithLeases(cfg.withDefaults(), nil)
+	cfg = cfg.withDefaults()
+	return newWithLeases(cfg, storedLeases(cfg.Backend))
 }
 
 // Close stops the store's goroutines. The backend is the caller's to close.
@@ -108,3 +108,11 @@ func (s *Store) HashKV(rev int64) (*HashKVResponse, error) {
 		HashRevision:    h.HashRevision,
 	}, nil
 }
+
+// SetApplied, Applied and SaveApplied record which log entry the store has applied,
+// atomically with its changes; see mvcc.Store.SetApplied.
+func (s *Store) SetApplied(index uint64) { s.kv.SetApplied(index) }
+
+func (s *Store) Applied() uint64 { return s.kv.Applied() }
+
+func (s *Store) SaveApplied() error { return s.kv.SaveApplied() }

@@ -53,6 +53,9 @@ type Backend interface {
 	Commit(b *Batch) error
 	// Meta returns the value of a metadata key.
 	Meta(key string) ([]byte, bool)
+	// AscendMeta calls fn for every metadata key with the prefix, in key order, until fn
+	// returns false.
+	AscendMeta(prefix string, fn func(key string, value []byte) bool)
 	// Len returns the number of records stored.
 	Len() int
 	// Close releases the backend.

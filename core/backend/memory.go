@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/btree"
@@ -73,6 +75,27 @@ func (m *Memory) Meta(key string) ([]byte, bool) {
 	defer m.mu.RUnlock()
 	v, ok := m.meta[key]
 	return v, ok
+}
+
+func (m *Memory) AscendMeta(prefix string, fn func(key string, value []byte) bool) {
+	m.mu.RLock()
+	var keys []string
+	for k := range m.meta {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	vals := make([][]byte, len(keys))
+	slices.Sort(keys)
+	for i, k := range keys {
+		vals[i] = m.meta[k]
+	}
+	m.mu.RUnlock()
+	for i, k := range keys {
+		if !fn(k, vals[i]) {
+			return
+		}
+	}
 }
 
 func (m *Memory) Len() int {

@@ -46,7 +46,7 @@ func (s *Store) Compact(rev int64) error {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(rev))
 	b.Meta = append(b.Meta, backend.MetaEntry{Key: metaCompactRev, Value: v[:]})
-	err := s.b.Commit(b)
+	err := s.commitLocked()
 	b.Reset()
 	if err != nil {
 		return fmt.Errorf("mvcc: compact at %d: %w", rev, err)

@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"encoding/binary"
 	"hash/crc32"
 
 	"github.com/metastore/metastore/core/backend"
@@ -68,29 +67,9 @@ func (s *Store) hashLocked(rev int64) uint32 {
 		if r.Tombstone && r.Rev.Main == s.compactRev {
 			return true
 		}
-		buf = appendRecord(buf[:0], r)
+		buf = backend.AppendRecord(buf[:0], r)
 		h.Write(buf)
 		return true
 	})
 	return h.Sum32()
-}
-
-// appendRecord encodes r canonically: revision, tombstone flag, then the KeyValue fields.
-func appendRecord(b []byte, r *backend.Record) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Rev.Main))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Rev.Sub))
-	if r.Tombstone {
-		b = append(b, 't')
-	} else {
-		b = append(b, 'p')
-	}
-	b = binary.AppendUvarint(b, uint64(len(r.KV.Key)))
-	b = append(b, r.KV.Key...)
-	b = binary.AppendUvarint(b, uint64(len(r.KV.Value)))
-	b = append(b, r.KV.Value...)
-	b = binary.AppendVarint(b, r.KV.CreateRevision)
-	b = binary.AppendVarint(b, r.KV.ModRevision)
-	b = binary.AppendVarint(b, r.KV.Version)
-	b = binary.AppendVarint(b, r.KV.Lease)
-	return b
 }

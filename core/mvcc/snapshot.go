@@ -13,13 +13,9 @@ import (
 
 // Snapshot stream layout (all integers varint-encoded):
 //
-//	compactRev, then for each record: 1, record (as appendRecord); then 0.
+//	compactRev, then for each record: 1, record (backend.AppendRecord); then 0.
 //
 // Records come in revision order, so restoring replays history exactly.
-
-// maxSnapshotField bounds a key or value read from a snapshot, so a corrupt stream fails
-// cleanly instead of allocating without limit.
-const maxSnapshotField = 64 << 20
 
 // ErrBadSnapshot is returned for a snapshot stream that cannot be decoded.
 var ErrBadSnapshot = errors.New("mvcc: malformed snapshot")
@@ -49,6 +45,8 @@ func (s *Store) View() *View {
 func (v *View) Encode(w io.Writer) error {
 	if v.release != nil {
 		defer v.release()
+	} else {
+		defer v.b.Close() // the clone
 	}
 	bw := bufio.NewWriter(w)
 	var buf []byte
@@ -56,7 +54,7 @@ func (v *View) Encode(w io.Writer) error {
 	var werr error
 	v.b.Ascend(0, 0, func(r *backend.Record) bool {
 		buf = append(buf, 1)
-		buf = appendRecord(buf, r)
+		buf = backend.AppendRecord(buf, r)
 		if len(buf) > 32<<10 {
 			_, werr = bw.Write(buf)
 			buf = buf[:0]
@@ -93,7 +91,7 @@ func RestoreSnapshot(r io.ByteReader, b backend.Backend) error {
 		if more != 1 {
 			return fmt.Errorf("%w: record %d: bad marker %d", ErrBadSnapshot, n, more)
 		}
-		rec, err := readRecord(r)
+		rec, err := backend.ReadRecord(r)
 		if err != nil {
 			return fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, n, err)
 		}
@@ -118,67 +116,4 @@ func RestoreSnapshot(r io.ByteReader, b backend.Backend) error {
 		batch.Meta = append(batch.Meta, backend.MetaEntry{Key: metaCompactRev, Value: v[:]})
 	}
 	return b.Commit(batch)
-}
-
-func readRecord(r io.ByteReader) (backend.Record, error) {
-	var rec backend.Record
-	var raw [17]byte
-	for i := range raw {
-		c, err := r.ReadByte()
-		if err != nil {
-			return rec, err
-		}
-		raw[i] = c
-	}
-	rec.Rev.Main = int64(binary.BigEndian.Uint64(raw[0:8]))
-	rec.Rev.Sub = int64(binary.BigEndian.Uint64(raw[8:16]))
-	switch raw[16] {
-	case 't':
-		rec.Tombstone = true
-	case 'p':
-	default:
-		return rec, fmt.Errorf("bad record kind %q", raw[16])
-	}
-	var err error
-	if rec.KV.Key, err = readBytes(r); err != nil {
-		return rec, err
-	}
-	if rec.KV.Value, err = readBytes(r); err != nil {
-		return rec, err
-	}
-	for _, p := range []*int64{&rec.KV.CreateRevision, &rec.KV.ModRevision, &rec.KV.Version, &rec.KV.Lease} {
-		if *p, err = binary.ReadVarint(r); err != nil {
-			return rec, err
-		}
-	}
-	if rec.KV.ModRevision != rec.Rev.Main {
-		return rec, fmt.Errorf("mod revision %d does not match record revision %v", rec.KV.ModRevision, rec.Rev)
-	}
-	if !rec.Tombstone && (rec.KV.Version < 1 || rec.KV.CreateRevision < 1 || rec.KV.CreateRevision > rec.Rev.Main) {
-		return rec, fmt.Errorf("bad version %d or create revision %d", rec.KV.Version, rec.KV.CreateRevision)
-	}
-	return rec, nil
-}
-
-func readBytes(r io.ByteReader) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > maxSnapshotField {
-		return nil, fmt.Errorf("field of %d bytes exceeds the limit", n)
-	}
-	if l, ok := r.(interface{ Len() int }); ok && n > uint64(l.Len()) {
-		return nil, fmt.Errorf("field of %d bytes but only %d left", n, l.Len())
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	b := make([]byte, n)
-	for i := range b {
-		if b[i], err = r.ReadByte(); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
 }

@@ -22,7 +22,12 @@ var (
 )
 
 // Metadata keys the store keeps in its backend.
-const metaCompactRev = "mvcc/compactRev"
+const (
+	metaCompactRev = "mvcc/compactRev"
+	// metaApplied is the index of the last log entry applied (etcd's consistent index),
+	// written in the same batch as that entry's changes.
+	metaApplied = "raft/applied"
+)
 
 // LeaseTracker is told when a key gains or loses a lease, so that the lessor knows the keys of
 // each lease. It is called inside write transactions, with the store locked.
@@ -56,6 +61,9 @@ type Store struct {
 	compactRev int64        // -1 until the first compaction
 	hashes     []HashResult // hashes taken at the last compactions, oldest first
 	batch      backend.Batch
+	// applied is the log index being applied (SetApplied); appliedSaved the last one a
+	// commit carried.
+	applied, appliedSaved uint64
 
 	b      backend.Backend
 	leases LeaseTracker
@@ -96,6 +104,10 @@ func (s *Store) recover() error {
 	}
 	if s.compactRev > s.currentRev {
 		s.currentRev = s.compactRev
+	}
+	if v, ok := s.b.Meta(metaApplied); ok && len(v) == 8 {
+		s.applied = binary.BigEndian.Uint64(v)
+		s.appliedSaved = s.applied
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
@@ -227,4 +239,56 @@ func (s *Store) Keys() int {
 		return true
 	})
 	return n
+}
+
+// SetApplied tells the store which log entry the next changes belong to; every commit from
+// then on records it, atomically with the changes (etcd's consistent index), so that after a
+// restart the log is replayed from exactly the first entry the backend lacks.
+func (s *Store) SetApplied(index uint64) {
+	s.mu.Lock()
+	s.applied = index
+	s.mu.Unlock()
+}
+
+// Applied returns the last applied index recorded (SetApplied), as recovered from the backend
+// on open.
+func (s *Store) Applied() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.applied
+}
+
+// SaveApplied commits the applied index if no commit has carried it yet (the entry changed
+// nothing in the store).
+func (s *Store) SaveApplied() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.appliedSaved == s.applied {
+		return nil
+	}
+	defer s.batch.Reset()
+	return s.commitLocked()
+}
+
+// CommitMeta writes metadata entries (nil Value deletes), with the applied index.
+func (s *Store) CommitMeta(entries ...backend.MetaEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batch.Meta = append(s.batch.Meta, entries...)
+	defer s.batch.Reset()
+	return s.commitLocked()
+}
+
+// commitLocked commits s.batch plus the applied index. The caller holds s.mu.
+func (s *Store) commitLocked() error {
+	if s.applied != s.appliedSaved {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], s.applied)
+		s.batch.Meta = append(s.batch.Meta, backend.MetaEntry{Key: metaApplied, Value: v[:]})
+	}
+	err := s.b.Commit(&s.batch)
+	if err == nil {
+		s.appliedSaved = s.applied
+	}
+	return err
 }

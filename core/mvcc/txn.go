@@ -62,6 +62,8 @@ type TxnWrite interface {
 	WriteView
 	// Abort discards every change of the transaction and ends it.
 	Abort()
+	// AddMeta adds a metadata entry to the transaction's commit.
+	AddMeta(e backend.MetaEntry)
 }
 
 type readTxn struct {
@@ -185,18 +187,26 @@ func (t *writeTxn) Abort() {
 
 func (t *writeTxn) End() {
 	s := t.s
-	if len(t.batch.Puts) > 0 {
-		s.currentRev = t.rev + 1
-		if err := s.b.Commit(t.batch); err != nil {
+	if !t.batch.Empty() {
+		changed := len(t.batch.Puts) > 0
+		if changed {
+			s.currentRev = t.rev + 1
+		}
+		if err := s.commitLocked(); err != nil {
 			// A write that cannot be stored must not be acknowledged; the index already holds
 			// it, so the store cannot go on.
 			panic("mvcc: backend commit failed: " + err.Error())
 		}
-		s.hub.notify(s.currentRev, t.batch.Puts)
+		if changed {
+			s.hub.notify(s.currentRev, t.batch.Puts)
+		}
 		t.batch.Reset()
 	}
 	s.mu.Unlock()
 }
+
+// AddMeta adds a metadata entry to the transaction's commit.
+func (t *writeTxn) AddMeta(e backend.MetaEntry) { t.batch.Meta = append(t.batch.Meta, e) }
 
 func (t *writeTxn) nextRev() kv.Revision {
 	return kv.Revision{Main: t.rev + 1, Sub: int64(len(t.batch.Puts))}

@@ -1,0 +1,231 @@
+// Package pebblekv is the server's disk backend for the core: the MVCC history and metadata
+// in a pebble database (github.com/cockroachdb/pebble/v2), so the data set need not fit in
+// memory and a snapshot is a flush, not a copy.
+//
+// Durability comes from the Raft log: pebble runs without its own WAL, every batch carries
+// the index of the log entry it belongs to (see mvcc.Store.SetApplied), and the node
+// truncates the log only behind a Flush. After a crash pebble holds a prefix of the batches,
+// and the node replays the log from the first entry it lacks.
+//
+// Keys: 'r' + 8-byte main + 8-byte sub revision → the record (backend.AppendRecord);
+// 'm' + name → metadata.
+package pebblekv
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/kv"
+)
+
+// DB is a pebble-backed backend.Backend.
+type DB struct {
+	db *pebble.DB
+}
+
+var (
+	_ backend.Backend = (*DB)(nil)
+	_ backend.Cloner  = (*DB)(nil)
+	_ backend.Sizer   = (*DB)(nil)
+)
+
+// Open opens (or creates) the database in dir.
+func Open(dir string) (*DB, error) {
+	db, err := pebble.Open(dir, &pebble.Options{
+		DisableWAL: true,
+		Logger:     quietLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
+	return &DB{db: db}, nil
+}
+
+func revKey(rev kv.Revision) []byte {
+	k := make([]byte, 17)
+	k[0] = 'r'
+	binary.BigEndian.PutUint64(k[1:], uint64(rev.Main))
+	binary.BigEndian.PutUint64(k[9:], uint64(rev.Sub))
+	return k
+}
+
+func mainKey(main int64) []byte {
+	k := make([]byte, 9)
+	k[0] = 'r'
+	binary.BigEndian.PutUint64(k[1:], uint64(main))
+	return k
+}
+
+func metaKey(name string) []byte { return append([]byte{'m'}, name...) }
+
+// reader is what a DB and a snapshot share.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func get(r reader, rev kv.Revision) (*backend.Record, bool) {
+	v, c, err := r.Get(revKey(rev))
+	if err != nil {
+		return nil, false
+	}
+	defer c.Close()
+	rec, err := backend.ReadRecord(bytes.NewReader(v))
+	if err != nil {
+		panic(fmt.Sprintf("pebblekv: record %v does not decode: %v", rev, err))
+	}
+	return &rec, true
+}
+
+func ascend(r reader, from, to int64, fn func(*backend.Record) bool) {
+	upper := []byte{'r' + 1}
+	if to > 0 {
+		upper = mainKey(to)
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: mainKey(from), UpperBound: upper})
+	if err != nil {
+		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		rec, err := backend.ReadRecord(bytes.NewReader(it.Value()))
+		if err != nil {
+			panic(fmt.Sprintf("pebblekv: record at %x does not decode: %v", it.Key(), err))
+		}
+		if !fn(&rec) {
+			return
+		}
+	}
+}
+
+func ascendMeta(r reader, prefix string, fn func(string, []byte) bool) {
+	lower := metaKey(prefix)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(string(it.Key()[1:]), append([]byte(nil), it.Value()...)) {
+			return
+		}
+	}
+}
+
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) { return get(d.db, rev) }
+
+func (d *DB) Ascend(from, to int64, fn func(*backend.Record) bool) { ascend(d.db, from, to, fn) }
+
+func (d *DB) AscendMeta(prefix string, fn func(string, []byte) bool) { ascendMeta(d.db, prefix, fn) }
+
+func (d *DB) Meta(key string) ([]byte, bool) {
+	v, c, err := d.db.Get(metaKey(key))
+	if err != nil {
+		return nil, false
+	}
+	defer c.Close()
+	return append([]byte(nil), v...), true
+}
+
+// Commit applies the batch to pebble's memtable; it is durable once flushed (Flush), and
+// until then the Raft log holds it.
+func (d *DB) Commit(b *backend.Batch) error {
+	wb := d.db.NewBatch()
+	defer wb.Close()
+	var buf []byte
+	for i := range b.Puts {
+		buf = backend.AppendRecord(buf[:0], &b.Puts[i])
+		if err := wb.Set(revKey(b.Puts[i].Rev), buf, nil); err != nil {
+			return err
+		}
+	}
+	for _, rev := range b.Deletes {
+		if err := wb.Delete(revKey(rev), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Meta {
+		var err error
+		if m.Value == nil {
+			err = wb.Delete(metaKey(m.Key), nil)
+		} else {
+			err = wb.Set(metaKey(m.Key), m.Value, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return wb.Commit(pebble.NoSync)
+}
+
+// Len counts the records (a scan; used only to check that a backend is empty).
+func (d *DB) Len() int {
+	n := 0
+	d.Ascend(0, 0, func(*backend.Record) bool { n++; return true })
+	return n
+}
+
+// Size is the database's disk usage.
+func (d *DB) Size() int64 { return int64(d.db.Metrics().DiskSpaceUsage()) }
+
+// Flush makes everything committed so far durable.
+func (d *DB) Flush() error { return d.db.Flush() }
+
+// Compact rewrites the whole key space, dropping deleted data: etcd's defragment.
+func (d *DB) Compact() error {
+	return d.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
+}
+
+func (d *DB) Close() error { return d.db.Close() }
+
+// Clone returns a read-only point-in-time view (a pebble snapshot); close it when done.
+func (d *DB) Clone() backend.Backend { return &snapshot{s: d.db.NewSnapshot()} }
+
+type snapshot struct{ s *pebble.Snapshot }
+
+var errReadOnly = errors.New("pebblekv: snapshot is read-only")
+
+func (s *snapshot) Get(rev kv.Revision) (*backend.Record, bool)          { return get(s.s, rev) }
+func (s *snapshot) Ascend(from, to int64, fn func(*backend.Record) bool) { ascend(s.s, from, to, fn) }
+func (s *snapshot) AscendMeta(p string, fn func(string, []byte) bool)    { ascendMeta(s.s, p, fn) }
+func (s *snapshot) Commit(*backend.Batch) error                          { return errReadOnly }
+func (s *snapshot) Close() error                                         { return s.s.Close() }
+func (s *snapshot) Len() int {
+	n := 0
+	s.Ascend(0, 0, func(*backend.Record) bool { n++; return true })
+	return n
+}
+func (s *snapshot) Meta(key string) ([]byte, bool) {
+	v, c, err := s.s.Get(metaKey(key))
+	if err != nil {
+		return nil, false
+	}
+	defer c.Close()
+	return append([]byte(nil), v...), true
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
