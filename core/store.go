@@ -116,3 +116,7 @@ func (s *Store) SetApplied(index uint64) { s.kv.SetApplied(index) }
 func (s *Store) Applied() uint64 { return s.kv.Applied() }
 
 func (s *Store) SaveApplied() error { return s.kv.SaveApplied() }
+
+// CommitMeta writes metadata entries to the backend (with the applied index), for state
+// the server keeps beside the store, such as alarms.
+func (s *Store) CommitMeta(entries ...backend.MetaEntry) error { return s.kv.CommitMeta(entries...) }

@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"sort"
 	"sync"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/server/pbconv"
 )
 
@@ -82,6 +84,39 @@ func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
 		return nil
 	}
 	return []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
+}
+
+// Alarms are kept in the backend's metadata: "alarm/" + 8-byte member ID + type.
+const alarmMetaPrefix = "alarm/"
+
+func alarmMetaKey(member uint64, t pb.AlarmType) string {
+	return alarmMetaPrefix + string(binary.BigEndian.AppendUint64(nil, member)) + string([]byte{byte(t)})
+}
+
+// applyAlarm applies an Alarm entry and records the change in the backend.
+func (n *Node) applyAlarm(r *pb.AlarmRequest) ([]*pb.AlarmMember, error) {
+	changed := n.alarms.apply(r)
+	for _, a := range changed {
+		e := backend.MetaEntry{Key: alarmMetaKey(a.MemberID, a.Alarm)}
+		if r.Action == pb.AlarmRequest_ACTIVATE {
+			e.Value = []byte{1}
+		}
+		if err := n.store.CommitMeta(e); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// loadAlarms restores the alarms recorded in the backend.
+func (n *Node) loadAlarms() {
+	n.db.AscendMeta(alarmMetaPrefix, func(k string, _ []byte) bool {
+		if b := []byte(k[len(alarmMetaPrefix):]); len(b) == 9 {
+			n.alarms.apply(&pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE,
+				MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: pb.AlarmType(b[8])})
+		}
+		return true
+	})
 }
 
 // Alarms lists the active alarms of type t (NONE = all).

@@ -20,8 +20,10 @@ import (
 	"go.etcd.io/raft/v3"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/pebblekv"
 )
 
 // Config configures a Node.
@@ -89,6 +91,7 @@ func (c *Config) defaults() {
 type Node struct {
 	cfg   Config
 	store *core.Store
+	db    *pebblekv.DB     // the store's backend
 	ids   *idgen.Generator // lease IDs and request IDs
 	hdr   pbconv.Header
 	log   *slog.Logger
@@ -150,8 +153,9 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) coreConfig() core.Config {
+func (n *Node) coreConfig(b backend.Backend) core.Config {
 	return core.Config{
+		Backend:     b,
 		MaxTxnOps:   n.cfg.MaxTxnOps,
 		MinLeaseTTL: int64((3*n.cfg.ElectionTimeout/2 + time.Second - 1) / time.Second),
 		IDs:         n.ids,
@@ -202,6 +206,12 @@ func (n *Node) Header() *pbconv.Header {
 // Store exposes the core, for the services that read it directly (watch, status).
 func (n *Node) Store() *core.Store { return n.store }
 
+// DiskUsage is what the member's database takes on disk.
+func (n *Node) DiskUsage() int64 { return n.db.DiskUsage() }
+
+// Defragment compacts the database file, dropping what compaction deleted (etcd's defrag).
+func (n *Node) Defragment() error { return n.db.Compact() }
+
 // Quota is the backend quota in bytes (negative: none).
 func (n *Node) Quota() int64 { return n.quota }
 
@@ -233,7 +243,6 @@ func (n *Node) Stop() {
 	close(n.stopc)
 	n.wg.Wait()
 	n.r.close()
-	n.store.Close()
 }
 
 // propose submits a write through Raft and returns what applying it produced. It returns
@@ -305,7 +314,7 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 	s := n.store
 	switch {
 	case r.Alarm != nil:
-		return n.alarms.apply(r.Alarm), nil
+		return n.applyAlarm(r.Alarm)
 	case r.Put != nil:
 		return s.Put(pbconv.PutRequest(r.Put))
 	case r.DeleteRange != nil:

@@ -3,17 +3,16 @@ package node
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/mvcc"
+	"github.com/metastore/metastore/server/pebblekv"
 	"github.com/metastore/metastore/server/wal"
 )
 
@@ -23,21 +22,19 @@ type raftNode struct {
 	node    raft.Node
 	storage *raft.MemoryStorage
 	wal     *wal.WAL
-	snapDir string
+	// stored is the last entry whose changes the backend held when the member started:
+	// replayed entries up to it are not applied to the store again.
+	stored uint64
 
 	confState raftpb.ConfState
 	snapIndex uint64
-	// snapping is set while a snapshot is written in the background; snapDone reports it.
+	// snapping is set while a snapshot is taken in the background; snapDone reports it.
 	snapping bool
 	snapDone chan snapResult
-	// logBytes counts the entry bytes logged since the last snapshot, snapBytes that
-	// snapshot's size: see maybeSnapshot.
-	logBytes, snapBytes int64
 }
 
 type snapResult struct {
 	meta raftpb.SnapshotMetadata
-	size int64
 	err  error
 }
 
@@ -45,18 +42,32 @@ func watchConfig(c Config) mvcc.WatchConfig {
 	return mvcc.WatchConfig{ProgressNotifyInterval: c.WatchProgressNotifyInterval}
 }
 
-// openRaft recovers the member from its data dir (snapshot, then the log after it) or
-// bootstraps a new single-member cluster, and sets n.store.
+// openRaft opens the member's backend and log, recovers (the backend holds the state up to
+// the entry it records as applied; the log holds what follows the last snapshot), or
+// bootstraps a new single-member cluster; it sets n.store and n.db.
 func openRaft(n *Node, id uint64) (*raftNode, error) {
 	walDir := filepath.Join(n.cfg.DataDir, "member", "wal")
-	snapDir := filepath.Join(n.cfg.DataDir, "member", "snap")
+	dbDir := filepath.Join(n.cfg.DataDir, "member", "db")
 	existing := wal.Exists(walDir)
 	w, st, err := wal.Open(walDir)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
+	db, err := pebblekv.Open(dbDir)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	s, err := core.New(n.coreConfig(db))
+	if err != nil {
+		w.Close()
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.store, n.db = s, db
+	n.loadAlarms()
+	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(), snapDone: make(chan snapResult, 1)}
 	w.ObserveSync = n.cfg.ObserveFsync
-	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, snapDir: snapDir, snapDone: make(chan snapResult, 1)}
 	c := &raft.Config{
 		ID:              id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
@@ -69,58 +80,37 @@ func openRaft(n *Node, id uint64) (*raftNode, error) {
 		Logger:          raftLogger{n.log},
 	}
 	if !existing {
-		s, err := core.New(n.coreConfig())
-		if err != nil {
-			w.Close()
-			return nil, err
+		if r.stored != 0 {
+			r.closeAll()
+			return nil, fmt.Errorf("data dir %s holds a store (applied up to %d) but no log", n.cfg.DataDir, r.stored)
 		}
-		n.store = s
 		r.node = raft.StartNode(c, []raft.Peer{{ID: id}})
 		return r, nil
 	}
-	snap, err := wal.LoadSnapshot(snapDir)
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("load snapshot: %w", err)
-	}
-	if snap != nil {
-		al, s, err := decodeSnapshot(snap.Data, n.coreConfig())
-		snap.Close()
-		if err != nil {
-			w.Close()
-			return nil, fmt.Errorf("restore snapshot %d: %w", snap.Metadata.Index, err)
+	if st.Snapshot.Index > 0 {
+		if r.stored < st.Snapshot.Index {
+			r.closeAll()
+			return nil, fmt.Errorf("the store (applied up to %d) is behind the log's snapshot (%d): data dir damaged", r.stored, st.Snapshot.Index)
 		}
-		n.store = s
-		for _, a := range al {
-			n.alarms.apply(a)
-		}
-		// Raft's storage keeps only the snapshot's metadata: the data lives in the file.
-		if err := r.storage.ApplySnapshot(raftpb.Snapshot{Metadata: snap.Metadata}); err != nil {
+		// Raft's storage keeps only the snapshot's metadata: the state is in the backend.
+		if err := r.storage.ApplySnapshot(raftpb.Snapshot{Metadata: st.Snapshot}); err != nil {
+			r.closeAll()
 			return nil, err
 		}
-		r.confState = snap.Metadata.ConfState
-		r.snapIndex = snap.Metadata.Index
-		n.applied.Store(snap.Metadata.Index)
-		c.Applied = snap.Metadata.Index
-	} else {
-		s, err := core.New(n.coreConfig())
-		if err != nil {
-			w.Close()
-			return nil, err
-		}
-		n.store = s
-	}
-	ents := st.Entries
-	for len(ents) > 0 && ents[0].Index <= r.snapIndex {
-		ents = ents[1:]
+		r.confState = st.Snapshot.ConfState
+		r.snapIndex = st.Snapshot.Index
+		n.applied.Store(st.Snapshot.Index)
+		c.Applied = st.Snapshot.Index
 	}
 	if err := r.storage.SetHardState(st.HardState); err != nil {
+		r.closeAll()
 		return nil, err
 	}
-	if err := r.storage.Append(ents); err != nil {
+	if err := r.storage.Append(st.Entries); err != nil {
+		r.closeAll()
 		return nil, err
 	}
-	n.log.Info("recovered", "snapshot-index", r.snapIndex, "log-entries", len(ents), "commit", st.HardState.Commit)
+	n.log.Info("recovered", "store-applied", r.stored, "snapshot-index", r.snapIndex, "log-entries", len(st.Entries), "commit", st.HardState.Commit)
 	r.node = raft.RestartNode(c)
 	return r, nil
 }
@@ -161,9 +151,6 @@ func (r *raftNode) run() {
 				r.storage.SetHardState(rd.HardState)
 			}
 			r.storage.Append(rd.Entries)
-			for i := range rd.Entries {
-				r.logBytes += int64(len(rd.Entries[i].Data))
-			}
 			for _, e := range rd.CommittedEntries {
 				r.applyCommitted(e)
 			}
@@ -180,6 +167,9 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 	}
 	switch e.Type {
 	case raftpb.EntryNormal:
+		if len(e.Data) > 0 && e.Index <= r.stored {
+			break // replayed after a restart: the backend already holds its changes
+		}
 		if len(e.Data) == 0 {
 			// The empty entry a new leader commits: once applied, this member has applied
 			// everything committed before it and may serve.
@@ -192,7 +182,11 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			}
 			break
 		}
+		n.store.SetApplied(e.Index)
 		n.applyEntry(e.Data)
+		if err := n.store.SaveApplied(); err != nil {
+			panic(fmt.Sprintf("node: record applied index %d: %v", e.Index, err))
+		}
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
 		if err := cc.Unmarshal(e.Data); err == nil {
@@ -207,34 +201,31 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 	n.applied.Store(e.Index)
 }
 
-// maybeSnapshot starts a snapshot every SnapshotCount applied entries. The state is
-// captured here, between two applies, in O(1); it is serialised and saved by a goroutine
-// while the loop goes on applying, and the log is truncated when it is done.
-//
-// Unlike etcd's (whose state is already on disk), our snapshot writes the whole state, so
-// it also waits until the log since the last one holds at least a quarter of that
-// snapshot's size: snapshot writes then cost at most four times the log's.
+// maybeSnapshot takes a snapshot every SnapshotCount applied entries. The state is already
+// in the backend, so a snapshot is: record the applied index, flush the backend (in the
+// background, while applies go on), then truncate the log behind that index.
 func (r *raftNode) maybeSnapshot() {
 	n := r.n
 	applied := n.applied.Load()
-	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount || r.logBytes < r.snapBytes/4 {
+	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount {
 		return
 	}
-	view := n.store.Snapshot()
-	al := n.alarms.list(pb.AlarmType_NONE)
+	// So that the flushed backend records at least this index, even if the last entries
+	// changed nothing in it.
+	n.store.SetApplied(applied)
+	if err := n.store.SaveApplied(); err != nil {
+		n.log.Error("snapshot failed", "error", err)
+		return
+	}
 	cs := r.confState
 	r.snapping = true
 	go func() {
 		res := snapResult{}
-		// Raft's storage gets only the metadata; the data streams to the file.
-		snap, err := r.storage.CreateSnapshot(applied, &cs, nil)
-		if err == nil {
+		if res.err = n.db.Flush(); res.err == nil {
+			var snap raftpb.Snapshot
+			snap, res.err = r.storage.CreateSnapshot(applied, &cs, nil)
 			res.meta = snap.Metadata
-			res.size, err = wal.SaveSnapshot(r.snapDir, snap.Metadata, func(w io.Writer) error {
-				return encodeSnapshot(w, al, view)
-			})
 		}
-		res.err = err
 		r.snapDone <- res
 	}()
 }
@@ -263,11 +254,20 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 		r.storage.Compact(index)
 	}
 	r.snapIndex = index
-	r.snapBytes, r.logBytes = res.size, 0
-	n.log.Info("snapshot saved; log truncated", "index", index, "bytes", res.size)
+	n.log.Info("backend flushed; log truncated", "index", index)
 }
 
+// close flushes the backend (so the next start replays less) and closes it and the log.
 func (r *raftNode) close() {
+	if err := r.n.db.Flush(); err != nil {
+		r.n.log.Warn("flushing the backend on stop", "error", err)
+	}
+	r.closeAll()
+}
+
+func (r *raftNode) closeAll() {
+	r.n.store.Close()
+	r.n.db.Close()
 	r.wal.Close()
 }
 

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -28,7 +29,16 @@ import (
 // DB is a pebble-backed backend.Backend.
 type DB struct {
 	db *pebble.DB
+	// live is the key and value bytes of the records held, plus a fixed cost per record (the
+	// memory backend's measure), kept up to date by Commit: quota checks read it, and unlike
+	// pebble's disk usage it does not lag behind flushes and compactions.
+	live atomic.Int64
 }
+
+// recordCost is what a record counts for in Size beyond its key and value.
+const recordCost = 64
+
+func cost(r *backend.Record) int64 { return int64(len(r.KV.Key)+len(r.KV.Value)) + recordCost }
 
 var (
 	_ backend.Backend = (*DB)(nil)
@@ -45,7 +55,11 @@ func Open(dir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
-	return &DB{db: db}, nil
+	d := &DB{db: db}
+	var n int64
+	d.Ascend(0, 0, func(r *backend.Record) bool { n += cost(r); return true })
+	d.live.Store(n)
+	return d, nil
 }
 
 func revKey(rev kv.Revision) []byte {
@@ -151,13 +165,18 @@ func (d *DB) Commit(b *backend.Batch) error {
 	wb := d.db.NewBatch()
 	defer wb.Close()
 	var buf []byte
+	var delta int64
 	for i := range b.Puts {
+		delta += cost(&b.Puts[i])
 		buf = backend.AppendRecord(buf[:0], &b.Puts[i])
 		if err := wb.Set(revKey(b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
 	}
 	for _, rev := range b.Deletes {
+		if r, ok := d.Get(rev); ok {
+			delta -= cost(r)
+		}
 		if err := wb.Delete(revKey(rev), nil); err != nil {
 			return err
 		}
@@ -173,7 +192,11 @@ func (d *DB) Commit(b *backend.Batch) error {
 			return err
 		}
 	}
-	return wb.Commit(pebble.NoSync)
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	d.live.Add(delta)
+	return nil
 }
 
 // Len counts the records (a scan; used only to check that a backend is empty).
@@ -183,8 +206,11 @@ func (d *DB) Len() int {
 	return n
 }
 
-// Size is the database's disk usage.
-func (d *DB) Size() int64 { return int64(d.db.Metrics().DiskSpaceUsage()) }
+// Size is the bytes of history held (see DB.live).
+func (d *DB) Size() int64 { return d.live.Load() }
+
+// DiskUsage is what the database takes on disk.
+func (d *DB) DiskUsage() int64 { return int64(d.db.Metrics().DiskSpaceUsage()) }
 
 // Flush makes everything committed so far durable.
 func (d *DB) Flush() error { return d.db.Flush() }

@@ -35,12 +35,11 @@ func (s *maintenanceServer) header() *pb.ResponseHeader {
 
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
 	h := s.n.Header()
-	size := s.n.Store().MVCC().Size()
 	resp := &pb.StatusResponse{
 		Header:           s.header(),
 		Version:          Version,
-		DbSize:           size,
-		DbSizeInUse:      size,
+		DbSize:           s.n.DiskUsage(),
+		DbSizeInUse:      s.n.Store().MVCC().Size(),
 		Leader:           s.n.Leader(),
 		RaftIndex:        s.n.CommittedIndex(),
 		RaftTerm:         h.RaftTerm,
@@ -68,6 +67,9 @@ func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 }
 
 func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	if err := s.n.Defragment(); err != nil {
+		return nil, err
+	}
 	return &pb.DefragmentResponse{}, nil
 }
 

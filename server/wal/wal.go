@@ -1,10 +1,11 @@
 // Package wal is the member's durable Raft log: hard state and entries appended to one file
-// and fsynced before anything they carry is applied or acknowledged, plus the snapshot the
-// log starts after. A torn tail (a crash mid-write) is cut off on open: only records that were
+// and synced before anything they carry is applied or acknowledged, and the snapshot point
+// the log starts after. A torn tail (a crash mid-write) is cut off on open: only records that were
 // completely written, and so acknowledged only if fsynced, survive.
 //
 // Record layout: 4-byte big-endian length n, 4-byte CRC-32C of the payload, then n bytes of
-// payload: a type byte followed by a marshalled raftpb message.
+// payload: a type byte followed by a marshalled raftpb message. A snapshot record says the
+// log starts after that entry: the state up to it is in the backend.
 //
 // The file is kept preallocated with zeros ahead of the last record (a zero length ends the
 // log), so that appending does not change its size and a sync need not flush metadata

@@ -1,8 +1,6 @@
 package wal
 
 import (
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -114,40 +112,5 @@ func TestWALCompact(t *testing.T) {
 	st := reopen(t, dir)
 	if st.Snapshot.Index != 7 || len(st.Entries) != 4 || st.Entries[0].Index != 8 || st.HardState.Commit != 11 {
 		t.Fatalf("after compaction: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
-	}
-}
-
-func TestSnapshotFiles(t *testing.T) {
-	dir := t.TempDir()
-	if s, err := LoadSnapshot(dir); s != nil || err != nil {
-		t.Fatalf("empty dir: %v %v", s, err)
-	}
-	data := bytes.Repeat([]byte("state"), 1000)
-	for i, idx := range []uint64{5, 9} {
-		meta := raftpb.SnapshotMetadata{Index: idx, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1}}}
-		if _, err := SaveSnapshot(dir, meta, func(w io.Writer) error { _, err := w.Write(data[:1000*(i+1)]); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := LoadSnapshot(dir)
-	if err != nil || s == nil || s.Metadata.Index != 9 {
-		t.Fatalf("load: %v %v", s, err)
-	}
-	got, _ := io.ReadAll(s.Data)
-	s.Close()
-	if !bytes.Equal(got, data[:2000]) {
-		t.Fatalf("data: %d bytes", len(got))
-	}
-	names, _ := snapNames(dir)
-	if len(names) != 1 {
-		t.Fatalf("older snapshots kept: %v", names)
-	}
-	// A damaged snapshot is not used.
-	path := filepath.Join(dir, names[0])
-	b, _ := os.ReadFile(path)
-	b[len(b)/2] ^= 1
-	os.WriteFile(path, b, 0o600)
-	if s, err := LoadSnapshot(dir); s != nil || err != nil {
-		t.Fatalf("damaged snapshot loaded: %v %v", s, err)
 	}
 }
