@@ -15,7 +15,7 @@ REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 table=$(SUT_BIN=bin/metastore "$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
 # compare.sh starts its servers inside command substitutions, so its cleanup never learns
 # their PIDs; stop what it left behind before measuring memory.
-pkill -f -- "--data-dir /tmp/bench-compare" || true
+pkill -9 -f -- "--data-dir /tmp/bench-compare" || true
 
 work=$(mktemp -d /tmp/bench-rss.XXXXXX)
 pid=""

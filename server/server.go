@@ -191,7 +191,8 @@ func (s source) MemberID() uint64       { return s.node().MemberID() }
 func (s source) CommittedIndex() uint64 { return s.node().CommittedIndex() }
 func (s source) AppliedIndex() uint64   { return s.node().AppliedIndex() }
 func (s source) Term() uint64           { return s.node().Term() }
-func (s source) DBSize() int64          { return s.node().Store().MVCC().Size() }
+func (s source) DBSize() int64          { return s.node().DiskUsage() }
+func (s source) DBSizeInUse() int64     { return s.node().Store().MVCC().Size() }
 func (s source) Revision() int64        { return s.node().Store().Rev() }
 func (s source) CompactRevision() int64 { return s.node().Store().CompactRev() }
 func (s source) Watchers() int          { return s.node().Store().MVCC().Watchers() }

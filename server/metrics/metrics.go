@@ -20,6 +20,7 @@ type Source interface {
 	AppliedIndex() uint64
 	Term() uint64
 	DBSize() int64
+	DBSizeInUse() int64
 	Revision() int64
 	CompactRevision() int64
 	Watchers() int
@@ -76,7 +77,7 @@ func New(src Source) *Metrics {
 		gauge("etcd", "mvcc", "db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.",
 			func() float64 { return float64(src.DBSize()) }),
 		gauge("etcd", "mvcc", "db_total_size_in_use_in_bytes", "Total size of the underlying database logically in use in bytes.",
-			func() float64 { return float64(src.DBSize()) }),
+			func() float64 { return float64(src.DBSizeInUse()) }),
 		gauge("etcd_debugging", "mvcc", "current_revision", "The current revision of store.",
 			func() float64 { return float64(src.Revision()) }),
 		gauge("etcd_debugging", "mvcc", "compact_revision", "The revision of the last compaction in store.",

@@ -257,12 +257,24 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 	n.log.Info("backend flushed; log truncated", "index", index)
 }
 
-// close flushes the backend (so the next start replays less) and closes it and the log.
+// close flushes the backend (so the next start replays less) and closes it and the log. The
+// log already holds everything, so a flush that does not finish (a failing disk, a data dir
+// removed under us) must not keep the process from stopping: after a while we give up on
+// the backend and close only the log.
 func (r *raftNode) close() {
-	if err := r.n.db.Flush(); err != nil {
-		r.n.log.Warn("flushing the backend on stop", "error", err)
+	done := make(chan error, 1)
+	go func() { done <- r.n.db.Flush() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			r.n.log.Warn("flushing the backend on stop", "error", err)
+		}
+		r.closeAll()
+	case <-time.After(10 * time.Second):
+		r.n.log.Error("the backend did not flush within 10s; stopping without it (the log holds every write)")
+		r.n.store.Close()
+		r.wal.Close()
 	}
-	r.closeAll()
 }
 
 func (r *raftNode) closeAll() {

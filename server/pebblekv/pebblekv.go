@@ -33,7 +33,12 @@ type DB struct {
 	// memory backend's measure), kept up to date by Commit: quota checks read it, and unlike
 	// pebble's disk usage it does not lag behind flushes and compactions.
 	live atomic.Int64
+	// cache serves hot records without a pebble read and a decode.
+	cache *recordCache
 }
+
+// CacheBytes is the memory the record cache may use.
+const CacheBytes = 64 << 20
 
 // recordCost is what a record counts for in Size beyond its key and value.
 const recordCost = 64
@@ -55,7 +60,7 @@ func Open(dir string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
-	d := &DB{db: db}
+	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
 	var n int64
 	d.Ascend(0, 0, func(r *backend.Record) bool { n += cost(r); return true })
 	d.live.Store(n)
@@ -144,7 +149,16 @@ func prefixEnd(p []byte) []byte {
 	return nil
 }
 
-func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) { return get(d.db, rev) }
+func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) {
+	if r, ok := d.cache.get(rev); ok {
+		return r, true
+	}
+	r, ok := get(d.db, rev)
+	if ok {
+		d.cache.add(r)
+	}
+	return r, ok
+}
 
 func (d *DB) Ascend(from, to int64, fn func(*backend.Record) bool) { ascend(d.db, from, to, fn) }
 
@@ -196,6 +210,13 @@ func (d *DB) Commit(b *backend.Batch) error {
 		return err
 	}
 	d.live.Add(delta)
+	for _, rev := range b.Deletes {
+		d.cache.remove(rev)
+	}
+	for i := range b.Puts {
+		r := b.Puts[i] // copy: the batch is reused by the caller
+		d.cache.add(&r)
+	}
 	return nil
 }
 
