@@ -2,13 +2,16 @@ package core
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/lease"
 )
 
 // Leases are kept in the backend's metadata, so a persistent backend brings them back on
-// restart (with a fresh TTL, as etcd does): "lease/" + 8-byte ID → TTL.
+// restart: "lease/" + 8-byte ID → TTL, and after CheckpointLeases also the milliseconds that
+// were left. A lease comes back with that remaining time if it was checkpointed (a clean
+// stop), else with a fresh TTL, as in etcd.
 const leaseMetaPrefix = "lease/"
 
 func leaseMetaKey(id int64) string {
@@ -19,18 +22,38 @@ func leaseMeta(id, ttl int64) backend.MetaEntry {
 	return backend.MetaEntry{Key: leaseMetaKey(id), Value: binary.AppendVarint(nil, ttl)}
 }
 
-// storedLeases reads the leases a backend holds.
-func storedLeases(b backend.Backend) []lease.Entry {
-	var es []lease.Entry
+// storedLeases reads the leases a backend holds, and reports whether any came with a
+// checkpointed remaining time.
+func storedLeases(b backend.Backend) (es []lease.Entry, checkpointed bool) {
 	b.AscendMeta(leaseMetaPrefix, func(k string, v []byte) bool {
 		ttl, n := binary.Varint(v)
-		if len(k) == len(leaseMetaPrefix)+8 && n > 0 && ttl > 0 {
-			id := int64(binary.BigEndian.Uint64([]byte(k[len(leaseMetaPrefix):])))
-			es = append(es, lease.Entry{ID: id, TTL: ttl, Remaining: secs(ttl)})
+		if len(k) != len(leaseMetaPrefix)+8 || n <= 0 || ttl <= 0 {
+			return true
 		}
+		e := lease.Entry{ID: int64(binary.BigEndian.Uint64([]byte(k[len(leaseMetaPrefix):]))), TTL: ttl, Remaining: secs(ttl)}
+		if ms, m := binary.Varint(v[n:]); m > 0 {
+			e.Remaining = time.Duration(ms) * time.Millisecond
+			checkpointed = true
+		}
+		es = append(es, e)
 		return true
 	})
-	return es
+	return es, checkpointed
+}
+
+// CheckpointLeases records every lease's remaining time in the backend, so that a restart
+// after a clean stop resumes the countdowns instead of granting fresh TTLs. The next open
+// clears the checkpoint (a keep-alive after it would make it stale).
+func (s *Store) CheckpointLeases() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	entries := s.lessor.Entries()
+	metas := make([]backend.MetaEntry, len(entries))
+	for i, e := range entries {
+		metas[i] = leaseMeta(e.ID, e.TTL)
+		metas[i].Value = binary.AppendVarint(metas[i].Value, max(e.Remaining.Milliseconds(), 0))
+	}
+	return s.kv.CommitMeta(metas...)
 }
 
 // LeaseGrant creates a lease. An ID of 0 makes the store pick one (under Raft the server

@@ -62,11 +62,26 @@ type Store struct {
 	wmu sync.Mutex
 }
 
-// New opens a store, recovering whatever cfg.Backend holds, leases included (with a fresh
-// TTL, as etcd does after a restart).
+// New opens a store, recovering whatever cfg.Backend holds, leases included (with the time
+// they had left if CheckpointLeases ran before the stop, else with a fresh TTL, as etcd).
 func New(cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
-	return newWithLeases(cfg, storedLeases(cfg.Backend))
+	entries, checkpointed := storedLeases(cfg.Backend)
+	s, err := newWithLeases(cfg, entries)
+	if err != nil || !checkpointed {
+		return s, err
+	}
+	// The countdowns resume from the checkpoint; clear it, so that a crash later (after
+	// keep-alives it does not know of) grants fresh TTLs rather than stale remainders.
+	metas := make([]backend.MetaEntry, len(entries))
+	for i, e := range entries {
+		metas[i] = leaseMeta(e.ID, e.TTL)
+	}
+	if err := s.kv.CommitMeta(metas...); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close stops the store's goroutines. The backend is the caller's to close.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"unicode/utf8"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	epb "go.etcd.io/etcd/server/v3/etcdserver/api/v3election/v3electionpb"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/metastore/metastore/server/node"
@@ -35,8 +37,8 @@ func NewServer(n *node.Node, log *slog.Logger, opts ...grpc.ServerOption) *grpc.
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary),
-		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary, metadataUnary(n)),
+		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream, metadataStream(n)),
 	}, opts...)...)
 	pb.RegisterKVServer(s, &kvServer{n: n})
 	pb.RegisterWatchServer(s, &watchServer{n: n})
@@ -83,4 +85,39 @@ func errorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grp
 
 func errorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	return pbconv.Error(h(srv, ss))
+}
+
+// checkMetadata applies etcd's checks on request metadata: a client-api-version that is not
+// UTF-8 is refused, and "hasleader: true" (clientv3's WithRequireLeader, and every lease
+// keep-alive stream) fails while the member has no leader.
+func checkMetadata(ctx context.Context, hasLeader func() bool) error {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return nil
+	}
+	if v := md.Get("client-api-version"); len(v) > 0 && !utf8.ValidString(v[0]) {
+		return status.Error(codes.InvalidArgument, "etcdserver: invalid client api version")
+	}
+	if v := md.Get("hasleader"); len(v) > 0 && v[0] == "true" && !hasLeader() {
+		return pbconv.ErrNoLeader
+	}
+	return nil
+}
+
+func metadataUnary(n *node.Node) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if err := checkMetadata(ctx, func() bool { return n.Leader() != 0 }); err != nil {
+			return nil, err
+		}
+		return h(ctx, req)
+	}
+}
+
+func metadataStream(n *node.Node) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if err := checkMetadata(ss.Context(), func() bool { return n.Leader() != 0 }); err != nil {
+			return err
+		}
+		return h(srv, ss)
+	}
 }
