@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ type Config struct {
 	// ListenClientURLs are the http://host:port URLs to serve clients on.
 	ListenClientURLs []string
 	Logger           *slog.Logger
+	// EnablePprof serves Go's profiles on /debug/pprof/ (etcd's --enable-pprof).
+	EnablePprof bool
 }
 
 // Server is a running member.
@@ -155,6 +158,13 @@ func (s *Server) httpHandler() http.Handler {
 		fmt.Fprint(w, "ok")
 	}
 	mux.Handle("/metrics", s.metrics.Handler())
+	if s.cfg.EnablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/livez", ok)
 	mux.HandleFunc("/readyz", ok)
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {

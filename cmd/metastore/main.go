@@ -31,6 +31,7 @@ type flags struct {
 	strictReconfig                                    bool
 	logLevel                                          string
 	version                                           bool
+	pprof                                             bool
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -57,6 +58,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.BoolVar(&f.strictReconfig, "strict-reconfig-check", true, "reject reconfiguration that might cause quorum loss")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
@@ -111,6 +113,15 @@ func (f *flags) validate() error {
 			if !ok || name == "" {
 				problems = append(problems, fmt.Sprintf("--initial-cluster: bad member %q (want name=url)", m))
 			}
+		}
+		found := false
+		for _, m := range strings.Split(f.initialCluster, ",") {
+			if name, _, _ := strings.Cut(m, "="); name == f.name {
+				found = true
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("couldn't find local name %q in the initial cluster configuration", f.name))
 		}
 		if n := len(strings.Split(f.initialCluster, ",")); n > 1 {
 			problems = append(problems, fmt.Sprintf("--initial-cluster lists %d members: only single-member clusters are supported yet", n))
@@ -174,6 +185,7 @@ func main() {
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),
 		Logger:           log,
+		EnablePprof:      f.pprof,
 	})
 	if err != nil {
 		log.Error("failed to start", "error", err)

@@ -91,14 +91,12 @@ func errorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h 
 // UTF-8 is refused, and "hasleader: true" (clientv3's WithRequireLeader, and every lease
 // keep-alive stream) fails while the member has no leader.
 func checkMetadata(ctx context.Context, hasLeader func() bool) error {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return nil
-	}
-	if v := md.Get("client-api-version"); len(v) > 0 && !utf8.ValidString(v[0]) {
+	// ValueFromIncomingContext reads one key without copying the whole metadata: this runs
+	// on every request.
+	if v := metadata.ValueFromIncomingContext(ctx, "client-api-version"); len(v) > 0 && !utf8.ValidString(v[0]) {
 		return status.Error(codes.InvalidArgument, "etcdserver: invalid client api version")
 	}
-	if v := md.Get("hasleader"); len(v) > 0 && v[0] == "true" && !hasLeader() {
+	if v := metadata.ValueFromIncomingContext(ctx, "hasleader"); len(v) > 0 && v[0] == "true" && !hasLeader() {
 		return pbconv.ErrNoLeader
 	}
 	return nil
