@@ -97,6 +97,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--max-txn-ops", "0"}, "must be positive"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--listen-client-urls", "https://127.0.0.1:1"}, "only http is supported"},
+		{[]string{"--name", "a", "--initial-cluster", "b=http://127.0.0.1:2380"}, `couldn't find local name "a" in the initial cluster configuration`},
 	}
 	for _, tt := range tests {
 		out, err := runMetastore(t, tt.args...)
