@@ -32,6 +32,7 @@ test-race:
 # The core's tests again, compiled to WebAssembly and run under Node: the same code the
 # browser runs.
 test-wasm:
+	@command -v node >/dev/null || { apt-get update && apt-get install -y nodejs; }
 	PATH="$(WASM_PATH)" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
 
 cover:
