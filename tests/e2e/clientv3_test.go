@@ -226,3 +226,38 @@ func TestClientV3Maintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchFragment: a catch-up response larger than the message limit reaches a watcher
+// that asked for fragments in several messages, which clientv3 joins; every event arrives.
+func TestWatchFragment(t *testing.T) {
+	m := startMember(t, "--max-request-bytes", "300000") // responses above ~0.8 MB are split
+	c := m.client(t)
+	cx := ctx(t)
+	val := string(make([]byte, 250000))
+	for i := 0; i < 10; i++ {
+		if _, err := c.Put(cx, fmt.Sprintf("f/%d", i), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, frag := range []bool{true, false} {
+		opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithRev(1)}
+		if frag {
+			opts = append(opts, clientv3.WithFragment())
+		}
+		wctx, cancel := context.WithCancel(cx)
+		wch := c.Watch(wctx, "f/", opts...)
+		n := 0
+		for n < 10 {
+			select {
+			case r := <-wch:
+				if err := r.Err(); err != nil {
+					t.Fatalf("fragment=%v: %v", frag, err)
+				}
+				n += len(r.Events)
+			case <-cx.Done():
+				t.Fatalf("fragment=%v: %d of 10 events", frag, n)
+			}
+		}
+		cancel()
+	}
+}
