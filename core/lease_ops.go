@@ -47,11 +47,17 @@ func storedLeases(b backend.Backend) (es []lease.Entry, checkpointed bool) {
 func (s *Store) CheckpointLeases() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	entries := s.lessor.Entries()
+	return s.saveLeases(s.lessor.Entries(), true)
+}
+
+// saveLeases records leases in the backend, with the time they have left if checkpoint.
+func (s *Store) saveLeases(entries []lease.Entry, checkpoint bool) error {
 	metas := make([]backend.MetaEntry, len(entries))
 	for i, e := range entries {
 		metas[i] = leaseMeta(e.ID, e.TTL)
-		metas[i].Value = binary.AppendVarint(metas[i].Value, max(e.Remaining.Milliseconds(), 0))
+		if checkpoint {
+			metas[i].Value = binary.AppendVarint(metas[i].Value, max(e.Remaining.Milliseconds(), 0))
+		}
 	}
 	return s.kv.CommitMeta(metas...)
 }

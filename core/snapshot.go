@@ -10,7 +10,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/lease"
 	"github.com/metastore/metastore/core/mvcc"
 )
@@ -118,11 +117,7 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	// Record the leases in the backend too, as LeaseGrant does.
-	metas := make([]backend.MetaEntry, len(entries))
-	for i, e := range entries {
-		metas[i] = leaseMeta(e.ID, e.TTL)
-	}
-	if err := s.kv.CommitMeta(metas...); err != nil {
+	if err := s.saveLeases(entries, false); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -73,11 +73,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	// The countdowns resume from the checkpoint; clear it, so that a crash later (after
 	// keep-alives it does not know of) grants fresh TTLs rather than stale remainders.
-	metas := make([]backend.MetaEntry, len(entries))
-	for i, e := range entries {
-		metas[i] = leaseMeta(e.ID, e.TTL)
-	}
-	if err := s.kv.CommitMeta(metas...); err != nil {
+	if err := s.saveLeases(entries, false); err != nil {
 		s.Close()
 		return nil, err
 	}
