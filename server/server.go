@@ -1,6 +1,6 @@
 // Package server assembles a MetaStore member: the node, etcd's gRPC services and the HTTP
-// endpoints, served together on each client URL (gRPC over HTTP/2 and plain HTTP share the
-// port, as in etcd).
+// endpoints, served together on each client URL (gRPC over HTTP/2, gRPC-Web for browsers and
+// plain HTTP share the port).
 package server
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
 
+	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server/metrics"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/v3rpc"
@@ -33,6 +34,9 @@ type Config struct {
 	Logger           *slog.Logger
 	// EnablePprof serves Go's profiles on /debug/pprof/ (etcd's --enable-pprof).
 	EnablePprof bool
+	// CORS lists the cross-origin origins browsers may call the API from (etcd's --cors);
+	// same-origin pages always may.
+	CORS grpcweb.Origins
 }
 
 // Server is a running member.
@@ -72,7 +76,7 @@ func Start(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
 	m.GRPC.InitializeMetrics(s.grpc)
-	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
 	for _, u := range cfg.ListenClientURLs {
 		host, err := hostPort(u)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/v3rpc"
@@ -32,6 +33,7 @@ type flags struct {
 	logLevel                                          string
 	version                                           bool
 	pprof                                             bool
+	cors                                              string
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -59,6 +61,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
+	fs.StringVar(&f.cors, "cors", "", "comma-separated origins browsers may call the API from cross-origin ('*' for any); same-origin pages always may")
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
@@ -186,6 +189,7 @@ func main() {
 		ListenClientURLs: server.SplitURLs(f.listenClient),
 		Logger:           log,
 		EnablePprof:      f.pprof,
+		CORS:             grpcweb.ParseOrigins(f.cors),
 	})
 	if err != nil {
 		log.Error("failed to start", "error", err)
