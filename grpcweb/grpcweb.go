@@ -1,8 +1,9 @@
 // Package grpcweb serves etcd's gRPC API to browsers on the server's client port: gRPC-Web
 // (binary and -text) for unary and server-streaming calls, through
-// github.com/improbable-eng/grpc-web wrapping the same grpc.Server that native clients use,
-// so every interceptor, limit and (later) auth check applies. Requests that are not for it go
-// to the next handler.
+// github.com/improbable-eng/grpc-web, and the bidirectional streams (Watch, LeaseKeepAlive)
+// over WebSocket with the grpc-websockets protocol (github.com/gorilla/websocket, see
+// websocket.go). Both hand calls to the same grpc.Server that native clients use, so every
+// interceptor, limit and (later) auth check applies. Other requests go to the next handler.
 //
 // Origin policy: a request from a browser page on the same origin is always served; a
 // cross-origin one only for origins listed with etcd's --cors flag ("*" when given
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/improbable-eng/grpc-web/go/grpcweb"
 	"google.golang.org/grpc"
@@ -21,14 +23,17 @@ import (
 
 // Handler routes browser gRPC requests to the gRPC server and everything else to next.
 type Handler struct {
+	gs     *grpc.Server
 	web    *grpcweb.WrappedGrpcServer
 	next   http.Handler
 	policy Origins
+	ws     wsConfig
 }
 
-// New returns a handler serving gRPC-Web for gs, allowing the given cross-origin origins.
-func New(gs *grpc.Server, cors Origins, next http.Handler) *Handler {
-	h := &Handler{next: next, policy: cors}
+// New returns a handler serving gRPC-Web and WebSocket streams for gs, allowing the given
+// cross-origin origins; maxMessage bounds a client's WebSocket message.
+func New(gs *grpc.Server, cors Origins, maxMessage int, next http.Handler) *Handler {
+	h := &Handler{gs: gs, next: next, policy: cors, ws: wsConfig{readLimit: int64(maxMessage), pingInterval: 30 * time.Second}}
 	h.web = grpcweb.WrapServer(gs,
 		grpcweb.WithOriginFunc(cors.Allows),
 		grpcweb.WithAllowedRequestHeaders([]string{"*"}),
@@ -37,6 +42,10 @@ func New(gs *grpc.Server, cors Origins, next http.Handler) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isWebSocket(r) {
+		serveWebSocket(w, r, h.gs, h.policy, h.ws)
+		return
+	}
 	if h.web.IsGrpcWebRequest(r) || h.web.IsAcceptableGrpcCorsRequest(r) {
 		if !h.policy.Permits(r) {
 			http.Error(w, "metastore: origin not allowed (see --cors)", http.StatusForbidden)

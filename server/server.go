@@ -76,7 +76,7 @@ func Start(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
 	m.GRPC.InitializeMetrics(s.grpc)
-	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
 	for _, u := range cfg.ListenClientURLs {
 		host, err := hostPort(u)
 		if err != nil {
