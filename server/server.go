@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server/metrics"
@@ -48,6 +50,7 @@ type Server struct {
 	http    *http.Server
 	lns     []net.Listener
 	muxes   []cmux.CMux
+	gwConn  *grpc.ClientConn // the JSON gateway's connection to our gRPC port
 	wg      sync.WaitGroup
 }
 
@@ -76,7 +79,6 @@ func Start(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
 	m.GRPC.InitializeMetrics(s.grpc)
-	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, s.httpHandler()), ReadHeaderTimeout: 10 * time.Second}
 	for _, u := range cfg.ListenClientURLs {
 		host, err := hostPort(u)
 		if err != nil {
@@ -88,6 +90,29 @@ func Start(cfg Config) (*Server, error) {
 			s.Stop()
 			return nil, fmt.Errorf("listen on %s: %w", u, err)
 		}
+		s.lns = append(s.lns, ln)
+	}
+	if len(s.lns) == 0 {
+		s.Stop()
+		return nil, errors.New("no client URL to listen on")
+	}
+	// The JSON gateway talks to this server's own gRPC port, as etcd's does.
+	conn, err := grpc.NewClient(s.lns[0].Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.gwConn = conn
+	gateway, err := grpcweb.NewGateway(context.Background(), conn, cfg.CORS)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	mux := s.httpHandler()
+	mux.Handle("/v3/", gateway)
+	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux), ReadHeaderTimeout: 10 * time.Second}
+	for _, ln := range s.lns {
 		s.serve(ln)
 	}
 	return s, nil
@@ -110,7 +135,6 @@ func (s *Server) serve(ln net.Listener) {
 	m := cmux.New(ln)
 	grpcL := m.MatchWithWriters(cmux.HTTP2MatchHeaderFieldSendSettings("content-type", "application/grpc"))
 	httpL := m.Match(cmux.Any())
-	s.lns = append(s.lns, ln)
 	s.muxes = append(s.muxes, m)
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.grpc.Serve(grpcL) }()
@@ -132,8 +156,16 @@ func (s *Server) Node() *node.Node { return s.node }
 
 // Stop shuts down: no new requests, open streams are ended, then the node stops.
 func (s *Server) Stop() {
+	if s.gwConn != nil {
+		s.gwConn.Close()
+	}
 	for _, m := range s.muxes {
 		m.Close()
+	}
+	if len(s.muxes) == 0 {
+		for _, ln := range s.lns {
+			ln.Close()
+		}
 	}
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
@@ -144,12 +176,14 @@ func (s *Server) Stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s.http.Shutdown(ctx)
+	if s.http != nil {
+		s.http.Shutdown(ctx)
+	}
 	s.wg.Wait()
 	s.node.Stop()
 }
 
-func (s *Server) httpHandler() http.Handler {
+func (s *Server) httpHandler() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"health": "true", "reason": ""})
