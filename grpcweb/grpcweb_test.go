@@ -8,8 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,29 +16,13 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/metastore/metastore/grpcweb"
-	"github.com/metastore/metastore/server"
-	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/internal/testserver"
 )
 
 // start runs a member in-process and returns its base URL.
 func start(t *testing.T, cors grpcweb.Origins) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s, err := server.Start(server.Config{
-		Config:           node.Config{Name: "web", DataDir: t.TempDir(), PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://" + addr}},
-		ListenClientURLs: []string{"http://" + addr},
-		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		CORS:             cors,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	_, addr := testserver.Start(t, testserver.Options{CORS: cors})
 	return "http://" + addr
 }
 

@@ -9,8 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"testing"
@@ -18,32 +16,14 @@ import (
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/internal/etcdoracle"
-	"github.com/metastore/metastore/server"
-	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/internal/testserver"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // startServer runs a metastore member in-process and returns its host:port.
 func startServer(t *testing.T, cors grpcweb.Origins) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv, err := server.Start(server.Config{
-		Config: node.Config{Name: "gw", DataDir: t.TempDir(),
-			PeerURLs: []string{"http://127.0.0.1:2380"}, ClientURLs: []string{"http://" + addr}},
-		ListenClientURLs: []string{"http://" + addr},
-		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		CORS:             cors,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	_, addr := testserver.Start(t, testserver.Options{CORS: cors})
 	return addr
 }
 

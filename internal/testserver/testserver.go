@@ -1,0 +1,52 @@
+//go:build !js
+
+// Package testserver starts a real MetaStore member in-process for tests: its own data dir,
+// a free port on 127.0.0.1, stopped when the test ends.
+package testserver
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/metastore/metastore/grpcweb"
+	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/node"
+)
+
+// Options tune the member.
+type Options struct {
+	CORS grpcweb.Origins
+	// Node overrides node settings (DataDir and URLs are filled in).
+	Node node.Config
+}
+
+// Start runs a member and returns it with its host:port.
+func Start(t testing.TB, opts Options) (*server.Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := opts.Node
+	if cfg.Name == "" {
+		cfg.Name = "test"
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.PeerURLs = []string{"http://127.0.0.1:2380"}
+	cfg.ClientURLs = []string{"http://" + addr}
+	s, err := server.Start(server.Config{
+		Config:           cfg,
+		ListenClientURLs: []string{"http://" + addr},
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		CORS:             opts.CORS,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, addr
+}
