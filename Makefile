@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run test vet fmt-check test-race test-wasm cover bench bench-core fuzz clean
+.PHONY: all build run test vet fmt-check web browser-deps test-race test-wasm cover bench bench-core fuzz clean
 
 all: build
 
@@ -17,7 +17,7 @@ run:
 	$(GO) build -o bin/metastore ./cmd/metastore
 	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
 
-test: vet fmt-check test-race test-wasm cover
+test: vet fmt-check web browser-deps test-race test-wasm cover
 
 vet:
 	$(GO) vet ./...
@@ -25,6 +25,15 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+
+# The TypeScript client: generated from etcd's .proto files, type-checked and bundled
+# (web/client/dist/metastore.js). npm ci installs exactly what package-lock.json pins.
+web:
+	cd web/client && npm ci --no-audit --no-fund && npm run build
+
+# Debian's Chromium for the browser tests (tests/browser), installed when missing.
+browser-deps:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 
 test-race:
 	$(GO) test -race -count=1 ./...

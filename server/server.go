@@ -39,6 +39,8 @@ type Config struct {
 	// CORS lists the cross-origin origins browsers may call the API from (etcd's --cors);
 	// same-origin pages always may.
 	CORS grpcweb.Origins
+	// UI, if set, serves every other path of the client port (the web UI).
+	UI http.Handler
 }
 
 // Server is a running member.
@@ -111,6 +113,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	mux := s.httpHandler()
 	mux.Handle("/v3/", gateway)
+	if cfg.UI != nil {
+		mux.Handle("/", cfg.UI)
+	}
 	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux), ReadHeaderTimeout: 10 * time.Second}
 	for _, ln := range s.lns {
 		s.serve(ln)

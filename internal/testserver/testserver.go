@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"testing"
 
 	"github.com/metastore/metastore/grpcweb"
@@ -18,6 +19,8 @@ import (
 // Options tune the member.
 type Options struct {
 	CORS grpcweb.Origins
+	// UI serves the other paths of the client port.
+	UI http.Handler
 	// Node overrides node settings (DataDir and URLs are filled in).
 	Node node.Config
 }
@@ -43,6 +46,7 @@ func Start(t testing.TB, opts Options) (*server.Server, string) {
 		ListenClientURLs: []string{"http://" + addr},
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CORS:             opts.CORS,
+		UI:               opts.UI,
 	})
 	if err != nil {
 		t.Fatal(err)
