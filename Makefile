@@ -12,10 +12,10 @@ build:
 	$(GO) build ./...
 	GOOS=js GOARCH=wasm $(GO) build ./core/...
 
-# One member on http://localhost:2379 (the data dir is created, but data is in memory only).
-run:
+# One member on http://localhost:2379, data in ./default.etcd; the browser examples at /.
+run: web
 	$(GO) build -o bin/metastore ./cmd/metastore
-	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
+	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd) --web-dir examples/browser
 
 test: vet fmt-check web browser-deps test-race test-wasm cover
 

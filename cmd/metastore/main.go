@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +36,7 @@ type flags struct {
 	version                                           bool
 	pprof                                             bool
 	cors                                              string
+	webDir                                            string
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -61,6 +64,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
+	fs.StringVar(&f.webDir, "web-dir", "", "serve the files of this directory on the client port (and the browser client at /client/ from web/client/dist)")
 	fs.StringVar(&f.cors, "cors", "", "comma-separated origins browsers may call the API from cross-origin ('*' for any); same-origin pages always may")
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -190,6 +194,7 @@ func main() {
 		Logger:           log,
 		EnablePprof:      f.pprof,
 		CORS:             grpcweb.ParseOrigins(f.cors),
+		UI:               ui(f.webDir),
 	})
 	if err != nil {
 		log.Error("failed to start", "error", err)
@@ -203,4 +208,15 @@ func main() {
 	log.Info("received signal; shutting down", "signal", got.String())
 	s.Stop()
 	log.Info("stopped")
+}
+
+// ui serves --web-dir, with the TypeScript client bundle at /client/ (built by make web).
+func ui(dir string) http.Handler {
+	if dir == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/client/", http.StripPrefix("/client/", http.FileServer(http.Dir(filepath.Join("web", "client", "dist")))))
+	mux.Handle("/", http.FileServer(http.Dir(dir)))
+	return mux
 }
