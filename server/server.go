@@ -116,7 +116,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}
-	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	for _, ln := range s.lns {
 		s.serve(ln)
 	}
@@ -138,13 +138,18 @@ func hostPort(raw string) (string, error) {
 // transport), everything else to the HTTP server.
 func (s *Server) serve(ln net.Listener) {
 	m := cmux.New(ln)
+	// A connection that sends nothing (a browser's speculative preconnect) must not hold a
+	// matcher forever.
+	m.SetReadTimeout(10 * time.Second)
 	grpcL := m.MatchWithWriters(cmux.HTTP2MatchHeaderFieldSendSettings("content-type", "application/grpc"))
 	httpL := m.Match(cmux.Any())
 	s.muxes = append(s.muxes, m)
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.grpc.Serve(grpcL) }()
 	go func() { defer s.wg.Done(); s.http.Serve(httpL) }()
-	go func() { defer s.wg.Done(); m.Serve() }()
+	// Not waited for on Stop: its Serve waits for connections still being matched, and an
+	// idle one would hold the shutdown up to the read timeout.
+	go m.Serve()
 }
 
 // Addrs returns the addresses the server listens on.

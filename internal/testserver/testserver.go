@@ -23,22 +23,30 @@ type Options struct {
 	UI http.Handler
 	// Node overrides node settings (DataDir and URLs are filled in).
 	Node node.Config
+	// Addr and DataDir, if set, reuse an address and a data dir (to restart a member).
+	Addr, DataDir string
 }
 
 // Start runs a member and returns it with its host:port.
 func Start(t testing.TB, opts Options) (*server.Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addr := opts.Addr
+	if addr == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = l.Addr().String()
+		l.Close()
 	}
-	addr := l.Addr().String()
-	l.Close()
 	cfg := opts.Node
 	if cfg.Name == "" {
 		cfg.Name = "test"
 	}
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = opts.DataDir
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
 	cfg.PeerURLs = []string{"http://127.0.0.1:2380"}
 	cfg.ClientURLs = []string{"http://" + addr}
 	s, err := server.Start(server.Config{

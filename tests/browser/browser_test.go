@@ -221,3 +221,65 @@ func TestBrowserLatency(t *testing.T) {
 	}
 	t.Logf("unary round trip from the tab: put %.2f ms, get %.2f ms (mean of 200)", r.PutMs, r.GetMs)
 }
+
+// TestBrowserWatchResumes: the member restarts under a watching page; the watch reconnects
+// from the revision after the last event it saw, so it gets what was written meanwhile,
+// once each, and a watch from a compacted revision fails with CompactedError.
+func TestBrowserWatchResumes(t *testing.T) {
+	dir := t.TempDir()
+	ui := page(t)
+	srv, addr := testserver.Start(t, testserver.Options{UI: ui, DataDir: dir})
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/index.html")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.ready === true`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	eval(t, ctx, `
+		window.events = [];
+		(async () => { for await (const b of ms.watch("r/", {prefix: true}))
+			for (const e of b.events) window.events.push(m.text(e.kv.key)); })()
+			.catch((e) => window.events.push("error: " + e.name + ": " + e.message));
+		return true;`, nil)
+	time.Sleep(500 * time.Millisecond)
+	put := func(k string) {
+		t.Helper()
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		if _, err := cli.Put(context.Background(), k, "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("r/1")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.events.length === 1`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop() // with the page's watch open: must not wait for the browser
+	testserver.Start(t, testserver.Options{UI: ui, DataDir: dir, Addr: addr})
+	put("r/2")
+	put("r/3")
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.events.length >= 3`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.events)`))
+		t.Fatalf("the watch did not resume: %v (events %s)", err, got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var got []string
+	eval(t, ctx, `return window.events;`, &got)
+	if b, _ := json.Marshal(got); string(b) != `["r/1","r/2","r/3"]` {
+		t.Fatalf("events across the restart: %s", b)
+	}
+	var e struct{ Name, Rev string }
+	eval(t, ctx, `
+		const r = await ms.put("r/4", "v");
+		await ms.compact(r.header.revision);
+		try { for await (const b of ms.watch("r/", {prefix: true, startRevision: 2n})) {} }
+		catch (err) { return {name: err.name, rev: err.compactRevision}; }
+		return {name: "none"};`, &e)
+	if e.Name != "CompactedError" || e.Rev == "" {
+		t.Fatalf("watch below the compact revision: %+v", e)
+	}
+}
