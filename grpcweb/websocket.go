@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -29,6 +30,8 @@ import (
 //
 // Closing the socket cancels the call.
 const wsProtocol = "grpc-websockets"
+
+var errBadMessage = errors.New("grpc-websockets: unknown message type")
 
 // wsConfig bounds the bridge.
 type wsConfig struct {
@@ -87,7 +90,8 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, gs *grpc.Server, pol
 	req.Header.Set("Content-Type", "application/grpc+proto")
 	req.Header.Del("X-Grpc-Web")
 
-	// Client messages feed the request body; a closed socket cancels the call.
+	// Client messages feed the request body. A malformed message ends the body with an
+	// error (the call fails with a status); only a closed socket cancels the call.
 	go func() {
 		defer cancel()
 		for {
@@ -100,12 +104,9 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, gs *grpc.Server, pol
 			case len(m) == 1 && m[0] == 1:
 				bodyW.Close()
 			case len(m) > 0 && m[0] == 0:
-				if _, err := bodyW.Write(m[1:]); err != nil {
-					return
-				}
+				bodyW.Write(m[1:]) // fails only once the body was closed: drop
 			default:
-				bodyW.CloseWithError(io.ErrUnexpectedEOF)
-				return
+				bodyW.CloseWithError(errBadMessage)
 			}
 		}
 	}()
@@ -209,6 +210,11 @@ func (w *wsWriter) finish() {
 				t[strings.TrimPrefix(k, http.TrailerPrefix)] = v
 			}
 		}
+	}
+	if t.Get("Grpc-Status") == "" {
+		// The call ended without a status (cancelled as the client went away): say so.
+		t.Set("Grpc-Status", "1")
+		t.Set("Grpc-Message", "call canceled")
 	}
 	w.send(block(t))
 	w.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
