@@ -65,3 +65,17 @@ type Event struct {
 func (e Event) IsCreate() bool {
 	return e.Type == PUT && e.Kv.CreateRevision == e.Kv.ModRevision
 }
+
+// PrefixEnd returns the range end that selects every key starting with prefix (etcd's
+// GetPrefixRangeEnd): the prefix with its last byte below 0xff incremented; "\x00" (every key
+// from prefix on) when there is none.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return []byte{0}
+}

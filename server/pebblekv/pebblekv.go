@@ -126,7 +126,7 @@ func ascend(r reader, from, to int64, fn func(*backend.Record) bool) {
 
 func ascendMeta(r reader, prefix string, fn func(string, []byte) bool) {
 	lower := metaKey(prefix)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: kv.PrefixEnd(lower)})
 	if err != nil {
 		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
 	}
@@ -136,17 +136,6 @@ func ascendMeta(r reader, prefix string, fn func(string, []byte) bool) {
 			return
 		}
 	}
-}
-
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }
 
 func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) {

@@ -30,17 +30,6 @@ type electionServer struct {
 	n *node.Node
 }
 
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return []byte{0}
-}
-
 func createRevIs(key []byte, rev int64) *pb.Compare {
 	return &pb.Compare{Target: pb.Compare_CREATE, Result: pb.Compare_EQUAL, Key: key,
 		TargetUnion: &pb.Compare_CreateRevision{CreateRevision: rev}}
@@ -56,7 +45,7 @@ func opGet(key []byte) *pb.RequestOp {
 
 // firstCreate is clientv3's WithFirstCreate over a prefix: its oldest key.
 func firstCreate(pfx []byte) *pb.RangeRequest {
-	return &pb.RangeRequest{Key: pfx, RangeEnd: prefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
+	return &pb.RangeRequest{Key: pfx, RangeEnd: kv.PrefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
 		SortOrder: pb.RangeRequest_ASCEND, Limit: 1}
 }
 
@@ -84,7 +73,7 @@ func acquire(ctx context.Context, n *node.Node, key, val []byte, lease int64, ex
 // is left: everyone ahead in line has gone.
 func waitDeletes(ctx context.Context, n *node.Node, pfx []byte, maxCreateRev int64) (*pb.ResponseHeader, error) {
 	for {
-		resp, err := n.Range(ctx, &pb.RangeRequest{Key: pfx, RangeEnd: prefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
+		resp, err := n.Range(ctx, &pb.RangeRequest{Key: pfx, RangeEnd: kv.PrefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
 			SortOrder: pb.RangeRequest_DESCEND, Limit: 1, MaxCreateRevision: maxCreateRev})
 		if err != nil {
 			return nil, err
@@ -241,7 +230,7 @@ func (s *electionServer) Observe(r *epb.LeaderRequest, stream epb.Election_Obser
 			cur = resp.Kvs[0]
 		} else {
 			// Wait for the first put under the prefix.
-			err := watchRange(ctx, s.n, pfx, prefixEnd(pfx), rev, func(ev kv.Event) bool {
+			err := watchRange(ctx, s.n, pfx, kv.PrefixEnd(pfx), rev, func(ev kv.Event) bool {
 				if ev.Type == kv.PUT {
 					k := ev.Kv
 					cur, rev = &mvccpb.KeyValue{Key: k.Key, CreateRevision: k.CreateRevision, ModRevision: k.ModRevision,
