@@ -1,0 +1,113 @@
+//go:build !js
+
+package browser
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestWasmInTab builds the core for WebAssembly (wasm/) and uses it from a page with no
+// server behind it: etcd's semantics, errors, a watch and lease expiry, all in the tab.
+func TestWasmInTab(t *testing.T) {
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", filepath.Join(dir, "metastore.wasm"), "./wasm")
+	build.Dir = filepath.Join("..", "..")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the wasm: %v\n%s", err, out)
+	}
+	execJS, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "wasm_exec.js"), execJS, 0o644)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!doctype html><title>wasm</title>
+<script src="wasm_exec.js"></script>
+<script>
+const go = new Go();
+WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject).then((r) => {
+	go.run(r.instance);
+	window.call = async (method, req) => JSON.parse(await metastore.call(method, JSON.stringify(req)));
+	window.ready = true;
+});
+</script>`), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/index.html")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.ready === true`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("the wasm did not start: %v", err)
+	}
+
+	var kv struct {
+		Rev, Value, Count string
+		Swapped           bool
+		Code              int
+		Err               string
+	}
+	eval(t, ctx, `
+		await call("put", {key: btoa("a"), value: btoa("1")});
+		await call("put", {key: btoa("b"), value: btoa("2")});
+		const r = await call("range", {key: btoa("a")});
+		const all = await call("range", {key: btoa("a"), range_end: btoa("c"), count_only: true});
+		const t = await call("txn", {compare: [{key: btoa("a"), target: 3, result: 0, value: btoa("1")}],
+			success: [{request_put: {key: btoa("a"), value: btoa("3")}}]});
+		let code = 0, err = "";
+		try { await call("range", {}); } catch (e) { code = e.code; err = e.message; }
+		return {rev: r.header.revision, value: atob(r.kvs[0].value), count: all.count, swapped: t.succeeded, code, err};`, &kv)
+	if kv.Rev != "3" || kv.Value != "1" || kv.Count != "2" || !kv.Swapped || kv.Code != 3 || kv.Err != "etcdserver: key is not provided" {
+		t.Fatalf("in the tab: %+v", kv)
+	}
+
+	var w struct {
+		Created bool
+		Events  []string
+	}
+	eval(t, ctx, `
+		const c = await call("watch.create", {key: btoa("w/"), range_end: btoa("w0"), prev_kv: true});
+		await call("put", {key: btoa("w/1"), value: btoa("x")});
+		await call("deleterange", {key: btoa("w/1")});
+		const events = [];
+		while (events.length < 2) {
+			const n = await call("watch.next", {stream: c.stream});
+			for (const e of n.result.events) events.push((e.type === 1 ? "DELETE " : "PUT ") + atob(e.kv.key));
+		}
+		await call("watch.cancel", {stream: c.stream});
+		return {created: c.result.created, events};`, &w)
+	if !w.Created || len(w.Events) != 2 || w.Events[0] != "PUT w/1" || w.Events[1] != "DELETE w/1" {
+		t.Fatalf("watch in the tab: %+v", w)
+	}
+
+	var gone bool
+	eval(t, ctx, `
+		const l = await call("lease.grant", {TTL: "2"});
+		await call("put", {key: btoa("eph"), value: btoa("v"), lease: l.ID});
+		await new Promise((r) => setTimeout(r, 3500));
+		const r = await call("range", {key: btoa("eph")});
+		return r.kvs.length === 0;`, &gone)
+	if !gone {
+		t.Fatal("a 2 s lease did not expire in the tab")
+	}
+
+	var perf struct{ PutsPerSec, RangesPerSec float64 }
+	eval(t, ctx, `
+		const n = 20000;
+		let t0 = performance.now();
+		for (let i = 0; i < n; i++) await metastore.call("put", '{"key":"`+"cGVyZg=="+`","value":"dg=="}');
+		const puts = n / ((performance.now() - t0) / 1000);
+		t0 = performance.now();
+		for (let i = 0; i < n; i++) await metastore.call("range", '{"key":"cGVyZg=="}');
+		return {putsPerSec: puts, rangesPerSec: n / ((performance.now() - t0) / 1000)};`, &perf)
+	t.Logf("in the tab, one call at a time through the JS bridge: %.0f puts/s, %.0f ranges/s", perf.PutsPerSec, perf.RangesPerSec)
+}
