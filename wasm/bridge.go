@@ -3,7 +3,10 @@
 // Command wasm is the core compiled to WebAssembly for a browser tab: a thin syscall/js
 // bridge, with no logic of its own, so the tab behaves like the server.
 //
-// It defines globalThis.metastore.call(method, requestJSON) → Promise<responseJSON>. Requests
+// It defines globalThis.metastore.call(method, requestJSON) → Promise<responseJSON>, and
+// callSync(method, requestJSON) → [responseJSON, error] for calls that need no waiting (all
+// but watch.next): the core never waits on the page, so these return at once, without the
+// cost of a goroutine and a Promise per call. Requests
 // and responses use etcd's JSON gateway shapes (proto field names, bytes as base64, 64-bit
 // integers as strings), so a page can talk to the tab and to a server's /v3/ gateway alike.
 // Errors reject with {code, message}: etcd's gRPC code and text. Work runs off the event
@@ -11,10 +14,11 @@
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
-// watch.cancel.
+// watch.cancel, and bench (the core's own speed in this tab, on a scratch store).
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -40,7 +44,7 @@ func main() {
 	}
 	store = s
 	go expireLeases()
-	js.Global().Set("metastore", js.ValueOf(map[string]any{"call": js.FuncOf(call)}))
+	js.Global().Set("metastore", js.ValueOf(map[string]any{"call": js.FuncOf(call), "callSync": js.FuncOf(callSync)}))
 	select {}
 }
 
@@ -74,6 +78,21 @@ func call(this js.Value, args []js.Value) any {
 		}()
 		return nil
 	}))
+}
+
+// callSync(method, requestJSON) returns [responseJSON, null] or [null, {code, message}].
+func callSync(this js.Value, args []js.Value) any {
+	if len(args) != 2 || args[0].String() == "watch.next" {
+		return js.ValueOf([]any{nil, map[string]any{"code": int(core.CodeInvalidArgument),
+			"message": "metastore.callSync(method, requestJSON); watch.next needs call"}})
+	}
+	out, err := dispatch(args[0].String(), []byte(args[1].String()))
+	if err != nil {
+		code, msg := core.Status(err)
+		return js.ValueOf([]any{nil, map[string]any{"code": int(code), "message": msg}})
+	}
+	b, _ := json.Marshal(out)
+	return js.ValueOf([]any{string(b), nil})
 }
 
 func reject(code core.Code, msg string) any {
@@ -195,6 +214,14 @@ func dispatch(method string, body []byte) (any, error) {
 	case "status":
 		return map[string]any{"header": header(core.ResponseHeader{Revision: store.Rev()}), "version": "3.6.16",
 			"compact_revision": str(store.CompactRev())}, nil
+	case "bench":
+		var r struct {
+			N int `json:"n"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return bench(r.N)
 	case "watch.create":
 		var r watchCreate
 		if err := decode(&r); err != nil {
@@ -263,4 +290,37 @@ func nextWatch(id int64) (any, error) {
 	case <-ws.Done():
 		return nil, mvcc.ErrStreamClosed
 	}
+}
+
+// bench measures the core in this tab without the bridge: n puts (8-byte keys, 256-byte
+// values, over 100k keys) and n single-key ranges on a scratch store.
+func bench(n int) (any, error) {
+	if n <= 0 || n > 10_000_000 {
+		return nil, badRequest("bench: n must be in 1..10000000")
+	}
+	s, err := core.New(core.Config{})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	key := make([]byte, 8)
+	val := make([]byte, 256)
+	req := &core.PutRequest{Key: key, Value: val}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		binary.BigEndian.PutUint64(key, uint64(i%100_000))
+		if _, err := s.Put(req); err != nil {
+			return nil, err
+		}
+	}
+	puts := float64(n) / time.Since(start).Seconds()
+	rr := &core.RangeRequest{Key: key}
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		binary.BigEndian.PutUint64(key, uint64(i%100_000))
+		if _, err := s.Range(rr); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"puts_per_sec": puts, "ranges_per_sec": float64(n) / time.Since(start).Seconds()}, nil
 }

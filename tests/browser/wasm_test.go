@@ -100,6 +100,29 @@ WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject).then(
 		t.Fatal("a 2 s lease did not expire in the tab")
 	}
 
+	var sync struct{ PutsPerSec, RangesPerSec float64 }
+	eval(t, ctx, `
+		const n = 100000;
+		const [ok, err] = metastore.callSync("range", "{}");
+		if (ok !== null || err.code !== 3) throw new Error("callSync error shape");
+		let t0 = performance.now();
+		for (let i = 0; i < n; i++) metastore.callSync("put", '{"key":"cGVyZg==","value":"dg=="}');
+		const puts = n / ((performance.now() - t0) / 1000);
+		t0 = performance.now();
+		for (let i = 0; i < n; i++) metastore.callSync("range", '{"key":"cGVyZg=="}');
+		return {putsPerSec: puts, rangesPerSec: n / ((performance.now() - t0) / 1000)};`, &sync)
+	t.Logf("in the tab, synchronous bridge calls: %.0f puts/s, %.0f ranges/s", sync.PutsPerSec, sync.RangesPerSec)
+
+	var core struct {
+		Puts   float64 `json:"puts_per_sec"`
+		Ranges float64 `json:"ranges_per_sec"`
+	}
+	eval(t, ctx, `return await call("bench", {n: 200000});`, &core)
+	if core.Puts <= 0 || core.Ranges <= 0 {
+		t.Fatalf("bench: %+v", core)
+	}
+	t.Logf("the core in the tab (wasm, no bridge per call): %.0f puts/s, %.0f ranges/s", core.Puts, core.Ranges)
+
 	var perf struct{ PutsPerSec, RangesPerSec float64 }
 	eval(t, ctx, `
 		const n = 20000;
