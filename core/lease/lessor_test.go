@@ -328,10 +328,9 @@ func TestQueueRandom(t *testing.T) {
 	const retry = 3 * time.Second
 	l, clk := newTestLessor(Config{RetryAfter: retry})
 	type state struct {
-		ttl      int64
-		expiry   time.Time
-		due      time.Time
-		reported bool
+		ttl    int64
+		expiry time.Time
+		due    time.Time
 	}
 	model := map[int64]*state{}
 	rng := rand.New(rand.NewSource(1))

@@ -76,15 +76,6 @@ func mwRecv(t testing.TB, ws *WatchStream) WatchResponse {
 	}
 }
 
-func mwNone(t testing.TB, ws *WatchStream) {
-	t.Helper()
-	select {
-	case r := <-ws.Chan():
-		t.Fatalf("unexpected response %s", mwFmt(r))
-	case <-time.After(mwQuiet):
-	}
-}
-
 // mwEmpty checks that nothing is queued on ws right now (for manual hubs, where nothing can
 // arrive later by itself).
 func mwEmpty(t testing.TB, ws *WatchStream) {
@@ -119,14 +110,6 @@ func mwRevs(evs []kv.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, e := range evs {
 		out[i] = e.Kv.ModRevision
-	}
-	return out
-}
-
-func mwSeq(from, to int64) []int64 {
-	var out []int64
-	for r := from; r <= to; r++ {
-		out = append(out, r)
 	}
 	return out
 }
