@@ -7,6 +7,10 @@ import (
 	"github.com/metastore/metastore/core/mvcc"
 )
 
+// EtcdVersion is the etcd release whose API and behaviour the core implements; servers and
+// the wasm bridge report it (Kubernetes gates features on it).
+const EtcdVersion = "3.6.16"
+
 // Validation errors, with etcd's texts.
 var (
 	ErrEmptyKey          = errors.New("etcdserver: key is not provided")

@@ -212,7 +212,7 @@ func dispatch(method string, body []byte) (any, error) {
 		}
 		return map[string]any{"header": header(resp.Header), "leases": ls}, nil
 	case "status":
-		return map[string]any{"header": header(core.ResponseHeader{Revision: store.Rev()}), "version": "3.6.16",
+		return map[string]any{"header": header(core.ResponseHeader{Revision: store.Rev()}), "version": core.EtcdVersion,
 			"compact_revision": str(store.CompactRev())}, nil
 	case "bench":
 		var r struct {

@@ -112,7 +112,10 @@ func (s *Store) recover() error {
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
 	s.b.Ascend(0, 0, func(r *backend.Record) bool {
-		ki := s.keyIndex(r.KV.Key, !r.Tombstone)
+		ki := s.keyIndex(r.KV.Key)
+		if ki == nil && !r.Tombstone {
+			ki = s.addKeyIndex(r.KV.Key)
+		}
 		if ki == nil {
 			// A tombstone for a key with no earlier history left (compacted away): nothing to index.
 			return true
@@ -141,14 +144,14 @@ func (s *Store) recover() error {
 	return nil
 }
 
-// keyIndex returns the index entry of key, creating it when create is set.
-func (s *Store) keyIndex(key []byte, create bool) *keyIndex {
-	if ki, ok := s.index.Get(&keyIndex{key: key}); ok {
-		return ki
-	}
-	if !create {
-		return nil
-	}
+// keyIndex returns the index entry of key, nil if it has none.
+func (s *Store) keyIndex(key []byte) *keyIndex {
+	ki, _ := s.index.Get(&keyIndex{key: key})
+	return ki
+}
+
+// addKeyIndex adds an entry for key, which has none.
+func (s *Store) addKeyIndex(key []byte) *keyIndex {
 	ki := &keyIndex{key: append([]byte(nil), key...)}
 	s.index.ReplaceOrInsert(ki)
 	return ki
@@ -198,7 +201,7 @@ func (s *Store) record(rev kv.Revision) *backend.Record {
 // prevKV returns the version of key visible just before revision rev, nil if none (never
 // written, deleted, or compacted away). The caller holds s.mu.
 func (s *Store) prevKV(key []byte, rev int64) *kv.KeyValue {
-	ki := s.keyIndex(key, false)
+	ki := s.keyIndex(key)
 	if ki == nil {
 		return nil
 	}

@@ -128,7 +128,7 @@ func (t *readTxn) Range(key, end []byte, ro RangeOptions) (*RangeResult, error) 
 // walk visits the index entries in [key, end) in key order until fn returns false.
 func (s *Store) walk(key, end []byte, fn func(*keyIndex) bool) {
 	if end == nil {
-		if ki := s.keyIndex(key, false); ki != nil {
+		if ki := s.keyIndex(key); ki != nil {
 			fn(ki)
 		}
 		return
@@ -214,10 +214,10 @@ func (t *writeTxn) nextRev() kv.Revision {
 
 func (t *writeTxn) Put(key, value []byte, lease int64) int64 {
 	rev := t.nextRev()
-	ki := t.s.keyIndex(key, false)
+	ki := t.s.keyIndex(key)
 	isNew := ki == nil
 	if isNew {
-		ki = t.s.keyIndex(key, true)
+		ki = t.s.addKeyIndex(key)
 	}
 	t.remember(ki, isNew)
 	oldLease := ki.lease

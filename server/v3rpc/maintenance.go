@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pbconv"
 )
@@ -18,7 +19,7 @@ import (
 // Version is the etcd version MetaStore implements and reports in Status (Kubernetes gates
 // features on it) and /version.
 const (
-	Version        = "3.6.16"
+	Version        = core.EtcdVersion
 	StorageVersion = "3.6.0"
 	ClusterVersion = "3.6.0"
 )
