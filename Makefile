@@ -12,10 +12,10 @@ build:
 	$(GO) build ./...
 	GOOS=js GOARCH=wasm $(GO) build ./core/...
 
-# One member on http://localhost:2379, data in ./default.etcd; the browser examples at /.
+# One member on http://localhost:2379, data in ./default.etcd; the playground at /.
 run: web
 	$(GO) build -o bin/metastore ./cmd/metastore
-	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd) --web-dir examples/browser
+	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
 
 test: vet fmt-check web browser-deps test-race test-wasm cover
 
@@ -26,10 +26,17 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
 
-# The TypeScript client: generated from etcd's .proto files, type-checked and bundled
-# (web/client/dist/metastore.js). npm ci installs exactly what package-lock.json pins.
+# The browser side, as static files in web/dist (the server embeds them and serves them at /;
+# any static host can too): the playground (web/playground), the core as WebAssembly
+# (wasm/, with Go's wasm_exec.js, and gzipped for servers that send it so), and the
+# TypeScript client (web/client, generated from etcd's .proto files; also at
+# web/client/dist/metastore.js). npm ci installs exactly what package-lock.json pins.
 web:
-	cd web/client && npm ci --no-audit --no-fund && npm run build
+	cd web && npm ci --no-audit --no-fund && npm run build
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o web/dist/metastore.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/dist/
+	gzip -9 -k -f web/dist/metastore.wasm
+	@echo "web/dist/metastore.wasm: $$(wc -c < web/dist/metastore.wasm) bytes, $$(wc -c < web/dist/metastore.wasm.gz) gzipped"
 
 # Debian's Chromium for the browser tests (tests/browser), installed when missing.
 browser-deps:

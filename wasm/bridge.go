@@ -14,10 +14,13 @@
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
-// watch.cancel, and bench (the core's own speed in this tab, on a scratch store).
+// watch.cancel; batch (many requests in one call); clock (pause, resume, advance the time
+// leases run on); snapshot, restore and reset (the whole state, for persistence and
+// export/import); and bench (the core's own speed in this tab, on a scratch store).
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -26,11 +29,19 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/mvcc"
 )
 
 var (
+	// clk is the time leases run on; the page can pause it and move it forward.
+	clk = clock.NewPage()
+
+	// mu guards store and db, which restore and reset replace.
+	mu    sync.RWMutex
 	store *core.Store
+	db    *backend.Memory
 
 	watchMu sync.Mutex
 	watches = map[int64]*core.WatchStream{}
@@ -38,22 +49,61 @@ var (
 )
 
 func main() {
-	s, err := core.New(core.Config{})
-	if err != nil {
+	if err := replace(nil); err != nil {
 		panic(err)
 	}
-	store = s
-	go expireLeases()
+	go func() {
+		for range time.Tick(250 * time.Millisecond) {
+			expireLeases()
+		}
+	}()
 	js.Global().Set("metastore", js.ValueOf(map[string]any{"call": js.FuncOf(call), "callSync": js.FuncOf(callSync)}))
 	select {}
 }
 
+// current is the store calls run against.
+func current() *core.Store {
+	mu.RLock()
+	defer mu.RUnlock()
+	return store
+}
+
+// replace swaps in an empty store (snapshot nil) or one restored from a snapshot. Open
+// watch streams belong to the old store: they are closed, and their watch.next fails.
+func replace(snapshot []byte) error {
+	b := backend.NewMemory()
+	cfg := core.Config{Backend: b, Clock: clk}
+	var s *core.Store
+	var err error
+	if snapshot == nil {
+		s, err = core.New(cfg)
+	} else {
+		s, err = core.Restore(bytes.NewReader(snapshot), cfg)
+	}
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	old := store
+	store, db = s, b
+	mu.Unlock()
+	watchMu.Lock()
+	for id, ws := range watches {
+		ws.Close()
+		delete(watches, id)
+	}
+	watchMu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
 // expireLeases revokes leases whose TTL ran out, as a server's leader does.
 func expireLeases() {
-	for range time.Tick(500 * time.Millisecond) {
-		for _, id := range store.ExpiredLeases(1000) {
-			store.LeaseRevoke(id)
-		}
+	s := current()
+	for _, id := range s.ExpiredLeases(1000) {
+		s.LeaseRevoke(id)
 	}
 }
 
@@ -110,6 +160,7 @@ func dispatch(method string, body []byte) (any, error) {
 		}
 		return nil
 	}
+	store := current()
 	switch method {
 	case "range":
 		var r rangeRequest
@@ -212,8 +263,63 @@ func dispatch(method string, body []byte) (any, error) {
 		}
 		return map[string]any{"header": header(resp.Header), "leases": ls}, nil
 	case "status":
+		mu.RLock()
+		size := str(db.Size())
+		mu.RUnlock()
 		return map[string]any{"header": header(core.ResponseHeader{Revision: store.Rev()}), "version": core.EtcdVersion,
-			"compact_revision": str(store.CompactRev())}, nil
+			"dbSize": size, "dbSizeInUse": size, "compact_revision": str(store.CompactRev())}, nil
+	case "batch":
+		var r struct {
+			Requests []requestOp `json:"requests"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return runBatch(store, r.Requests)
+	case "clock":
+		var r struct {
+			Action  string `json:"action"`
+			Seconds int64  `json:"seconds,string"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		switch r.Action {
+		case "pause":
+			clk.Pause()
+		case "resume":
+			clk.Resume()
+		case "advance":
+			clk.Advance(time.Duration(r.Seconds) * time.Second)
+			expireLeases()
+		case "":
+		default:
+			return nil, badRequest(fmt.Sprintf("clock: unknown action %q (pause, resume, advance)", r.Action))
+		}
+		paused, ahead := clk.State()
+		return map[string]any{"paused": paused, "ahead_ms": str(ahead.Milliseconds())}, nil
+	case "snapshot":
+		var buf bytes.Buffer
+		if err := store.WriteSnapshot(&buf); err != nil {
+			return nil, err
+		}
+		return map[string]any{"snapshot": buf.Bytes(), "revision": str(store.Rev())}, nil
+	case "restore":
+		var r struct {
+			Snapshot []byte `json:"snapshot"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		if err := replace(r.Snapshot); err != nil {
+			return nil, badRequest(err.Error())
+		}
+		return map[string]any{"header": header(core.ResponseHeader{Revision: current().Rev()})}, nil
+	case "reset":
+		if err := replace(nil); err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": header(core.ResponseHeader{Revision: current().Rev()})}, nil
 	case "bench":
 		var r struct {
 			N int `json:"n"`
@@ -259,9 +365,60 @@ type leaseID struct {
 	ID int64 `json:"ID,string"`
 }
 
+// runBatch runs each request on its own, in order, as separate calls would (a bulk path
+// through the bridge: one crossing for many requests). It stops at the first error, which
+// it returns with the index of the failed request.
+func runBatch(store *core.Store, reqs []requestOp) (any, error) {
+	out := make([]map[string]any, 0, len(reqs))
+	for i, op := range reqs {
+		var (
+			resp map[string]any
+			err  error
+		)
+		switch {
+		case op.Range != nil:
+			var r *core.RangeResponse
+			if r, err = store.Range(op.Range.core()); err == nil {
+				resp = map[string]any{"response_range": rangeResponseOf(r)}
+			}
+		case op.Put != nil:
+			var r *core.PutResponse
+			if r, err = store.Put(op.Put.core()); err == nil {
+				resp = map[string]any{"response_put": putResponseOf(r)}
+			}
+		case op.DeleteRange != nil:
+			var r *core.DeleteRangeResponse
+			if r, err = store.DeleteRange(op.DeleteRange.core()); err == nil {
+				resp = map[string]any{"response_delete_range": deleteResponseOf(r)}
+			}
+		case op.Txn != nil:
+			var r *core.TxnResponse
+			if r, err = store.Txn(op.Txn.core()); err == nil {
+				resp = map[string]any{"response_txn": txnResponseOf(r)}
+			}
+		default:
+			err = badRequest(fmt.Sprintf("batch: request %d is empty", i))
+		}
+		if err != nil {
+			return nil, batchError{i, err}
+		}
+		out = append(out, resp)
+	}
+	return map[string]any{"responses": out}, nil
+}
+
+// batchError is the error of one request of a batch; its gRPC status is that request's.
+type batchError struct {
+	index int
+	err   error
+}
+
+func (e batchError) Error() string { return fmt.Sprintf("batch request %d: %v", e.index, e.err) }
+func (e batchError) Unwrap() error { return e.err }
+
 // createWatch opens a watch stream with one watcher; watch.next returns its next message.
 func createWatch(r *watchCreate) (any, error) {
-	ws := store.NewWatchStream()
+	ws := current().NewWatchStream()
 	if _, err := ws.Create(r.core()); err != nil {
 		ws.Close()
 		return nil, err

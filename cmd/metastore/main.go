@@ -18,6 +18,7 @@ import (
 	"github.com/metastore/metastore/server"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/v3rpc"
+	"github.com/metastore/metastore/web"
 )
 
 type flags struct {
@@ -64,7 +65,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
-	fs.StringVar(&f.webDir, "web-dir", "", "serve the files of this directory on the client port (and the browser client at /client/ from web/client/dist)")
+	fs.StringVar(&f.webDir, "web-dir", "", "serve the files of this directory on the client port instead of the playground (and the browser client at /client/ from web/client/dist)")
 	fs.StringVar(&f.cors, "cors", "", "comma-separated origins browsers may call the API from cross-origin ('*' for any); same-origin pages always may")
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -210,10 +211,11 @@ func main() {
 	log.Info("stopped")
 }
 
-// ui serves --web-dir, with the TypeScript client bundle at /client/ (built by make web).
+// ui serves the playground built into the binary (web/dist), or --web-dir with the
+// TypeScript client bundle at /client/ (built by make web).
 func ui(dir string) http.Handler {
 	if dir == "" {
-		return nil
+		return web.Handler(web.Dist())
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/client/", http.StripPrefix("/client/", http.FileServer(http.Dir(filepath.Join("web", "client", "dist")))))

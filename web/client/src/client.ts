@@ -52,7 +52,8 @@ export class CompactedError extends MetaStoreError {
   }
 }
 
-async function call<T>(f: () => Promise<T>): Promise<T> {
+/** Runs f, turning transport errors into MetaStoreError (gRPC code, etcd text). */
+export async function call<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {
