@@ -14,7 +14,8 @@
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
-// watch.cancel; batch (many requests in one call); clock (pause, resume, advance the time
+// watch.cancel; batch (many requests in one call); any of these prefixed "scratch." on a
+// scratch store (for benchmarks; "scratch.drop" frees it); clock (pause, resume, advance the time
 // leases run on); snapshot, restore and reset (the whole state, for persistence and
 // export/import); and bench (the core's own speed in this tab, on a scratch store).
 package main
@@ -24,6 +25,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall/js"
 	"time"
@@ -99,6 +101,29 @@ func replace(snapshot []byte) error {
 	return nil
 }
 
+var (
+	scratchMu sync.Mutex
+	scratch   *core.Store
+)
+
+func scratchStore() *core.Store {
+	scratchMu.Lock()
+	defer scratchMu.Unlock()
+	if scratch == nil {
+		scratch, _ = core.New(core.Config{}) // an empty memory store cannot fail to open
+	}
+	return scratch
+}
+
+func dropScratch() {
+	scratchMu.Lock()
+	defer scratchMu.Unlock()
+	if scratch != nil {
+		scratch.Close()
+		scratch = nil
+	}
+}
+
 // expireLeases revokes leases whose TTL ran out, as a server's leader does.
 func expireLeases() {
 	s := current()
@@ -161,6 +186,14 @@ func dispatch(method string, body []byte) (any, error) {
 		return nil
 	}
 	store := current()
+	if m, ok := strings.CutPrefix(method, "scratch."); ok {
+		// The same methods on a scratch store, so a benchmark leaves the page's store alone.
+		if m == "drop" {
+			dropScratch()
+			return map[string]any{}, nil
+		}
+		method, store = m, scratchStore()
+	}
 	switch method {
 	case "range":
 		var r rangeRequest
@@ -333,7 +366,7 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		return createWatch(&r)
+		return createWatch(store, &r)
 	case "watch.next":
 		var r struct {
 			Stream int64 `json:"stream,string"`
@@ -417,8 +450,8 @@ func (e batchError) Error() string { return fmt.Sprintf("batch request %d: %v", 
 func (e batchError) Unwrap() error { return e.err }
 
 // createWatch opens a watch stream with one watcher; watch.next returns its next message.
-func createWatch(r *watchCreate) (any, error) {
-	ws := current().NewWatchStream()
+func createWatch(store *core.Store, r *watchCreate) (any, error) {
+	ws := store.NewWatchStream()
 	if _, err := ws.Create(r.core()); err != nil {
 		ws.Close()
 		return nil, err

@@ -104,6 +104,81 @@ WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject).then(
 		t.Fatal("a 2 s lease did not expire in the tab")
 	}
 
+	// The page's clock: paused, a lease outlives its TTL; advanced, it expires at once.
+	var clk struct {
+		KeptWhilePaused, GoneAfterAdvance bool
+		Paused                            bool
+		Ahead                             string `json:"ahead_ms"`
+	}
+	eval(t, ctx, `
+		await call("clock", {action: "pause"});
+		const l = await call("lease.grant", {TTL: "2"});
+		await call("put", {key: btoa("paused"), value: btoa("v"), lease: l.ID});
+		await new Promise((r) => setTimeout(r, 2500));
+		const kept = (await call("range", {key: btoa("paused")})).kvs.length === 1;
+		const st = await call("clock", {action: "advance", seconds: "60"});
+		const gone = (await call("range", {key: btoa("paused")})).kvs.length === 0;
+		await call("clock", {action: "resume"});
+		return {keptWhilePaused: kept, goneAfterAdvance: gone, paused: st.paused, ahead_ms: st.ahead_ms};`, &clk)
+	if !clk.KeptWhilePaused || !clk.GoneAfterAdvance || !clk.Paused || clk.Ahead == "" || clk.Ahead[0] == '-' || clk.Ahead == "0" {
+		t.Fatalf("the page clock: %+v", clk)
+	}
+
+	// Snapshot, reset, restore: the whole state, history and leases included; a bad
+	// snapshot is refused and leaves the store as it was.
+	var snap struct {
+		EmptyAfterReset, BadRefused, Restored bool
+		Rev, OldValue, LeaseTTL               string
+	}
+	eval(t, ctx, `
+		const l = await call("lease.grant", {TTL: "600"});
+		await call("put", {key: btoa("s"), value: btoa("old")});
+		await call("put", {key: btoa("s"), value: btoa("new"), lease: l.ID});
+		const before = await call("range", {key: btoa("s")});
+		const s = (await call("snapshot", {})).snapshot;
+		await call("reset", {});
+		const empty = (await call("range", {key: btoa("s")})).kvs.length === 0;
+		let bad = false;
+		try { await call("restore", {snapshot: btoa("not a snapshot")}); } catch (e) { bad = true; }
+		const stillEmpty = (await call("range", {key: btoa("s")})).kvs.length === 0;
+		await call("restore", {snapshot: s});
+		const after = await call("range", {key: btoa("s")});
+		const old = await call("range", {key: btoa("s"), revision: String(BigInt(before.header.revision) - 1n)});
+		const ttl = await call("lease.timetolive", {ID: l.ID});
+		return {emptyAfterReset: empty, badRefused: bad && stillEmpty,
+			restored: atob(after.kvs[0].value) === "new" && after.header.revision === before.header.revision && after.kvs[0].lease === l.ID,
+			rev: after.header.revision, oldValue: atob(old.kvs[0].value), leaseTTL: ttl.grantedTTL};`, &snap)
+	if !snap.EmptyAfterReset || !snap.BadRefused || !snap.Restored || snap.OldValue != "old" || snap.LeaseTTL != "600" {
+		t.Fatalf("snapshot/restore in the tab: %+v", snap)
+	}
+
+	// batch runs requests in order, each on its own; an error names etcd's code; scratch.
+	// methods leave the page's store alone.
+	var batch struct {
+		Puts, Value, Err string
+		Code             int
+		ScratchSeen      bool
+		Untouched        bool
+	}
+	eval(t, ctx, `
+		const r = await call("batch", {requests: [
+			{request_put: {key: btoa("b1"), value: btoa("1")}},
+			{request_put: {key: btoa("b2"), value: btoa("2")}},
+			{request_range: {key: btoa("b1"), range_end: btoa("b3")}}]});
+		let err = "", code = 0;
+		try { await call("batch", {requests: [{request_put: {key: btoa("b3"), value: btoa("3")}}, {request_range: {}}]}); }
+		catch (e) { err = e.message; code = e.code; }
+		const rev = (await call("status", {})).header.revision;
+		await call("scratch.put", {key: btoa("scratch"), value: btoa("x")});
+		const seen = (await call("scratch.range", {key: btoa("scratch")})).kvs.length === 1;
+		const untouched = (await call("range", {key: btoa("scratch")})).kvs.length === 0 && (await call("status", {})).header.revision === rev;
+		await call("scratch.drop", {});
+		return {puts: r.responses[2].response_range.count, value: atob(r.responses[2].response_range.kvs[1].value),
+			err, code, scratchSeen: seen, untouched};`, &batch)
+	if batch.Puts != "2" || batch.Value != "2" || batch.Code != 3 || batch.Err != "etcdserver: key is not provided" || !batch.ScratchSeen || !batch.Untouched {
+		t.Fatalf("batch in the tab: %+v", batch)
+	}
+
 	var sync struct{ PutsPerSec, RangesPerSec float64 }
 	eval(t, ctx, `
 		const n = 100000;
