@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run test vet fmt-check web browser-deps test-race test-wasm cover bench bench-core fuzz clean
+.PHONY: all build run test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-core fuzz clean
 
 all: build
 
@@ -17,11 +17,11 @@ run: web
 	$(GO) build -o bin/metastore ./cmd/metastore
 	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
 
-test: vet fmt-check web browser-deps test-race test-wasm cover
+test: vet fmt-check web browser-deps test-web test-race test-wasm cover
 
 vet:
 	$(GO) vet ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./core/...
+	GOOS=js GOARCH=wasm $(GO) vet ./core/... ./wasm/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
@@ -41,6 +41,11 @@ web:
 # Debian's Chromium for the browser tests (tests/browser), installed when missing.
 browser-deps:
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+# The playground's etcdctl console against the real core (web/dist/metastore.wasm) under Node.
+# (Chromium runs it against etcdctl itself: tests/browser/etcdctl_test.go.)
+test-web:
+	cd web && npm run test:shell
 
 test-race:
 	$(GO) test -race -count=1 ./...

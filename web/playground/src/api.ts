@@ -1,0 +1,300 @@
+// The one client interface the playground talks to, with two transports: the core running
+// in this tab (WebAssembly, wasm/) and a live metastore (or etcd) server over gRPC-Web and
+// WebSocket. Both speak etcd's messages (protobuf-es types generated from etcd's protos), so
+// the console and panels cannot tell them apart except by `mode`.
+import { create, fromJson, toJson, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import {
+  KV, Lease, Maintenance, Watch,
+  RangeRequestSchema, RangeResponseSchema, PutRequestSchema, PutResponseSchema,
+  DeleteRangeRequestSchema, DeleteRangeResponseSchema, TxnRequestSchema, TxnResponseSchema,
+  CompactionResponseSchema, StatusResponseSchema, LeaseGrantResponseSchema, LeaseRevokeResponseSchema,
+  LeaseKeepAliveResponseSchema, LeaseTimeToLiveResponseSchema, LeaseLeasesResponseSchema,
+  WatchCreateRequestSchema, WatchResponseSchema, RequestOpSchema, ResponseOpSchema,
+  type RangeResponse, type PutResponse, type DeleteRangeResponse, type TxnResponse, type CompactionResponse,
+  type StatusResponse, type LeaseGrantResponse, type LeaseRevokeResponse, type LeaseKeepAliveResponse,
+  type LeaseTimeToLiveResponse, type LeaseLeasesResponse, type WatchResponse, type ResponseOp,
+} from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import { call, MetaStoreError } from "../../client/src/client.js";
+import { BidiStream } from "../../client/src/grpcws.js";
+
+export { MetaStoreError };
+
+export type Init<S extends DescMessage> = MessageInitShape<S>;
+
+/** A watch in progress: cancel() ends it. */
+export interface WatchHandle {
+  cancel(): void;
+}
+
+export interface Api {
+  /** "tab": the core in this page; "server": a live server at `endpoint`. */
+  readonly mode: "tab" | "server";
+  readonly endpoint: string;
+  range(r: Init<typeof RangeRequestSchema>): Promise<RangeResponse>;
+  put(r: Init<typeof PutRequestSchema>): Promise<PutResponse>;
+  deleteRange(r: Init<typeof DeleteRangeRequestSchema>): Promise<DeleteRangeResponse>;
+  txn(r: Init<typeof TxnRequestSchema>): Promise<TxnResponse>;
+  compact(revision: bigint): Promise<CompactionResponse>;
+  status(): Promise<StatusResponse>;
+  leaseGrant(ttl: bigint, id?: bigint): Promise<LeaseGrantResponse>;
+  leaseRevoke(id: bigint): Promise<LeaseRevokeResponse>;
+  /** One keep-alive round trip: TTL ≤ 0 in the answer means the lease is gone. */
+  leaseKeepAlive(id: bigint): Promise<LeaseKeepAliveResponse>;
+  leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases(): Promise<LeaseLeasesResponse>;
+  /**
+   * Opens a watch. onResponse gets every WatchResponse, the created one first; onEnd is
+   * called once if the watch ends other than by cancel() (an error, or a cancel by the
+   * server, e.g. compaction).
+   */
+  watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
+    onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle>;
+  /** Only the tab has a clock the page controls, and a whole state it can save. */
+  readonly tab?: TabControls;
+}
+
+export interface ClockState {
+  paused: boolean;
+  /** How far the store's clock is ahead of the wall clock, in ms. */
+  aheadMs: number;
+}
+
+export interface TabControls {
+  clock(action: "" | "pause" | "resume" | "advance", seconds?: number): Promise<ClockState>;
+  /** The whole state in MetaStore's snapshot format. */
+  snapshot(): Promise<Uint8Array>;
+  restore(snapshot: Uint8Array): Promise<void>;
+  reset(): Promise<void>;
+  /** Runs many requests in one crossing of the bridge (not atomically: each on its own). */
+  batch(ops: Init<typeof RequestOpSchema>[]): Promise<ResponseOp[]>;
+  /** The core's own speed in the tab, measured in Go on a scratch store. */
+  bench(n: number): Promise<{ puts_per_sec: number; ranges_per_sec: number }>;
+  /** The same Api on a separate, empty scratch store (for benchmarks); dropScratch frees it. */
+  scratch(): Api;
+  dropScratch(): Promise<void>;
+}
+
+// ---- the tab: the core as WebAssembly ----
+
+export interface Bridge {
+  call(method: string, json: string): Promise<string>;
+  callSync(method: string, json: string): [string | null, { code: number; message: string } | null];
+}
+
+declare global {
+  // Defined by Go's wasm_exec.js and by the bridge (wasm/bridge.go).
+  // eslint-disable-next-line no-var
+  var metastore: Bridge | undefined;
+  // eslint-disable-next-line no-var
+  var Go: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> };
+}
+
+const jsonOpts = { useProtoFieldName: true, enumAsInteger: true } as const;
+
+function loadScript(src: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(s);
+  });
+}
+
+/** Starts the core in this tab from base (the folder holding metastore.wasm and wasm_exec.js). */
+export async function startTab(base = "."): Promise<Api> {
+  if (!globalThis.metastore) {
+    if (!globalThis.Go) await loadScript(`${base}/wasm_exec.js`);
+    const go = new Go();
+    const { instance } = await WebAssembly.instantiateStreaming(fetch(`${base}/metastore.wasm`), go.importObject);
+    void go.run(instance);
+    for (let i = 0; !globalThis.metastore; i++) {
+      if (i > 500) throw new Error("the wasm core did not start");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  return new TabApi(globalThis.metastore!);
+}
+
+const b64 = (b: Uint8Array): string => {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+const unb64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+export class TabApi implements Api {
+  readonly mode = "tab";
+  readonly endpoint: string;
+  /** prefix "scratch." makes this the Api of the scratch store. */
+  constructor(private readonly bridge: Bridge, private readonly prefix = "") {
+    this.endpoint = prefix ? "scratch store" : "this tab";
+  }
+
+  // Calls that never wait run synchronously: cheaper than a goroutine and a Promise each.
+  private sync(method: string, req: unknown): unknown {
+    const [out, err] = this.bridge.callSync(this.prefix + method, JSON.stringify(req));
+    if (err) throw new MetaStoreError(err.code, err.message);
+    return JSON.parse(out!);
+  }
+
+  private async rpc<I extends DescMessage, O extends DescMessage>(method: string, inSchema: I, init: Init<I>,
+    outSchema: O): Promise<MessageShape<O>> {
+    const req = toJson(inSchema, create(inSchema, init), jsonOpts);
+    return fromJson(outSchema, this.sync(method, req) as never, { ignoreUnknownFields: true });
+  }
+
+  range = (r: Init<typeof RangeRequestSchema>) => this.rpc("range", RangeRequestSchema, r, RangeResponseSchema);
+  put = (r: Init<typeof PutRequestSchema>) => this.rpc("put", PutRequestSchema, r, PutResponseSchema);
+  deleteRange = (r: Init<typeof DeleteRangeRequestSchema>) =>
+    this.rpc("deleterange", DeleteRangeRequestSchema, r, DeleteRangeResponseSchema);
+  txn = (r: Init<typeof TxnRequestSchema>) => this.rpc("txn", TxnRequestSchema, r, TxnResponseSchema);
+
+  private async plain<O extends DescMessage>(method: string, req: unknown, outSchema: O): Promise<MessageShape<O>> {
+    return fromJson(outSchema, this.sync(method, req) as never, { ignoreUnknownFields: true });
+  }
+
+  compact = (revision: bigint) => this.plain("compaction", { revision: String(revision) }, CompactionResponseSchema);
+  status = () => this.plain("status", {}, StatusResponseSchema);
+  leaseGrant = (ttl: bigint, id = 0n) => this.plain("lease.grant", { TTL: String(ttl), ID: String(id) }, LeaseGrantResponseSchema);
+  leaseRevoke = (id: bigint) => this.plain("lease.revoke", { ID: String(id) }, LeaseRevokeResponseSchema);
+  leaseKeepAlive = (id: bigint) => this.plain("lease.keepalive", { ID: String(id) }, LeaseKeepAliveResponseSchema);
+  leaseTimeToLive = (id: bigint, keys: boolean) =>
+    this.plain("lease.timetolive", { ID: String(id), keys }, LeaseTimeToLiveResponseSchema);
+  leaseLeases = () => this.plain("lease.leases", {}, LeaseLeasesResponseSchema);
+
+  async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
+    onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
+    const req = toJson(WatchCreateRequestSchema, create(WatchCreateRequestSchema, r), jsonOpts);
+    const first = this.sync("watch.create", req) as { stream: string; result: unknown };
+    const parse = (j: unknown) => fromJson(WatchResponseSchema, j as never, { ignoreUnknownFields: true });
+    let cancelled = false;
+    onResponse(parse(first.result));
+    (async () => {
+      while (!cancelled) {
+        let next: { result: unknown };
+        try {
+          next = JSON.parse(await this.bridge.call(this.prefix + "watch.next", JSON.stringify({ stream: first.stream })));
+        } catch (e) {
+          if (!cancelled) {
+            const { code, message } = e as { code: number; message: string };
+            onEnd?.(new MetaStoreError(code, message));
+          }
+          return;
+        }
+        if (cancelled) return;
+        const w = parse(next.result);
+        onResponse(w);
+        if (w.canceled) {
+          cancelled = true;
+          this.sync("watch.cancel", { stream: first.stream });
+          return;
+        }
+      }
+    })();
+    return {
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        this.sync("watch.cancel", { stream: first.stream });
+      },
+    };
+  }
+
+  readonly tab: TabControls = {
+    clock: async (action, seconds = 0) => {
+      const r = this.sync("clock", { action, seconds: String(Math.round(seconds)) }) as { paused: boolean; ahead_ms: string };
+      return { paused: r.paused, aheadMs: Number(r.ahead_ms) };
+    },
+    snapshot: async () => unb64((this.sync("snapshot", {}) as { snapshot: string }).snapshot),
+    restore: async (snap) => void this.sync("restore", { snapshot: b64(snap) }),
+    reset: async () => void this.sync("reset", {}),
+    batch: async (ops) => {
+      const reqs = ops.map((o) => toJson(RequestOpSchema, create(RequestOpSchema, o), jsonOpts));
+      const r = this.sync("batch", { requests: reqs }) as { responses: unknown[] };
+      return r.responses.map((j) => fromJson(ResponseOpSchema, j as never, { ignoreUnknownFields: true }));
+    },
+    bench: async (n) => JSON.parse(await this.bridge.call("bench", JSON.stringify({ n }))),
+    scratch: () => new TabApi(this.bridge, "scratch."),
+    dropScratch: async () => void this.bridge.callSync("scratch.drop", "{}"),
+  };
+}
+
+// ---- a live server: gRPC-Web for unary calls, WebSocket for the streams ----
+
+/** Connects to a metastore (or etcd behind a gRPC-Web proxy) at baseUrl, e.g. http://127.0.0.1:2379. */
+export async function connectServer(baseUrl: string): Promise<Api> {
+  const api = new ServerApi(baseUrl.replace(/\/+$/, ""));
+  await api.status(); // fail now, with the server's error, rather than at the first command
+  return api;
+}
+
+class ServerApi implements Api {
+  readonly mode = "server";
+  private readonly kv: Client<typeof KV>;
+  private readonly leases: Client<typeof Lease>;
+  private readonly maint: Client<typeof Maintenance>;
+
+  constructor(readonly endpoint: string) {
+    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true });
+    this.kv = createClient(KV, transport);
+    this.leases = createClient(Lease, transport);
+    this.maint = createClient(Maintenance, transport);
+  }
+
+  range = (r: Init<typeof RangeRequestSchema>) => call(() => this.kv.range(r));
+  put = (r: Init<typeof PutRequestSchema>) => call(() => this.kv.put(r));
+  deleteRange = (r: Init<typeof DeleteRangeRequestSchema>) => call(() => this.kv.deleteRange(r));
+  txn = (r: Init<typeof TxnRequestSchema>) => call(() => this.kv.txn(r));
+  compact = (revision: bigint) => call(() => this.kv.compact({ revision }));
+  status = () => call(() => this.maint.status({}));
+  leaseGrant = (ttl: bigint, id = 0n) => call(() => this.leases.leaseGrant({ TTL: ttl, ID: id }));
+  leaseRevoke = (id: bigint) => call(() => this.leases.leaseRevoke({ ID: id }));
+  leaseTimeToLive = (id: bigint, keys: boolean) => call(() => this.leases.leaseTimeToLive({ ID: id, keys }));
+  leaseLeases = () => call(() => this.leases.leaseLeases({}));
+
+  leaseKeepAlive(id: bigint): Promise<LeaseKeepAliveResponse> {
+    return call(async () => {
+      const s = new BidiStream(this.endpoint, Lease.method.leaseKeepAlive);
+      try {
+        await s.send({ ID: id });
+        for await (const r of s) return r;
+        throw new MetaStoreError(14, "keep-alive stream ended");
+      } finally {
+        s.close();
+      }
+    });
+  }
+
+  async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
+    onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
+    const s = new BidiStream(this.endpoint, Watch.method.watch);
+    let cancelled = false;
+    await call(() => s.send({ requestUnion: { case: "createRequest", value: r } }));
+    (async () => {
+      try {
+        for await (const w of s) {
+          onResponse(w);
+          if (w.canceled) {
+            cancelled = true;
+            return;
+          }
+        }
+        if (!cancelled) onEnd?.(new MetaStoreError(14, "watch stream ended"));
+      } catch (e) {
+        if (cancelled) return;
+        onEnd?.(e instanceof MetaStoreError ? e : new MetaStoreError((e as { code?: number }).code ?? 2, String((e as Error).message)));
+      } finally {
+        s.close();
+      }
+    })();
+    return {
+      cancel: () => {
+        cancelled = true;
+        s.close();
+      },
+    };
+  }
+}

@@ -1,0 +1,241 @@
+// The playground page: boots the core in this tab (restoring the state saved in IndexedDB),
+// wires the console, the toolbar and the panels, and can switch all of them to a live server.
+import { connectServer, startTab, type Api, type WatchHandle } from "./api.js";
+import { App } from "./app.js";
+import { $, ALL, debounce, h } from "./dom.js";
+import * as persist from "./persist.js";
+import { Shell } from "./shell/index.js";
+import { keysPanel } from "./panels/keys.js";
+import { watchPanel } from "./panels/watch.js";
+import { leasesPanel } from "./panels/leases.js";
+import { historyPanel } from "./panels/history.js";
+import { examplesPanel } from "./panels/examples.js";
+import { benchPanel } from "./panels/bench.js";
+
+const output = $<HTMLDivElement>("#output");
+const input = $<HTMLInputElement>("#command");
+const promptLabel = $<HTMLLabelElement>("#prompt");
+const statusLine = $("#status");
+const savedState = $<HTMLOutputElement>("#saved");
+
+// ---- the console ----
+
+function line(text: string, kind: "in" | "out" | "err"): void {
+  output.append(h("pre", { class: kind }, text));
+  // Keep the page light however long the session: the oldest lines go.
+  while (output.childElementCount > 2000) output.firstElementChild!.remove();
+  output.scrollTop = output.scrollHeight;
+}
+
+const shellOut = {
+  print: (t: string) => {
+    line(t, "out");
+    app.printed(t);
+  },
+  error: (t: string) => {
+    line(t, "err");
+    app.printed(t);
+  },
+};
+
+function echo(cmd: string): void {
+  for (const [i, l] of cmd.split("\n").entries()) line(`${i === 0 ? shell.prompt : ">"} ${l}`, "in");
+}
+
+const history: string[] = JSON.parse(localStorage.getItem("metastore-history") ?? "[]");
+let historyAt = history.length;
+/** Commands finished so far (tests wait on it). */
+let completed = 0;
+
+async function submit(cmd: string): Promise<void> {
+  if (cmd.trim() !== "" && history[history.length - 1] !== cmd) {
+    history.push(cmd);
+    localStorage.setItem("metastore-history", JSON.stringify(history.slice(-200)));
+  }
+  historyAt = history.length;
+  try {
+    if (cmd.trim() === "clear" && shell.prompt === "$") output.replaceChildren();
+    else await app.run(cmd);
+  } finally {
+    promptLabel.textContent = shell.prompt;
+    completed++;
+  }
+}
+
+$<HTMLFormElement>("#console-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const cmd = input.value;
+  input.value = "";
+  void submit(cmd);
+});
+
+input.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowUp" && historyAt > 0) {
+    input.value = history[--historyAt];
+    e.preventDefault();
+  } else if (e.key === "ArrowDown") {
+    historyAt = Math.min(history.length, historyAt + 1);
+    input.value = history[historyAt] ?? "";
+    e.preventDefault();
+  } else if (e.key === "c" && e.ctrlKey && input.selectionStart === input.selectionEnd) {
+    line(`${shell.prompt} ${input.value}^C`, "in");
+    input.value = "";
+    shell.interrupt();
+    promptLabel.textContent = shell.prompt;
+    e.preventDefault();
+  } else if (e.key === "l" && e.ctrlKey) {
+    output.replaceChildren();
+    e.preventDefault();
+  }
+});
+
+// ---- boot ----
+
+const tab: Api = await startTab(".");
+const shell = new Shell(tab, shellOut);
+
+// The tab's state is saved shortly after each change, and restored on load.
+const saveNow = async () => {
+  if (app.api.mode !== "tab") return;
+  try {
+    await persist.save(await tab.tab!.snapshot());
+    savedState.textContent = `saved at rev ${app.revision}`;
+  } catch (e) {
+    savedState.textContent = `not saved: ${(e as Error).message}`;
+  }
+};
+const save = debounce(() => void saveNow(), 200);
+
+const app = new App(tab, shell, echo, () => {
+  statusLine.textContent = `${app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.endpoint} · revision ${app.revision}`;
+  save();
+});
+
+try {
+  const snap = await persist.load();
+  if (snap) await tab.tab!.restore(snap);
+} catch (e) {
+  line(`Could not restore the saved state (${(e as Error).message}); starting empty.`, "err");
+}
+
+for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases", leasesPanel],
+  ["history", historyPanel], ["examples", examplesPanel], ["bench", benchPanel]] as const) {
+  app.add(make(app, $(`#panel-${id}`)));
+}
+
+// Every change to the keyspace, made here or by another client of a server, refreshes the
+// views: one watch over all keys.
+let feed: WatchHandle | undefined;
+async function follow(): Promise<void> {
+  feed?.cancel();
+  feed = await app.api.watch({ ...ALL }, (w) => {
+    if (w.events.length > 0) void app.changed();
+  }, () => setTimeout(() => void follow(), 1000));
+}
+
+// ---- toolbar ----
+
+const endpoint = $<HTMLInputElement>("#endpoint");
+const useTab = $<HTMLButtonElement>("#use-tab");
+const tabOnly = ["#clock", "#state"].map((s) => $(s));
+if (location.protocol.startsWith("http") && !location.hostname.endsWith("github.io")) endpoint.placeholder = `this tab (or ${location.origin})`;
+
+async function switchTo(api: Api): Promise<void> {
+  app.use(api);
+  await follow();
+  useTab.hidden = api.mode === "tab";
+  for (const el of tabOnly) el.toggleAttribute("hidden", api.mode !== "tab");
+  line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
+}
+
+$<HTMLFormElement>("#connect").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const url = endpoint.value.trim() || location.origin;
+  try {
+    await switchTo(await connectServer(url));
+  } catch (err) {
+    line(`Error: cannot connect to ${url}: ${(err as Error).message}`, "err");
+  }
+});
+useTab.addEventListener("click", () => void switchTo(tab));
+
+const clockState = $<HTMLOutputElement>("#clock-state");
+const pause = $<HTMLButtonElement>("#clock-pause");
+async function clock(action: "" | "pause" | "resume" | "advance", seconds = 0): Promise<void> {
+  const s = await tab.tab!.clock(action, seconds);
+  pause.textContent = s.paused ? "Resume" : "Pause";
+  pause.setAttribute("aria-pressed", String(s.paused));
+  const ahead = Math.round(s.aheadMs / 1000);
+  clockState.textContent = `${s.paused ? "paused" : "running"}${ahead > 0 ? `, ${ahead} s ahead` : ", real time"}`;
+  void app.changed();
+}
+pause.addEventListener("click", () => void clock(pause.textContent === "Pause" ? "pause" : "resume"));
+for (const b of document.querySelectorAll<HTMLButtonElement>("[data-advance]")) {
+  b.addEventListener("click", () => void clock("advance", Number(b.dataset.advance)));
+}
+
+$("#export").addEventListener("click", async () => {
+  const snap = await tab.tab!.snapshot();
+  const a = h("a", { href: URL.createObjectURL(new Blob([snap as BlobPart])), download: `metastore-rev${app.revision}.snap` });
+  a.click();
+  URL.revokeObjectURL(a.href);
+  line(`Exported revision ${app.revision} (${snap.length} bytes).`, "out");
+});
+
+$<HTMLInputElement>("#import").addEventListener("change", async (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (!f) return;
+  try {
+    await tab.tab!.restore(new Uint8Array(await f.arrayBuffer()));
+    app.use(tab);
+    await follow();
+    line(`Imported ${f.name}: revision ${app.revision}.`, "out");
+  } catch (err) {
+    line(`Error: ${(err as Error).message}`, "err");
+  }
+  (e.target as HTMLInputElement).value = "";
+});
+
+$("#reset").addEventListener("click", async () => {
+  if (!confirm("Start over with an empty store? Everything in this tab's store is lost.")) return;
+  await tab.tab!.reset();
+  app.use(tab);
+  await follow();
+  line("Started over: an empty store.", "out");
+});
+
+// ---- tabs ----
+
+const tabs = [...document.querySelectorAll<HTMLButtonElement>("[role=tab]")];
+function select(t: HTMLButtonElement): void {
+  for (const o of tabs) {
+    o.setAttribute("aria-selected", String(o === t));
+    o.tabIndex = o === t ? 0 : -1;
+    $(`#${o.getAttribute("aria-controls")}`).hidden = o !== t;
+  }
+}
+for (const [i, t] of tabs.entries()) {
+  t.addEventListener("click", () => select(t));
+  t.addEventListener("keydown", (e) => {
+    const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (d === 0) return;
+    const n = tabs[(i + d + tabs.length) % tabs.length];
+    select(n);
+    n.focus();
+  });
+}
+
+await follow();
+await clock("");
+await app.changed();
+input.disabled = false;
+input.focus();
+line("MetaStore: a real etcd v3 store in this tab. Type etcdctl commands (try: help), or pick an example.", "out");
+
+// For tests and the curious: the page's pieces.
+Object.assign(globalThis, {
+  playground: {
+    app, shell, tab, ready: true, readyMs: performance.now(),
+    saveNow, run: (cmd: string) => submit(cmd), get completed() { return completed; },
+  },
+});

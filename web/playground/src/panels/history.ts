@@ -1,0 +1,192 @@
+// Revision time-travel: a slider over the revisions the store still holds shows the
+// keyspace as it was at revision N; a key's history (every version it had, from a watch
+// replaying the past); and a diff between two revisions. Compacting moves the slider's
+// start: the history before it is gone, as in etcd.
+import { Event_EventType, type KeyValue } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
+import type { Api } from "../api.js";
+import type { App, Panel } from "../app.js";
+import { ALL, bytes, h, text } from "../dom.js";
+
+const LIMIT = 1000n;
+const COMPACTED = 11; // OutOfRange: "etcdserver: mvcc: required revision has been compacted"
+
+/**
+ * compactRevision finds the oldest revision the store can still read (etcd has no call that
+ * tells): ranges at a revision at or after the compaction succeed, before it fail.
+ */
+export async function oldestRevision(api: Api, current: bigint): Promise<bigint> {
+  let lo = 1n, hi = current; // invariant: reading at hi works
+  if (hi < 1n) return 1n;
+  const readable = async (rev: bigint) => {
+    try {
+      await api.range({ ...ALL, revision: rev, countOnly: true });
+      return true;
+    } catch (e) {
+      if ((e as { code?: number }).code === COMPACTED) return false;
+      throw e;
+    }
+  };
+  if (await readable(lo)) return lo;
+  while (hi - lo > 1n) {
+    const mid = (lo + hi) / 2n;
+    if (await readable(mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+interface Version {
+  rev: bigint;
+  type: "PUT" | "DELETE";
+  value: string;
+  version: bigint;
+}
+
+/** keyHistory is every change of key the store still holds: a watch from the oldest revision replays them. */
+export async function keyHistory(api: Api, key: Uint8Array, from: bigint, current: bigint): Promise<Version[]> {
+  const out: Version[] = [];
+  const last = (await api.range({ key, revision: current })).kvs[0]?.modRevision;
+  await new Promise<void>((resolve, reject) => {
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    let handle: { cancel(): void } | undefined;
+    const done = () => {
+      clearTimeout(idle);
+      handle?.cancel();
+      resolve();
+    };
+    // The replay arrives at once; a key deleted last has no revision to wait for, so a short
+    // quiet spell after the last delivery ends it.
+    const quiet = () => {
+      clearTimeout(idle);
+      idle = setTimeout(done, 150);
+    };
+    api.watch({ key, startRevision: from }, (w) => {
+      for (const ev of w.events) {
+        const kv = ev.kv!;
+        if (kv.modRevision > current) continue;
+        out.push({ rev: kv.modRevision, type: ev.type === Event_EventType.PUT ? "PUT" : "DELETE", value: text(kv.value), version: kv.version });
+      }
+      if (w.canceled) return reject(new Error(w.cancelReason || "watch cancelled"));
+      if (last !== undefined && out.length > 0 && out[out.length - 1].rev >= last) return done();
+      quiet();
+    }, reject).then((hd) => (handle = hd), reject);
+  });
+  return out;
+}
+
+interface Change {
+  key: string;
+  before?: string;
+  after?: string;
+}
+
+export function diff(a: KeyValue[], b: KeyValue[]): Change[] {
+  const before = new Map(a.map((kv) => [text(kv.key), kv]));
+  const after = new Map(b.map((kv) => [text(kv.key), kv]));
+  const out: Change[] = [];
+  for (const k of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    const x = before.get(k), y = after.get(k);
+    if (x && y && x.modRevision === y.modRevision) continue;
+    out.push({ key: k, before: x ? text(x.value) : undefined, after: y ? text(y.value) : undefined });
+  }
+  return out;
+}
+
+export function historyPanel(app: App, root: HTMLElement): Panel {
+  const slider = h("input", { type: "range", min: 1, max: 1, value: 1, "aria-label": "revision" }) as HTMLInputElement;
+  const at = h("output", { "aria-label": "selected revision", class: "mono" });
+  const range = h("p", { class: "muted" });
+  const snapshot = h("tbody", { "aria-label": "keyspace at revision" });
+  const follow = h("input", { type: "checkbox", checked: true }) as HTMLInputElement;
+  const key = h("input", { "aria-label": "history key", placeholder: "key" });
+  const versions = h("tbody");
+  const a = h("input", { "aria-label": "diff from revision", size: 6, inputmode: "numeric" });
+  const b = h("input", { "aria-label": "diff to revision", size: 6, inputmode: "numeric" });
+  const changes = h("tbody");
+  const compactAt = h("input", { "aria-label": "compact at revision", size: 6, inputmode: "numeric" });
+  const err = h("p", { class: "err", role: "alert" });
+  let oldest = 1n;
+
+  const guard = (f: () => Promise<void>) => async (e?: Event) => {
+    e?.preventDefault();
+    err.textContent = "";
+    try {
+      await f();
+    } catch (x) {
+      err.textContent = `Error: ${(x as Error).message}`;
+    }
+  };
+
+  const showAt = guard(async () => {
+    const rev = BigInt(slider.value);
+    at.textContent = String(rev);
+    const r = await app.api.range({ ...ALL, revision: rev, limit: LIMIT });
+    snapshot.replaceChildren(...r.kvs.map((kv) => h("tr", {},
+      h("td", { class: "mono" }, text(kv.key)), h("td", { class: "mono" }, text(kv.value)),
+      h("td", {}, String(kv.modRevision)), h("td", {}, String(kv.version)))));
+    if (r.kvs.length === 0) snapshot.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no keys at revision ${rev}`)));
+  });
+
+  const showHistory = guard(async () => {
+    if (!key.value) return;
+    const vs = await keyHistory(app.api, bytes(key.value), oldest, app.revision);
+    versions.replaceChildren(...vs.map((v) => h("tr", { class: v.type === "PUT" ? "put" : "delete" },
+      h("td", {}, String(v.rev)), h("td", {}, v.type), h("td", {}, v.type === "PUT" ? String(v.version) : ""),
+      h("td", { class: "mono" }, v.value))));
+    if (vs.length === 0) versions.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no history for ${key.value} since revision ${oldest}`)));
+  });
+
+  const showDiff = guard(async () => {
+    const [x, y] = [BigInt(a.value || String(oldest)), BigInt(b.value || String(app.revision))];
+    const [ra, rb] = await Promise.all([app.api.range({ ...ALL, revision: x }), app.api.range({ ...ALL, revision: y })]);
+    const d = diff(ra.kvs, rb.kvs);
+    changes.replaceChildren(...d.map((c) => h("tr", { class: c.before === undefined ? "put" : c.after === undefined ? "delete" : "" },
+      h("td", { class: "mono" }, c.key), h("td", { class: "mono" }, c.before ?? "—"), h("td", { class: "mono" }, c.after ?? "—"))));
+    if (d.length === 0) changes.append(h("tr", {}, h("td", { colspan: 3, class: "muted" }, `no difference between ${x} and ${y}`)));
+  });
+
+  slider.addEventListener("input", () => {
+    follow.checked = slider.value === slider.max;
+    void showAt();
+  });
+
+  root.append(
+    err,
+    h("section", { "aria-label": "keyspace at a revision" },
+      h("h3", {}, "The keyspace at revision ", at),
+      h("div", { class: "row" }, slider, h("label", {}, follow, " follow the latest")), range,
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "key"), h("th", {}, "value"), h("th", {}, "mod rev"), h("th", {}, "version"))), snapshot)),
+    h("section", { "aria-label": "key history" },
+      h("h3", {}, "History of a key"),
+      h("form", { class: "row", onsubmit: showHistory }, key, h("button", { type: "submit" }, "Show")),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "rev"), h("th", {}, "event"), h("th", {}, "version"), h("th", {}, "value"))), versions)),
+    h("section", { "aria-label": "diff" },
+      h("h3", {}, "What changed between two revisions"),
+      h("form", { class: "row", onsubmit: showDiff }, "from", a, "to", b, h("button", { type: "submit" }, "Diff")),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "key"), h("th", {}, "before"), h("th", {}, "after"))), changes)),
+    h("section", { "aria-label": "compaction" },
+      h("h3", {}, "Compaction"),
+      h("form", {
+        class: "row", onsubmit: guard(async () => {
+          await app.run(`compaction ${compactAt.value || app.revision}`);
+        }),
+      }, "compact history before", compactAt, h("button", { type: "submit" }, "Compact")),
+      h("p", { class: "muted" }, "Reading before the compacted revision fails with etcd's error; the slider starts there.")),
+  );
+
+  return {
+    async refresh() {
+      oldest = await oldestRevision(app.api, app.revision);
+      slider.min = String(oldest);
+      slider.max = String(app.revision);
+      if (follow.checked || BigInt(slider.value) < oldest) slider.value = String(app.revision);
+      range.textContent = `revisions ${oldest} to ${app.revision} are readable${oldest > 1n ? ` (compacted at ${oldest})` : ""}`;
+      await showAt();
+    },
+    reset() {
+      follow.checked = true;
+      versions.replaceChildren();
+      changes.replaceChildren();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// The watch panel: live events (type, key, revision, value, previous value) for a key or a
+// prefix, from now or from a past revision; several watches at once.
+import { Event_EventType } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
+import type { WatchHandle } from "../api.js";
+import type { App, Panel } from "../app.js";
+import { bytes, h, prefixEnd, text } from "../dom.js";
+
+/** Events kept per watch; older ones scroll away. */
+const KEEP = 500;
+
+export function watchPanel(app: App, root: HTMLElement): Panel {
+  const key = h("input", { name: "key", "aria-label": "watch key", placeholder: "/services/", value: "" });
+  const prefix = h("input", { type: "checkbox", name: "prefix", checked: true });
+  const from = h("input", { name: "rev", "aria-label": "from revision", inputmode: "numeric", placeholder: "from rev (optional)", size: 12 });
+  const err = h("p", { class: "err", role: "alert" });
+  const list = h("div", { class: "watches" });
+  const handles = new Set<WatchHandle>();
+
+  async function start(e: Event): Promise<void> {
+    e.preventDefault();
+    err.textContent = "";
+    const k = bytes(key.value);
+    const what = `${key.value || "(all keys)"}${prefix.checked ? " (prefix)" : ""}`;
+    const rows = h("tbody");
+    const state = h("span", { class: "muted" }, "starting…");
+    let handle: WatchHandle | undefined;
+    const card = h("section", { class: "card", "aria-label": `watch ${what}` },
+      h("header", { class: "row" }, h("strong", { class: "mono" }, what), state,
+        h("button", {
+          type: "button", onclick: () => {
+            if (handle) {
+              handle.cancel();
+              handles.delete(handle);
+            }
+            card.remove();
+          },
+        }, "Cancel")),
+      h("table", { class: "events" },
+        h("thead", {}, h("tr", {}, h("th", {}, "type"), h("th", {}, "key"), h("th", {}, "rev"), h("th", {}, "value"), h("th", {}, "prev value"))),
+        rows));
+    try {
+      handle = await app.api.watch({
+        key: key.value === "" ? new Uint8Array([0]) : k,
+        rangeEnd: key.value === "" ? new Uint8Array([0]) : prefix.checked ? prefixEnd(k) : undefined,
+        startRevision: from.value ? BigInt(from.value) : 0n,
+        prevKv: true,
+      }, (w) => {
+        if (w.created) state.textContent = `watching since revision ${w.header?.revision ?? 0n}`;
+        if (w.canceled) state.textContent = `cancelled: ${w.cancelReason}${w.compactRevision ? ` (compacted at ${w.compactRevision})` : ""}`;
+        for (const ev of w.events) {
+          const put = ev.type === Event_EventType.PUT;
+          rows.prepend(h("tr", { class: put ? "put" : "delete" },
+            h("td", {}, put ? "PUT" : "DELETE"), h("td", { class: "mono" }, text(ev.kv?.key)),
+            h("td", {}, String(ev.kv?.modRevision ?? 0n)), h("td", { class: "mono" }, text(ev.kv?.value)),
+            h("td", { class: "mono muted" }, ev.prevKv ? text(ev.prevKv.value) : "")));
+        }
+        while (rows.childElementCount > KEEP) rows.lastElementChild!.remove();
+      }, (e) => (state.textContent = `ended: ${e.message}`));
+      handles.add(handle);
+      list.prepend(card);
+    } catch (x) {
+      err.textContent = `Error: ${(x as Error).message}`;
+    }
+  }
+
+  root.append(
+    h("form", { class: "row", onsubmit: start }, key,
+      h("label", {}, prefix, " prefix"), from, h("button", { type: "submit" }, "Watch")),
+    err, list);
+
+  return {
+    async refresh() {},
+    reset() {
+      for (const w of handles) w.cancel();
+      handles.clear();
+      list.replaceChildren();
+    },
+  };
+}

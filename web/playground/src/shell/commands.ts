@@ -1,0 +1,476 @@
+// The etcdctl commands this console runs, with etcdctl's flags, checks, calls and output.
+// Each command's run gets its parsed arguments and an Env from the shell.
+import type { WatchResponse } from "../../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import type { Api } from "../api.js";
+import type { FlagSpec, FlagValue } from "./args.js";
+import { GoError, goDuration, hex16, parseInt64, utf8 } from "./gofmt.js";
+import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, prefixEnd, putRequest } from "./kv.js";
+import { FORMATS, Printer, type EpHealth, type EpStatus, type Format, type Sink } from "./print.js";
+import { TxnReader } from "./txn.js";
+
+export const VERSION = "3.6.16";
+export const API_VERSION = "3.6";
+
+/** What a command may use of the shell. */
+export interface Env {
+  readonly api: Api;
+  /** This command's output (flushed when it returns). */
+  readonly out: Sink;
+  /** A sink for output that comes later, from a background task; flush() after each burst. */
+  background(): Sink & { flush(): void };
+  /** Waits, unless interrupted; resolves false if it was. */
+  sleep(ms: number): Promise<boolean>;
+  /** Registers a background task (watch, keep-alive); the shell calls stop() on interrupt. */
+  startTask(stop: () => void): { end(): void };
+  /** Switches the console to reading a txn, printed with printer when done. */
+  beginTxn(reader: TxnReader, printer: Printer): void;
+}
+
+export interface Call {
+  env: Env;
+  args: string[];
+  /** The words after the command's name, as typed (watch looks for "--"). */
+  raw: string[];
+  flags: Record<string, FlagValue>;
+  /** etcdctl's mustClientFromCmd: checks --write-out, then gives the client. */
+  client(): Api;
+  /** The printer for --write-out/--hex (after client()). */
+  printer(): Printer;
+}
+
+export interface Command {
+  name: string;
+  use: string;
+  short: string;
+  long?: string;
+  flags?: FlagSpec[];
+  /** Flags this command gives its subcommands too. */
+  persistent?: FlagSpec[];
+  sub?: Command[];
+  run?: (c: Call) => Promise<void> | void;
+  /** An etcdctl command this console does not have. */
+  missing?: boolean;
+}
+
+const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name, short, type: "bool", def: false, usage });
+const str = (name: string, def: string, usage: string, short?: string): FlagSpec => ({ name, short, type: "string", def, usage });
+const int = (name: string, usage: string): FlagSpec => ({ name, type: "int64", def: 0n, usage });
+
+/** etcdctl's global flags: -w and --hex act; the connection ones are accepted and ignored. */
+export const GLOBAL_FLAGS: FlagSpec[] = [
+  str("write-out", "simple", "set the output format (fields, json, protobuf, simple, table)", "w"),
+  bool("hex", "print byte strings as hex encoded strings"),
+  str("endpoints", "", "(ignored here: the console talks to the playground's current endpoint)"),
+  bool("debug", "(ignored here)"),
+  str("dial-timeout", "2s", "(ignored here)"),
+  str("command-timeout", "5s", "(ignored here)"),
+  str("keepalive-time", "2s", "(ignored here)"),
+  str("keepalive-timeout", "6s", "(ignored here)"),
+  int("max-request-bytes", "(ignored here)"),
+  int("max-recv-bytes", "(ignored here)"),
+  bool("insecure-transport", "(ignored here)"),
+  bool("insecure-discovery", "(ignored here)"),
+  bool("insecure-skip-tls-verify", "(ignored here)"),
+  str("cert", "", "(ignored here)"),
+  str("key", "", "(ignored here)"),
+  str("cacert", "", "(ignored here)"),
+  str("user", "", "(ignored here)"),
+  str("password", "", "(ignored here)"),
+  str("discovery-srv", "", "(ignored here)", "d"),
+  str("discovery-srv-name", "", "(ignored here)"),
+];
+
+export function isFormat(s: string): s is Format {
+  return (FORMATS as readonly string[]).includes(s);
+}
+
+const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+function leaseFromArg(arg: string): bigint {
+  try {
+    return parseInt64(arg, 16);
+  } catch (e) {
+    throw new GoError(`bad lease ID arg (${msg(e)}), expecting ID in Hex`);
+  }
+}
+
+// ---- KV ----
+
+const get: Command = {
+  name: "get", use: "get [options] <key> [range_end]", short: "Gets the key or a range of keys", flags: GET_FLAGS,
+  async run(c) {
+    const req = getRequest(c.args, c.flags);
+    const resp = await c.client().range(req);
+    const p = c.printer();
+    if (c.flags["count-only"] && p.format !== "fields") throw new GoError("--count-only is only for `--write-out=fields`");
+    if (c.flags["print-value-only"]) {
+      if (p.format !== "simple") throw new GoError("print-value-only is only for `--write-out=simple`");
+      p.valueOnly = true;
+    }
+    p.get(resp);
+  },
+};
+
+const put: Command = {
+  name: "put", use: "put [options] <key> <value>", short: "Puts the given key into the store", flags: PUT_FLAGS,
+  long: `Puts the given key into the store.
+
+When <value> begins with '-', <value> is interpreted as a flag.
+Insert '--' for workaround:
+
+$ put <key> -- <value>
+$ put -- <key> <value>
+
+(There is no standard input here: give <value> as an argument, or use --ignore-value.)`,
+  async run(c) {
+    const req = putRequest(c.args, c.flags);
+    const resp = await c.client().put(req);
+    c.printer().put(resp);
+  },
+};
+
+const del: Command = {
+  name: "del", use: "del [options] <key> [range_end]", short: "Removes the specified key or range of keys [key, range_end)",
+  flags: DEL_FLAGS,
+  async run(c) {
+    const { req, warning } = delRequest(c.args, c.flags);
+    if (warning) {
+      c.env.out.err(warning);
+      if (!(await c.env.sleep(2000))) return;
+    }
+    const resp = await c.client().deleteRange(req);
+    c.printer().del(resp);
+  },
+};
+
+const txn: Command = {
+  name: "txn", use: "txn [options]", short: "Txn processes all the requests in one transaction",
+  flags: [bool("interactive", "Input transaction in interactive mode", "i")],
+  long: `Txn reads multiple etcd requests and applies them as a single atomic transaction.
+
+A transaction consists of three components:
+1) a list of conditions,
+2) a list of requests to apply if all the conditions are true,
+3) a list of requests to apply if any condition is false.
+
+Each list ends with an empty line. Example:
+
+txn
+# compares:
+mod("key1") > "0"
+
+# success requests (get, put, del):
+put key1 "overwrote-key1"
+
+# failure requests (get, put, del):
+put key1 "created-key1"
+put key2 "some extra key"
+
+Compares: value("k") = "v", version("k") != "1", create("k") < "5", mod("k") > "0", lease("k") = "<hex id>"
+(operators =, !=, <, >; targets may be abbreviated val, ver, c, m).`,
+  run(c) {
+    if (c.args.length !== 0) throw new GoError("txn command does not accept argument");
+    c.client();
+    c.env.beginTxn(new TxnReader(), c.printer());
+  },
+};
+
+const compaction: Command = {
+  name: "compaction", use: "compaction [options] <revision>", short: "Compacts the event history in etcd",
+  flags: [bool("physical", "'true' to wait for compaction to physically remove all old revisions")],
+  async run(c) {
+    if (c.args.length !== 1) throw new GoError("compaction command needs 1 argument");
+    const rev = parseInt64(c.args[0], 10);
+    await c.client().compact(rev);
+    c.env.out.line(`compacted revision ${rev}`);
+  },
+};
+
+// ---- watch ----
+
+const watch: Command = {
+  name: "watch", use: "watch [options] [key or prefix] [range_end]", short: "Watches events stream on keys or prefixes",
+  flags: [
+    bool("interactive", "Interactive mode", "i"),
+    bool("prefix", "Watch on a prefix if prefix is set"),
+    int("rev", "Revision to start watching"),
+    bool("prev-kv", "get the previous key-value pair before the event happens"),
+    bool("progress-notify", "get periodic watch progress notification from server"),
+  ],
+  long: "Prints the events as they come, in the background, until Ctrl+C.",
+  async run(c) {
+    if (c.flags.interactive) throw new GoError("interactive watch (-i) is not supported here; run several watch commands instead");
+    const sep = c.raw.indexOf("--");
+    if (sep >= 0 && sep === c.raw.length - 1) throw new GoError("bad number of arguments (found separator --, but no commands)");
+    if (sep >= 0) throw new GoError("watch cannot run commands (-- <command>) here");
+    if (c.args.length < 1) throw new GoError("bad number of arguments");
+    const prefix = c.flags.prefix as boolean;
+    if (c.args.length === 2 && prefix) throw new GoError("`range_end` and `--prefix` are mutually exclusive");
+    let key = utf8(c.args[0]);
+    let rangeEnd = c.args.length === 2 ? utf8(c.args[1]) : new Uint8Array();
+    if (prefix) {
+      if (key.length === 0) (key = new Uint8Array([0])), (rangeEnd = new Uint8Array([0]));
+      else rangeEnd = prefixEnd(key);
+    }
+    const api = c.client();
+    const p0 = c.printer();
+    const bg = c.env.background();
+    const p = new Printer(bg, p0.format, p0.isHex);
+    let done = false;
+    let handle: { cancel(): void } | undefined;
+    const task = c.env.startTask(() => {
+      done = true;
+      handle?.cancel();
+    });
+    const finish = (lines: () => void) => {
+      if (done) return;
+      done = true;
+      handle?.cancel();
+      lines();
+      bg.flush();
+      task.end();
+    };
+    // Prints a response; false if the format cannot (etcdctl exits with the error).
+    const show = (w: WatchResponse): boolean => {
+      try {
+        p.watch(w);
+        return true;
+      } catch (e) {
+        finish(() => bg.err(`Error: ${msg(e)}`));
+        return false;
+      }
+    };
+    const canceled = (why: string, w?: WatchResponse) => {
+      if (done) return;
+      bg.err(`watch was canceled (${why})`);
+      if (w && !show(w)) return;
+      finish(() => bg.err("Error: watch is canceled by the server"));
+    };
+    try {
+      handle = await api.watch(
+        { key, rangeEnd, startRevision: c.flags.rev as bigint, prevKv: c.flags["prev-kv"] as boolean,
+          progressNotify: c.flags["progress-notify"] as boolean },
+        (w) => {
+          if (done) return;
+          if (w.canceled) {
+            const why = w.compactRevision !== 0n ? "etcdserver: mvcc: required revision has been compacted"
+              : w.cancelReason || "etcdserver: mvcc: required revision is a future revision";
+            return canceled(why, w);
+          }
+          if (w.created && w.events.length === 0) return; // clientv3 does not pass this on
+          const progress = w.events.length === 0 && w.compactRevision === 0n && (w.header?.revision ?? 0n) !== 0n;
+          if (progress) bg.line(`progress notify: ${w.header!.revision}`);
+          if (show(w)) bg.flush();
+        },
+        (err) => finish(() => bg.err(`Error: ${err.message}`)),
+      );
+      if (done) handle.cancel();
+    } catch (e) {
+      canceled(msg(e));
+    }
+  },
+};
+
+// ---- lease ----
+
+const lease: Command = {
+  name: "lease", use: "lease <subcommand>", short: "Lease related commands",
+  sub: [
+    {
+      name: "grant", use: "grant <ttl>", short: "Creates leases",
+      async run(c) {
+        if (c.args.length !== 1) throw new GoError("lease grant command needs TTL argument");
+        let ttl: bigint;
+        try {
+          ttl = parseInt64(c.args[0], 10);
+        } catch (e) {
+          throw new GoError(`bad TTL (${msg(e)})`);
+        }
+        const api = c.client();
+        let resp;
+        try {
+          resp = await api.leaseGrant(ttl);
+        } catch (e) {
+          throw new GoError(`failed to grant lease (${msg(e)})`);
+        }
+        c.printer().grant(resp);
+      },
+    },
+    {
+      name: "keep-alive", use: "keep-alive [options] <leaseID>", short: "Keeps leases alive (renew)",
+      long: "Renews the lease in the background (every TTL/3 seconds, printing each renewal) until Ctrl+C.",
+      flags: [bool("once", "Resets the keep-alive time to its original value and cobrautl.Exits immediately")],
+      async run(c) {
+        if (c.args.length !== 1) throw new GoError("lease keep-alive command needs lease ID as argument");
+        const id = leaseFromArg(c.args[0]);
+        const api = c.client();
+        const p0 = c.printer();
+        if (c.flags.once) {
+          const r = await api.leaseKeepAlive(id);
+          if (r.TTL <= 0n) throw new GoError("etcdserver: requested lease not found");
+          return p0.keepAlive(r);
+        }
+        const bg = c.env.background();
+        const p = new Printer(bg, p0.format, p0.isHex);
+        let stopped = false;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const task = c.env.startTask(() => {
+          stopped = true;
+          clearTimeout(timer);
+        });
+        const end = () => {
+          stopped = true;
+          bg.flush();
+          task.end();
+        };
+        const tick = async () => {
+          if (stopped) return;
+          let r;
+          try {
+            r = await api.leaseKeepAlive(id);
+          } catch (e) {
+            if (!stopped) {
+              bg.err(`Error: ${msg(e)}`);
+              end();
+            }
+            return;
+          }
+          if (stopped) return;
+          if (r.TTL <= 0n) {
+            if (p.format === "simple") bg.line(`lease ${hex16(id)} expired or revoked.`);
+            return end();
+          }
+          try {
+            p.keepAlive(r);
+          } catch (e) {
+            bg.err(`Error: ${msg(e)}`);
+            return end();
+          }
+          bg.flush();
+          timer = setTimeout(tick, Math.max((Number(r.TTL) * 1000) / 3, 500));
+        };
+        void tick();
+      },
+    },
+    {
+      name: "list", use: "list", short: "List all active leases",
+      async run(c) {
+        const resp = await c.client().leaseLeases();
+        c.printer().leases(resp);
+      },
+    },
+    {
+      name: "revoke", use: "revoke <leaseID>", short: "Revokes leases",
+      async run(c) {
+        if (c.args.length !== 1) throw new GoError("lease revoke command needs 1 argument");
+        const id = leaseFromArg(c.args[0]);
+        const api = c.client();
+        let resp;
+        try {
+          resp = await api.leaseRevoke(id);
+        } catch (e) {
+          throw new GoError(`failed to revoke lease (${msg(e)})`);
+        }
+        c.printer().revoke(id, resp);
+      },
+    },
+    {
+      name: "timetolive", use: "timetolive <leaseID> [options]", short: "Get lease information",
+      flags: [bool("keys", "Get keys attached to this lease")],
+      async run(c) {
+        if (c.args.length !== 1) throw new GoError("lease timetolive command needs lease ID as argument");
+        const api = c.client();
+        const keys = c.flags.keys as boolean;
+        const resp = await api.leaseTimeToLive(leaseFromArg(c.args[0]), keys);
+        c.printer().timeToLive(resp, keys);
+      },
+    },
+  ],
+};
+
+// ---- endpoint ----
+
+const endpoint: Command = {
+  name: "endpoint", use: "endpoint <subcommand>", short: "Endpoint related commands",
+  persistent: [bool("cluster", "use all endpoints from the cluster member list")],
+  sub: [
+    { name: "hashkv", use: "hashkv", short: "Prints the KV history hash for each endpoint in --endpoints", missing: true },
+    {
+      name: "health", use: "health", short: "Checks the healthiness of endpoints specified in `--endpoints` flag",
+      async run(c) {
+        const api = c.client();
+        const p = c.printer();
+        const start = performance.now();
+        const h: EpHealth = { ep: api.endpoint, health: false, took: "", error: "" };
+        try {
+          await api.range({ key: utf8("health") });
+          h.health = true;
+        } catch (e) {
+          h.error = msg(e);
+        }
+        h.took = goDuration(performance.now() - start);
+        p.endpointHealth([h]);
+        if (h.error) throw new GoError("unhealthy cluster");
+      },
+    },
+    {
+      name: "status", use: "status", short: "Prints out the status of endpoints specified in `--endpoints` flag",
+      long: `When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.
+The items in the lists are endpoint, ID, version, db size, is leader, is learner, raft term, raft index, raft applied index, errors.`,
+      async run(c) {
+        const api = c.client();
+        const p = c.printer();
+        const list: EpStatus[] = [];
+        try {
+          list.push({ ep: api.endpoint, resp: await api.status() });
+        } catch (e) {
+          c.env.out.err(`Failed to get the status of endpoint ${api.endpoint} (${msg(e)})`);
+        }
+        p.endpointStatus(list);
+      },
+    },
+  ],
+};
+
+const version: Command = {
+  name: "version", use: "version", short: "Prints the version of etcdctl",
+  run(c) {
+    c.env.out.line(`etcdctl version: ${VERSION}`);
+    c.env.out.line(`API version: ${API_VERSION}`);
+  },
+};
+
+// etcdctl's other commands: known, so that prefixes and suggestions match etcdctl's, but not here.
+const missing = (name: string, short: string): Command => ({ name, use: name, short, missing: true });
+
+/** The root's commands, sorted as cobra lists them. "help" is handled by the dispatcher. */
+export const COMMANDS: Command[] = [
+  missing("alarm", "Alarm related commands"),
+  missing("auth", "Enable or disable authentication"),
+  missing("check", "commands for checking properties of the etcd cluster"),
+  compaction,
+  missing("completion", "Generate completion script"),
+  missing("defrag", "Defragments the storage of the etcd members with given endpoints"),
+  del,
+  missing("downgrade", "Downgrade related commands"),
+  missing("elect", "Observes and participates in leader election"),
+  endpoint,
+  get,
+  { name: "help", use: "help [command]", short: "Help about any command" },
+  lease,
+  missing("lock", "Acquires a named lock"),
+  missing("make-mirror", "Makes a mirror at the destination etcd cluster"),
+  missing("member", "Membership related commands"),
+  missing("move-leader", "Transfers leadership to another etcd cluster member."),
+  put,
+  missing("role", "Role related commands"),
+  missing("snapshot", "Manages etcd node snapshots"),
+  txn,
+  missing("user", "User related commands"),
+  version,
+  watch,
+];
+
+export const ROOT: Command = {
+  name: "etcdctl", use: "etcdctl", short: "A simple command line client for etcd3.", sub: COMMANDS,
+};

@@ -1,0 +1,241 @@
+// The playground's etcdctl console: takes etcdctl command lines, runs them through the Api
+// (the core in this tab, or a server) and prints what etcdctl v3.6 prints.
+//
+// `clear` is not a command here: the page handles it before calling run().
+import type { Api } from "../api.js";
+import { tokenize } from "./args.js";
+import type { Env } from "./commands.js";
+import { dispatch } from "./dispatch.js";
+import { Printer, type Format, type Sink } from "./print.js";
+import type { TxnReader } from "./txn.js";
+
+export interface Output {
+  /** Standard output: one call per line or block of lines; no trailing newline. */
+  print(text: string): void;
+  /** Standard error, likewise ("Error: ..." lines, warnings). */
+  error(text: string): void;
+}
+
+/** Collects a command's lines and hands them to the Output in blocks, stdout and stderr in order. */
+class Block implements Sink {
+  private kind: "out" | "err" = "out";
+  private lines: string[] = [];
+
+  /** live: whether output is still wanted (a command interrupted while it waited prints nothing more). */
+  constructor(private readonly o: Output, private readonly live: () => boolean = () => true) {}
+
+  line(s: string): void {
+    this.push("out", s);
+  }
+
+  err(s: string): void {
+    this.push("err", s);
+  }
+
+  private push(kind: "out" | "err", s: string): void {
+    if (kind !== this.kind) this.flush();
+    this.kind = kind;
+    this.lines.push(s);
+  }
+
+  flush(): void {
+    const lines = this.lines;
+    this.lines = [];
+    if (lines.length === 0 || !this.live()) return;
+    const emit = (t: string) => (this.kind === "out" ? this.o.print(t) : this.o.error(t));
+    let end = lines.length;
+    while (end > 0 && lines[end - 1] === "") end--;
+    if (end > 0) emit(lines.slice(0, end).join("\n"));
+    for (let i = end; i < lines.length; i++) emit("");
+  }
+}
+
+class Interrupted extends Error {}
+
+const errorText = (e: unknown): string => `Error: ${e instanceof Error ? e.message : String(e)}`;
+
+interface OpenTxn {
+  reader: TxnReader;
+  format: Format;
+  hex: boolean;
+  /** The run that started it, so that a multi-line input can finish it. */
+  run: number;
+}
+
+export class Shell {
+  private current: Api;
+  private readonly tasks = new Set<{ stop(): void }>();
+  private txn?: OpenTxn;
+  private queue: Promise<void> = Promise.resolve();
+  /** Bumped by interrupt(): whatever was running stops at its next step. */
+  private epoch = 0;
+  private runs = 0;
+  private readonly wakers = new Set<() => void>();
+  /** What interrupt() calls to give the prompt back from the runs in progress. */
+  private readonly stoppers = new Set<() => void>();
+
+  constructor(api: Api, private readonly out: Output) {
+    this.current = api;
+  }
+
+  /** The transport; setting another one stops the watches and keep-alives on the old one. */
+  get api(): Api {
+    return this.current;
+  }
+
+  set api(api: Api) {
+    if (api === this.current) return;
+    this.stopTasks();
+    this.current = api;
+  }
+
+  get prompt(): string {
+    return this.txn ? this.txn.reader.prompt : "$";
+  }
+
+  /** A watch or keep-alive is running. */
+  get busy(): boolean {
+    return this.tasks.size > 0;
+  }
+
+  /**
+   * Runs one input line (or several, separated by \n: each is run in turn, and a txn begun in
+   * them is committed at the end even if its last sections were left out). Never rejects.
+   */
+  run(line: string): Promise<void> {
+    const p = this.queue.then(() => this.runInput(line));
+    this.queue = p;
+    return p;
+  }
+
+  /** Ctrl+C: stops watches and keep-alives, leaves txn, cancels a pending wait. */
+  interrupt(): void {
+    this.epoch++;
+    this.stopTasks();
+    this.txn = undefined;
+    for (const w of this.wakers) w();
+    this.wakers.clear();
+    for (const s of this.stoppers) s();
+    this.stoppers.clear();
+  }
+
+  private stopTasks(): void {
+    const tasks = [...this.tasks];
+    this.tasks.clear();
+    for (const t of tasks) t.stop();
+  }
+
+  private async runInput(input: string): Promise<void> {
+    // Ctrl+C gives the prompt back at once, even while a call is still out.
+    let stop!: () => void;
+    const stopped = new Promise<never>((_, reject) => (stop = () => reject(new Interrupted())));
+    stopped.catch(() => {});
+    this.stoppers.add(stop);
+    try {
+      await this.runLines(input, stopped);
+    } finally {
+      this.stoppers.delete(stop);
+    }
+  }
+
+  private async runLines(input: string, stopped: Promise<never>): Promise<void> {
+    const epoch = this.epoch;
+    const run = ++this.runs;
+    const lines = input.split(/\r?\n/);
+    let fedHere = false;
+    const live = () => this.epoch === epoch;
+    for (const line of lines) {
+      if (!live()) return;
+      const out = new Block(this.out, live);
+      const inTxn = this.txn !== undefined;
+      try {
+        if (inTxn) {
+          if (this.txn!.run === run) fedHere = true;
+          await Promise.race([this.feedTxn(line, out, epoch), stopped]);
+        } else {
+          await Promise.race([this.exec(line, out, epoch, run), stopped]);
+          fedHere = false;
+        }
+      } catch (e) {
+        if (!(e instanceof Interrupted)) out.err(errorText(e));
+        // A bad txn line ends etcdctl, and with it the rest of its input: the lines after it
+        // are not run as commands.
+        if (inTxn) return;
+      } finally {
+        out.flush();
+      }
+    }
+    if (this.txn && this.txn.run === run && fedHere && live()) {
+      const out = new Block(this.out, live);
+      try {
+        await Promise.race([this.commit(out), stopped]);
+      } catch (e) {
+        if (!(e instanceof Interrupted)) out.err(errorText(e));
+      } finally {
+        out.flush();
+      }
+    }
+  }
+
+  private sleep(ms: number, out: Block, epoch: number): Promise<boolean> {
+    out.flush();
+    return new Promise((resolve) => {
+      if (epoch !== this.epoch) return resolve(false);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.wakers.delete(wake);
+        resolve(true);
+      }, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  private async exec(line: string, out: Block, epoch: number, run: number): Promise<void> {
+    let words = tokenize(line);
+    // Pasted lines: "$ etcdctl ...", "ETCDCTL_API=3 etcdctl ...".
+    if (words[0] === "$") words = words.slice(1);
+    while (words.length > 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words = words.slice(1);
+    if (words.length === 0) return;
+    if (/(^|\/)etcdctl$/.test(words[0])) words = words.slice(1);
+    const env: Env = {
+      api: this.current,
+      out,
+      background: () => new Block(this.out),
+      sleep: (ms) => this.sleep(ms, out, epoch),
+      startTask: (stop) => {
+        const t = { stop };
+        this.tasks.add(t);
+        return { end: () => void this.tasks.delete(t) };
+      },
+      beginTxn: (reader, printer) => {
+        this.txn = { reader, format: printer.format, hex: printer.isHex, run };
+      },
+    };
+    await dispatch(words, env);
+  }
+
+  private async feedTxn(line: string, out: Block, epoch: number): Promise<void> {
+    const t = this.txn!;
+    let ready: boolean;
+    try {
+      ready = await t.reader.feed(line, async (warning) => {
+        out.err(warning);
+        if (!(await this.sleep(2000, out, epoch))) throw new Interrupted();
+      });
+    } catch (e) {
+      this.txn = undefined; // etcdctl exits on a bad line
+      throw e;
+    }
+    if (ready) await this.commit(out);
+  }
+
+  private async commit(out: Block): Promise<void> {
+    const t = this.txn!;
+    this.txn = undefined;
+    const resp = await this.current.txn(t.reader.request());
+    new Printer(out, t.format, t.hex).txn(resp);
+  }
+}

@@ -1,0 +1,60 @@
+// Runs the core (web/dist/metastore.wasm) in Node, as the page does in a tab, and drives a
+// Shell on it, recording what it prints. Needs only the wasm file and Go's wasm_exec.js
+// (found with `go env GOROOT`). METASTORE_WASM overrides the wasm file's path.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runInThisContext } from "node:vm";
+import { TabApi, type Api } from "../src/api.js";
+import { Shell } from "../src/shell/index.js";
+
+function wasmExec(): string {
+  const root = execFileSync("go", ["env", "GOROOT"], { encoding: "utf8" }).trim();
+  for (const p of [join(root, "lib", "wasm", "wasm_exec.js"), join(root, "misc", "wasm", "wasm_exec.js")]) {
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`wasm_exec.js not found under ${root}`);
+}
+
+/** Starts the core once per process; returns the tab's Api. */
+export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("dist/metastore.wasm")): Promise<Api> {
+  if (!globalThis.metastore) {
+    if (!globalThis.Go) runInThisContext(readFileSync(wasmExec(), "utf8"));
+    const go = new Go() as InstanceType<typeof Go> & { _scheduledTimeouts?: Map<number, { unref?(): void }> };
+    // The core's timers (lease expiry ticks) must not keep Node alive once the tests are done.
+    const timers = go._scheduledTimeouts;
+    if (timers) {
+      const set = timers.set.bind(timers);
+      timers.set = (k, v) => (v?.unref?.(), set(k, v));
+    }
+    const { instance } = await WebAssembly.instantiate(readFileSync(wasm), go.importObject);
+    void go.run(instance);
+    for (let i = 0; !globalThis.metastore; i++) {
+      if (i > 500) throw new Error("the wasm core did not start");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  return new TabApi(globalThis.metastore!);
+}
+
+/** A Shell whose output is kept as text: stdout lines as printed, stderr lines prefixed "! ". */
+export class Recorder {
+  readonly lines: string[] = [];
+  readonly shell: Shell;
+
+  constructor(api: Api) {
+    this.shell = new Shell(api, {
+      print: (t) => this.lines.push(...t.split("\n")),
+      error: (t) => this.lines.push(...t.split("\n").map((l) => "! " + l)),
+    });
+  }
+
+  /** Takes what was printed so far. */
+  take(): string {
+    const s = this.lines.join("\n");
+    this.lines.length = 0;
+    return s;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
