@@ -4,6 +4,7 @@ package browser
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -237,6 +238,7 @@ func TestPlaygroundPanels(t *testing.T) {
 	}
 	click(t, ctx, "#tab-keys")
 	waitFor(t, ctx, `document.querySelector("[aria-label=keys]").innerText.includes("counter")`, "the key tree does not show the example's key")
+	waitFor(t, ctx, `document.querySelector("#saved").textContent === "saved at rev 7"`, "the latest state was not saved")
 	screenshot(t, ctx, "keys")
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
@@ -306,4 +308,79 @@ func TestPlaygroundBench(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "bench")
+}
+
+// TestPlaygroundExportImport: Export downloads the tab's state; Import restores it into an
+// empty store, history included; a file that is no snapshot is refused, the store unchanged.
+func TestPlaygroundExportImport(t *testing.T) {
+	ctx, _ := playground(t)
+	command(t, ctx, "put x 1")
+	command(t, ctx, "put x 2")
+	// Catch the download: the Blob handed to createObjectURL and the file name.
+	var exported struct{ Name, Data string }
+	eval(t, ctx, `
+		let blob;
+		const create = URL.createObjectURL;
+		URL.createObjectURL = (b) => { blob = b; return create(b); };
+		let name = "";
+		HTMLAnchorElement.prototype.click = function () { name = this.download; };
+		document.querySelector("#export").click();
+		await new Promise((r) => setTimeout(r, 100));
+		const bytes = new Uint8Array(await blob.arrayBuffer());
+		let s = "";
+		for (const b of bytes) s += String.fromCharCode(b);
+		return {name, data: btoa(s)};`, &exported)
+	if exported.Name != "metastore-rev3.snap" || exported.Data == "" {
+		t.Fatalf("export: %q, %d bytes", exported.Name, len(exported.Data))
+	}
+	raw, err := base64.StdEncoding.DecodeString(exported.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, exported.Name), filepath.Join(dir, "junk.snap")
+	os.WriteFile(good, raw, 0o644)
+	os.WriteFile(bad, []byte("not a snapshot"), 0o644)
+
+	eval(t, ctx, `window.confirm = () => true; return true;`, nil)
+	click(t, ctx, "#reset")
+	waitFor(t, ctx, `document.querySelector("[aria-label=output]").innerText.includes("Started over")`, "reset did not run")
+	if got := command(t, ctx, "get x"); got != "" {
+		t.Fatalf("after reset: %q", got)
+	}
+	upload := func(path, want string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.SetUploadFiles("#import", []string{path}, chromedp.NodeReady)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, fmt.Sprintf(`document.querySelector("[aria-label=output]").innerText.includes(%q)`, want), "import did not report "+want)
+	}
+	upload(good, "Imported metastore-rev3.snap: revision 3.")
+	if got := command(t, ctx, "get x --rev=2"); got != "x\n1" {
+		t.Fatalf("history after import: %q", got)
+	}
+	upload(bad, "Error: mvcc: malformed snapshot: not a MetaStore snapshot")
+	if got := command(t, ctx, "get x"); got != "x\n2" {
+		t.Fatalf("a bad import changed the store: %q", got)
+	}
+}
+
+// TestPlaygroundHistoryKeys: arrow keys walk back through the commands typed.
+func TestPlaygroundHistoryKeys(t *testing.T) {
+	ctx, _ := playground(t)
+	command(t, ctx, "put h 1")
+	command(t, ctx, "get h")
+	input := `[aria-label="command"]`
+	if err := chromedp.Do(ctx, chromedp.SendKeys(input, kb.ArrowUp+kb.ArrowUp)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(input)); v != "put h 1" {
+		t.Fatalf("two steps back: %q", v)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(input, kb.ArrowDown)); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(input)); v != "get h" {
+		t.Fatalf("one step forward: %q", v)
+	}
 }

@@ -189,6 +189,7 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
     await tab.tab!.restore(new Uint8Array(await f.arrayBuffer()));
     app.use(tab);
     await follow();
+    await app.changed();
     line(`Imported ${f.name}: revision ${app.revision}.`, "out");
   } catch (err) {
     line(`Error: ${(err as Error).message}`, "err");
