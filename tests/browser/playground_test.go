@@ -239,7 +239,11 @@ func TestPlaygroundPanels(t *testing.T) {
 	click(t, ctx, "#tab-keys")
 	waitFor(t, ctx, `document.querySelector("[aria-label=keys]").innerText.includes("counter")`, "the key tree does not show the example's key")
 	waitFor(t, ctx, `document.querySelector("#saved").textContent === "saved at rev 7"`, "the latest state was not saved")
-	screenshot(t, ctx, "keys")
+	command(t, ctx, `put /services/web/10.0.0.1 '{"addr": "10.0.0.1:80", "weight": 3}'`)
+	waitFor(t, ctx, `[...document.querySelectorAll("[aria-label=keys] .key")].some(b => b.title === "/services/web/10.0.0.1")`, "the new key is not in the tree")
+	click(t, ctx, `[aria-label=keys] .key[title="/services/web/10.0.0.1"]`)
+	waitFor(t, ctx, `document.querySelector("[aria-label='value of the selected key']")?.value.includes('"weight": 3')`, "the value view does not pretty-print the JSON")
+	screenshot(t, ctx, "keys") // the README's picture (docs/playground.png)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
