@@ -172,9 +172,12 @@ WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject).then(
 		await call("scratch.put", {key: btoa("scratch"), value: btoa("x")});
 		const seen = (await call("scratch.range", {key: btoa("scratch")})).kvs.length === 1;
 		const untouched = (await call("range", {key: btoa("scratch")})).kvs.length === 0 && (await call("status", {})).header.revision === rev;
+		let refused = 0;
+		for (const m of ["reset", "restore", "clock", "watch.create", "status"])
+			try { await call("scratch." + m, {}); } catch (e) { refused++; }
 		await call("scratch.drop", {});
 		return {puts: r.responses[2].response_range.count, value: atob(r.responses[2].response_range.kvs[1].value),
-			err, code, scratchSeen: seen, untouched};`, &batch)
+			err, code, scratchSeen: seen, untouched: untouched && refused === 5 && (await call("range", {key: btoa("b1")})).kvs.length === 1};`, &batch)
 	if batch.Puts != "2" || batch.Value != "2" || batch.Code != 3 || batch.Err != "etcdserver: key is not provided" || !batch.ScratchSeen || !batch.Untouched {
 		t.Fatalf("batch in the tab: %+v", batch)
 	}
