@@ -5,11 +5,17 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 //go:embed all:dist
@@ -26,7 +32,9 @@ func Dist() fs.FS {
 
 // Handler serves files: the playground at /, the client bundle at /client/metastore.js. A
 // file with a gzipped twin (metastore.wasm.gz) is sent compressed to clients that accept
-// it. index.html is revalidated on every load so a new build shows at once.
+// it. Every file carries an ETag of its content (embedded files have no modification time),
+// so a reload costs a 304, not the 1 MB of wasm again; index.html is revalidated on every
+// load so a new build shows at once.
 func Handler(files fs.FS) http.Handler {
 	if _, err := fs.Stat(files, "index.html"); err != nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,40 +48,78 @@ func Handler(files fs.FS) http.Handler {
 		})
 	}
 	plain := http.FileServerFS(files)
+	var etags sync.Map // file name → ETag, computed once
+	etag := func(name string) string {
+		if v, ok := etags.Load(name); ok {
+			return v.(string)
+		}
+		f, err := files.Open(name)
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return ""
+		}
+		tag := `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
+		etags.Store(name, tag)
+		return tag
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		if name == "" || strings.HasSuffix(name, ".html") {
 			w.Header().Set("Cache-Control", "no-cache")
 		}
+		if name == "" {
+			name = "index.html"
+		}
 		if strings.HasSuffix(name, ".wasm") {
 			w.Header().Set("Content-Type", "application/wasm")
+			w.Header().Add("Vary", "Accept-Encoding")
 			if acceptsGzip(r) {
 				if f, err := files.Open(name + ".gz"); err == nil {
 					defer f.Close()
-					st, err := f.Stat()
-					if err == nil {
+					if rs, ok := f.(io.ReadSeeker); ok {
+						if tag := etag(name + ".gz"); tag != "" {
+							w.Header().Set("ETag", tag)
+						}
 						w.Header().Set("Content-Encoding", "gzip")
-						w.Header().Add("Vary", "Accept-Encoding")
-						http.ServeContent(w, r, name, st.ModTime(), f.(readSeeker))
+						http.ServeContent(w, r, name, modTime(f), rs)
 						return
 					}
 				}
 			}
 		}
+		if tag := etag(name); tag != "" {
+			w.Header().Set("ETag", tag)
+		}
 		plain.ServeHTTP(w, r)
 	})
 }
 
-type readSeeker interface {
-	Read([]byte) (int, error)
-	Seek(int64, int) (int64, error)
+func modTime(f fs.File) (t time.Time) {
+	if st, err := f.Stat(); err == nil {
+		t = st.ModTime()
+	}
+	return t
 }
 
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip (with a q-value
+// above zero).
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		if enc, q, _ := strings.Cut(strings.TrimSpace(part), ";"); strings.EqualFold(enc, "gzip") && strings.TrimSpace(q) != "q=0" {
-			return true
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			continue
 		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				q = f
+			}
+		}
+		return q > 0
 	}
 	return false
 }

@@ -33,6 +33,8 @@ func TestHandler(t *testing.T) {
 		{"/app.js", "", 200, "text/javascript; charset=utf-8", "", "", "console.log(1)"},
 		{"/metastore.wasm", "gzip, br", 200, "application/wasm", "gzip", "", "\x00asm compressed"},
 		{"/metastore.wasm", "gzip;q=0", 200, "application/wasm", "", "", "\x00asm plain"},
+		{"/metastore.wasm", "br, gzip; q=0.0", 200, "application/wasm", "", "", "\x00asm plain"},
+		{"/metastore.wasm", "GZIP;q=0.5", 200, "application/wasm", "gzip", "", "\x00asm compressed"},
 		{"/metastore.wasm", "", 200, "application/wasm", "", "", "\x00asm plain"},
 		{"/client/metastore.js", "", 200, "text/javascript; charset=utf-8", "", "", "export {}"},
 		{"/nope", "", 404, "text/plain; charset=utf-8", "", "", "404 page not found\n"},
@@ -57,6 +59,27 @@ func TestHandler(t *testing.T) {
 			res.Header.Get("Content-Encoding") != tc.encoding || res.Header.Get("Cache-Control") != tc.cache || string(b) != tc.body {
 			t.Errorf("GET %s (Accept-Encoding %q): %d %q %q %q %q", tc.path, tc.acceptEncoding, res.StatusCode,
 				res.Header.Get("Content-Type"), res.Header.Get("Content-Encoding"), res.Header.Get("Cache-Control"), b)
+		}
+	}
+}
+
+// TestHandlerETag: a reload revalidates and gets 304 instead of the file again.
+func TestHandlerETag(t *testing.T) {
+	h := Handler(fstest.MapFS{"index.html": {Data: []byte("x")}, "app.wasm": {Data: []byte("w")}, "app.wasm.gz": {Data: []byte("z")}})
+	for _, tc := range []struct{ path, enc string }{{"/", ""}, {"/app.wasm", ""}, {"/app.wasm", "gzip"}} {
+		req := httptest.NewRequest("GET", tc.path, nil)
+		req.Header.Set("Accept-Encoding", tc.enc)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		tag := rec.Header().Get("ETag")
+		if rec.Code != 200 || tag == "" {
+			t.Fatalf("GET %s: %d, ETag %q", tc.path, rec.Code, tag)
+		}
+		req.Header.Set("If-None-Match", tag)
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotModified {
+			t.Fatalf("GET %s with If-None-Match %s: %d", tc.path, tag, rec.Code)
 		}
 	}
 }
