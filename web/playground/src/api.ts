@@ -238,7 +238,8 @@ class ServerApi implements Api {
   private readonly maint: Client<typeof Maintenance>;
 
   constructor(readonly endpoint: string) {
-    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true });
+    // A server that stops answering must not hang the page: unary calls give up after 10 s.
+    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true, defaultTimeoutMs: 10_000 });
     this.kv = createClient(KV, transport);
     this.leases = createClient(Lease, transport);
     this.maint = createClient(Maintenance, transport);

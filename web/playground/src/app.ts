@@ -12,39 +12,47 @@ export interface Panel {
 export class App {
   /** The store's revision as last seen. */
   revision = 0n;
+  /** Why the store did not answer the last refresh, if it did not. */
+  error = "";
   private readonly panels: Panel[] = [];
-  private refreshing = false;
+  private running: Promise<void> | undefined;
   private readonly listeners = new Set<(text: string) => void>();
   private again = false;
 
   constructor(public api: Api, readonly shell: Shell, private readonly echo: (line: string) => void,
-    private readonly onChanged: () => void) {}
+    private readonly onChanged: () => void, private readonly onPrompt: () => void) {}
 
   add(p: Panel): void {
     this.panels.push(p);
   }
 
-  /** Something may have changed: refresh every panel (coalescing bursts of changes). */
-  async changed(): Promise<void> {
-    if (this.refreshing) {
+  /**
+   * Something may have changed: refresh every panel. Calls during a refresh coalesce into one
+   * more round; the returned promise settles when the views show the store as of this call.
+   */
+  changed(): Promise<void> {
+    if (this.running) {
       this.again = true;
-      return;
+      return this.running;
     }
-    this.refreshing = true;
-    try {
-      do {
-        this.again = false;
-        try {
-          this.revision = (await this.api.status()).header?.revision ?? this.revision;
-        } catch {
-          // the server may be gone; the panels show their own errors
-        }
-        await Promise.all(this.panels.map((p) => p.refresh().catch((e) => console.warn("panel refresh", e))));
-        this.onChanged();
-      } while (this.again);
-    } finally {
-      this.refreshing = false;
-    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          try {
+            this.revision = (await this.api.status()).header?.revision ?? this.revision;
+            this.error = "";
+          } catch (e) {
+            this.error = (e as Error).message; // a server gone: the status line says so
+          }
+          await Promise.all(this.panels.map((p) => p.refresh().catch((e) => console.warn("panel refresh", e))));
+          this.onChanged();
+        } while (this.again);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
   }
 
   /** Calls f with every block of text the console prints, until the returned function is called. */
@@ -58,10 +66,17 @@ export class App {
     for (const f of this.listeners) f(text);
   }
 
+  /** Stops what the console runs (a watch, a keep-alive, a txn being typed). */
+  interrupt(): void {
+    this.shell.interrupt();
+    this.onPrompt();
+  }
+
   /** Runs a console command as if typed (echoed with its prompt), then refreshes. */
   async run(line: string): Promise<void> {
     this.echo(line);
     await this.shell.run(line);
+    this.onPrompt();
     void this.changed();
   }
 
@@ -70,8 +85,10 @@ export class App {
     this.shell.interrupt();
     this.api = api;
     this.shell.api = api;
+    this.onPrompt();
     for (const p of this.panels) p.reset?.();
     this.revision = 0n;
-    void this.changed();
+    this.error = "";
+    void this.changed(); // a refresh under way reads the old store: it goes round once more
   }
 }

@@ -42,7 +42,16 @@ function echo(cmd: string): void {
   for (const [i, l] of cmd.split("\n").entries()) line(`${i === 0 ? shell.prompt : ">"} ${l}`, "in");
 }
 
-const history: string[] = JSON.parse(localStorage.getItem("metastore-history") ?? "[]");
+// Command history survives reloads where storage is allowed (not in every embedded frame).
+function loadHistory(): string[] {
+  try {
+    const h = JSON.parse(localStorage.getItem("metastore-history") ?? "[]");
+    return Array.isArray(h) ? h.filter((x) => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+const history = loadHistory();
 let historyAt = history.length;
 /** Commands finished so far (tests wait on it). */
 let completed = 0;
@@ -50,16 +59,24 @@ let completed = 0;
 async function submit(cmd: string): Promise<void> {
   if (cmd.trim() !== "" && history[history.length - 1] !== cmd) {
     history.push(cmd);
-    localStorage.setItem("metastore-history", JSON.stringify(history.slice(-200)));
+    try {
+      localStorage.setItem("metastore-history", JSON.stringify(history.slice(-200)));
+    } catch {
+      // storage refused: history lasts this page only
+    }
   }
   historyAt = history.length;
   try {
     if (cmd.trim() === "clear" && shell.prompt === "$") output.replaceChildren();
     else await app.run(cmd);
   } finally {
-    promptLabel.textContent = shell.prompt;
+    showPrompt();
     completed++;
   }
+}
+
+function showPrompt(): void {
+  promptLabel.textContent = shell.prompt;
 }
 
 $<HTMLFormElement>("#console-form").addEventListener("submit", (e) => {
@@ -81,7 +98,7 @@ input.addEventListener("keydown", (e) => {
     line(`${shell.prompt} ${input.value}^C`, "in");
     input.value = "";
     shell.interrupt();
-    promptLabel.textContent = shell.prompt;
+    showPrompt();
     e.preventDefault();
   } else if (e.key === "l" && e.ctrlKey) {
     output.replaceChildren();
@@ -94,28 +111,55 @@ input.addEventListener("keydown", (e) => {
 const tab: Api = await startTab(".");
 const shell = new Shell(tab, shellOut);
 
-// The tab's state is saved shortly after each change, and restored on load.
+/** Sets an element's text only when it changes: live regions announce every write. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// The tab's state is saved shortly after each change (and when the page is hidden or left),
+// and restored on load. Only the tab's store is saved, whichever store the page shows.
+let unsaved = false;
 const saveNow = async () => {
-  if (app.api.mode !== "tab") return;
+  if (!unsaved) return;
+  unsaved = false;
   try {
-    await persist.save(await tab.tab!.snapshot());
-    savedState.textContent = `saved at rev ${app.revision}`;
+    const snap = await tab.tab!.snapshot();
+    await persist.save(snap);
+    setText(savedState, `saved at rev ${(await tab.status()).header?.revision ?? 0n}`);
   } catch (e) {
-    savedState.textContent = `not saved: ${(e as Error).message}`;
+    unsaved = true;
+    setText(savedState, `not saved: ${(e as Error).message}`);
   }
 };
 const save = debounce(() => void saveNow(), 200);
+addEventListener("pagehide", () => void saveNow());
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") void saveNow();
+});
 
 const app = new App(tab, shell, echo, () => {
-  statusLine.textContent = `${app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.endpoint} · revision ${app.revision}`;
-  save();
-});
+  const where = app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.endpoint;
+  setText(statusLine, app.error ? `${where} · unreachable: ${app.error}` : `${where} · revision ${app.revision}`);
+  if (app.api.mode === "tab") {
+    unsaved = true;
+    save();
+  }
+}, showPrompt);
 
 try {
   const snap = await persist.load();
-  if (snap) await tab.tab!.restore(snap);
+  if (snap) {
+    try {
+      await tab.tab!.restore(snap);
+    } catch (e) {
+      // Keep what could not be read (a future format, a damaged write) rather than let the
+      // first save overwrite it.
+      await persist.stash(snap);
+      line(`Could not restore the saved state (${(e as Error).message}); starting empty. The saved bytes are kept in IndexedDB under "${persist.STASH}".`, "err");
+    }
+  }
 } catch (e) {
-  line(`Could not restore the saved state (${(e as Error).message}); starting empty.`, "err");
+  line(`Could not read the saved state (${(e as Error).message}); starting empty.`, "err");
 }
 
 for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases", leasesPanel],
@@ -124,13 +168,33 @@ for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases",
 }
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
-// views: one watch over all keys.
+// views: one watch over all keys. If it ends (a server restarting), it is reopened with
+// backoff; switching stores replaces it. feedGen tells a stale feed from the current one.
 let feed: WatchHandle | undefined;
-async function follow(): Promise<void> {
+let feedGen = 0;
+let retry: ReturnType<typeof setTimeout> | undefined;
+
+async function follow(api: Api): Promise<void> {
+  const gen = ++feedGen;
+  clearTimeout(retry);
   feed?.cancel();
-  feed = await app.api.watch({ ...ALL }, (w) => {
+  feed = undefined;
+  const h = await api.watch({ ...ALL }, (w) => {
     if (w.events.length > 0) void app.changed();
-  }, () => setTimeout(() => void follow(), 1000));
+  }, () => reconnect(api, gen, 0));
+  if (gen === feedGen) feed = h;
+  else h.cancel();
+}
+
+function reconnect(api: Api, gen: number, attempt: number): void {
+  if (gen !== feedGen) return;
+  void app.changed(); // shows the store as unreachable if it is
+  retry = setTimeout(() => {
+    if (gen !== feedGen) return;
+    const p = follow(api);
+    const mine = feedGen;
+    p.then(() => void app.changed(), () => reconnect(api, mine, attempt + 1));
+  }, Math.min(10_000, 500 * 2 ** attempt));
 }
 
 // ---- toolbar ----
@@ -138,14 +202,14 @@ async function follow(): Promise<void> {
 const endpoint = $<HTMLInputElement>("#endpoint");
 const useTab = $<HTMLButtonElement>("#use-tab");
 const tabOnly = ["#clock", "#state"].map((s) => $(s));
-if (location.protocol.startsWith("http") && !location.hostname.endsWith("github.io")) endpoint.placeholder = `this tab (or ${location.origin})`;
+if (location.protocol.startsWith("http")) endpoint.placeholder = `e.g. ${location.origin}`;
 
-async function switchTo(api: Api): Promise<void> {
+async function switchTo(api: Api, announce = true): Promise<void> {
+  await follow(api); // first: a store whose watch fails is not switched to
   app.use(api);
-  await follow();
   useTab.hidden = api.mode === "tab";
   for (const el of tabOnly) el.toggleAttribute("hidden", api.mode !== "tab");
-  line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
+  if (announce) line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
 }
 
 $<HTMLFormElement>("#connect").addEventListener("submit", async (e) => {
@@ -157,7 +221,7 @@ $<HTMLFormElement>("#connect").addEventListener("submit", async (e) => {
     line(`Error: cannot connect to ${url}: ${(err as Error).message}`, "err");
   }
 });
-useTab.addEventListener("click", () => void switchTo(tab));
+useTab.addEventListener("click", () => void switchTo(tab).catch((e) => line(`Error: ${(e as Error).message}`, "err")));
 
 const clockState = $<HTMLOutputElement>("#clock-state");
 const pause = $<HTMLButtonElement>("#clock-pause");
@@ -166,7 +230,7 @@ async function clock(action: "" | "pause" | "resume" | "advance", seconds = 0): 
   pause.textContent = s.paused ? "Resume" : "Pause";
   pause.setAttribute("aria-pressed", String(s.paused));
   const ahead = Math.round(s.aheadMs / 1000);
-  clockState.textContent = `${s.paused ? "paused" : "running"}${ahead > 0 ? `, ${ahead} s ahead` : ", real time"}`;
+  setText(clockState, `${s.paused ? "paused" : "running"}, ${ahead > 0 ? `${ahead} s ahead` : ahead < 0 ? `${-ahead} s behind` : "real time"}`);
   void app.changed();
 }
 pause.addEventListener("click", () => void clock(pause.textContent === "Pause" ? "pause" : "resume"));
@@ -174,11 +238,13 @@ for (const b of document.querySelectorAll<HTMLButtonElement>("[data-advance]")) 
   b.addEventListener("click", () => void clock("advance", Number(b.dataset.advance)));
 }
 
+$("#import-button").addEventListener("click", () => $<HTMLInputElement>("#import").click());
+
 $("#export").addEventListener("click", async () => {
   const snap = await tab.tab!.snapshot();
   const a = h("a", { href: URL.createObjectURL(new Blob([snap as BlobPart])), download: `metastore-rev${app.revision}.snap` });
   a.click();
-  URL.revokeObjectURL(a.href);
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000); // some browsers start the download later
   line(`Exported revision ${app.revision} (${snap.length} bytes).`, "out");
 });
 
@@ -187,8 +253,7 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
   if (!f) return;
   try {
     await tab.tab!.restore(new Uint8Array(await f.arrayBuffer()));
-    app.use(tab);
-    await follow();
+    await switchTo(tab, false); // the restore closed the old store's watches
     await app.changed();
     line(`Imported ${f.name}: revision ${app.revision}.`, "out");
   } catch (err) {
@@ -200,8 +265,7 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
 $("#reset").addEventListener("click", async () => {
   if (!confirm("Start over with an empty store? Everything in this tab's store is lost.")) return;
   await tab.tab!.reset();
-  app.use(tab);
-  await follow();
+  await switchTo(tab, false);
   line("Started over: an empty store.", "out");
 });
 
@@ -226,7 +290,8 @@ for (const [i, t] of tabs.entries()) {
   });
 }
 
-await follow();
+select(tabs[0]);
+await follow(tab);
 await clock("");
 await app.changed();
 input.disabled = false;

@@ -56,7 +56,7 @@ export function examplesPanel(app: App, root: HTMLElement): Panel {
   let lease = "";
   // The example runner reads lease IDs from what the console prints.
   const run = async (ex: Example) => {
-    app.shell.interrupt(); // an earlier example's watch would interleave
+    app.interrupt(); // an earlier example's watch would interleave
     for (const c of ex.commands) {
       const cmd = c.replaceAll("$LEASE", lease);
       const seen = app.onOutput((t) => {

@@ -8,25 +8,29 @@ import type { App, Panel } from "../app.js";
 import { ALL, bytes, h, text } from "../dom.js";
 
 const LIMIT = 1000n;
-const COMPACTED = 11; // OutOfRange: "etcdserver: mvcc: required revision has been compacted"
+
+/** etcd's error for a read before the compacted revision (OutOfRange, like a future one). */
+const isCompacted = (e: unknown) => (e as { code?: number }).code === 11 && String((e as Error).message).includes("compacted");
 
 /**
- * compactRevision finds the oldest revision the store can still read (etcd has no call that
- * tells): ranges at a revision at or after the compaction succeed, before it fail.
+ * oldestRevision finds the oldest revision the store can still read (etcd has no call that
+ * tells): ranges at a revision at or after the compaction succeed, before it fail. guess, the
+ * answer last time, is checked first (two reads) before searching.
  */
-export async function oldestRevision(api: Api, current: bigint): Promise<bigint> {
+export async function oldestRevision(api: Api, current: bigint, guess = 0n): Promise<bigint> {
   let lo = 1n, hi = current; // invariant: reading at hi works
   if (hi < 1n) return 1n;
   const readable = async (rev: bigint) => {
     try {
-      await api.range({ ...ALL, revision: rev, countOnly: true });
+      await api.range({ key: new Uint8Array([0]), revision: rev, countOnly: true });
       return true;
     } catch (e) {
-      if ((e as { code?: number }).code === COMPACTED) return false;
+      if (isCompacted(e)) return false;
       throw e;
     }
   };
   if (await readable(lo)) return lo;
+  if (guess > 1n && guess <= current && (await readable(guess)) && !(await readable(guess - 1n))) return guess;
   while (hi - lo > 1n) {
     const mid = (lo + hi) / 2n;
     if (await readable(mid)) hi = mid;
@@ -54,12 +58,15 @@ export async function keyHistory(api: Api, key: Uint8Array, from: bigint, curren
       handle?.cancel();
       resolve();
     };
-    // The replay arrives at once; a key deleted last has no revision to wait for, so a short
-    // quiet spell after the last delivery ends it.
+    // A key that exists now: the replay is complete at its last revision (with a limit in
+    // case the watch stalls). A key deleted last has no revision to wait for: a quiet spell
+    // after the last delivery ends it (the tab answers at once; a server gets longer).
+    const wait = last !== undefined ? 10_000 : api.mode === "tab" ? 150 : 1500;
     const quiet = () => {
       clearTimeout(idle);
-      idle = setTimeout(done, 150);
+      idle = setTimeout(done, wait);
     };
+    quiet();
     api.watch({ key, startRevision: from }, (w) => {
       for (const ev of w.events) {
         const kv = ev.kv!;
@@ -68,7 +75,7 @@ export async function keyHistory(api: Api, key: Uint8Array, from: bigint, curren
       }
       if (w.canceled) return reject(new Error(w.cancelReason || "watch cancelled"));
       if (last !== undefined && out.length > 0 && out[out.length - 1].rev >= last) return done();
-      quiet();
+      if (last === undefined) quiet();
     }, reject).then((hd) => (handle = hd), reject);
   });
   return out;
@@ -117,10 +124,13 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     }
   };
 
+  let asked = 0; // answers to older slider positions are dropped
   const showAt = guard(async () => {
     const rev = BigInt(slider.value);
+    const mine = ++asked;
     at.textContent = String(rev);
     const r = await app.api.range({ ...ALL, revision: rev, limit: LIMIT });
+    if (mine !== asked) return;
     snapshot.replaceChildren(...r.kvs.map((kv) => h("tr", {},
       h("td", { class: "mono" }, text(kv.key)), h("td", { class: "mono" }, text(kv.value)),
       h("td", {}, String(kv.modRevision)), h("td", {}, String(kv.version)))));
@@ -136,8 +146,14 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     if (vs.length === 0) versions.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no history for ${key.value} since revision ${oldest}`)));
   });
 
+  const num = (v: string, dflt: bigint, what: string) => {
+    if (v.trim() === "") return dflt;
+    if (!/^\d+$/.test(v.trim())) throw new Error(`${what} is a revision number`);
+    return BigInt(v.trim());
+  };
+
   const showDiff = guard(async () => {
-    const [x, y] = [BigInt(a.value || String(oldest)), BigInt(b.value || String(app.revision))];
+    const [x, y] = [num(a.value, oldest, "from"), num(b.value, app.revision, "to")];
     const [ra, rb] = await Promise.all([app.api.range({ ...ALL, revision: x }), app.api.range({ ...ALL, revision: y })]);
     const d = diff(ra.kvs, rb.kvs);
     changes.replaceChildren(...d.map((c) => h("tr", { class: c.before === undefined ? "put" : c.after === undefined ? "delete" : "" },
@@ -168,7 +184,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
       h("h3", {}, "Compaction"),
       h("form", {
         class: "row", onsubmit: guard(async () => {
-          await app.run(`compaction ${compactAt.value || app.revision}`);
+          await app.run(`compaction ${num(compactAt.value, app.revision, "the compaction point")}`);
         }),
       }, "compact history before", compactAt, h("button", { type: "submit" }, "Compact")),
       h("p", { class: "muted" }, "Reading before the compacted revision fails with etcd's error; the slider starts there.")),
@@ -176,7 +192,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
 
   return {
     async refresh() {
-      oldest = await oldestRevision(app.api, app.revision);
+      oldest = await oldestRevision(app.api, app.revision, oldest);
       slider.min = String(oldest);
       slider.max = String(app.revision);
       if (follow.checked || BigInt(slider.value) < oldest) slider.value = String(app.revision);
@@ -184,6 +200,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
       await showAt();
     },
     reset() {
+      oldest = 1n;
       follow.checked = true;
       versions.replaceChildren();
       changes.replaceChildren();

@@ -31,7 +31,7 @@ export function tree(kvs: KeyValue[]): Folder {
 export function keysPanel(app: App, root: HTMLElement): Panel {
   let selected: string | undefined;
   const closed = new Set<string>(); // folders are open unless closed by hand
-  const treeEl = h("div", { class: "tree", role: "tree", "aria-label": "keys" });
+  const treeEl = h("nav", { class: "tree", "aria-label": "keys" });
   const count = h("p", { class: "muted" });
   const view = h("div", { class: "value-view", "aria-label": "value" });
   const newKey = h("input", { name: "key", "aria-label": "new key", placeholder: "/services/web/1", required: true });
@@ -58,55 +58,84 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
     err, count, h("div", { class: "split" }, treeEl, view),
   );
 
-  function renderFolder(f: Folder, path: string, depth: number): HTMLElement {
-    const ul = h("ul", { role: depth === 0 ? "none" : "group" });
+  function renderFolder(f: Folder, path: string): HTMLElement {
+    const ul = h("ul");
     for (const name of [...f.folders.keys()].sort()) {
       const p = `${path}${name}/`;
       const d = h("details", { open: !closed.has(p) }, h("summary", {}, name === "" ? "/" : `${name}/`),
-        renderFolder(f.folders.get(name)!, p, depth + 1));
-      const li = h("li", { role: "treeitem", "aria-expanded": String(!closed.has(p)) }, d);
-      d.addEventListener("toggle", () => {
-        if (d.open) closed.delete(p);
-        else closed.add(p);
-        li.setAttribute("aria-expanded", String(d.open));
-      });
-      ul.append(li);
+        renderFolder(f.folders.get(name)!, p));
+      d.addEventListener("toggle", () => (d.open ? closed.delete(p) : closed.add(p)));
+      ul.append(h("li", {}, d));
     }
     for (const kv of f.keys) {
       const key = text(kv.key);
       const leaf = key.slice(path.length) || key;
-      ul.append(h("li", { role: "treeitem", "aria-selected": String(key === selected) },
-        h("button", { class: "key", type: "button", title: key, onclick: () => { selected = key; void render(); } }, leaf)));
+      ul.append(h("li", {},
+        h("button", {
+          class: "key", type: "button", title: key, "aria-current": key === selected ? "true" : undefined,
+          onclick: () => { selected = key; void render(); },
+        }, leaf)));
     }
     return ul;
   }
 
   let last: KeyValue[] = [];
+  // What is on screen, so a refresh redraws only what changed: the tree when the keys do,
+  // the value view when the selected key does, and never under someone editing it.
+  let treeShown = "";
+  let viewShown = "";
+  let editor: { area: HTMLTextAreaElement; original: string } | undefined;
+  const stale = h("p", { class: "muted", role: "status" });
+
+  const editing = () => editor !== undefined && (document.activeElement === editor.area || editor.area.value !== editor.original);
 
   async function render(): Promise<void> {
-    treeEl.replaceChildren(renderFolder(tree(last), "", 0));
+    const treeNow = `${selected}\u0000${last.map((k) => text(k.key)).join("\u0000")}`;
+    if (treeNow !== treeShown) {
+      treeShown = treeNow;
+      treeEl.replaceChildren(renderFolder(tree(last), ""));
+    }
     const kv = last.find((k) => text(k.key) === selected);
+    const viewNow = kv ? `${selected}@${kv.modRevision}` : `none:${selected ?? ""}`;
+    if (viewNow === viewShown) return;
+    if (editing()) {
+      stale.textContent = kv ? `Changed meanwhile (revision ${kv.modRevision}): Save overwrites it.` : "Deleted meanwhile: Save creates it again.";
+      return;
+    }
+    viewShown = viewNow;
+    editor = undefined;
+    stale.textContent = "";
     if (!kv) {
       view.replaceChildren(h("p", { class: "muted" }, selected ? `${selected} is gone.` : "Pick a key to see its value."));
       return;
     }
+    const raw = kv.value;
     const area = h("textarea", { "aria-label": "value of the selected key", rows: 8 }) as HTMLTextAreaElement;
-    area.value = pretty(text(kv.value));
+    area.value = pretty(text(raw));
+    editor = { area, original: area.value };
+    const key = selected!;
+    const done = async () => {
+      editor = undefined;
+      viewShown = "";
+      await app.changed();
+    };
     view.replaceChildren(
-      h("h3", { class: "mono" }, selected!),
+      h("h3", { class: "mono" }, key),
       h("dl", { class: "meta" },
         h("dt", {}, "create rev"), h("dd", {}, String(kv.createRevision)),
         h("dt", {}, "mod rev"), h("dd", {}, String(kv.modRevision)),
         h("dt", {}, "version"), h("dd", {}, String(kv.version)),
         h("dt", {}, "lease"), h("dd", {}, kv.lease ? hex(kv.lease) : "none")),
-      area,
+      area, stale,
       h("div", { class: "row" },
         h("button", {
           type: "button", onclick: async () => {
             try {
-              // Keep the lease, as etcdctl put --ignore-lease would.
-              await app.api.put({ key: kv.key, value: bytes(area.value), ignoreLease: kv.lease !== 0n });
-              await app.changed();
+              // Unedited, the stored bytes go back as they were (not pretty-printed); the
+              // lease is kept, as etcdctl put --ignore-lease would.
+              const value = area.value === editor?.original ? raw : bytes(area.value);
+              await app.api.put({ key: bytes(key), value, ignoreLease: kv.lease !== 0n });
+              await done();
             } catch (x) {
               fail(x);
             }
@@ -115,8 +144,8 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         h("button", {
           type: "button", class: "danger", onclick: async () => {
             try {
-              await app.api.deleteRange({ key: kv.key });
-              await app.changed();
+              await app.api.deleteRange({ key: bytes(key) });
+              await done();
             } catch (x) {
               fail(x);
             }
@@ -134,6 +163,8 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
     },
     reset() {
       selected = undefined;
+      editor = undefined;
+      treeShown = viewShown = "";
     },
   };
 }

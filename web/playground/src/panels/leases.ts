@@ -1,5 +1,7 @@
 // The lease panel: every lease with a countdown and its attached keys. When a lease runs
 // out, the store revokes it and deletes its keys, and the panel (and the key tree) show it.
+// Cards are updated in place, keyed by lease ID, so typing in one or focusing a button
+// survives the refresh each second.
 import type { App, Panel } from "../app.js";
 import { bytes, h, hex, text } from "../dom.js";
 
@@ -12,12 +14,21 @@ interface Shown {
   keys: string[];
 }
 
+interface Card {
+  el: HTMLLIElement;
+  countdown: HTMLElement;
+  bar: HTMLProgressElement;
+  keys: HTMLElement;
+}
+
 export function leasesPanel(app: App, root: HTMLElement): Panel {
   const ttl = h("input", { name: "ttl", "aria-label": "TTL in seconds", inputmode: "numeric", value: "30", size: 6 });
   const err = h("p", { class: "err", role: "alert" });
   const list = h("ul", { class: "leases", "aria-label": "leases" });
+  const none = h("li", { class: "muted" }, "No leases.");
   const gone = h("p", { class: "muted", "aria-live": "polite" });
   let shown: Shown[] = [];
+  const cards = new Map<bigint, Card>();
   let paused = false;
 
   const fail = (e: unknown) => (err.textContent = `Error: ${(e as Error).message}`);
@@ -35,7 +46,8 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
     h("form", {
       class: "row", onsubmit: (e: Event) => {
         e.preventDefault();
-        void act(() => app.api.leaseGrant(BigInt(ttl.value || "0")))();
+        if (!/^\d+$/.test(ttl.value.trim())) return fail(new Error("the TTL is a number of seconds"));
+        void act(() => app.api.leaseGrant(BigInt(ttl.value.trim())))();
       },
     }, h("label", {}, "TTL ", ttl, " s"), h("button", { type: "submit" }, "Grant lease")),
     err, gone, list,
@@ -45,62 +57,85 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
     return paused ? l.ttl : Math.max(0, l.ttl - (performance.now() - l.at) / 1000);
   }
 
-  function render(): void {
-    list.replaceChildren(...shown.map((l) => {
-      const key = h("input", { "aria-label": `key for lease ${hex(l.id)}`, placeholder: "key", size: 14 });
-      const val = h("input", { "aria-label": `value for lease ${hex(l.id)}`, placeholder: "value", size: 10 });
-      const secs = left(l);
-      return h("li", { class: "card", "data-lease": hex(l.id) },
-        h("div", { class: "row" },
-          h("strong", { class: "mono" }, hex(l.id)),
-          h("span", { class: "countdown", "aria-label": "remaining" }, `${Math.ceil(secs)} s`),
-          h("span", { class: "muted" }, `of ${l.granted} s`),
-          h("button", { type: "button", onclick: act(() => app.api.leaseKeepAlive(l.id)) }, "Keep alive"),
-          h("button", { type: "button", class: "danger", onclick: act(() => app.api.leaseRevoke(l.id)) }, "Revoke")),
-        h("progress", { max: Number(l.granted), value: secs, "aria-label": "time left" }),
-        h("p", {}, l.keys.length ? `keys: ${l.keys.join(", ")}` : h("span", { class: "muted" }, "no keys attached")),
-        h("form", {
-          class: "row", onsubmit: (e: Event) => {
-            e.preventDefault();
-            void act(() => app.api.put({ key: bytes(key.value), value: bytes(val.value), lease: l.id }))();
-          },
-        }, key, val, h("button", { type: "submit" }, "Attach key")));
-    }));
-    if (shown.length === 0) list.append(h("li", { class: "muted" }, "No leases."));
+  function card(l: Shown): Card {
+    const key = h("input", { "aria-label": `key for lease ${hex(l.id)}`, placeholder: "key", size: 14 });
+    const val = h("input", { "aria-label": `value for lease ${hex(l.id)}`, placeholder: "value", size: 10 });
+    const countdown = h("span", { class: "countdown", title: "seconds left" });
+    const bar = h("progress", { max: Number(l.granted), "aria-label": `time left on lease ${hex(l.id)}` }) as HTMLProgressElement;
+    const keys = h("p");
+    const el = h("li", { class: "card", "data-lease": hex(l.id) },
+      h("div", { class: "row" },
+        h("strong", { class: "mono" }, hex(l.id)), countdown, h("span", { class: "muted" }, `of ${l.granted} s`),
+        h("button", { type: "button", onclick: act(() => app.api.leaseKeepAlive(l.id)) }, "Keep alive"),
+        h("button", { type: "button", class: "danger", onclick: act(() => app.api.leaseRevoke(l.id)) }, "Revoke")),
+      bar, keys,
+      h("form", {
+        class: "row", onsubmit: (e: Event) => {
+          e.preventDefault();
+          void act(() => app.api.put({ key: bytes(key.value), value: bytes(val.value), lease: l.id }))();
+        },
+      }, key, val, h("button", { type: "submit" }, "Attach key")));
+    return { el, countdown, bar, keys };
   }
 
-  // Countdowns tick locally between refreshes, and a refresh each second catches expiry.
-  setInterval(() => {
-    for (const [i, li] of [...list.querySelectorAll("li[data-lease]")].entries()) {
-      const l = shown[i];
-      if (!l) continue;
+  function tick(): void {
+    for (const l of shown) {
+      const c = cards.get(l.id);
+      if (!c) continue;
       const s = left(l);
-      li.querySelector(".countdown")!.textContent = `${Math.ceil(s)} s`;
-      (li.querySelector("progress") as HTMLProgressElement).value = s;
+      const t = `${Math.ceil(s)} s`;
+      if (c.countdown.textContent !== t) c.countdown.textContent = t;
+      c.bar.value = s;
     }
-  }, 250);
+  }
+
+  function render(): void {
+    for (const [id, c] of cards) {
+      if (!shown.some((l) => l.id === id)) {
+        c.el.remove();
+        cards.delete(id);
+      }
+    }
+    if (shown.length === 0) list.append(none);
+    else none.remove();
+    for (const [i, l] of shown.entries()) {
+      let c = cards.get(l.id);
+      if (!c) cards.set(l.id, (c = card(l)));
+      const k = l.keys.length ? `keys: ${l.keys.join(", ")}` : "no keys attached";
+      if (c.keys.textContent !== k) c.keys.textContent = k;
+      c.keys.className = l.keys.length ? "" : "muted";
+      // In ID order; a card already in place is not touched (moving it would drop focus).
+      if (list.children[i] !== c.el) list.insertBefore(c.el, list.children[i] ?? null);
+    }
+    tick();
+  }
+
+  async function load(): Promise<void> {
+    paused = app.api.tab ? (await app.api.tab.clock("")).paused : false;
+    const ids = (await app.api.leaseLeases()).leases.map((l) => l.ID);
+    const next: Shown[] = [];
+    for (const id of ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const t = await app.api.leaseTimeToLive(id, true);
+      if (t.TTL < 0n) continue;
+      next.push({ id, granted: t.grantedTTL, ttl: Number(t.TTL), at: performance.now(), keys: t.keys.map(text) });
+    }
+    const expired = shown.filter((o) => !next.some((n) => n.id === o.id));
+    if (expired.length > 0) {
+      gone.textContent = `Gone: ${expired.map((l) => `${hex(l.id)}${l.keys.length ? ` (deleted ${l.keys.join(", ")})` : ""}`).join("; ")}`;
+    }
+    shown = next;
+    render();
+  }
+
+  // Countdowns tick locally; while the panel is in view it asks the store each second, which
+  // catches leases expiring (those with keys also show up through the change feed).
+  setInterval(tick, 250);
   setInterval(() => {
-    if (!root.hidden && shown.length > 0) void app.changed();
+    if (!root.hidden && shown.length > 0) void load().catch(() => {});
   }, 1000);
 
   return {
-    async refresh() {
-      if (app.api.tab) paused = (await app.api.tab.clock("")).paused;
-      const ids = (await app.api.leaseLeases()).leases.map((l) => l.ID);
-      const next: Shown[] = [];
-      for (const id of ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-        const t = await app.api.leaseTimeToLive(id, true);
-        if (t.TTL < 0n) continue;
-        next.push({ id, granted: t.grantedTTL, ttl: Number(t.TTL), at: performance.now(), keys: t.keys.map(text) });
-      }
-      const expired = shown.filter((o) => !next.some((n) => n.id === o.id));
-      if (expired.length > 0) {
-        gone.textContent = `Gone: ${expired.map((l) => `${hex(l.id)}${l.keys.length ? ` (deleted ${l.keys.join(", ")})` : ""}`).join("; ")}`;
-      }
-      shown = next;
-      const focused = root.contains(document.activeElement) && document.activeElement instanceof HTMLInputElement;
-      if (!focused) render(); // do not take the text out from under someone typing
-    },
+    refresh: load,
     reset() {
       shown = [];
       gone.textContent = "";
