@@ -282,9 +282,10 @@ function select(t: HTMLButtonElement): void {
 for (const [i, t] of tabs.entries()) {
   t.addEventListener("click", () => select(t));
   t.addEventListener("keydown", (e) => {
-    const d = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
-    if (d === 0) return;
-    const n = tabs[(i + d + tabs.length) % tabs.length];
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const n = tabs[(to + tabs.length) % tabs.length];
     select(n);
     n.focus();
   });

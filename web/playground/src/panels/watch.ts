@@ -15,6 +15,7 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
   const err = h("p", { class: "err", role: "alert" });
   const list = h("div", { class: "watches" });
   const handles = new Set<WatchHandle>();
+  let store = 0; // bumped when the page switches stores: a watch opened meanwhile is dropped
 
   async function start(e: Event): Promise<void> {
     e.preventDefault();
@@ -38,11 +39,16 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
       h("table", { class: "events" },
         h("thead", {}, h("tr", {}, h("th", {}, "type"), h("th", {}, "key"), h("th", {}, "rev"), h("th", {}, "value"), h("th", {}, "prev value"))),
         rows));
+    const mine = store;
+    if (from.value.trim() !== "" && !/^\d+$/.test(from.value.trim())) {
+      err.textContent = "Error: the start is a revision number";
+      return;
+    }
     try {
       handle = await app.api.watch({
         key: key.value === "" ? new Uint8Array([0]) : k,
         rangeEnd: key.value === "" ? new Uint8Array([0]) : prefix.checked ? prefixEnd(k) : undefined,
-        startRevision: from.value ? BigInt(from.value) : 0n,
+        startRevision: from.value.trim() ? BigInt(from.value.trim()) : 0n,
         prevKv: true,
       }, (w) => {
         if (w.created) state.textContent = `watching since revision ${w.header?.revision ?? 0n}`;
@@ -56,6 +62,10 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
         }
         while (rows.childElementCount > KEEP) rows.lastElementChild!.remove();
       }, (e) => (state.textContent = `ended: ${e.message}`));
+      if (mine !== store) {
+        handle.cancel();
+        return;
+      }
       handles.add(handle);
       list.prepend(card);
     } catch (x) {
@@ -71,6 +81,7 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
   return {
     async refresh() {},
     reset() {
+      store++;
       for (const w of handles) w.cancel();
       handles.clear();
       list.replaceChildren();
