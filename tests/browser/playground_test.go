@@ -388,3 +388,36 @@ func TestPlaygroundHistoryKeys(t *testing.T) {
 		t.Fatalf("one step forward: %q", v)
 	}
 }
+
+// TestPlaygroundExamples runs every guided example, in order, in one tab and checks what
+// each shows.
+func TestPlaygroundExamples(t *testing.T) {
+	ctx, _ := playground(t)
+	click(t, ctx, "#tab-examples")
+	for i, want := range [][]string{
+		{"/demo/greeting\nworld", `"version":2`, "/demo/greeting\nhello"},
+		{"SUCCESS", "FAILURE", "/cas/counter\n2"},
+		{"SUCCESS\n\nOK", "FAILURE\n\n/lock/job\nholder-1", "revoked"},
+		{"PUT\n/election/leader\nnode-a", "DELETE\n/election/leader"},
+		{"/services/web/10.0.0.1\n\n/services/web/10.0.0.2", "attached keys([/services/web/10.0.0.1 /services/web/10.0.0.2])"},
+		{"compacted revision 2", "Error: etcdserver: mvcc: required revision has been compacted"},
+	} {
+		before := textOf(t, ctx, "[aria-label=output]")
+		btn := fmt.Sprintf(`#panel-examples li:nth-child(%d) button`, i+1)
+		click(t, ctx, btn)
+		waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q).dataset.runs === "1"`, btn), fmt.Sprintf("example %d did not finish", i+1))
+		if i == 3 {
+			// The watch prints as events arrive: give the revoke's DELETE a moment.
+			waitFor(t, ctx, `document.querySelector("[aria-label=output]").innerText.includes("DELETE")`, "the election watch saw no DELETE")
+		}
+		got := textOf(t, ctx, "[aria-label=output]")[len(before):]
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("example %d: output lacks %q:\n%s", i+1, w, got)
+			}
+		}
+		if i != 5 && strings.Contains(got, "Error:") {
+			t.Errorf("example %d printed an error:\n%s", i+1, got)
+		}
+	}
+}

@@ -55,21 +55,27 @@ export const examples: Example[] = [
 export function examplesPanel(app: App, root: HTMLElement): Panel {
   let lease = "";
   // The example runner reads lease IDs from what the console prints.
-  const run = async (ex: Example) => {
+  const run = async (ex: Example, button: HTMLButtonElement) => {
+    button.disabled = true;
     app.interrupt(); // an earlier example's watch would interleave
-    for (const c of ex.commands) {
-      const cmd = c.replaceAll("$LEASE", lease);
-      const seen = app.onOutput((t) => {
-        const m = /^lease ([0-9a-f]{16}) granted/.exec(t);
-        if (m) lease = m[1];
-      });
-      await app.run(cmd);
-      seen();
+    try {
+      for (const c of ex.commands) {
+        const cmd = c.replaceAll("$LEASE", lease);
+        const seen = app.onOutput((t) => {
+          const m = /^lease ([0-9a-f]{16}) granted/.exec(t);
+          if (m) lease = m[1];
+        });
+        await app.run(cmd);
+        seen();
+      }
+    } finally {
+      button.disabled = false;
+      button.dataset.runs = String(Number(button.dataset.runs ?? 0) + 1);
     }
   };
   root.append(h("ul", { class: "examples" }, ...examples.map((ex) => h("li", { class: "card" },
     h("h3", {}, ex.title), h("p", {}, ex.about),
     h("pre", { class: "mono" }, ex.commands.map((c) => c.replaceAll("\n", "\n  ")).join("\n")),
-    h("button", { type: "button", onclick: () => void run(ex) }, "Run in the console")))));
+    h("button", { type: "button", onclick: (e: Event) => void run(ex, e.currentTarget as HTMLButtonElement) }, "Run in the console")))));
   return { async refresh() {} };
 }
