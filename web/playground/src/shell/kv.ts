@@ -6,6 +6,7 @@ import { RangeRequest_SortOrder, RangeRequest_SortTarget } from "../../../client
 import type { Init } from "../api.js";
 import type { FlagSpec, FlagValue } from "./args.js";
 import { GoError, goQuote, parseInt64, utf8 } from "./gofmt.js";
+import { prefixEnd } from "../../../client/src/client.js";
 
 type Values = Record<string, FlagValue>;
 
@@ -44,17 +45,8 @@ export const DEL_FLAGS: FlagSpec[] = [
   bool("range", "delete range of keys"),
 ];
 
-/** clientv3's getPrefix: the end of the range of keys starting with key. */
-export function prefixEnd(key: Uint8Array): Uint8Array {
-  const end = key.slice();
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
-      return end.slice(0, i + 1);
-    }
-  }
-  return new Uint8Array([0]);
-}
+// clientv3's getPrefix: the end of the range of keys starting with a key.
+export { prefixEnd };
 
 const ZERO = new Uint8Array([0]);
 
