@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -33,12 +34,16 @@ import (
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/clock"
+	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
 )
 
 var (
 	// clk is the time leases run on; the page can pause it and move it forward.
 	clk = clock.NewPage()
+	// memberID prefixes the tab's lease IDs, as a member's ID prefixes a server's: picked at
+	// random per page load, so IDs look like etcd's (not 0000…) and tabs do not share them.
+	memberID = randomMemberID()
 
 	// mu guards store and db, which restore and reset replace.
 	mu    sync.RWMutex
@@ -63,6 +68,10 @@ func main() {
 	select {}
 }
 
+// randomMemberID is not for secrecy: math/rand/v2's source is seeded by the runtime (from
+// getRandomValues in a browser), and it keeps crypto/rand's 180 KB out of the wasm.
+func randomMemberID() uint16 { return uint16(rand.Uint32()) }
+
 // current is the store calls run against.
 func current() *core.Store {
 	mu.RLock()
@@ -74,7 +83,7 @@ func current() *core.Store {
 // watch streams belong to the old store: they are closed, and their watch.next fails.
 func replace(snapshot []byte) error {
 	b := backend.NewMemory()
-	cfg := core.Config{Backend: b, Clock: clk}
+	cfg := core.Config{Backend: b, Clock: clk, IDs: idgen.New(memberID, clk.Now())}
 	var s *core.Store
 	var err error
 	if snapshot == nil {
