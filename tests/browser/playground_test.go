@@ -421,3 +421,32 @@ func TestPlaygroundExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaygroundKeyTree: create, view, edit and delete a key from the tree.
+func TestPlaygroundKeyTree(t *testing.T) {
+	ctx, _ := playground(t)
+	fill(t, ctx, `[aria-label="new key"]`, "/cfg/app")
+	fill(t, ctx, `[aria-label="new value"]`, `{"a":1}`)
+	click(t, ctx, `#panel-keys form button[type=submit]`)
+	key := `[aria-label=keys] .key[title="/cfg/app"]`
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q) !== null`, key), "the new key is not in the tree")
+	click(t, ctx, key)
+	area := `[aria-label="value of the selected key"]`
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q)?.value === "{\n  \"a\": 1\n}"`, area), "the value is not pretty-printed")
+	click(t, ctx, `#panel-keys .value-view button:not(.danger)`) // Save, unedited
+	waitFor(t, ctx, `document.querySelectorAll("#panel-keys .meta dd")[2]?.textContent === "2"`, "save did not write")
+	if got := command(t, ctx, "get /cfg/app"); got != "/cfg/app\n{\"a\":1}" {
+		t.Fatalf("an unedited save changed the bytes: %q", got)
+	}
+	fill(t, ctx, area, "plain")
+	click(t, ctx, `#panel-keys .value-view button:not(.danger)`)
+	waitFor(t, ctx, `document.querySelectorAll("#panel-keys .meta dd")[2]?.textContent === "3"`, "the edit was not saved")
+	if got := command(t, ctx, "get /cfg/app --print-value-only"); got != "plain" {
+		t.Fatalf("after the edit: %q", got)
+	}
+	click(t, ctx, `#panel-keys .value-view button.danger`)
+	waitFor(t, ctx, `document.querySelector("#panel-keys").innerText.includes("/cfg/app is gone.")`, "delete did not delete")
+	if got := command(t, ctx, "get /cfg/app"); got != "" {
+		t.Fatalf("after delete: %q", got)
+	}
+}

@@ -5,6 +5,8 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,6 +53,43 @@ func TestHTTPEndpoints(t *testing.T) {
 			if !strings.Contains(body, w) {
 				t.Errorf("%s lacks %q", tt.path, w)
 			}
+		}
+	}
+}
+
+// TestPlaygroundServed: the binary serves the playground it embedded (web/dist, built by
+// `make web` before the binary) at /, with the wasm compressed on the wire. Without a build
+// it says how to make one.
+func TestPlaygroundServed(t *testing.T) {
+	m := startMember(t)
+	base := "http://" + m.endpoint
+	code, body := httpGet(t, base+"/")
+	if _, err := os.Stat(filepath.Join("..", "..", "web", "dist", "index.html")); err != nil {
+		if code != http.StatusNotFound || !strings.Contains(body, "make web") {
+			t.Fatalf("/ without a built playground: %d %q", code, body)
+		}
+		t.Skip("web/dist is not built (make web): checked the page that says so")
+	}
+	if code != http.StatusOK || !strings.Contains(body, "<title>MetaStore playground") {
+		t.Fatalf("/: %d %.200q", code, body)
+	}
+	req, _ := http.NewRequest("GET", base+"/metastore.wasm", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultTransport.RoundTrip(req) // the raw response, not decompressed
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, _ := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/wasm" ||
+		resp.Header.Get("Content-Encoding") != "gzip" || n > 2<<20 || n < 100<<10 {
+		t.Fatalf("/metastore.wasm: %d %q %q, %d bytes on the wire (budget 2 MiB)", resp.StatusCode,
+			resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding"), n)
+	}
+	t.Logf("the playground's wasm: %d bytes on the wire", n)
+	for _, p := range []string{"/app.js", "/wasm_exec.js", "/style.css", "/client/metastore.js"} {
+		if code, _ := httpGet(t, base+p); code != http.StatusOK {
+			t.Errorf("%s: %d", p, code)
 		}
 	}
 }
