@@ -14,7 +14,8 @@
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
-// watch.cancel; batch (many requests in one call); the KV, lease and batch methods prefixed
+// watch.cancel; batch (many requests in one call); putMany (the bulk path, outside call:
+// many puts as one Uint8Array, no JSON); the KV, lease and batch methods prefixed
 // "scratch." run on a scratch store (for benchmarks; "scratch.drop" frees it); clock (pause, resume, advance the time
 // leases run on); snapshot, restore and reset (the whole state, for persistence and
 // export/import); and bench (the core's own speed in this tab, on a scratch store).
@@ -64,7 +65,8 @@ func main() {
 			expireLeases()
 		}
 	}()
-	js.Global().Set("metastore", js.ValueOf(map[string]any{"call": js.FuncOf(call), "callSync": js.FuncOf(callSync)}))
+	js.Global().Set("metastore", js.ValueOf(map[string]any{"call": js.FuncOf(call), "callSync": js.FuncOf(callSync),
+		"putMany": js.FuncOf(putMany)}))
 	select {}
 }
 
@@ -180,6 +182,51 @@ func callSync(this js.Value, args []js.Value) any {
 	}
 	b, _ := json.Marshal(out)
 	return js.ValueOf([]any{string(b), nil})
+}
+
+// putMany(bytes, scratch) is the bulk path: puts given as one Uint8Array of (uvarint key
+// length, key, uvarint value length, value) records, each its own put and revision, as many
+// put calls would make, but without JSON on either side. It returns [revision, null] (the
+// revision after the last put, as a string) or [null, {code, message}] for the first put
+// that failed (those before it are kept) or for bytes that are not such records. scratch
+// true runs them on the scratch store.
+func putMany(this js.Value, args []js.Value) any {
+	fail := func(code core.Code, msg string) any {
+		return js.ValueOf([]any{nil, map[string]any{"code": int(code), "message": msg}})
+	}
+	if len(args) < 1 || args[0].Type() != js.TypeObject {
+		return fail(core.CodeInvalidArgument, "metastore.putMany(Uint8Array, scratch)")
+	}
+	buf := make([]byte, args[0].Get("byteLength").Int())
+	js.CopyBytesToGo(buf, args[0])
+	s := current()
+	if len(args) > 1 && args[1].Truthy() {
+		s = scratchStore()
+	}
+	var req core.PutRequest
+	for i := 0; len(buf) > 0; i++ {
+		var ok bool
+		if req.Key, buf, ok = field(buf); ok {
+			req.Value, buf, ok = field(buf)
+		}
+		if !ok {
+			return fail(core.CodeInvalidArgument, fmt.Sprintf("putMany: record %d is cut short", i))
+		}
+		if _, err := s.Put(&req); err != nil {
+			code, msg := core.Status(err)
+			return fail(code, msg)
+		}
+	}
+	return js.ValueOf([]any{str(s.Rev()), nil})
+}
+
+// field splits a uvarint-length-prefixed field off b.
+func field(b []byte) (f, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, b, false
+	}
+	return b[k : k+int(n)], b[k+int(n):], true
 }
 
 func reject(code core.Code, msg string) any {

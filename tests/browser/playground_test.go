@@ -300,10 +300,13 @@ func TestPlaygroundBench(t *testing.T) {
 	ctx, _ := playground(t)
 	click(t, ctx, "#tab-bench")
 	click(t, ctx, `#panel-bench button[type=submit]`)
-	waitFor(t, ctx, `document.querySelector("#panel-bench [role=status]").textContent.startsWith("done")`, "the benchmark did not finish")
+	waitFor(t, ctx, `/^(done|Error)/.test(document.querySelector("#panel-bench [role=status]").textContent)`, "the benchmark did not finish")
+	if s := textOf(t, ctx, "#panel-bench [role=status]"); !strings.HasPrefix(s, "done") {
+		t.Fatal(s)
+	}
 	out := textOf(t, ctx, "#panel-bench table")
 	t.Logf("in the tab:\n%s", out)
-	for _, metric := range []string{"core-puts", "core-ranges", "batch-puts", "call-puts"} {
+	for _, metric := range []string{"core-puts", "core-ranges", "batch-puts", "call-puts", "bulk-puts"} {
 		s := textOf(t, ctx, fmt.Sprintf(`[data-metric=%s]`, metric))
 		var n int
 		fmt.Sscan(strings.ReplaceAll(strings.TrimSuffix(s, " /s"), ",", ""), &n)

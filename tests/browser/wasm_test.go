@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,28 @@ WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject).then(
 			err, code, scratchSeen: seen, untouched: untouched && refused === 5 && (await call("range", {key: btoa("b1")})).kvs.length === 1};`, &batch)
 	if batch.Puts != "2" || batch.Value != "2" || batch.Code != 3 || batch.Err != "etcdserver: key is not provided" || !batch.ScratchSeen || !batch.Untouched {
 		t.Fatalf("batch in the tab: %+v", batch)
+	}
+
+	// putMany, the bulk path: records in one Uint8Array, each its own revision; a cut record
+	// is refused after the whole ones before it.
+	var bulk struct {
+		Rev, Before, Value, Err string
+		Code                    int
+		ScratchRev              string
+	}
+	eval(t, ctx, `
+		const e = new TextEncoder();
+		const rec = (k, v) => [k.length, ...e.encode(k), v.length, ...e.encode(v)];
+		const before = (await call("status", {})).header.revision;
+		const [rev, err1] = metastore.putMany(new Uint8Array([...rec("m1", "a"), ...rec("m2", "b")]), false);
+		const v = atob((await call("range", {key: btoa("m2")})).kvs[0].value);
+		const [none, err] = metastore.putMany(new Uint8Array([...rec("m3", "c"), 5, 1, 2]), false);
+		const [srev] = metastore.putMany(new Uint8Array(rec("s", "x")), true);
+		await call("scratch.drop", {});
+		return {rev: err1 ? err1.message : rev, before, value: v, err: err.message, code: err.code, scratchRev: srev};`, &bulk)
+	if b, _ := strconv.Atoi(bulk.Before); bulk.Rev != strconv.Itoa(b+2) || bulk.Value != "b" ||
+		bulk.Code != 3 || bulk.Err != "putMany: record 1 is cut short" || bulk.ScratchRev != "2" {
+		t.Fatalf("putMany: %+v", bulk)
 	}
 
 	var sync struct{ PutsPerSec, RangesPerSec float64 }

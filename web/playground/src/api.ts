@@ -69,6 +69,8 @@ export interface TabControls {
   reset(): Promise<void>;
   /** Runs many requests in one crossing of the bridge (not atomically: each on its own). */
   batch(ops: Init<typeof RequestOpSchema>[]): Promise<ResponseOp[]>;
+  /** The bulk path: many puts (each its own revision) in one crossing, no JSON; the revision after. */
+  putMany(kvs: [Uint8Array, Uint8Array][]): Promise<bigint>;
   /** The core's own speed in the tab, measured in Go on a scratch store. */
   bench(n: number): Promise<{ puts_per_sec: number; ranges_per_sec: number }>;
   /** The same Api on a separate, empty scratch store (for benchmarks); dropScratch frees it. */
@@ -81,6 +83,30 @@ export interface TabControls {
 export interface Bridge {
   call(method: string, json: string): Promise<string>;
   callSync(method: string, json: string): [string | null, { code: number; message: string } | null];
+  putMany(records: Uint8Array, scratch: boolean): [string | null, { code: number; message: string } | null];
+}
+
+/** encodeRecords lays key/value pairs out as putMany takes them: uvarint length, bytes, twice a pair. */
+export function encodeRecords(kvs: [Uint8Array, Uint8Array][]): Uint8Array {
+  let size = 0;
+  for (const [k, v] of kvs) size += k.length + v.length + 20;
+  const out = new Uint8Array(size);
+  let p = 0;
+  const put = (b: Uint8Array) => {
+    let n = b.length;
+    while (n >= 0x80) {
+      out[p++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    out[p++] = n;
+    out.set(b, p);
+    p += b.length;
+  };
+  for (const [k, v] of kvs) {
+    put(k);
+    put(v);
+  }
+  return out.subarray(0, p);
 }
 
 declare global {
@@ -215,6 +241,11 @@ export class TabApi implements Api {
       const reqs = ops.map((o) => toJson(RequestOpSchema, create(RequestOpSchema, o), jsonOpts));
       const r = this.sync("batch", { requests: reqs }) as { responses: unknown[] };
       return r.responses.map((j) => fromJson(ResponseOpSchema, j as never, { ignoreUnknownFields: true }));
+    },
+    putMany: async (kvs) => {
+      const [rev, err] = this.bridge.putMany(encodeRecords(kvs), this.prefix !== "");
+      if (err) throw new MetaStoreError(err.code, err.message);
+      return BigInt(rev!);
     },
     bench: async (n) => JSON.parse(await this.bridge.call("bench", JSON.stringify({ n }))),
     scratch: () => new TabApi(this.bridge, "scratch."),
