@@ -453,3 +453,38 @@ func TestPlaygroundKeyTree(t *testing.T) {
 		t.Fatalf("after delete: %q", got)
 	}
 }
+
+// TestPlaygroundAccessibility runs axe-core (web/node_modules, installed by make web) on
+// every view of the playground, at laptop and phone widths: no serious or critical
+// violations of WCAG 2.1 A/AA.
+func TestPlaygroundAccessibility(t *testing.T) {
+	axe, err := os.ReadFile(filepath.Join("..", "..", "web", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is missing (make web installs it): %v", err)
+	}
+	ctx, _ := playground(t)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(axe)+";true")); err != nil {
+		t.Fatal(err)
+	}
+	command(t, ctx, "put /a/b '{\"x\": 1}'")
+	command(t, ctx, "lease grant 60")
+	for _, width := range []int64{1280, 390} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 860)); err != nil {
+			t.Fatal(err)
+		}
+		for _, tab := range []string{"keys", "watch", "leases", "history", "examples", "bench"} {
+			click(t, ctx, "#tab-"+tab)
+			var found []struct {
+				ID, Impact, Help string
+				Nodes           []string
+			}
+			eval(t, ctx, `
+				const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
+				return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+					.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" "))}));`, &found)
+			for _, v := range found {
+				t.Errorf("%dpx, %s view: %s (%s): %s at %v", width, tab, v.ID, v.Impact, v.Help, v.Nodes)
+			}
+		}
+	}
+}
