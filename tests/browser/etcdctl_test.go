@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/internal/testserver"
 )
@@ -50,11 +52,30 @@ func etcdctl(t *testing.T) string {
 // step is one command: a console line, and for txn the lines that follow it (etcdctl reads
 // them from stdin; the console prompts for them). errorOnly compares only the "Error:" lines:
 // etcdctl also prints its whole usage text for a bad flag, which the console leaves to help.
+// usage compares help only up to its GLOBAL OPTIONS (the console lists only the global flags
+// that act in it); head compares only the first head lines. watch is for a command that runs
+// until interrupted (watch, keep-alive): etcdctl is killed after watchFor, the console gets
+// Ctrl+C after about as long, and what each printed by then is compared (for a watch, the
+// history replayed from --rev).
+//
+// Not compared, because the console deliberately differs: etcdctl's stdin (put's value, txn -i
+// and watch -i, which print their prompts; the console has no stdin and shows txn's prompts
+// as its own), watch's exec (watch key -- cmd), -w protobuf (raw bytes, not text), an
+// unknown txn operator (value("a") == "1": clientv3.Compare panics, the console says why),
+// the connection flags' effects (--command-timeout and the like are checked, then ignored;
+// --user and --endpoints are ignored), endpoint status and --cluster (the tab is no cluster member), and the commands
+// the console lacks (member, alarm, auth...: it says so).
 type step struct {
 	line      string
 	input     []string
 	errorOnly bool
+	usage     bool
+	head      int
+	watch     bool
 }
+
+// How long a watch step runs before it is interrupted.
+const watchFor = 1500 * time.Millisecond
 
 var script = []step{
 	{line: "put a 1"},
@@ -87,6 +108,8 @@ var script = []step{
 	{line: "put l v --lease=$LEASE"},
 	{line: "lease timetolive $LEASE --keys"},
 	{line: "lease list"},
+	{line: "lease list -w json"},
+	{line: "lease list -w fields"},
 	{line: "lease keep-alive --once $LEASE"},
 	{line: "lease revoke $LEASE"},
 	{line: "lease timetolive $LEASE"},
@@ -98,19 +121,249 @@ var script = []step{
 	{line: "get z -w json"},
 	{line: "foo"},
 	{line: "get a --bogus", errorOnly: true},
+
+	// -w fields, --hex, the other get flags.
+	{line: "put f1 x -w fields"},
+	{line: "put f1 y --prev-kv -w fields"},
+	{line: "put f2 z"},
+	{line: "get f --prefix -w fields"},
+	{line: "get f1 -w fields --hex"},
+	{line: "get f --prefix --count-only -w fields"},
+	{line: "get f --prefix --count-only"},
+	{line: "get f --prefix --keys-only -w json"},
+	{line: "get f --prefix --limit=1 --sort-by=KEY --order=DESCEND"},
+	{line: "get f --prefix --limit 1 --sort-by=key --order=descend -w json"},
+	{line: "get f --prefix --sort-by=VERSION --order=ASCEND --keys-only"},
+	{line: "get f --prefix --sort-by=CREATE --order=DESCEND --keys-only"},
+	{line: "get f1 --hex"},
+	{line: "get '' --prefix --hex --keys-only"},
+	{line: "get f1 --consistency=s"},
+	{line: "get f1 --consistency=x"},
+	{line: "get f1 --print-value-only -w json"},
+	{line: "get f1 f2 --prefix"},
+	{line: "get f1 --prefix --from-key"},
+	{line: "get f1 --keys-only --count-only"},
+	{line: "get f1 --sort-by=FOO"},
+	{line: "get f1 --order=UP"},
+	{line: "get f1 -w table"},
+	{line: "get f1 -w yaml"},
+	{line: "get f1 --limit=x", errorOnly: true},
+	{line: "get f1 --rev=-1"},
+	{line: "get '' --prefix --keys-only --min-mod-rev=13"},
+	{line: "get '' --prefix --keys-only --max-mod-rev=13"},
+	{line: "get '' --prefix --keys-only --min-create-rev=12 --max-create-rev=14"},
+	{line: "get '' --prefix --keys-only --min-mod-rev=14 --max-mod-rev=13"},
+	{line: "get '' --prefix --keys-only --min-create-rev=14 --max-create-rev=13"},
+	{line: "get '' --from-key --count-only -w fields --rev=13"},
+	{line: "get f --prefix --sort-by=VALUE"},
+	{line: "get f --prefix --print-value-only --keys-only"},
+	{line: "get -- --prefix"},
+	{line: "get ''"},
+	{line: "put '' v"},
+	{line: "-w json get f1"},
+	{line: "g f1 --hex"},
+	{line: "gett f1"},
+	{line: "l"},
+	{line: "get f1 --rev", errorOnly: true},
+	{line: "get f1 -x", errorOnly: true},
+	{line: "put u 'héllo ☃'"},
+	{line: "get u -w fields"},
+	{line: "get u --hex"},
+	{line: "get u -w json"},
+	{line: "put f1 z --prev-kv --hex"},
+	{line: "del u --prev-kv --hex"},
+
+	// put's flags.
+	{line: "put f1 --ignore-value"},
+	{line: "put f1 --ignore-value --prev-kv -w fields"},
+	{line: "put nokey --ignore-value"},
+	{line: "put f1 v --ignore-value"},
+	{line: "lease grant 100"},
+	{line: "put f3 v --lease=$LEASE"},
+	{line: "put f3 w --ignore-lease"},
+	{line: "get f3 -w fields"},
+	{line: "get f3 -w json"},
+	{line: "put f3 --ignore-value --ignore-lease --prev-kv -w json"},
+	{line: "put f4 -- -dash"},
+	{line: "put -- -f5 v"},
+	{line: "get -- -f5"},
+	{line: "get f4"},
+	{line: "put f4 -dash", errorOnly: true},
+	{line: "put f4 v --lease=zz"},
+	{line: "put f4 v --lease=1234"},
+	// etcdctl reads the value from stdin, which is empty here; the console has none.
+	{line: "put f4"},
+
+	// txn: every target (and its short name) and operator, empty sections, quoting, bad lines
+	// (etcdctl exits at the first; the console leaves txn, so a bad line comes last).
+	{line: "txn", input: []string{`value("f1") != "y"`, `val("f2") < "zz"`, `ver("f1") > "1"`, "", "get f1", "", ""}},
+	{line: "txn -w fields", input: []string{`create("f1") < "1000"`, `c("f2") > "0"`, `mod("f1") != "0"`, `m("f2") < "1000"`, "", "put f6 x", "get f6", "del f6 --prev-kv", "", ""}},
+	{line: "txn", input: []string{`lease("f3") = "$LEASE"`, `lease("f1") != "0"`, "", "", "get f3 --keys-only", "put f7 \"quoted value\"", "put f8 'single quoted'", ""}},
+	{line: "txn --hex -w fields", input: []string{`version("f1") < "1"`, "", "", "get f7", ""}},
+	{line: "txn", input: []string{"", "", ""}},
+	{line: "txn -w json", input: []string{"", "", ""}},
+	{line: "txn", input: []string{`version("f1") = "x"`}},
+	{line: "txn", input: []string{`value("f1") = y`}},
+	{line: "txn", input: []string{`foo("f1") = "1"`}},
+	{line: "txn", input: []string{"txn"}},
+	{line: "txn", input: []string{"", "txn"}},
+	{line: "txn", input: []string{"", `value("f1") = "y"`}},
+	// etcdctl prints the usage of its inner get command too.
+	{line: "txn", input: []string{"", "get f1 --bogus"}, errorOnly: true},
+	{line: "txn", input: []string{"", "watch f1"}},
+	{line: "txn", input: []string{"", "", "get f1 f2 --prefix"}},
+	{line: "txn", input: []string{"", "put f1"}},
+	{line: "txn", input: []string{`lease("f1") = "zz"`}},
+	{line: "txn", input: []string{`value(f1) = "1"`}},
+	{line: "txn", input: []string{`value("f1) = "1"`}},
+	{line: "txn", input: []string{`  value("f1") = "z"  `, "", "  get f1  ", "", `  put f1 "x`, ""}},
+	{line: "txn a"},
+	{line: "txn", input: []string{`value("f1")="y"`}},
+	{line: "txn", input: []string{`value("f1") = "z" and more`, `value( "f1" ) = "z"`}},
+	{line: "txn -w fields", input: []string{"", `put f10 "tab\tx"`, `put f11 "a\"b" --prev-kv`, "", ""}},
+	{line: "get f10 f12 -w fields"},
+	{line: "txn", input: []string{"", `put f12 "\q"`}},
+	// A range delete warns and waits 2 s, in a txn too.
+	{line: "txn", input: []string{"", "del f10 f12 --prev-kv", "", ""}},
+
+	// compaction.
+	{line: "compaction 1000"},
+	{line: "compaction 3"},
+	{line: "compaction abc"},
+	{line: "compaction"},
+
+	// lease.
+	{line: "lease grant 0"},
+	{line: "lease revoke $LEASE"},
+	{line: "lease grant abc"},
+	{line: "lease grant"},
+	{line: "lease grant -5", errorOnly: true},
+	{line: "lease grant -- -5"},
+	{line: "lease revoke $LEASE"},
+	{line: "lease grant 99999999999"},
+	{line: "lease grant 1.5"},
+	{line: "lease grant 10 20"},
+	{line: "lease grant 100 -w fields"},
+	{line: "lease grant 100 -w json"},
+	{line: "lease grant 50"},
+	{line: "put f9 v --lease=$LEASE"},
+	{line: "lease timetolive $LEASE -w fields --keys"},
+	{line: "lease timetolive $LEASE -w json --keys"},
+	{line: "lease timetolive 1234"},
+	{line: "lease timetolive 1234 -w json"},
+	{line: "lease timetolive zz"},
+	{line: "lease timetolive"},
+	{line: "lease revoke zz"},
+	{line: "lease revoke"},
+	{line: "lease keep-alive --once 1234"},
+	{line: "lease keep-alive --once $LEASE -w fields"},
+	{line: "lease keep-alive"},
+	{line: "lease revoke $LEASE -w fields"},
+	{line: "lease revoke $LEASE -w json"},
+	// A command that only groups others prints its help.
+	{line: "lease foo", usage: true},
+	{line: "lease ti 1234"},
+	{line: "lease list extra"},
+	{line: "lease keep-alive 1234"},
+	{line: "lease grant 60"},
+	// keep-alive prints its first renewal at once, then every TTL/3.
+	{line: "lease keep-alive $LEASE", watch: true},
+	{line: "lease keep-alive --once $LEASE -w json"},
+	{line: "lease revoke $LEASE -w json"},
+	{line: "lease timetolive $LEASE -w fields"},
+	{line: "lease keep-alive $LEASE"},
+
+	// del.
+	{line: "put p/1 a"},
+	{line: "put p/2 b"},
+	{line: "put q 1"},
+	{line: "del p/ --prefix"},
+	{line: "del q --from-key --prev-kv -w fields"},
+	{line: "del f --prefix -w json"},
+	{line: "del f1 f2 --prefix"},
+	{line: "del f1 --prefix --from-key"},
+	{line: "del"},
+	{line: "del a b c"},
+
+	// watch: the history from --rev, replayed.
+	{line: "put w 1"},
+	{line: "put w 2"},
+	{line: "put wx 3"},
+	{line: "del w"},
+	{line: "watch w --rev=4", watch: true},
+	{line: "watch w --rev=4 --prev-kv", watch: true},
+	{line: "watch w --prefix --rev=4 -w fields", watch: true},
+	{line: "watch w --rev=4 --hex", watch: true},
+	{line: "watch w wy --rev=4 --prev-kv -w json", watch: true},
+	{line: "watch a --rev=2", watch: true},
+	{line: "watch a --rev=2 -w json", watch: true},
+	{line: "watch a --rev=2 -w fields", watch: true},
+	{line: "watch w --rev=4 -w table", watch: true},
+	{line: "watch w --rev=1000", watch: true},
+	{line: "watch nothing", watch: true},
+	{line: "watch --rev=4", watch: true},
+	// The client (and with it --write-out) is checked before the key and range.
+	{line: "watch w wy --prefix -w yaml"},
+	{line: "watch w wy --prefix"},
+	{line: "watch"},
+	{line: "watch w --rev=x", errorOnly: true},
+
+	// the rest: version, help, the connection flags' checks, endpoint health.
+	{line: "version"},
+	{line: "version extra"},
+	{line: "version -w yaml"},
+	{line: "compaction 30 -w yaml"},
+	{line: "compaction 30 --physical"},
+	{line: "endpoint", usage: true},
+	// The console's root help lists only its commands (and names the others).
+	{line: "help foo", head: 14},
+	{line: "get --help", usage: true},
+	{line: "lease grant --help", usage: true},
+	{line: "compaction -h", usage: true},
+	{line: "del --help", usage: true},
+	{line: "version --help", usage: true},
+	{line: "help lease timetolive", usage: true},
+	{line: "endpoint health -h", usage: true},
+	// The connection flags are checked (durations, empty TLS files) before the format is.
+	{line: "get a --dial-timeout=abc", errorOnly: true},
+	{line: "get a --command-timeout=1", errorOnly: true},
+	{line: "get a --keepalive-time=1x", errorOnly: true},
+	{line: "get a --cert="},
+	{line: "get a --key= -w yaml"},
+	{line: "watch --rev=1 -w yaml"},
+	{line: "endpoint health"},
+	{line: "endpoint health -w json"},
+	{line: "endpoint health -w fields"},
 }
 
 var (
 	idHex  = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
-	idJSON = regexp.MustCompile(`"ID":-?\d+`)
+	idJSON = regexp.MustCompile(`"(ID|id|lease)":-?\d+`)
+	// Lease IDs in decimal (-w fields) and a key's lease.
+	idFields = regexp.MustCompile(`"(ID|Lease|PrevLease)" : -?[1-9]\d*`)
+	// A lease's remaining TTL depends on how long the steps since its grant took, which differs
+	// between etcdctl (a process a step) and the console; the granted TTL is still compared.
+	remainingTTL = regexp.MustCompile(`(remaining\(|"TTL":|"TTL" : )\d+(s\)|,"grantedTTL"|\n"GrantedTTL")`)
 	// What the tab has no value for: it is no cluster member and runs no Raft.
-	memberJSON = regexp.MustCompile(`"cluster_id":\d+,"member_id":\d+,|,"raft_term":\d+`)
+	memberJSON   = regexp.MustCompile(`"cluster_id":\d+,"member_id":\d+,?|,?"raft_term":\d+`)
+	memberFields = regexp.MustCompile(`(?m)^"(ClusterID|MemberID|RaftTerm)" : \S+\n`)
+	// endpoint health: the endpoint as each was given it, and the time taken.
+	healthSimple = regexp.MustCompile(`(?m)^.+ is healthy: successfully committed proposal: took = \S+$`)
+	healthJSON   = regexp.MustCompile(`"endpoint":"[^"]*","health":true,"took":"[^"]*"`)
+	healthFields = regexp.MustCompile(`(?m)^"(Endpoint|Took)" : .*$`)
 )
 
 func normalize(s string, tab bool) string {
-	s = idJSON.ReplaceAllString(idHex.ReplaceAllString(s, "<id>"), `"ID":<id>`)
+	s = remainingTTL.ReplaceAllString(s, "${1}<ttl>$2")
+	s = idHex.ReplaceAllString(s, "<id>")
+	s = idJSON.ReplaceAllString(s, `"$1":<id>`)
+	s = idFields.ReplaceAllString(s, `"$1" : <id>`)
+	s = healthSimple.ReplaceAllString(s, "<endpoint> is healthy: successfully committed proposal: took = <took>")
+	s = healthJSON.ReplaceAllString(s, `"endpoint":<endpoint>,"health":true,"took":<took>`)
+	s = healthFields.ReplaceAllString(s, `"$1" : <$1>`)
 	if tab {
 		s = memberJSON.ReplaceAllString(s, "")
+		s = memberFields.ReplaceAllString(s, "")
 	}
 	return strings.TrimRight(s, "\n")
 }
@@ -157,11 +410,29 @@ func runEtcdctl(t *testing.T, endpoint string) []string {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		if s.input != nil {
-			cmd.Stdin = strings.NewReader(strings.Join(s.input, "\n") + "\n")
+			cmd.Stdin = strings.NewReader(strings.ReplaceAll(strings.Join(s.input, "\n"), "$LEASE", lease) + "\n")
 		}
 		var both strings.Builder
 		cmd.Stdout, cmd.Stderr = &both, &both
-		cmd.Run()
+		if s.watch {
+			// A watch runs until it is interrupted, or exits by itself (canceled).
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() {
+				cmd.Wait()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(watchFor):
+				cmd.Process.Kill()
+				<-done
+			}
+		} else {
+			cmd.Run()
+		}
 		cancel()
 		var text string
 		for _, l := range strings.SplitAfter(both.String(), "\n") {
@@ -178,19 +449,38 @@ func runEtcdctl(t *testing.T, endpoint string) []string {
 }
 
 // runConsole types the script into the playground's console, txn bodies line by line at
-// its prompts as at etcdctl's interactive ones.
+// its prompts as at etcdctl's interactive ones; a watch is stopped with Ctrl+C.
 func runConsole(t *testing.T, ctx context.Context) []string {
 	var out []string
 	lease := ""
 	for _, s := range script {
 		text := printed(t, ctx, strings.ReplaceAll(s.line, "$LEASE", lease))
 		for _, l := range s.input {
-			text += printed(t, ctx, l)
+			text += printed(t, ctx, strings.ReplaceAll(l, "$LEASE", lease))
+		}
+		if s.watch {
+			time.Sleep(watchFor - 500*time.Millisecond)
+			text = printedSinceMark(t, ctx)
+			if err := chromedp.Do(ctx, chromedp.KeyEvent("c", chromedp.KeyModifiers(chromedp.ModifierCtrl))); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, `!playground.shell.busy`, "Ctrl+C did not stop the watch: "+s.line)
 		}
 		if m := leaseID.FindStringSubmatch(text); m != nil {
 			lease = m[1]
 		}
 		out = append(out, text)
+	}
+	return out
+}
+
+// printedSinceMark is what the console printed since the last line typed (printed marks it):
+// a watch goes on printing after its command returned.
+func printedSinceMark(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("[aria-label=output]").children].slice(window.mark).filter(e => !e.classList.contains("in")).map(e => e.textContent + "\n").join("")`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -202,10 +492,26 @@ func compareWithEtcdctl(t *testing.T, want, got []string, tab bool) {
 		if s.errorOnly {
 			w, g = errorLines(w), errorLines(g)
 		}
+		if s.usage {
+			w, g = beforeGlobalOptions(w), beforeGlobalOptions(g)
+		}
+		if s.head > 0 {
+			w, g = firstLines(w, s.head), firstLines(g, s.head)
+		}
 		if w != g {
 			t.Errorf("%s %s\netcdctl printed:\n%s\nthe console printed:\n%s", s.line, strings.Join(s.input, " ⏎ "), w, g)
 		}
 	}
+}
+
+func beforeGlobalOptions(s string) string {
+	s, _, _ = strings.Cut(s, "GLOBAL OPTIONS:")
+	return s
+}
+
+func firstLines(s string, n int) string {
+	l := strings.SplitN(s, "\n", n+1)
+	return strings.Join(l[:min(n, len(l))], "\n")
 }
 
 func errorLines(s string) string {

@@ -476,7 +476,7 @@ func TestPlaygroundAccessibility(t *testing.T) {
 			click(t, ctx, "#tab-"+tab)
 			var found []struct {
 				ID, Impact, Help string
-				Nodes           []string
+				Nodes            []string
 			}
 			eval(t, ctx, `
 				const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});

@@ -198,6 +198,37 @@ $ get a -w json --print-value-only
 ! Error: print-value-only is only for \`--write-out=simple\``,
   },
   {
+    name: "connection flags checked as etcdctl checks them, before --write-out; watch's checks after it",
+    steps: [
+      "get a --dial-timeout=abc", "get a --command-timeout=1", "get a --keepalive-time=1.5h2x", "get a --keepalive-timeout=-1m30.5s",
+      "get a --cert=", "get a --key= -w yaml", "get a --max-request-bytes=x", "watch a b --prefix -w yaml", "watch --rev=1 -w yaml",
+      "watch", "watch --rev=1", "lease keep-alive 1234",
+    ],
+    want: `$ get a --dial-timeout=abc
+! Error: invalid argument "abc" for "--dial-timeout" flag: time: invalid duration "abc"
+$ get a --command-timeout=1
+! Error: invalid argument "1" for "--command-timeout" flag: time: missing unit in duration "1"
+$ get a --keepalive-time=1.5h2x
+! Error: invalid argument "1.5h2x" for "--keepalive-time" flag: time: unknown unit "x" in duration "1.5h2x"
+$ get a --keepalive-timeout=-1m30.5s
+$ get a --cert=
+! Error: empty string is passed to --cert option
+$ get a --key= -w yaml
+! Error: empty string is passed to --key option
+$ get a --max-request-bytes=x
+! Error: invalid argument "x" for "--max-request-bytes" flag: strconv.ParseInt: parsing "x": invalid syntax
+$ watch a b --prefix -w yaml
+! Error: unsupported output format
+$ watch --rev=1 -w yaml
+! Error: unsupported output format
+$ watch
+! Error: bad number of arguments
+$ watch --rev=1
+! Error: bad number of arguments
+$ lease keep-alive 1234
+lease 0000000000001234 expired or revoked.`,
+  },
+  {
     name: "command line: etcdctl prefix, quotes, flags, unknown commands and flags, prefixes",
     steps: [
       `etcdctl put "a b" 'c  d'`, "ETCDCTL_API=3 etcdctl get 'a b'", "$ etcdctl --write-out json del 'a b'",
@@ -717,11 +748,17 @@ test("busy while a watch runs; prompt follows txn sections; switching api stops 
   assert.equal(r.shell.prompt, "$");
   assert.equal(r.take(), "SUCCESS");
   await r.shell.run("help");
-  assert.match(r.take(), /COMMANDS:\n(.|\n)*lease keep-alive +Keeps leases alive \(renew\)/);
+  assert.match(r.take(), /COMMANDS:\n(.|\n)*lease keep-alive\s+Keeps leases alive \(renew\)/);
   await r.shell.run("help get");
-  assert.match(r.take(), /^NAME:\n {2}get - Gets the key or a range of keys\n/);
+  const help = r.take();
+  assert.match(help, /^NAME:\n {2}get - Gets the key or a range of keys\n/);
+  // Aligned with tabs, as etcdctl's tabwriter aligns them (to the 40th column here).
+  assert.match(help, /\n {6}--consistency="l"\t{3}Linearizable\(l\) or Serializable\(s\)\n/);
+  assert.match(help, /\n {6}--print-value-only\[=false\]\tOnly write values/);
+  await r.shell.run("lease");
+  assert.match(r.take(), /\nAPI VERSION:\n {2}3\.6\n\nCOMMANDS:\n {2}grant\t\tCreates leases\n {2}keep-alive\tKeeps/);
   await r.shell.run("put --help");
-  assert.match(r.take(), /--prev-kv\[=false\] +return the previous key-value pair/);
+  assert.match(r.take(), /--prev-kv\[=false\]\s+return the previous key-value pair/);
 });
 
 test("Ctrl+C gives the prompt back while a call hangs, and drops its late output", async () => {

@@ -1,7 +1,7 @@
 // A command line as a shell would split it, and flags as cobra/pflag parse them (interspersed
 // with arguments, --flag=value or --flag value, -w json or -wjson, "--" ends the flags), with
 // pflag's error texts.
-import { GoError, goQuote, parseBool, parseInt64 } from "./gofmt.js";
+import { GoError, goQuote, parseBool, parseDuration, parseInt64 } from "./gofmt.js";
 
 /**
  * Splits a line like sh: blanks separate words, 'single quotes' are literal, "double quotes"
@@ -43,7 +43,8 @@ export function tokenize(line: string): string[] {
   return words;
 }
 
-export type FlagType = "bool" | "string" | "int64";
+/** "duration": a string that must parse as Go's time.Duration (pflag's DurationVar). */
+export type FlagType = "bool" | "string" | "int64" | "duration";
 export type FlagValue = boolean | string | bigint;
 
 export interface FlagSpec {
@@ -75,6 +76,7 @@ export function parseFlags(argv: string[], specs: FlagSpec[]): Parsed {
 
   const set = (s: FlagSpec, v: string) => {
     try {
+      if (s.type === "duration") parseDuration(v);
       values[s.name] = s.type === "bool" ? parseBool(v) : s.type === "int64" ? parseInt64(v, 0) : v;
     } catch (e) {
       const desc = s.short ? `-${s.short}, --${s.name}` : `--${s.name}`;

@@ -55,21 +55,25 @@ export interface Command {
 const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name, short, type: "bool", def: false, usage });
 const str = (name: string, def: string, usage: string, short?: string): FlagSpec => ({ name, short, type: "string", def, usage });
 const int = (name: string, usage: string): FlagSpec => ({ name, type: "int64", def: 0n, usage });
+const dur = (name: string, def: string, usage: string): FlagSpec => ({ name, type: "duration", def, usage });
 
-/** etcdctl's global flags: -w and --hex act; the connection ones are accepted and ignored. */
+/**
+ * etcdctl's global flags: -w and --hex act; the connection ones are accepted (and their values
+ * checked as etcdctl checks them) but ignored.
+ */
 export const GLOBAL_FLAGS: FlagSpec[] = [
   str("write-out", "simple", "set the output format (fields, json, protobuf, simple, table)", "w"),
   bool("hex", "print byte strings as hex encoded strings"),
   str("endpoints", "", "(ignored here: the console talks to the playground's current endpoint)"),
   bool("debug", "(ignored here)"),
-  str("dial-timeout", "2s", "(ignored here)"),
-  str("command-timeout", "5s", "(ignored here)"),
-  str("keepalive-time", "2s", "(ignored here)"),
-  str("keepalive-timeout", "6s", "(ignored here)"),
+  dur("dial-timeout", "2s", "(ignored here)"),
+  dur("command-timeout", "5s", "(ignored here)"),
+  dur("keepalive-time", "2s", "(ignored here)"),
+  dur("keepalive-timeout", "6s", "(ignored here)"),
   int("max-request-bytes", "(ignored here)"),
   int("max-recv-bytes", "(ignored here)"),
-  bool("insecure-transport", "(ignored here)"),
-  bool("insecure-discovery", "(ignored here)"),
+  { ...bool("insecure-transport", "(ignored here)"), def: true },
+  { ...bool("insecure-discovery", "(ignored here)"), def: true },
   bool("insecure-skip-tls-verify", "(ignored here)"),
   str("cert", "", "(ignored here)"),
   str("key", "", "(ignored here)"),
@@ -200,9 +204,13 @@ const watch: Command = {
   long: "Prints the events as they come, in the background, until Ctrl+C.",
   async run(c) {
     if (c.flags.interactive) throw new GoError("interactive watch (-i) is not supported here; run several watch commands instead");
+    // parseWatchArgs: only a "watch" with nothing at all after it fails before the client is made.
     const sep = c.raw.indexOf("--");
     if (sep >= 0 && sep === c.raw.length - 1) throw new GoError("bad number of arguments (found separator --, but no commands)");
+    if (sep < 0 && c.raw.length === 0) throw new GoError("bad number of arguments");
     if (sep >= 0) throw new GoError("watch cannot run commands (-- <command>) here");
+    // mustClientFromCmd (which checks --write-out), then getWatchChan's checks.
+    const api = c.client();
     if (c.args.length < 1) throw new GoError("bad number of arguments");
     const prefix = c.flags.prefix as boolean;
     if (c.args.length === 2 && prefix) throw new GoError("`range_end` and `--prefix` are mutually exclusive");
@@ -212,7 +220,6 @@ const watch: Command = {
       if (key.length === 0) (key = new Uint8Array([0])), (rangeEnd = new Uint8Array([0]));
       else rangeEnd = prefixEnd(key);
     }
-    const api = c.client();
     const p0 = c.printer();
     const bg = c.env.background();
     const p = new Printer(bg, p0.format, p0.isHex);
@@ -349,7 +356,9 @@ const lease: Command = {
           bg.flush();
           timer = setTimeout(tick, Math.max((Number(r.TTL) * 1000) / 3, 500));
         };
-        void tick();
+        // The first renewal is printed before the prompt comes back (etcdctl prints it at
+        // once; for a lease that is gone, its "expired or revoked" line is all it prints).
+        await tick();
       },
     },
     {

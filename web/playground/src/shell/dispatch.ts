@@ -124,6 +124,9 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
     raw: rest,
     flags: p.values,
     client() {
+      // clientConfigFromCmd: the TLS files (keyAndCertFromCmd), then the printer.
+      for (const f of ["cert", "key", "cacert"])
+        if (p.changed.has(f) && p.values[f] === "") throw new GoError(`empty string is passed to --${f} option`);
       const format = p.values["write-out"] as string;
       if (!isFormat(format)) throw new GoError("unsupported output format");
       printer ??= new Printer(env.out, format, p.values.hex as boolean);

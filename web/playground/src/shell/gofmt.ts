@@ -237,3 +237,83 @@ export function goDuration(ms: number): string {
   if (ns < 1e9) return `${trim(ns / 1e6, 6)}ms`;
   return `${trim(ns / 1e9, 9)}s`;
 }
+
+// time's quote: ASCII as is (with \" and \\), other bytes as \xNN.
+function timeQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0x80 || cp < 0x20) out += Array.from(utf8(ch), (b) => "\\x" + b.toString(16).padStart(2, "0")).join("");
+    else out += (ch === '"' || ch === "\\" ? "\\" : "") + ch;
+  }
+  return out + '"';
+}
+
+const DURATION_UNITS: Record<string, bigint> = {
+  ns: 1n, us: 1000n, "µs": 1000n, "μs": 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n,
+};
+
+/** time.ParseDuration, in nanoseconds. Throws Go's error. */
+export function parseDuration(orig: string): bigint {
+  const invalid = () => new GoError(`time: invalid duration ${timeQuote(orig)}`);
+  let s = orig;
+  let neg = false;
+  if (s !== "" && (s[0] === "-" || s[0] === "+")) {
+    neg = s[0] === "-";
+    s = s.slice(1);
+  }
+  if (s === "0") return 0n;
+  if (s === "") throw invalid();
+  const LIMIT = 1n << 63n;
+  const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+  let d = 0n;
+  while (s !== "") {
+    if (!(s[0] === "." || isDigit(s[0]))) throw invalid();
+    let i = 0;
+    let v = 0n;
+    for (; isDigit(s[i]); i++) {
+      v = v * 10n + BigInt(s.charCodeAt(i) - 48);
+      if (v > LIMIT) throw invalid(); // leadingInt's overflow
+    }
+    const pre = i > 0;
+    s = s.slice(i);
+    let f = 0n;
+    let scale = 1;
+    let post = false;
+    if (s[0] === ".") {
+      s = s.slice(1);
+      let j = 0;
+      let overflow = false;
+      for (; isDigit(s[j]); j++) {
+        if (overflow) continue;
+        if (f > (LIMIT - 1n) / 10n) {
+          overflow = true; // leadingFraction ignores the digits it cannot hold
+          continue;
+        }
+        f = f * 10n + BigInt(s.charCodeAt(j) - 48);
+        scale *= 10;
+      }
+      post = j > 0;
+      s = s.slice(j);
+    }
+    if (!pre && !post) throw invalid();
+    let k = 0;
+    while (k < s.length && s[k] !== "." && !isDigit(s[k])) k++;
+    if (k === 0) throw new GoError(`time: missing unit in duration ${timeQuote(orig)}`);
+    const u = s.slice(0, k);
+    s = s.slice(k);
+    const unit = DURATION_UNITS[u];
+    if (unit === undefined) throw new GoError(`time: unknown unit ${timeQuote(u)} in duration ${timeQuote(orig)}`);
+    if (v > LIMIT / unit) throw invalid();
+    v *= unit;
+    if (f > 0n) {
+      v += BigInt(Math.floor(Number(f) * (Number(unit) / scale)));
+      if (v > LIMIT) throw invalid();
+    }
+    d += v;
+    if (d > LIMIT) throw invalid();
+  }
+  if (neg) return -d;
+  if (d > LIMIT - 1n) throw invalid();
+  return d;
+}

@@ -1,14 +1,22 @@
-// Help in etcdctl's layout (NAME, USAGE, COMMANDS, OPTIONS), columns aligned with spaces.
+// Help in etcdctl's layout (NAME, USAGE, API VERSION, COMMANDS, DESCRIPTION, OPTIONS), columns
+// aligned with tabs as etcdctl's tabwriter aligns them.
 import { HELP_FLAG, type FlagSpec } from "./args.js";
 import { API_VERSION, GLOBAL_FLAGS, ROOT, VERSION, type Command } from "./commands.js";
 
+// etcdctl writes its help through text/tabwriter (tab width 8, padding 1, padded with tabs):
+// a column is as wide as its widest cell plus one, rounded up to a tab stop, and each cell
+// is followed by as many tabs as reach it.
 function columns(rows: [string, string][]): string[] {
-  const w = Math.max(0, ...rows.map(([a]) => a.length));
-  return rows.map(([a, b]) => `  ${a.padEnd(w)}    ${b}`.trimEnd());
+  const cells = rows.map(([a, b]): [string, string] => ["  " + a, b]);
+  const width = Math.max(0, ...cells.map(([a]) => [...a].length)) + 1;
+  const stop = Math.ceil(width / 8) * 8;
+  return cells.map(([a, b]) => a + "\t".repeat(Math.ceil((stop - [...a].length) / 8)) + b);
 }
 
 function flagRows(flags: FlagSpec[], cmdName: string): [string, string][] {
-  const all = [...flags, { ...HELP_FLAG, usage: `help for ${cmdName}` }].sort((a, b) => a.name.localeCompare(b.name));
+  // pflag lists flags sorted by name (bytewise).
+  const all = [...flags, { ...HELP_FLAG, usage: `help for ${cmdName}` }]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return all.map((f) => {
     const def = f.type === "bool" ? `[=${f.def}]` : f.type === "string" ? `="${f.def}"` : `=${f.def}`;
     return [`${f.short ? `-${f.short}, ` : "    "}--${f.name}${def}`, f.usage];
@@ -45,10 +53,13 @@ export function commandHelp(cmd: Command, path: string[], inherited: FlagSpec[])
   const parent = path.slice(0, -1);
   out.push(`  etcdctl ${[...parent, cmd.use].join(" ")} [flags]`, "");
   if (cmd.missing) out.push("  (not available in this console)", "");
-  if (cmd.long) out.push("DESCRIPTION:", ...cmd.long.split("\n").map((l) => (l ? "  " + l : "")), "");
   if (cmd.sub) {
-    out.push("COMMANDS:", ...columns(cmd.sub.filter((c) => !c.missing).map((c) => [c.name, c.short])), "");
+    // All of them, as etcdctl lists them ("help <command>" says which this console lacks).
+    out.push("API VERSION:", `  ${API_VERSION}`, "");
+    out.push("COMMANDS:", ...columns(cmd.sub.map((c) => [c.name, c.short])), "");
   }
+  // descToLines: the text trimmed, each line indented (an empty one too).
+  if (cmd.long) out.push("DESCRIPTION:", ...cmd.long.trim().split("\n").map((l) => "  " + l), "");
   out.push("OPTIONS:", ...columns(flagRows([...(cmd.flags ?? []), ...(cmd.persistent ?? [])], cmd.name)), "");
   out.push("GLOBAL OPTIONS:", ...columns(flagRows([...globals, ...inherited], "").filter(([, u]) => u !== "help for ")));
   return out;
