@@ -11,7 +11,7 @@ const KEEP = 500;
 export function watchPanel(app: App, root: HTMLElement): Panel {
   const key = h("input", { name: "key", "aria-label": "watch key", placeholder: "/services/", value: "" });
   const prefix = h("input", { type: "checkbox", name: "prefix", checked: true });
-  const from = h("input", { name: "rev", "aria-label": "from revision", inputmode: "numeric", placeholder: "from rev (optional)", size: 12 });
+  const from = h("input", { name: "rev", "aria-label": "from revision", inputmode: "numeric", placeholder: "from rev", size: 9 });
   const err = h("p", { class: "err", role: "alert" });
   const list = h("div", { class: "watches" });
   const handles = new Set<WatchHandle>();
