@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRange$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzTxn$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin out

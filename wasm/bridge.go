@@ -37,6 +37,7 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
+	"github.com/metastore/metastore/wasm/records"
 )
 
 var (
@@ -203,30 +204,18 @@ func putMany(this js.Value, args []js.Value) any {
 	if len(args) > 1 && args[1].Truthy() {
 		s = scratchStore()
 	}
-	var req core.PutRequest
-	for i := 0; len(buf) > 0; i++ {
-		var ok bool
-		if req.Key, buf, ok = field(buf); ok {
-			req.Value, buf, ok = field(buf)
+	var failed error
+	if err := records.Each(buf, func(key, value []byte) error {
+		_, failed = s.Put(&core.PutRequest{Key: key, Value: value})
+		return failed
+	}); err != nil {
+		if failed == nil {
+			return fail(core.CodeInvalidArgument, "putMany: "+err.Error())
 		}
-		if !ok {
-			return fail(core.CodeInvalidArgument, fmt.Sprintf("putMany: record %d is cut short", i))
-		}
-		if _, err := s.Put(&req); err != nil {
-			code, msg := core.Status(err)
-			return fail(code, msg)
-		}
+		code, msg := core.Status(failed)
+		return fail(code, msg)
 	}
 	return js.ValueOf([]any{str(s.Rev()), nil})
-}
-
-// field splits a uvarint-length-prefixed field off b.
-func field(b []byte) (f, rest []byte, ok bool) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)-k) {
-		return nil, b, false
-	}
-	return b[k : k+int(n)], b[k+int(n):], true
 }
 
 func reject(code core.Code, msg string) any {
