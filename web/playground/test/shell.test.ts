@@ -778,3 +778,31 @@ test("Ctrl+C gives the prompt back while a call hangs, and drops its late output
   await sleep(20);
   assert.equal(r.take(), "OK");
 });
+
+// Whatever is typed, the console answers: run() never rejects, prints something or nothing,
+// and the prompt is always one of etcdctl's. Random lines from etcdctl's own words, flags,
+// quotes and junk, with a fixed seed so a failure replays (SHELL_SEED=n).
+test("random input never breaks the console", async () => {
+  await api.tab!.reset();
+  let seed = Number(process.env.SHELL_SEED ?? 20261126);
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const words = ["put", "get", "del", "txn", "-i", "watch", "lease", "grant", "revoke", "keep-alive", "timetolive",
+    "list", "compaction", "endpoint", "status", "health", "version", "help", "etcdctl", "a", "b", "k/", "''", '"x y"',
+    "'", '"', "--prefix", "--from-key", "--rev=", "--rev=-1", "--rev=3", "--limit=x", "--limit", "5", "-w", "json",
+    "fields", "table", "protobuf", "--hex", "--prev-kv", "--lease=zz", "--lease=1", "--keys-only", "--count-only",
+    "--sort-by=VALUE", "--order=UP", "--", "-", "--=", "value(\"a\")", "=", "!=", ">", "<", "mod(\"a\")", "\"1\"",
+    "create(", ")", "9999999999999999999999", "0x10", "é", "\\", "--physical", "--once", "--keys", "\t"];
+  const prompts = new Set(["$", "compares:", "success requests (get, put, del):", "failure requests (get, put, del):"]);
+  const r = new Recorder(api);
+  for (let i = 0; i < 3000; i++) {
+    const line = Array.from({ length: rand(7) }, () => words[rand(words.length)]).join(" ");
+    await assert.doesNotReject(r.shell.run(line), `line ${i}: ${line}`);
+    assert.ok(prompts.has(r.shell.prompt), `line ${i}: ${line}: prompt ${r.shell.prompt}`);
+    if (r.shell.busy) r.shell.interrupt(); // a watch or keep-alive that started
+    r.take();
+  }
+  r.shell.interrupt();
+});
