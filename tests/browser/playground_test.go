@@ -299,6 +299,11 @@ func TestPlaygroundServerMode(t *testing.T) {
 func TestPlaygroundBench(t *testing.T) {
 	ctx, _ := playground(t)
 	click(t, ctx, "#tab-bench")
+	// The core runs in a worker: while it works flat out, the page's own thread stays free.
+	// A 10 ms timer measures the longest stall.
+	eval(t, ctx, `window.stall = 0; let last = performance.now();
+		window.stallTimer = setInterval(() => { const now = performance.now(); window.stall = Math.max(window.stall, now - last); last = now; }, 10);
+		return true;`, nil)
 	click(t, ctx, `#panel-bench button[type=submit]`)
 	waitFor(t, ctx, `/^(done|Error)/.test(document.querySelector("#panel-bench [role=status]").textContent)`, "the benchmark did not finish")
 	if s := textOf(t, ctx, "#panel-bench [role=status]"); !strings.HasPrefix(s, "done") {
@@ -306,6 +311,14 @@ func TestPlaygroundBench(t *testing.T) {
 	}
 	out := textOf(t, ctx, "#panel-bench table")
 	t.Logf("in the tab:\n%s", out)
+	stall, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`clearInterval(window.stallTimer), window.stall`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the page's longest stall while the benchmark ran: %.0f ms", stall)
+	if stall > 250 {
+		t.Errorf("the page stalled %.0f ms while the core worked: it should run in a worker", stall)
+	}
 	for _, metric := range []string{"core-puts", "core-ranges", "batch-puts", "call-puts", "bulk-puts"} {
 		s := textOf(t, ctx, fmt.Sprintf(`[data-metric=%s]`, metric))
 		var n int

@@ -18,6 +18,7 @@ import {
 } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import { call, MetaStoreError } from "../../client/src/client.js";
 import { BidiStream } from "../../client/src/grpcws.js";
+import { encodeRecords, workerBridge, type Bridge, type CallError } from "./bridge.js";
 
 export { MetaStoreError };
 
@@ -80,68 +81,16 @@ export interface TabControls {
 
 // ---- the tab: the core as WebAssembly ----
 
-export interface Bridge {
-  call(method: string, json: string): Promise<string>;
-  callSync(method: string, json: string): [string | null, { code: number; message: string } | null];
-  putMany(records: Uint8Array, scratch: boolean): [string | null, { code: number; message: string } | null];
-}
-
-/** encodeRecords lays key/value pairs out as putMany takes them: uvarint length, bytes, twice a pair. */
-export function encodeRecords(kvs: [Uint8Array, Uint8Array][]): Uint8Array {
-  let size = 0;
-  for (const [k, v] of kvs) size += k.length + v.length + 20;
-  const out = new Uint8Array(size);
-  let p = 0;
-  const put = (b: Uint8Array) => {
-    let n = b.length;
-    while (n >= 0x80) {
-      out[p++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    out[p++] = n;
-    out.set(b, p);
-    p += b.length;
-  };
-  for (const [k, v] of kvs) {
-    put(k);
-    put(v);
-  }
-  return out.subarray(0, p);
-}
-
-declare global {
-  // Defined by Go's wasm_exec.js and by the bridge (wasm/bridge.go).
-  // eslint-disable-next-line no-var
-  var metastore: Bridge | undefined;
-  // eslint-disable-next-line no-var
-  var Go: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> };
-}
-
 const jsonOpts = { useProtoFieldName: true, enumAsInteger: true } as const;
 
-function loadScript(src: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = src;
-    s.onload = () => resolve();
-    s.onerror = () => reject(new Error(`cannot load ${src}`));
-    document.head.append(s);
-  });
-}
-
-/** Starts the core in this tab from base (the folder holding metastore.wasm and wasm_exec.js). */
+/**
+ * Starts the core from base (the folder holding metastore.wasm, wasm_exec.js and worker.js)
+ * in a Web Worker, so no call blocks the page, and waits until it answers.
+ */
 export async function startTab(base = "."): Promise<Api> {
-  if (!globalThis.metastore) {
-    if (!globalThis.Go) await loadScript(`${base}/wasm_exec.js`);
-    const go = new Go();
-    const { instance } = await WebAssembly.instantiateStreaming(fetch(`${base}/metastore.wasm`), go.importObject);
-    void go.run(instance);
-    for (let i = 0; !globalThis.metastore; i++) {
-      if (i > 500) throw new Error("the wasm core did not start");
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  return new TabApi(globalThis.metastore!);
+  const api = new TabApi(workerBridge(new Worker(`${base}/worker.js`)));
+  await api.status();
+  return api;
 }
 
 const b64 = (b: Uint8Array): string => {
@@ -159,17 +108,19 @@ export class TabApi implements Api {
     this.endpoint = prefix ? "scratch store" : "this tab";
   }
 
-  // Calls that never wait run synchronously: cheaper than a goroutine and a Promise each.
-  private sync(method: string, req: unknown): unknown {
-    const [out, err] = this.bridge.callSync(this.prefix + method, JSON.stringify(req));
-    if (err) throw new MetaStoreError(err.code, err.message);
-    return JSON.parse(out!);
+  private async ask(method: string, req: unknown): Promise<unknown> {
+    try {
+      return JSON.parse(await this.bridge.call(this.prefix + method, JSON.stringify(req)));
+    } catch (e) {
+      const { code, message } = e as CallError;
+      throw new MetaStoreError(code, message);
+    }
   }
 
   private async rpc<I extends DescMessage, O extends DescMessage>(method: string, inSchema: I, init: Init<I>,
     outSchema: O): Promise<MessageShape<O>> {
     const req = toJson(inSchema, create(inSchema, init), jsonOpts);
-    return fromJson(outSchema, this.sync(method, req) as never, { ignoreUnknownFields: true });
+    return fromJson(outSchema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
   }
 
   range = (r: Init<typeof RangeRequestSchema>) => this.rpc("range", RangeRequestSchema, r, RangeResponseSchema);
@@ -179,7 +130,7 @@ export class TabApi implements Api {
   txn = (r: Init<typeof TxnRequestSchema>) => this.rpc("txn", TxnRequestSchema, r, TxnResponseSchema);
 
   private async plain<O extends DescMessage>(method: string, req: unknown, outSchema: O): Promise<MessageShape<O>> {
-    return fromJson(outSchema, this.sync(method, req) as never, { ignoreUnknownFields: true });
+    return fromJson(outSchema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
   }
 
   compact = (revision: bigint) => this.plain("compaction", { revision: String(revision) }, CompactionResponseSchema);
@@ -194,7 +145,8 @@ export class TabApi implements Api {
   async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
     onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
     const req = toJson(WatchCreateRequestSchema, create(WatchCreateRequestSchema, r), jsonOpts);
-    const first = this.sync("watch.create", req) as { stream: string; result: unknown };
+    const first = (await this.ask("watch.create", req)) as { stream: string; result: unknown };
+    const cancel = () => void this.ask("watch.cancel", { stream: first.stream }).catch(() => {});
     const parse = (j: unknown) => fromJson(WatchResponseSchema, j as never, { ignoreUnknownFields: true });
     let cancelled = false;
     onResponse(parse(first.result));
@@ -215,7 +167,7 @@ export class TabApi implements Api {
         onResponse(w);
         if (w.canceled) {
           cancelled = true;
-          this.sync("watch.cancel", { stream: first.stream });
+          cancel();
           return;
         }
       }
@@ -224,32 +176,35 @@ export class TabApi implements Api {
       cancel: () => {
         if (cancelled) return;
         cancelled = true;
-        this.sync("watch.cancel", { stream: first.stream });
+        cancel();
       },
     };
   }
 
   readonly tab: TabControls = {
     clock: async (action, seconds = 0) => {
-      const r = this.sync("clock", { action, seconds: String(Math.round(seconds)) }) as { paused: boolean; ahead_ms: string };
+      const r = (await this.ask("clock", { action, seconds: String(Math.round(seconds)) })) as { paused: boolean; ahead_ms: string };
       return { paused: r.paused, aheadMs: Number(r.ahead_ms) };
     },
-    snapshot: async () => unb64((this.sync("snapshot", {}) as { snapshot: string }).snapshot),
-    restore: async (snap) => void this.sync("restore", { snapshot: b64(snap) }),
-    reset: async () => void this.sync("reset", {}),
+    snapshot: async () => unb64(((await this.ask("snapshot", {})) as { snapshot: string }).snapshot),
+    restore: async (snap) => void (await this.ask("restore", { snapshot: b64(snap) })),
+    reset: async () => void (await this.ask("reset", {})),
     batch: async (ops) => {
       const reqs = ops.map((o) => toJson(RequestOpSchema, create(RequestOpSchema, o), jsonOpts));
-      const r = this.sync("batch", { requests: reqs }) as { responses: unknown[] };
+      const r = (await this.ask("batch", { requests: reqs })) as { responses: unknown[] };
       return r.responses.map((j) => fromJson(ResponseOpSchema, j as never, { ignoreUnknownFields: true }));
     },
     putMany: async (kvs) => {
-      const [rev, err] = this.bridge.putMany(encodeRecords(kvs), this.prefix !== "");
-      if (err) throw new MetaStoreError(err.code, err.message);
-      return BigInt(rev!);
+      try {
+        return BigInt(await this.bridge.putMany(encodeRecords(kvs), this.prefix !== ""));
+      } catch (e) {
+        const { code, message } = e as CallError;
+        throw new MetaStoreError(code, message);
+      }
     },
-    bench: async (n) => JSON.parse(await this.bridge.call("bench", JSON.stringify({ n }))),
+    bench: async (n) => (await this.ask("bench", { n })) as { puts_per_sec: number; ranges_per_sec: number },
     scratch: () => new TabApi(this.bridge, "scratch."),
-    dropScratch: async () => void this.bridge.callSync("scratch.drop", "{}"),
+    dropScratch: async () => void (await this.ask("scratch.drop", {})),
   };
 }
 

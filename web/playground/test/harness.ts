@@ -6,6 +6,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInThisContext } from "node:vm";
 import { TabApi, type Api } from "../src/api.js";
+import { directBridge, type GoBridge } from "../src/bridge.js";
+
+declare global {
+  // Defined by Go's wasm_exec.js and by the core (wasm/bridge.go).
+  // eslint-disable-next-line no-var
+  var metastore: GoBridge | undefined;
+  // eslint-disable-next-line no-var
+  var Go: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> };
+}
 import { Shell } from "../src/shell/index.js";
 
 function wasmExec(): string {
@@ -34,7 +43,7 @@ export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("di
       await new Promise((r) => setTimeout(r, 10));
     }
   }
-  return new TabApi(globalThis.metastore!);
+  return new TabApi(directBridge(globalThis.metastore!));
 }
 
 /** A Shell whose output is kept as text: stdout lines as printed, stderr lines prefixed "! ". */

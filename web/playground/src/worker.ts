@@ -1,0 +1,34 @@
+// The core (metastore.wasm) in a Web Worker: it answers the page's requests (bridge.ts) so
+// that no call blocks the page. Bundled on its own (dist/worker.js) as a classic worker, so
+// Go's wasm_exec.js loads with importScripts, from the worker's own folder.
+import { directBridge, type Answer, type GoBridge, type Request } from "./bridge.js";
+
+declare function importScripts(...urls: string[]): void;
+declare const Go: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> };
+
+const ready: Promise<ReturnType<typeof directBridge>> = (async () => {
+  importScripts("wasm_exec.js");
+  const go = new Go();
+  const { instance } = await WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject);
+  void go.run(instance);
+  const g = globalThis as unknown as { metastore?: GoBridge };
+  for (let i = 0; !g.metastore; i++) {
+    if (i > 1000) throw new Error("the wasm core did not start");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return directBridge(g.metastore);
+})();
+
+const post = (a: Answer) => (globalThis as unknown as { postMessage(a: Answer): void }).postMessage(a);
+
+globalThis.addEventListener("message", async (e: Event) => {
+  const req = (e as MessageEvent<Request>).data;
+  try {
+    const core = await ready;
+    const ok = "records" in req ? await core.putMany(req.records, req.scratch) : await core.call(req.method, req.json);
+    post({ id: req.id, ok });
+  } catch (err) {
+    const { code, message } = err as { code?: number; message?: string };
+    post({ id: req.id, err: { code: code ?? 2, message: message ?? String(err) } });
+  }
+});
