@@ -108,7 +108,15 @@ input.addEventListener("keydown", (e) => {
 
 // ---- boot ----
 
-const tab: Api = await startTab(".");
+let tab: Api;
+try {
+  tab = await startTab(".");
+} catch (e) {
+  const why = (e as { message?: string }).message ?? String(e);
+  statusLine.textContent = `the store could not start in this tab: ${why}`;
+  line(`MetaStore could not start in this tab (${why}). It needs WebAssembly and Web Workers, served over http(s).`, "err");
+  throw e;
+}
 const shell = new Shell(tab, shellOut);
 
 /** Sets an element's text only when it changes: live regions announce every write. */
