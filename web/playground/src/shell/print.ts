@@ -214,11 +214,15 @@ export class Printer {
   // ---- leases ----
 
   grant(r: LeaseGrantResponse): void {
+    this.leaseTTL(r, `lease ${hex16(r.ID)} granted with TTL(${r.TTL}s)`, [["Error", jsonString(r.error)]]);
+  }
+
+  /** A lease's ID and TTL, as grant and keep-alive print them; json adds extra fields. */
+  private leaseTTL(r: LeaseGrantResponse | LeaseKeepAliveResponse, simple: string, extra: [string, string][] = []): void {
     switch (this.format) {
-      case "simple": return this.out.line(`lease ${hex16(r.ID)} granted with TTL(${r.TTL}s)`);
+      case "simple": return this.out.line(simple);
       case "json":
-        return this.json(object([...Printer.hdrFields(r.header), ["ID", String(r.ID)], ["TTL", String(r.TTL)],
-          ["Error", jsonString(r.error)]]));
+        return this.json(object([...Printer.hdrFields(r.header), ["ID", String(r.ID)], ["TTL", String(r.TTL)], ...extra]));
       case "fields":
         this.fhdr(r.header);
         this.fid(r.ID);
@@ -238,16 +242,7 @@ export class Printer {
   }
 
   keepAlive(r: LeaseKeepAliveResponse): void {
-    switch (this.format) {
-      case "simple": return this.out.line(`lease ${hex16(r.ID)} keepalived with TTL(${r.TTL})`);
-      case "json": return this.json(object([...Printer.hdrFields(r.header), ["ID", String(r.ID)], ["TTL", String(r.TTL)]]));
-      case "fields":
-        this.fhdr(r.header);
-        this.fid(r.ID);
-        this.out.line(`"TTL" : ${r.TTL}`);
-        return;
-      default: this.unsupported();
-    }
+    this.leaseTTL(r, `lease ${hex16(r.ID)} keepalived with TTL(${r.TTL})`);
   }
 
   timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void {
