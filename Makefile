@@ -80,4 +80,5 @@ fuzz:
 	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
 
 clean:
-	rm -rf bin out
+	rm -rf bin out web/client/dist
+	find web/dist -mindepth 1 ! -name README.md -delete
