@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/internal/testserver"
 	"github.com/metastore/metastore/web"
 )
@@ -500,4 +501,37 @@ func TestPlaygroundAccessibility(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPlaygroundServerGoneAndBack: in server mode, the server stopping shows on the status
+// line; when it is back, the page follows it again by itself (its change feed reconnects), and
+// a write by another client shows in the key tree.
+func TestPlaygroundServerGoneAndBack(t *testing.T) {
+	ctx, page := playground(t)
+	dir := t.TempDir()
+	opts := testserver.Options{DataDir: dir, CORS: grpcweb.ParseOrigins("http://" + page)}
+	srv, addr := testserver.Start(t, opts)
+	fill(t, ctx, `[aria-label="server address"]`, "http://"+addr)
+	click(t, ctx, "#connect-button")
+	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
+	if got := command(t, ctx, "put before stop"); got != "OK" {
+		t.Fatalf("put: %q", got)
+	}
+	srv.Stop()
+	waitFor(t, ctx, `document.querySelector("#status").textContent.includes("unreachable")`, "the status line does not say the server is gone")
+	if got := command(t, ctx, "get before"); !strings.HasPrefix(got, "Error: ") {
+		t.Fatalf("get with the server gone: %q", got)
+	}
+	opts.Addr = addr
+	testserver.Start(t, opts)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.Put(context.Background(), "after/restart", "v"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.querySelector("[aria-label=keys]").innerText.includes("restart")`, "the page did not follow the server back")
+	waitFor(t, ctx, `/revision 3$/.test(document.querySelector("#status").textContent)`, "the status line did not recover")
 }
