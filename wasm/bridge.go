@@ -457,39 +457,27 @@ type leaseID struct {
 // it returns with the index of the failed request.
 func runBatch(store *core.Store, reqs []requestOp) (any, error) {
 	out := make([]map[string]any, 0, len(reqs))
-	for i, op := range reqs {
+	for i, op := range ops(reqs) {
 		var (
-			resp map[string]any
+			resp core.ResponseOp
 			err  error
 		)
 		switch {
 		case op.Range != nil:
-			var r *core.RangeResponse
-			if r, err = store.Range(op.Range.core()); err == nil {
-				resp = map[string]any{"response_range": rangeResponseOf(r)}
-			}
+			resp.Range, err = store.Range(op.Range)
 		case op.Put != nil:
-			var r *core.PutResponse
-			if r, err = store.Put(op.Put.core()); err == nil {
-				resp = map[string]any{"response_put": putResponseOf(r)}
-			}
+			resp.Put, err = store.Put(op.Put)
 		case op.DeleteRange != nil:
-			var r *core.DeleteRangeResponse
-			if r, err = store.DeleteRange(op.DeleteRange.core()); err == nil {
-				resp = map[string]any{"response_delete_range": deleteResponseOf(r)}
-			}
+			resp.DeleteRange, err = store.DeleteRange(op.DeleteRange)
 		case op.Txn != nil:
-			var r *core.TxnResponse
-			if r, err = store.Txn(op.Txn.core()); err == nil {
-				resp = map[string]any{"response_txn": txnResponseOf(r)}
-			}
+			resp.Txn, err = store.Txn(op.Txn)
 		default:
 			err = badRequest(fmt.Sprintf("batch: request %d is empty", i))
 		}
 		if err != nil {
 			return nil, batchError{i, err}
 		}
-		out = append(out, resp)
+		out = append(out, responseOpOf(resp))
 	}
 	return map[string]any{"responses": out}, nil
 }

@@ -177,18 +177,24 @@ func deleteResponseOf(r *core.DeleteRangeResponse) map[string]any {
 func txnResponseOf(r *core.TxnResponse) map[string]any {
 	resps := make([]map[string]any, len(r.Responses))
 	for i, op := range r.Responses {
-		switch {
-		case op.Range != nil:
-			resps[i] = map[string]any{"response_range": rangeResponseOf(op.Range)}
-		case op.Put != nil:
-			resps[i] = map[string]any{"response_put": putResponseOf(op.Put)}
-		case op.DeleteRange != nil:
-			resps[i] = map[string]any{"response_delete_range": deleteResponseOf(op.DeleteRange)}
-		case op.Txn != nil:
-			resps[i] = map[string]any{"response_txn": txnResponseOf(op.Txn)}
-		}
+		resps[i] = responseOpOf(op)
 	}
 	return map[string]any{"header": header(r.Header), "succeeded": r.Succeeded, "responses": resps}
+}
+
+// responseOpOf is one response of a txn or a batch.
+func responseOpOf(op core.ResponseOp) map[string]any {
+	switch {
+	case op.Range != nil:
+		return map[string]any{"response_range": rangeResponseOf(op.Range)}
+	case op.Put != nil:
+		return map[string]any{"response_put": putResponseOf(op.Put)}
+	case op.DeleteRange != nil:
+		return map[string]any{"response_delete_range": deleteResponseOf(op.DeleteRange)}
+	case op.Txn != nil:
+		return map[string]any{"response_txn": txnResponseOf(op.Txn)}
+	}
+	return nil
 }
 
 func watchResponseOf(r *mvcc.WatchResponse) map[string]any {
