@@ -22,15 +22,16 @@ export const $ = <T extends HTMLElement = HTMLElement>(sel: string, root: Parent
   return el;
 };
 
+import { text as utf8 } from "../../client/src/client.js";
+
 export { prefixEnd } from "../../client/src/client.js";
+/** Lease IDs are shown in hex, as etcdctl prints them (%016x). */
+export { hex16 as hex } from "./shell/gofmt.js";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 export const bytes = (s: string): Uint8Array => enc.encode(s);
-export const text = (b: Uint8Array | undefined): string => (b ? dec.decode(b) : "");
-
-/** Lease IDs are shown in hex, as etcdctl does. */
-export const hex = (id: bigint): string => id.toString(16).padStart(16, "0");
+/** The text of a key or value; "" for none. */
+export const text = (b: Uint8Array | undefined): string => (b ? utf8(b) : "");
 
 /** The value pretty-printed if it is JSON, as is otherwise. */
 export function pretty(v: string): string {

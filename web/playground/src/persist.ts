@@ -31,7 +31,6 @@ async function tx<T>(mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequ
 
 export const load = (): Promise<Uint8Array | undefined> => tx("readonly", (s) => s.get(KEY) as IDBRequest<Uint8Array | undefined>);
 export const save = (snapshot: Uint8Array): Promise<IDBValidKey> => tx("readwrite", (s) => s.put(snapshot, KEY));
-export const clear = (): Promise<undefined> => tx("readwrite", (s) => s.delete(KEY));
 
 /** Where a saved state that could not be restored is kept (one, the latest). */
 export const STASH = "snapshot-unreadable";

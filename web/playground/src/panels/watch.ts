@@ -3,7 +3,7 @@
 import { Event_EventType } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
 import type { WatchHandle } from "../api.js";
 import type { App, Panel } from "../app.js";
-import { bytes, h, prefixEnd, text } from "../dom.js";
+import { ALL, bytes, h, prefixEnd, text } from "../dom.js";
 
 /** Events kept per watch; older ones scroll away. */
 const KEEP = 500;
@@ -46,8 +46,7 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
     }
     try {
       handle = await app.api.watch({
-        key: key.value === "" ? new Uint8Array([0]) : k,
-        rangeEnd: key.value === "" ? new Uint8Array([0]) : prefix.checked ? prefixEnd(k) : undefined,
+        ...(key.value === "" ? ALL : { key: k, rangeEnd: prefix.checked ? prefixEnd(k) : undefined }),
         startRevision: from.value.trim() ? BigInt(from.value.trim()) : 0n,
         prevKv: true,
       }, (w) => {
