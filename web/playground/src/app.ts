@@ -3,7 +3,7 @@
 import type { Api } from "./api.js";
 import type { Shell } from "./shell/index.js";
 
-/** A view on the right: refresh() redraws it from the store; reset() drops what belonged to the old store. */
+/** A view on the right: refresh() redraws it from the store (only while it is in view); reset() drops what belonged to the old store. */
 export interface Panel {
   refresh(): Promise<void>;
   reset?(): void;
@@ -14,7 +14,7 @@ export class App {
   revision = 0n;
   /** Why the store did not answer the last refresh, if it did not. */
   error = "";
-  private readonly panels: Panel[] = [];
+  private readonly panels: { panel: Panel; root: HTMLElement }[] = [];
   private running: Promise<void> | undefined;
   private readonly listeners = new Set<(text: string) => void>();
   private again = false;
@@ -22,8 +22,9 @@ export class App {
   constructor(public api: Api, readonly shell: Shell, private readonly echo: (line: string) => void,
     private readonly onChanged: () => void, private readonly onPrompt: () => void) {}
 
-  add(p: Panel): void {
-    this.panels.push(p);
+  /** Adds a panel shown in root; only panels in view are refreshed (call changed() when one comes into view). */
+  add(panel: Panel, root: HTMLElement): void {
+    this.panels.push({ panel, root });
   }
 
   /**
@@ -45,7 +46,8 @@ export class App {
           } catch (e) {
             this.error = (e as Error).message; // a server gone: the status line says so
           }
-          await Promise.all(this.panels.map((p) => p.refresh().catch((e) => console.warn("panel refresh", e))));
+          const shown = this.panels.filter((p) => !p.root.hidden);
+          await Promise.all(shown.map((p) => p.panel.refresh().catch((e) => console.warn("panel refresh", e))));
           this.onChanged();
         } while (this.again);
       } finally {
@@ -86,7 +88,7 @@ export class App {
     this.api = api;
     this.shell.api = api;
     this.onPrompt();
-    for (const p of this.panels) p.reset?.();
+    for (const p of this.panels) p.panel.reset?.();
     this.revision = 0n;
     this.error = "";
     void this.changed(); // a refresh under way reads the old store: it goes round once more

@@ -172,7 +172,8 @@ try {
 
 for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases", leasesPanel],
   ["history", historyPanel], ["examples", examplesPanel], ["bench", benchPanel]] as const) {
-  app.add(make(app, $(`#panel-${id}`)));
+  const root = $(`#panel-${id}`);
+  app.add(make(app, root), root);
 }
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
@@ -286,6 +287,7 @@ function select(t: HTMLButtonElement): void {
     o.tabIndex = o === t ? 0 : -1;
     $(`#${o.getAttribute("aria-controls")}`).hidden = o !== t;
   }
+  void app.changed(); // the panel now in view catches up
 }
 for (const [i, t] of tabs.entries()) {
   t.addEventListener("click", () => select(t));
