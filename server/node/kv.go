@@ -15,7 +15,7 @@ func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.RangeResponse(resp, &n.hdr), nil
+	return pbconv.RangeResponse(resp, n.Header()), nil
 }
 
 func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
@@ -23,7 +23,7 @@ func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, erro
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.PutResponse(resp.(*core.PutResponse), &n.hdr), nil
+	return pbconv.PutResponse(resp.(*core.PutResponse), n.Header()), nil
 }
 
 func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
@@ -31,7 +31,7 @@ func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.D
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.DeleteRangeResponse(resp.(*core.DeleteRangeResponse), &n.hdr), nil
+	return pbconv.DeleteRangeResponse(resp.(*core.DeleteRangeResponse), n.Header()), nil
 }
 
 // Txn runs a txn; one that only reads is served like a read, without a proposal.
@@ -46,7 +46,7 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.TxnResponse(resp.(*core.TxnResponse), &n.hdr), nil
+	return pbconv.TxnResponse(resp.(*core.TxnResponse), n.Header()), nil
 }
 
 func txnReadOnly(r *pb.TxnRequest) bool {
@@ -68,5 +68,5 @@ func (n *Node) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Compac
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.CompactionResponse(resp.(*core.CompactionResponse), &n.hdr), nil
+	return pbconv.CompactionResponse(resp.(*core.CompactionResponse), n.Header()), nil
 }

@@ -19,7 +19,7 @@ func (n *Node) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.Lea
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.LeaseGrantResponse(resp.(*core.LeaseGrantResponse), &n.hdr), nil
+	return pbconv.LeaseGrantResponse(resp.(*core.LeaseGrantResponse), n.Header()), nil
 }
 
 func (n *Node) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
@@ -27,18 +27,18 @@ func (n *Node) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.L
 	if err != nil {
 		return nil, err
 	}
-	return pbconv.LeaseRevokeResponse(resp.(*core.LeaseRevokeResponse), &n.hdr), nil
+	return pbconv.LeaseRevokeResponse(resp.(*core.LeaseRevokeResponse), n.Header()), nil
 }
 
 // LeaseRenew is the leader's keep-alive; it does not go through the log, as in etcd.
 func (n *Node) LeaseRenew(id int64) *pb.LeaseKeepAliveResponse {
-	return pbconv.LeaseKeepAliveResponse(n.store.LeaseKeepAlive(id), &n.hdr)
+	return pbconv.LeaseKeepAliveResponse(n.store.LeaseKeepAlive(id), n.Header())
 }
 
 func (n *Node) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	return pbconv.LeaseTimeToLiveResponse(n.store.LeaseTimeToLive(r.ID, r.Keys), &n.hdr), nil
+	return pbconv.LeaseTimeToLiveResponse(n.store.LeaseTimeToLive(r.ID, r.Keys), n.Header()), nil
 }
 
 func (n *Node) LeaseLeases(ctx context.Context) (*pb.LeaseLeasesResponse, error) {
-	return pbconv.LeaseLeasesResponse(n.store.LeaseLeases(), &n.hdr), nil
+	return pbconv.LeaseLeasesResponse(n.store.LeaseLeases(), n.Header()), nil
 }
