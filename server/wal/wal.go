@@ -1,7 +1,6 @@
 // Package wal is the member's durable Raft log: hard state and entries appended to one file
 // and synced before anything they carry is applied or acknowledged, and the snapshot point
-// the log starts after. A torn tail (a crash mid-write) is cut off on open: only records that were
-// completely written, and so acknowledged only if fsynced, survive.
+// the log starts after.
 //
 // Record layout: 4-byte big-endian length n, 4-byte CRC-32C of the payload, then n bytes of
 // payload: a type byte followed by a marshalled raftpb message. A snapshot record says the
@@ -10,6 +9,38 @@
 // The file is kept preallocated with zeros ahead of the last record (a zero length ends the
 // log), so that appending does not change its size and a sync need not flush metadata
 // (fdatasync): this takes about a quarter off each sync on ext4.
+//
+// # Torn tail or corruption
+//
+// A valid record is one we could have written: a length of 1 to maxRecord whose payload lies
+// within the file, a known type byte, and a matching CRC-32C. Open reads valid records from
+// the start of the file; the first position that does not hold one is the break (normally the
+// zero length of the preallocated region). Then it searches every byte offset after the break,
+// to the end of the file, for a valid record:
+//
+//   - none: the break is the end of the log, or the torn tail of a write cut short by a crash.
+//     The file is cut at the break and zero-filled ahead again; the log goes on from there.
+//   - one: the log is damaged before its end. Open returns an error matching ErrCorrupt that
+//     gives both offsets, and leaves the file as it is.
+//
+// Why: records are only appended, into space that was zero-filled and synced beforehand, and
+// a record is acknowledged only after an fdatasync that follows its write. So a crash only
+// touches bytes after the last completed sync: it leaves part of those writes (a partial or
+// bad record) followed by zeros, and no valid record after the break. A valid record after a
+// bad one means bytes were lost or changed after later records were written (a flipped bit,
+// a zeroed or lost page, another writer): those later records may have been acknowledged, so
+// cutting them off would silently lose committed writes, and Open refuses instead. (The
+// checksum covers the payload only, so the search cannot trust the bad record's length to skip
+// over it: a damaged length could point past good records.)
+//
+// One crash does produce that shape: a power loss in the middle of an fdatasync that covers
+// several records, after the disk persisted a later page but not an earlier one. Those records
+// were never acknowledged, but on disk this looks exactly like a lost page in the middle of the
+// log, and we choose to stop rather than guess. If the machine lost power and the bad offset is
+// in the last few pages of the log, the operator may cut the file there by hand (truncate -s
+// OFFSET log.wal); Open zero-fills ahead again. Likewise a client value that happens to contain
+// a valid-looking record inside a torn last record makes Open refuse: the error is always the
+// loud one, never a silent cut.
 package wal
 
 import (
@@ -34,11 +65,18 @@ const (
 	fileName = "log.wal"
 	// maxRecord bounds a record read back, so a corrupt length fails instead of allocating.
 	maxRecord = 64 << 20
-	// preallocChunk is how far ahead of the last record the file is zero-filled.
-	preallocChunk = 16 << 20
 )
 
+// preallocChunk is how far ahead of the last record the file is zero-filled (a variable so
+// that the fuzz test can make it small).
+var preallocChunk int64 = 16 << 20
+
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorrupt is matched by the error Open returns when the log is damaged before its end: a
+// valid record follows a bad one, or a valid record does not decode. Open then leaves the file
+// as it is. See the package comment.
+var ErrCorrupt = errors.New("wal: log corrupt")
 
 // WAL is an open log. It is not safe for concurrent use; the node's Raft loop owns it.
 type WAL struct {
@@ -78,10 +116,10 @@ func Open(dir string) (*WAL, State, error) {
 	good, err := read(f, &st)
 	if err != nil {
 		f.Close()
-		return nil, st, err
+		return nil, State{}, fmt.Errorf("%s: %w", path, err)
 	}
-	// Cut a torn tail (it could hold stale bytes that look like records), then zero-fill
-	// ahead of the last good record.
+	// Cut a torn tail (nothing valid follows it: see read), then zero-fill ahead of the last
+	// good record.
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return nil, st, err
@@ -111,32 +149,108 @@ func (w *WAL) extend(size int64) error {
 	return w.f.Sync()
 }
 
-// read replays every complete record into st and returns the offset after the last one.
+// read replays every valid record from the start of f into st, and returns the offset of the
+// break after the last one, where the log ends; or an error matching ErrCorrupt if a valid
+// record follows the break, or a valid record does not decode (see the package comment).
 func read(f *os.File, st *State) (int64, error) {
-	r := bufio.NewReaderSize(f, 1<<20)
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20)
 	var off int64
 	var hdr [8]byte
-	for {
+	for off+8 <= size {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return off, nil // end, or a torn header
+			return 0, err
 		}
 		n := binary.BigEndian.Uint32(hdr[:4])
-		if n == 0 || n > maxRecord {
-			return off, nil
+		if n == 0 || n > maxRecord || off+8+int64(n) > size {
+			break
 		}
 		payload := make([]byte, n)
 		if _, err := io.ReadFull(r, payload); err != nil {
-			return off, nil
+			return 0, err
 		}
 		if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(hdr[4:]) {
-			return off, nil
+			break
 		}
 		if err := apply(st, payload); err != nil {
-			return 0, fmt.Errorf("wal: record at offset %d: %w", off, err)
+			return 0, fmt.Errorf("%w: record at offset %d passes its checksum but does not decode: %v", ErrCorrupt, off, err)
 		}
 		off += 8 + int64(n)
 	}
+	next, err := findRecord(f, off+1, size)
+	if err != nil {
+		return 0, err
+	}
+	if next >= 0 {
+		return 0, fmt.Errorf("%w: no valid record at offset %d, but one at offset %d after it; "+
+			"the file is left as it is (cutting it at %d would drop every record after)", ErrCorrupt, off, next, off)
+	}
+	return off, nil
 }
+
+// findRecord returns the first offset at or after from, below size, where a valid record
+// starts (a length of 1 to maxRecord within the file, a known type, a matching checksum), or
+// -1 if there is none. It reads f a window at a time and skips runs of zeros quickly, since
+// after the end of a log it normally finds only the preallocated zeros.
+func findRecord(f io.ReaderAt, from, size int64) (int64, error) {
+	const window = 1 << 20
+	buf := make([]byte, window+8) // a window and the header of a record starting at its end
+	var scratch []byte
+	for base := from; base+8 <= size; base += window {
+		b := buf[:min(int64(len(buf)), size-base)]
+		if _, err := f.ReadAt(b, base); err != nil && err != io.EOF {
+			return -1, err
+		}
+		for i := 0; i < window && i+8 <= len(b); i++ {
+			n := binary.BigEndian.Uint32(b[i:])
+			if n == 0 {
+				// No record starts where its length's four bytes are zero: skip to three
+				// bytes before the next nonzero byte.
+				j := i + 4
+				for j+8 <= len(b) && binary.LittleEndian.Uint64(b[j:]) == 0 {
+					j += 8
+				}
+				for j < len(b) && b[j] == 0 {
+					j++
+				}
+				i = j - 4 // the loop's i++ makes it j-3
+				continue
+			}
+			o := base + int64(i)
+			if n > maxRecord || o+8+int64(n) > size {
+				continue
+			}
+			var p []byte
+			if i+8+int(n) <= len(b) {
+				p = b[i+8 : i+8+int(n)]
+			} else {
+				if cap(scratch) < int(n) {
+					scratch = make([]byte, n)
+				}
+				p = scratch[:n]
+				if _, err := f.ReadAt(p[:1], o+8); err != nil {
+					return -1, err
+				}
+				if !knownType(p[0]) {
+					continue
+				}
+				if _, err := f.ReadAt(p, o+8); err != nil {
+					return -1, err
+				}
+			}
+			if knownType(p[0]) && crc32.Checksum(p, crcTable) == binary.BigEndian.Uint32(b[i+4:]) {
+				return o, nil
+			}
+		}
+	}
+	return -1, nil
+}
+
+func knownType(t byte) bool { return t == recEntry || t == recHardState || t == recSnapshot }
 
 func apply(st *State, p []byte) error {
 	switch p[0] {

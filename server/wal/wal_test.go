@@ -1,8 +1,15 @@
 package wal
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -113,4 +120,190 @@ func TestWALCompact(t *testing.T) {
 	if st.Snapshot.Index != 7 || len(st.Entries) != 4 || st.Entries[0].Index != 8 || st.HardState.Commit != 11 {
 		t.Fatalf("after compaction: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
 	}
+}
+
+// recordOffsets walks the valid records from the start of a log file and returns where each
+// starts, and the offset after the last one.
+func recordOffsets(t *testing.T, b []byte) ([]int, int) {
+	t.Helper()
+	var offs []int
+	off := 0
+	for off+8 <= len(b) {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if n == 0 || off+8+n > len(b) || crc32.Checksum(b[off+8:off+8+n], crcTable) != binary.BigEndian.Uint32(b[off+4:]) {
+			break
+		}
+		offs = append(offs, off)
+		off += 8 + n
+	}
+	return offs, off
+}
+
+// TestWALDamage: damage that nothing valid follows is a torn tail and is cut; damage that a
+// valid record follows is corruption, and Open fails and leaves the file alone.
+func TestWALDamage(t *testing.T) {
+	const records = 5 // one entry each, indexes 1 to 5
+	flip := func(b []byte, at int) []byte { b[at] ^= 0x40; return b }
+	zero := func(b []byte, from, to int) []byte { clear(b[from:to]); return b }
+	for _, c := range []struct {
+		name string
+		// mod damages the file b, whose records start at recs and end at end.
+		mod func(b []byte, recs []int, end int) []byte
+		// keep is how many records survive a cut; -1 means Open must fail with ErrCorrupt.
+		keep int
+	}{
+		{"flip a payload byte of the middle record", func(b []byte, r []int, _ int) []byte { return flip(b, r[2]+8+5) }, -1},
+		{"flip the checksum of the middle record", func(b []byte, r []int, _ int) []byte { return flip(b, r[2]+5) }, -1},
+		{"middle record's length made larger", func(b []byte, r []int, _ int) []byte { return flip(b, r[2]+2) }, -1},
+		{"middle record's length made huge", func(b []byte, r []int, _ int) []byte { return flip(b, r[2]) }, -1},
+		{"middle record's length zeroed", func(b []byte, r []int, _ int) []byte { return zero(b, r[2], r[2]+4) }, -1},
+		{"first record's payload flipped", func(b []byte, r []int, _ int) []byte { return flip(b, r[0]+8+1) }, -1},
+		{"zeroed region in the middle", func(b []byte, r []int, _ int) []byte { return zero(b, r[1]+20, r[3]+4) }, -1},
+		{"zeroed region from a record's start", func(b []byte, r []int, _ int) []byte { return zero(b, r[1], r[3]) }, -1},
+		{"flip a payload byte of the last record", func(b []byte, r []int, _ int) []byte { return flip(b, r[4]+8+5) }, 4},
+		{"flip the last record's length", func(b []byte, r []int, _ int) []byte { return flip(b, r[4]+3) }, 4},
+		{"last record's length made huge", func(b []byte, r []int, _ int) []byte { return flip(b, r[4]) }, 4},
+		{"partial last record, file cut short", func(b []byte, r []int, end int) []byte { return b[:r[4]+(end-r[4])/2] }, 4},
+		{"partial last header, file cut short", func(b []byte, r []int, _ int) []byte { return b[:r[4]+5] }, 4},
+		{"partial last record, then zeros", func(b []byte, r []int, end int) []byte { return zero(b, r[4]+(end-r[4])/2, end) }, 4},
+		{"last two records partly written", func(b []byte, r []int, end int) []byte { return zero(b, r[3]+10, end) }, 3},
+		{"garbage after the last record", func(b []byte, r []int, end int) []byte {
+			copy(b[end:], "\x00\x00\x00\x09\x01\x02\x03\x04not a record")
+			return b
+		}, 5},
+		{"nothing but zeros", func(b []byte, r []int, end int) []byte { return zero(b, 0, end) }, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, _, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := uint64(1); i <= records; i++ {
+				e := raftpb.Entry{Index: i, Term: 1, Data: bytes.Repeat([]byte{byte(i)}, 40)}
+				if err := w.Save(raftpb.HardState{}, []raftpb.Entry{e}, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.Close()
+			path := filepath.Join(dir, fileName)
+			b, _ := os.ReadFile(path)
+			recs, end := recordOffsets(t, b)
+			if len(recs) != records {
+				t.Fatalf("%d records written, want %d", len(recs), records)
+			}
+			damaged := c.mod(b, recs, end)
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			w, st, err := Open(dir)
+			if c.keep < 0 {
+				if !errors.Is(err, ErrCorrupt) {
+					if err == nil {
+						w.Close()
+					}
+					t.Fatalf("open: %v (entries %v), want ErrCorrupt", err, indexes(st.Entries))
+				}
+				if !strings.Contains(err.Error(), "offset") {
+					t.Errorf("error %q gives no offset", err)
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+					t.Fatal("open changed the corrupt file")
+				}
+				t.Log(err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			if got := indexes(st.Entries); len(got) != c.keep || (c.keep > 0 && got[c.keep-1] != uint64(c.keep)) {
+				t.Fatalf("entries %v after the cut, want 1..%d", got, c.keep)
+			}
+			next := uint64(c.keep + 1)
+			if err := w.Save(raftpb.HardState{Term: 1, Commit: next}, ents(next, next, 1), true); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			if st := reopen(t, dir); len(st.Entries) != c.keep+1 || st.HardState.Commit != next {
+				t.Fatalf("after appending past the cut: %v %+v", indexes(st.Entries), st.HardState)
+			}
+		})
+	}
+}
+
+// TestWALValidRecordFarAhead: a valid record anywhere after the break counts, also beyond the
+// first window findRecord reads and at an odd offset.
+func TestWALValidRecordFarAhead(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := Open(dir)
+	w.Save(raftpb.HardState{Term: 1, Commit: 1}, ents(1, 1, 1), true)
+	end := w.off
+	w.Close()
+	path := filepath.Join(dir, fileName)
+	b, _ := os.ReadFile(path)
+	rec := append([]byte(nil), b[:end]...) // a copy of the whole log, as a record or two
+	copy(b[3<<20+3:], rec)
+	os.WriteFile(path, b, 0o600)
+	if _, _, err := Open(dir); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), fmt.Sprint(3<<20+3)) {
+		t.Fatalf("open: %v, want ErrCorrupt at offset %d", err, 3<<20+3)
+	}
+}
+
+// FuzzOpen: whatever the file holds, Open does not panic; it fails with ErrCorrupt and leaves
+// the file alone, or it returns a state that opening again returns unchanged.
+func FuzzOpen(f *testing.F) {
+	defer func(c int64) { preallocChunk = c }(preallocChunk)
+	preallocChunk = 4 << 10
+
+	dir := f.TempDir()
+	w, _, err := Open(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 2}, ents(1, 3, 1), true)
+	w.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, ents(3, 4, 2), true)
+	w.Compact(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{Term: 2, Commit: 3}, ents(1, 4, 2))
+	w.Save(raftpb.HardState{Term: 2, Commit: 5}, ents(5, 5, 2), true)
+	end := w.off
+	w.Close()
+	log, _ := os.ReadFile(filepath.Join(dir, fileName))
+	f.Add(log[:end])
+	f.Add(log[:end+16])
+	f.Add(log[:end-3])
+	mid := append([]byte(nil), log[:end]...)
+	mid[end/2] ^= 1
+	f.Add(mid)
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3})
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, fileName)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w, st, err := Open(dir)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("open failed other than with ErrCorrupt: %v", err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+				t.Fatal("a failed open changed the file")
+			}
+			return
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w, st2, err := Open(dir)
+		if err != nil {
+			t.Fatalf("second open: %v", err)
+		}
+		w.Close()
+		if !reflect.DeepEqual(st, st2) {
+			t.Fatalf("second open read %+v, first %+v", st2, st)
+		}
+	})
 }
