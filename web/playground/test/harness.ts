@@ -38,9 +38,9 @@ export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("di
     }
     const { instance } = await WebAssembly.instantiate(readFileSync(wasm), go.importObject);
     void go.run(instance);
-    for (let i = 0; !globalThis.metastore; i++) {
-      if (i > 500) throw new Error("the wasm core did not start");
-      await new Promise((r) => setTimeout(r, 10));
+    // Generous: a busy machine may take a while to compile and start 4 MB of wasm.
+    for (const end = Date.now() + 30_000; !globalThis.metastore; await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > end) throw new Error("the wasm core did not start in 30 s");
     }
   }
   return new TabApi(directBridge(globalThis.metastore!));

@@ -10,10 +10,15 @@ import type { Api } from "../src/api.js";
 import { Recorder, sleep, startCore } from "./harness.js";
 
 /**
- * A step: a line to run (awaited); {bg} runs a line without waiting for it; {wait} sleeps
- * (ms); {interrupt} is Ctrl+C; {advance} moves the tab's (paused) clock forward, in seconds.
+ * A step: a line to run (awaited); {bg} runs a line without waiting for it; {until} waits
+ * until the transcript so far matches (what a watch or a background command prints comes
+ * when it comes: no fixed sleep, which a busy machine can outlast); {interrupt} is Ctrl+C;
+ * {advance} moves the tab's (paused) clock forward, in seconds.
  */
-type Step = string | { bg: string } | { wait: number } | { interrupt: true } | { advance: number };
+type Step = string | { bg: string } | { until: RegExp } | { interrupt: true } | { advance: number };
+
+/** How long an {until} step waits before the case fails: generous, for a busy machine. */
+const patienceMs = 30_000;
 
 interface Case {
   name: string;
@@ -21,6 +26,9 @@ interface Case {
   /** The transcript: each line run as "<prompt> <line>", then what it printed; stderr lines start with "! ". */
   want: string;
 }
+
+// The last line of a watch from a compacted revision (it ends by itself).
+const canceled = /! Error: watch is canceled by the server$/;
 
 // Lease IDs differ between runs: the transcript shows the last granted one as $LEASE (hex)
 // and $LEASE_DEC (decimal), and a step may use $LEASE.
@@ -426,9 +434,9 @@ OK`,
   {
     name: "watch until interrupted, simple, JSON and fields",
     steps: [
-      "watch w --prefix --prev-kv", "put w a", "put w b", "del w", "put wx 1", { wait: 50 }, { interrupt: true },
-      "watch w -w json", "put w c", { wait: 50 }, { interrupt: true },
-      "watch w -w fields", "del w", { wait: 50 }, { interrupt: true }, "put w d",
+      "watch w --prefix --prev-kv", "put w a", "put w b", "del w", "put wx 1", { until: /PUT\nwx\n1\nOK$/ }, { interrupt: true },
+      "watch w -w json", "put w c", { until: /"value":"Yw=="}}\],.*\nOK$/ }, { interrupt: true },
+      "watch w -w fields", "del w", { until: /"Type" : DELETE(\n.*){5}\n"Lease" : 0\n1$/ }, { interrupt: true }, "put w d",
     ],
     want: `$ watch w --prefix --prev-kv
 $ put w a
@@ -482,8 +490,8 @@ OK`,
   {
     name: "watch from a revision, and from a compacted one",
     steps: [
-      "put a 1", "put a 2", "put a 3", "watch a --rev=2", { wait: 50 }, { interrupt: true }, "compaction 3",
-      "watch a --rev=2", { wait: 50 }, "watch a --rev=1 -w json", { wait: 50 }, "get a --rev=2",
+      "put a 1", "put a 2", "put a 3", "watch a --rev=2", { until: /PUT\na\n3$/ }, { interrupt: true }, "compaction 3",
+      "watch a --rev=2", { until: canceled }, "watch a --rev=1 -w json", { until: canceled }, "get a --rev=2",
       "watch", "watch a b --prefix", "watch a -i",
     ],
     want: `$ put a 1
@@ -563,8 +571,10 @@ $ lease list -w json
   {
     name: "lease keep-alive in the background",
     steps: [
-      "lease grant 3", { bg: "lease keep-alive $LEASE" }, { wait: 1500 }, { interrupt: true },
-      { bg: "lease keep-alive $LEASE" }, { wait: 200 }, "lease revoke $LEASE", { wait: 1200 },
+      // The first renewal at once, the next a second later (TTL/3, in real time).
+      "lease grant 3", { bg: "lease keep-alive $LEASE" }, { until: /keepalived with TTL\(3\)\nlease \w+ keepalived with TTL\(3\)$/ }, { interrupt: true },
+      { bg: "lease keep-alive $LEASE" }, { until: /\$ lease keep-alive \w+\nlease \w+ keepalived with TTL\(3\)$/ },
+      "lease revoke $LEASE", { until: /expired or revoked\.$/ },
     ],
     want: `$ lease grant 3
 lease $LEASE granted with TTL(3s)
@@ -580,7 +590,7 @@ lease $LEASE expired or revoked.`,
   },
   {
     name: "del of a range without --range warns, waits, and stops on Ctrl+C",
-    steps: ["put a 1", "put b 2", { bg: "del a c" }, { wait: 100 }, { interrupt: true }, "get a", "del a c", "get a --from-key"],
+    steps: ["put a 1", "put b 2", { bg: "del a c" }, { until: /to avoid the delay\.$/ }, { interrupt: true }, "get a", "del a c", "get a --from-key"],
     want: `$ put a 1
 OK
 $ put b 2
@@ -599,7 +609,7 @@ $ get a --from-key`,
   {
     name: "lease keep-alive -w json, and lease ids in txn compares",
     steps: [
-      "lease grant 30", "put k v --lease=$LEASE", { bg: "lease keep-alive -w json $LEASE" }, { wait: 100 }, { interrupt: true },
+      "lease grant 30", "put k v --lease=$LEASE", { bg: "lease keep-alive -w json $LEASE" }, { until: /"TTL":30\}$/ }, { interrupt: true },
       `txn\nlease("k") = "$LEASE"\n\nget k --keys-only\n\nput x y\n`,
       `txn\nlease("k") != "$LEASE"\n\nget k\n\nget k --print-value-only\n`,
     ],
@@ -690,9 +700,14 @@ for (const c of cases) {
         const p = r.shell.run(line);
         if (typeof step === "string") await p;
         else pending.push(p);
-        await sleep(5);
-      } else if ("wait" in step) {
-        await sleep(step.wait);
+        await sleep(5); // a turn for output already due; what may come later has an {until}
+      } else if ("until" in step) {
+        const end = Date.now() + patienceMs;
+        const transcript = () => [...out, ...r.lines].join("\n");
+        while (!step.until.test(transcript())) {
+          if (Date.now() > end) assert.fail(`nothing matched ${step.until} in ${patienceMs} ms:\n${transcript()}`);
+          await sleep(5);
+        }
       } else if ("interrupt" in step) {
         collect();
         r.shell.interrupt();
@@ -761,21 +776,33 @@ test("busy while a watch runs; prompt follows txn sections; switching api stops 
   assert.match(r.take(), /--prev-kv\[=false\]\s+return the previous key-value pair/);
 });
 
-test("Ctrl+C gives the prompt back while a call hangs, and drops its late output", async () => {
+test("Ctrl+C gives the prompt back while a call hangs, and drops its late output", { timeout: patienceMs }, async () => {
   await api.tab!.reset();
-  let release!: () => void;
+  let release!: () => void, entered!: () => void, answered!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  const inRange = new Promise<void>((r) => (entered = r));
+  const rangeDone = new Promise<void>((r) => (answered = r));
   const slow = new Proxy(api, {
-    get: (t, k, r) => (k === "range" ? async (...a: unknown[]) => (await gate, (t.range as (...x: unknown[]) => unknown)(...a)) : Reflect.get(t, k, r)),
+    get: (t, k, r) => (k === "range" ? async (...a: unknown[]) => {
+      entered();
+      await gate;
+      try {
+        return await (t.range as (...x: unknown[]) => unknown)(...a);
+      } finally {
+        answered();
+      }
+    } : Reflect.get(t, k, r)),
   });
   const r = new Recorder(slow as Api);
   const hung = r.shell.run("get a");
-  await sleep(20);
+  await inRange;
   r.shell.interrupt();
   await hung;
   await r.shell.run("put a b");
   release();
-  await sleep(20);
+  // The late answer is in; whatever the shell does with it runs before the next macrotask.
+  await rangeDone;
+  await new Promise((r) => setImmediate(r));
   assert.equal(r.take(), "OK");
 });
 
