@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -341,9 +342,16 @@ var (
 	idJSON = regexp.MustCompile(`"(ID|id|lease)":-?\d+`)
 	// Lease IDs in decimal (-w fields) and a key's lease.
 	idFields = regexp.MustCompile(`"(ID|Lease|PrevLease)" : -?[1-9]\d*`)
-	// A lease's remaining TTL depends on how long the steps since its grant took, which differs
-	// between etcdctl (a process a step) and the console; the granted TTL is still compared.
-	remainingTTL = regexp.MustCompile(`(remaining\(|"TTL":|"TTL" : )\d+(s\)|,"grantedTTL"|\n"GrantedTTL")`)
+	// A lease's remaining TTL (lease timetolive, in each format) depends on how long the steps
+	// since its grant took, which differs between etcdctl (a process a step) and the console,
+	// and with the machine's load. The granted TTL is still compared, and the remaining one
+	// must be there, between 0 and the granted TTL (see remaining); an expired lease's -1 is
+	// compared as it is.
+	remainingTTL = []*regexp.Regexp{
+		regexp.MustCompile(`granted with TTL\((?P<granted>\d+)s\), remaining\((?P<ttl>-?\d+)s\)`),
+		regexp.MustCompile(`"ttl":(?P<ttl>-?\d+),"granted-ttl":(?P<granted>\d+)`),
+		regexp.MustCompile(`"TTL" : (?P<ttl>-?\d+)\n"GrantedTTL" : (?P<granted>\d+)`),
+	}
 	// What the tab has no value for: it is no cluster member and runs no Raft.
 	memberJSON   = regexp.MustCompile(`"cluster_id":\d+,"member_id":\d+,?|,?"raft_term":\d+`)
 	memberFields = regexp.MustCompile(`(?m)^"(ClusterID|MemberID|RaftTerm)" : \S+\n`)
@@ -353,8 +361,51 @@ var (
 	healthFields = regexp.MustCompile(`(?m)^"(Endpoint|Took)" : .*$`)
 )
 
+// remaining replaces each remaining TTL in s that lies between 0 and its lease's granted TTL
+// with <ttl>; another value (an expired lease's -1, or a wrong one) is left as printed.
+func remaining(s string) string {
+	for _, re := range remainingTTL {
+		ttl, granted := re.SubexpIndex("ttl"), re.SubexpIndex("granted")
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			sub := re.FindStringSubmatchIndex(m)
+			n, _ := strconv.Atoi(m[sub[2*ttl]:sub[2*ttl+1]])
+			g, _ := strconv.Atoi(m[sub[2*granted]:sub[2*granted+1]])
+			if n < 0 || n > g {
+				return m
+			}
+			return m[:sub[2*ttl]] + "<ttl>" + m[sub[2*ttl+1]:]
+		})
+	}
+	return s
+}
+
+// TestRemainingTTL: remaining TTLs, in every format timetolive prints, compare equal however
+// much time passed, but only while they are possible (between 0 and the granted TTL).
+func TestRemainingTTL(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"lease 1 granted with TTL(50s), remaining(49s), attached keys([f9])", "lease 1 granted with TTL(50s), remaining(48s), attached keys([f9])"},
+		{`{"revision":30,"id":1,"ttl":49,"granted-ttl":50,"keys":["Zjk="]}`, `{"revision":30,"id":1,"ttl":0,"granted-ttl":50,"keys":["Zjk="]}`},
+		{"\"ID\" : 1\n\"TTL\" : 50\n\"GrantedTTL\" : 50\n", "\"ID\" : 1\n\"TTL\" : 47\n\"GrantedTTL\" : 50\n"},
+	} {
+		if a, b := normalize(c.a, false), normalize(c.b, false); a != b || !strings.Contains(a, "<ttl>") {
+			t.Errorf("%q and %q normalized to %q and %q", c.a, c.b, a, b)
+		}
+	}
+	for _, c := range []struct{ a, b string }{
+		{`{"id":1,"ttl":-1,"granted-ttl":0,"keys":null}`, `{"id":1,"ttl":0,"granted-ttl":0,"keys":null}`},
+		{`{"id":1,"ttl":49,"granted-ttl":50}`, `{"id":1,"ttl":51,"granted-ttl":50}`},
+		{"\"TTL\" : -1\n\"GrantedTTL\" : 0", "\"TTL\" : 3\n\"GrantedTTL\" : 0"},
+		{"granted with TTL(50s), remaining(49s)", "granted with TTL(40s), remaining(39s)"},
+		{`{"id":1,"ttl":49,"granted-ttl":50}`, `{"id":1,"granted-ttl":50}`},
+	} {
+		if a, b := normalize(c.a, false), normalize(c.b, false); a == b {
+			t.Errorf("%q and %q both normalized to %q", c.a, c.b, a)
+		}
+	}
+}
+
 func normalize(s string, tab bool) string {
-	s = remainingTTL.ReplaceAllString(s, "${1}<ttl>$2")
+	s = remaining(s)
 	s = idHex.ReplaceAllString(s, "<id>")
 	s = idJSON.ReplaceAllString(s, `"$1":<id>`)
 	s = idFields.ReplaceAllString(s, `"$1" : <id>`)
