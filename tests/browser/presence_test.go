@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -34,7 +33,7 @@ func TestPresenceExample(t *testing.T) {
 	count := func(tab context.Context, n int) {
 		t.Helper()
 		js := `document.querySelectorAll("#tabs li").length === ` + string(rune('0'+n))
-		if _, err := chromedp.Run(tab, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		if _, err := chromedp.Run(tab, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(patience))); err != nil {
 			status, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector("#status").textContent`))
 			t.Fatalf("want %d tabs listed: %v (status %q)", n, err, status)
 		}
@@ -46,7 +45,7 @@ func TestPresenceExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := chromedp.Run(tab2, chromedp.Poll[bool](`document.querySelector("#board").textContent === "hello from tab 1"`,
-		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		chromedp.WithPollingTimeout(patience))); err != nil {
 		t.Fatalf("the message did not reach the other tab: %v", err)
 	}
 	closeTab2() // the tab goes away without a word: its lease must expire
