@@ -55,9 +55,12 @@ func etcdctl(t *testing.T) string {
 // etcdctl also prints its whole usage text for a bad flag, which the console leaves to help.
 // usage compares help only up to its GLOBAL OPTIONS (the console lists only the global flags
 // that act in it); head compares only the first head lines. watch is for a command that runs
-// until interrupted (watch, keep-alive): etcdctl is killed after watchFor, the console gets
-// Ctrl+C after about as long, and what each printed by then is compared (for a watch, the
-// history replayed from --rev).
+// until interrupted (watch, keep-alive) or that ends by itself (a canceled watch): each side
+// is interrupted (etcdctl killed, the console given Ctrl+C) once what it printed matches until
+// (a regexp for the step's last line, the same for both) or it ended, and what each printed
+// by then is compared (for a watch, the history replayed from --rev). A watch step with no
+// until prints nothing: each side then runs for watchFor before it is interrupted (nothing
+// happening can only be seen by waiting).
 //
 // Not compared, because the console deliberately differs: etcdctl's stdin (put's value, txn -i
 // and watch -i, which print their prompts; the console has no stdin and shows txn's prompts
@@ -73,10 +76,15 @@ type step struct {
 	usage     bool
 	head      int
 	watch     bool
+	until     string
 }
 
-// How long a watch step runs before it is interrupted.
-const watchFor = 1500 * time.Millisecond
+const (
+	// How long a watch step that should print nothing runs before it is interrupted.
+	watchFor = 1500 * time.Millisecond
+	// How long a watch step may take to print its until.
+	untilTimeout = patience
+)
 
 var script = []step{
 	{line: "put a 1"},
@@ -268,7 +276,7 @@ var script = []step{
 	{line: "lease keep-alive 1234"},
 	{line: "lease grant 60"},
 	// keep-alive prints its first renewal at once, then every TTL/3.
-	{line: "lease keep-alive $LEASE", watch: true},
+	{line: "lease keep-alive $LEASE", watch: true, until: `keepalived with TTL\(60\)\n`},
 	{line: "lease keep-alive --once $LEASE -w json"},
 	{line: "lease revoke $LEASE -w json"},
 	{line: "lease timetolive $LEASE -w fields"},
@@ -291,18 +299,18 @@ var script = []step{
 	{line: "put w 2"},
 	{line: "put wx 3"},
 	{line: "del w"},
-	{line: "watch w --rev=4", watch: true},
-	{line: "watch w --rev=4 --prev-kv", watch: true},
-	{line: "watch w --prefix --rev=4 -w fields", watch: true},
-	{line: "watch w --rev=4 --hex", watch: true},
-	{line: "watch w wy --rev=4 --prev-kv -w json", watch: true},
-	{line: "watch a --rev=2", watch: true},
-	{line: "watch a --rev=2 -w json", watch: true},
-	{line: "watch a --rev=2 -w fields", watch: true},
-	{line: "watch w --rev=4 -w table", watch: true},
+	{line: "watch w --rev=4", watch: true, until: `DELETE\nw\n\n`},
+	{line: "watch w --rev=4 --prev-kv", watch: true, until: `DELETE\nw\n2\nw\n\n`},
+	{line: "watch w --prefix --rev=4 -w fields", watch: true, until: `"Type" : DELETE(\n.*){5}\n"Lease" : 0\n`},
+	{line: "watch w --rev=4 --hex", watch: true, until: `DELETE\n\\x77\n\n`},
+	{line: "watch w wy --rev=4 --prev-kv -w json", watch: true, until: `"Created":false}\n`},
+	{line: "watch a --rev=2", watch: true, until: canceled},
+	{line: "watch a --rev=2 -w json", watch: true, until: canceled},
+	{line: "watch a --rev=2 -w fields", watch: true, until: canceled},
+	{line: "watch w --rev=4 -w table", watch: true, until: `Error: table not supported as output format\n`},
 	{line: "watch w --rev=1000", watch: true},
 	{line: "watch nothing", watch: true},
-	{line: "watch --rev=4", watch: true},
+	{line: "watch --rev=4", watch: true, until: `Error: bad number of arguments\n`},
 	// The client (and with it --write-out) is checked before the key and range.
 	{line: "watch w wy --prefix -w yaml"},
 	{line: "watch w wy --prefix"},
@@ -336,6 +344,9 @@ var script = []step{
 	{line: "endpoint health -w json"},
 	{line: "endpoint health -w fields"},
 }
+
+// The last line of a watch from a compacted revision (which ends by itself).
+const canceled = `Error: watch is canceled by the server\n`
 
 var (
 	idHex  = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
@@ -463,7 +474,7 @@ func runEtcdctl(t *testing.T, endpoint string) []string {
 		if s.input != nil {
 			cmd.Stdin = strings.NewReader(strings.ReplaceAll(strings.Join(s.input, "\n"), "$LEASE", lease) + "\n")
 		}
-		var both strings.Builder
+		var both syncBuffer
 		cmd.Stdout, cmd.Stderr = &both, &both
 		if s.watch {
 			// A watch runs until it is interrupted, or exits by itself (canceled).
@@ -475,28 +486,77 @@ func runEtcdctl(t *testing.T, endpoint string) []string {
 				cmd.Wait()
 				close(done)
 			}()
-			select {
-			case <-done:
-			case <-time.After(watchFor):
-				cmd.Process.Kill()
-				<-done
+			if !waitUntil(done, s, func() string { return withoutLogs(both.String()) }) {
+				t.Errorf("%s: etcdctl did not print %q within %v:\n%s", s.line, s.until, untilTimeout, withoutLogs(both.String()))
 			}
+			cmd.Process.Kill()
+			<-done
 		} else {
 			cmd.Run()
 		}
 		cancel()
-		var text string
-		for _, l := range strings.SplitAfter(both.String(), "\n") {
-			if !strings.HasPrefix(l, `{"level"`) {
-				text += l
-			}
-		}
+		text := withoutLogs(both.String())
 		if m := leaseID.FindStringSubmatch(text); m != nil {
 			lease = m[1]
 		}
 		out = append(out, text)
 	}
 	return out
+}
+
+// waitUntil waits until the watch step s, running, printed its until (what printed returns)
+// or ended (done closed), for at most untilTimeout; with no until, until it ended or watchFor
+// passed. It is false if the step's until did not come.
+func waitUntil(done <-chan struct{}, s step, printed func() string) bool {
+	if s.until == "" {
+		select {
+		case <-done:
+		case <-time.After(watchFor):
+		}
+		return true
+	}
+	re := regexp.MustCompile(s.until)
+	deadline := time.Now().Add(untilTimeout)
+	for !re.MatchString(printed()) {
+		select {
+		case <-done:
+			return re.MatchString(printed())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutLogs drops the JSON log lines of etcdctl's client.
+func withoutLogs(s string) string {
+	var text string
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, `{"level"`) {
+			text += l
+		}
+	}
+	return text
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // runConsole types the script into the playground's console, txn bodies line by line at
@@ -510,7 +570,11 @@ func runConsole(t *testing.T, ctx context.Context) []string {
 			text += printed(t, ctx, strings.ReplaceAll(l, "$LEASE", lease))
 		}
 		if s.watch {
-			time.Sleep(watchFor - 500*time.Millisecond)
+			if s.until == "" {
+				time.Sleep(watchFor) // it should print nothing: give it the time etcdctl had
+			} else {
+				waitFor(t, ctx, fmt.Sprintf(`new RegExp(%q).test(%s)`, s.until, sinceMark), "the console did not print "+s.until+": "+s.line)
+			}
 			text = printedSinceMark(t, ctx)
 			if err := chromedp.Do(ctx, chromedp.KeyEvent("c", chromedp.KeyModifiers(chromedp.ModifierCtrl))); err != nil {
 				t.Fatal(err)
@@ -525,11 +589,14 @@ func runConsole(t *testing.T, ctx context.Context) []string {
 	return out
 }
 
+// sinceMark is printedSinceMark in the page.
+const sinceMark = `[...document.querySelector("[aria-label=output]").children].slice(window.mark).filter(e => !e.classList.contains("in")).map(e => e.textContent + "\n").join("")`
+
 // printedSinceMark is what the console printed since the last line typed (printed marks it):
 // a watch goes on printing after its command returned.
 func printedSinceMark(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("[aria-label=output]").children].slice(window.mark).filter(e => !e.classList.contains("in")).map(e => e.textContent + "\n").join("")`))
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](sinceMark))
 	if err != nil {
 		t.Fatal(err)
 	}
