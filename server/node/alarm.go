@@ -62,6 +62,12 @@ func (a *alarms) list(t pb.AlarmType) []*pb.AlarmMember {
 	return out
 }
 
+func (a *alarms) reset() {
+	a.mu.Lock()
+	a.m = nil
+	a.mu.Unlock()
+}
+
 func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -101,7 +107,7 @@ func (n *Node) applyAlarm(r *pb.AlarmRequest) ([]*pb.AlarmMember, error) {
 		if r.Action == pb.AlarmRequest_ACTIVATE {
 			e.Value = []byte{1}
 		}
-		if err := n.store.CommitMeta(e); err != nil {
+		if err := n.Store().CommitMeta(e); err != nil {
 			return nil, err
 		}
 	}
@@ -110,7 +116,7 @@ func (n *Node) applyAlarm(r *pb.AlarmRequest) ([]*pb.AlarmMember, error) {
 
 // loadAlarms restores the alarms recorded in the backend.
 func (n *Node) loadAlarms() {
-	n.db.AscendMeta(alarmMetaPrefix, func(k string, _ []byte) bool {
+	n.DB().AscendMeta(alarmMetaPrefix, func(k string, _ []byte) bool {
 		if b := []byte(k[len(alarmMetaPrefix):]); len(b) == 9 {
 			n.alarms.apply(&pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE,
 				MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: pb.AlarmType(b[8])})
@@ -168,12 +174,12 @@ func (n *Node) checkQuota(ctx context.Context, r *pb.InternalRaftRequest) error 
 	if n.alarms.has(pb.AlarmType_NOSPACE) {
 		return pbconv.ErrNoSpace
 	}
-	if n.store.MVCC().Size()+int64(c) < n.quota {
+	if n.Store().MVCC().Size()+int64(c) < n.quota {
 		return nil
 	}
 	n.log.Warn("backend quota exceeded: raising the NOSPACE alarm", "quota", n.quota)
 	n.propose(ctx, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{
-		Action: pb.AlarmRequest_ACTIVATE, MemberID: n.hdr.MemberID, Alarm: pb.AlarmType_NOSPACE}})
+		Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE}})
 	return pbconv.ErrNoSpace
 }
 

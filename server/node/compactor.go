@@ -66,35 +66,36 @@ func (n *Node) autoCompact(ac *AutoCompaction) {
 	if ac.Mode == "periodic" {
 		tick = min(ac.Period, time.Hour) / 10
 	}
-	t := time.NewTicker(tick)
+	clk := n.cfg.Clock
+	t := clk.NewTicker(tick)
 	defer t.Stop()
-	start := time.Now()
+	start := clk.Now()
 	var samples []int64 // periodic: revisions seen, one per tick, oldest first
 	keep := 1
 	if ac.Mode == "periodic" {
 		keep = int(ac.Period/tick) + 1
 	}
-	lastCompact, lastRun := int64(0), time.Now()
+	lastCompact, lastRun := int64(0), clk.Now()
 	for {
 		select {
 		case <-n.stopc:
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		var rev int64
 		if ac.Mode == "periodic" {
-			samples = append(samples, n.store.Rev())
+			samples = append(samples, n.Store().Rev())
 			if len(samples) > keep {
 				samples = samples[1:]
 			}
-			if time.Since(start) < ac.Period || time.Since(lastRun) < min(ac.Period, time.Hour) {
+			if clk.Now().Sub(start) < ac.Period || clk.Now().Sub(lastRun) < min(ac.Period, time.Hour) {
 				continue
 			}
 			rev = samples[0]
 		} else {
-			rev = n.store.Rev() - ac.Revisions
+			rev = n.Store().Rev() - ac.Revisions
 		}
-		if rev <= 0 || rev <= lastCompact || n.leader.Load() != n.hdr.MemberID {
+		if rev <= 0 || rev <= lastCompact || !n.IsLeader() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -103,9 +104,9 @@ func (n *Node) autoCompact(ac *AutoCompaction) {
 		switch {
 		case err == nil:
 			n.log.Info("auto compaction", "revision", rev, "mode", ac.Mode)
-			lastCompact, lastRun = rev, time.Now()
+			lastCompact, lastRun = rev, clk.Now()
 		case errors.Is(err, core.ErrCompacted):
-			lastCompact, lastRun = rev, time.Now()
+			lastCompact, lastRun = rev, clk.Now()
 		default:
 			n.log.Warn("auto compaction failed", "revision", rev, "error", err)
 		}

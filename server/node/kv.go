@@ -9,9 +9,16 @@ import (
 	"github.com/metastore/metastore/server/pbconv"
 )
 
-// Range reads. A read needs no proposal: with one member the local state is linearizable.
+// Range reads. A read needs no proposal: a linearizable one first makes sure (ReadIndex)
+// this member has applied every write acknowledged before it; a serializable one reads the
+// local state as it is.
 func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
-	resp, err := n.store.Range(pbconv.RangeRequest(r))
+	if !r.Serializable {
+		if err := n.LinearizableRead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := n.Store().Range(pbconv.RangeRequest(r))
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +46,12 @@ func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, erro
 	var resp any
 	var err error
 	if txnReadOnly(r) {
-		resp, err = n.store.Txn(pbconv.TxnRequest(r))
+		if !txnSerializable(r) {
+			if err := n.LinearizableRead(ctx); err != nil {
+				return nil, err
+			}
+		}
+		resp, err = n.Store().Txn(pbconv.TxnRequest(r))
 	} else {
 		resp, err = n.propose(ctx, &pb.InternalRaftRequest{Txn: r})
 	}
@@ -56,6 +68,22 @@ func txnReadOnly(r *pb.TxnRequest) bool {
 			case op.GetRequestPut() != nil, op.GetRequestDeleteRange() != nil:
 				return false
 			case op.GetRequestTxn() != nil && !txnReadOnly(op.GetRequestTxn()):
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// txnSerializable reports whether every range of a read-only txn is serializable (etcd then
+// skips the linearizable wait).
+func txnSerializable(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			if rr := op.GetRequestRange(); rr != nil && !rr.Serializable {
+				return false
+			}
+			if t := op.GetRequestTxn(); t != nil && !txnSerializable(t) {
 				return false
 			}
 		}

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
@@ -30,15 +32,43 @@ func (n *Node) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.L
 	return pbconv.LeaseRevokeResponse(resp.(*core.LeaseRevokeResponse), n.Header()), nil
 }
 
-// LeaseRenew is the leader's keep-alive; it does not go through the log, as in etcd.
-func (n *Node) LeaseRenew(id int64) *pb.LeaseKeepAliveResponse {
-	return pbconv.LeaseKeepAliveResponse(n.store.LeaseKeepAlive(id), n.Header())
+// LeaseRenew is a keep-alive; it does not go through the log, as in etcd. Only the leader
+// keeps lease deadlines, so a follower forwards it there.
+func (n *Node) LeaseRenew(ctx context.Context, id int64) (*pb.LeaseKeepAliveResponse, error) {
+	if n.IsLeader() {
+		return pbconv.LeaseKeepAliveResponse(n.Store().LeaseKeepAlive(id), n.Header()), nil
+	}
+	b, err := n.forward(ctx, binary.BigEndian.AppendUint64([]byte{fwdKeepAlive}, uint64(id)))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != 8 {
+		return nil, errors.New("node: bad keep-alive answer from the leader")
+	}
+	return pbconv.LeaseKeepAliveResponse(&core.LeaseKeepAliveResponse{Header: core.ResponseHeader{Revision: n.Store().Rev()}, ID: id, TTL: int64(binary.BigEndian.Uint64(b))}, n.Header()), nil
 }
 
+// LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).
 func (n *Node) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	return pbconv.LeaseTimeToLiveResponse(n.store.LeaseTimeToLive(r.ID, r.Keys), n.Header()), nil
+	if n.IsLeader() {
+		return pbconv.LeaseTimeToLiveResponse(n.Store().LeaseTimeToLive(r.ID, r.Keys), n.Header()), nil
+	}
+	req, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	b, err := n.forward(ctx, append([]byte{fwdTimeToLive}, req...))
+	if err != nil {
+		return nil, err
+	}
+	var resp pb.LeaseTimeToLiveResponse
+	if err := resp.Unmarshal(b); err != nil {
+		return nil, err
+	}
+	resp.Header = n.Header().PB(n.Store().Rev())
+	return &resp, nil
 }
 
 func (n *Node) LeaseLeases(ctx context.Context) (*pb.LeaseLeasesResponse, error) {
-	return pbconv.LeaseLeasesResponse(n.store.LeaseLeases(), n.Header()), nil
+	return pbconv.LeaseLeasesResponse(n.Store().LeaseLeases(), n.Header()), nil
 }

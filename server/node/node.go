@@ -1,17 +1,22 @@
-// Package node hosts the core state machine for the server: it turns etcd requests into
-// Raft proposals, persists the log (server/wal) before anything is applied or acknowledged,
-// applies committed entries to the core in log order, snapshots and truncates the log, and
-// runs the leader's duties (lease expiry).
+// Package node is one MetaStore member: it turns etcd requests into Raft proposals, runs
+// go.etcd.io/raft (persisting each Ready to the log before anything it carries is applied or
+// acknowledged, sending messages through a Transport), applies committed entries to the core
+// on its own goroutine, answers linearizable reads with ReadIndex, keeps the replicated
+// membership, and runs the leader's duties (lease expiry, auto compaction).
+//
+// Goroutines and their owner (Stop ends them all, in this order of dependency): the Raft loop
+// (raft.go), the applier (apply.go), the read loop (read.go), the lease expiry loop and the
+// auto compactor. Time comes from Config.Clock, so tests can drive ticks by hand.
 package node
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +26,9 @@ import (
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
+	"github.com/metastore/metastore/server/datadir"
 	"github.com/metastore/metastore/server/pbconv"
 	"github.com/metastore/metastore/server/pebblekv"
 )
@@ -29,11 +36,14 @@ import (
 // Config configures a Node.
 type Config struct {
 	Name string
-	// DataDir holds the member's Raft log and snapshots (required).
+	// DataDir holds the member's Raft log and database (required).
 	DataDir string
 	// SnapshotCount is how many applied entries trigger a snapshot and log truncation;
 	// default 10000.
 	SnapshotCount uint64
+	// SnapshotCatchupEntries is how many entries are kept behind a snapshot so a slow
+	// follower can catch up from the log; default 5000.
+	SnapshotCatchupEntries uint64
 	// HeartbeatInterval is the Raft tick; default 100ms.
 	HeartbeatInterval time.Duration
 	// ElectionTimeout sets the election ticks and the minimum lease TTL (ceil(1.5 × election
@@ -41,8 +51,19 @@ type Config struct {
 	ElectionTimeout time.Duration
 	// PeerURLs and ClientURLs are this member's advertised URLs.
 	PeerURLs, ClientURLs []string
+	// InitialCluster is etcd's --initial-cluster; empty means this member alone.
+	InitialCluster string
+	// InitialClusterState is "new" (bootstrap with InitialCluster) or "existing" (join a
+	// running cluster that already added this member).
+	InitialClusterState string
 	// ClusterToken distinguishes clusters made from the same member URLs.
 	ClusterToken string
+	// StrictReconfigCheck refuses membership changes that could cost quorum.
+	StrictReconfigCheck bool
+	// MaxLearners caps learners; default 1.
+	MaxLearners int
+	// DisablePreVote turns Raft's pre-vote off (etcd's --pre-vote=false).
+	DisablePreVote bool
 	// MaxTxnOps, MaxRequestBytes: etcd's limits (defaults 128 and 1.5 MiB).
 	MaxTxnOps       int
 	MaxRequestBytes int
@@ -55,6 +76,13 @@ type Config struct {
 	AutoCompaction *AutoCompaction
 	// QuotaBackendBytes caps the backend: 0 means DefaultQuotaBytes, negative no quota.
 	QuotaBackendBytes int64
+	// Transport carries messages to the other members; nil for a member that has none.
+	Transport Transport
+	// Join fetches the cluster's members and ID from the given peer URLs, for
+	// InitialClusterState "existing" on an empty data dir.
+	Join func(ctx context.Context, peerURLs []string) ([]Member, uint64, error)
+	// Clock drives Raft ticks, lease expiry and compaction; default the wall clock.
+	Clock clock.Clock
 }
 
 func (c *Config) defaults() {
@@ -76,47 +104,67 @@ func (c *Config) defaults() {
 	if c.SnapshotCount == 0 {
 		c.SnapshotCount = 10000
 	}
+	if c.SnapshotCatchupEntries == 0 {
+		c.SnapshotCatchupEntries = 5000
+	}
 	if c.ClusterToken == "" {
 		c.ClusterToken = "etcd-cluster"
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = "new"
+	}
+	if c.MaxLearners <= 0 {
+		c.MaxLearners = 1
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Transport == nil {
+		c.Transport = noTransport{}
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
 }
 
 // Node is one member serving the core.
-//
-// It owns its goroutines: the Raft loop (run), the lease expiry loop and, if configured, the
-// auto compactor; Stop ends them.
 type Node struct {
-	cfg   Config
-	store *core.Store
-	db    *pebblekv.DB     // the store's backend
-	ids   *idgen.Generator // lease IDs and request IDs
-	hdr   pbconv.Header
-	log   *slog.Logger
-	r     *raftNode
+	cfg       Config
+	id        uint64
+	clusterID uint64
+	store     atomic.Pointer[core.Store]
+	dbp       atomic.Pointer[pebblekv.DB] // the store's backend
+	lock      *datadir.Guard              // held while the node runs
+	ids       *idgen.Generator            // lease IDs and request IDs
+	log       *slog.Logger
+	r         *raftNode
+	members   *membership
+	w         *waits
+	reads     *readLoop
 
-	// waits maps a proposal's request ID to the channel its result goes to.
-	waitMu sync.Mutex
-	waits  map[uint64]chan result
-
-	applied atomic.Uint64
-	term    atomic.Uint64
-	leader  atomic.Uint64
+	applied   atomic.Uint64
+	committed atomic.Uint64
+	term      atomic.Uint64
+	leader    atomic.Uint64
+	// leasesPromoted: this leader has extended every lease for its term (etcd's Promote)
+	// and may expire them.
+	leasesPromoted atomic.Bool
 
 	alarms alarms
 	quota  int64
 
-	readyc chan struct{} // closed when this member leads and has applied its log
-	stopc  chan struct{}
-	wg     sync.WaitGroup
+	readyOnce sync.Once
+	readyc    chan struct{} // closed once the member has a leader and has applied the log
+	removedc  chan struct{} // closed when this member is removed from the cluster
+	removed   sync.Once
+	stopc     chan struct{}
+	stopOnce  sync.Once
+	retireMu  sync.Mutex
+	retired   []func()
+	wg        sync.WaitGroup
 }
 
-type result struct {
-	resp any
-	err  error
-}
+var errNoPeers = errors.New("node: no other members")
 
 // New opens (or creates) the member's data and starts it. Call WaitReady before serving.
 func New(cfg Config) (*Node, error) {
@@ -124,38 +172,133 @@ func New(cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: a data dir is required")
 	}
-	memberID := MemberID(cfg.PeerURLs, cfg.ClusterToken)
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBytes
 	}
-	n := &Node{
-		cfg:    cfg,
-		ids:    idgen.New(uint16(memberID), time.Now()),
-		hdr:    pbconv.Header{ClusterID: ClusterID([]uint64{memberID}), MemberID: memberID},
-		log:    cfg.Logger,
-		waits:  map[uint64]chan result{},
-		quota:  cfg.QuotaBackendBytes,
-		readyc: make(chan struct{}),
-		stopc:  make(chan struct{}),
-	}
-	r, err := openRaft(n, memberID)
+	// Nothing in the data dir is touched before it is ours alone.
+	lock, err := datadir.Lock(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
+	n := &Node{
+		cfg:      cfg,
+		lock:     lock,
+		log:      cfg.Logger,
+		members:  newMembership(),
+		w:        newWaits(),
+		quota:    cfg.QuotaBackendBytes,
+		readyc:   make(chan struct{}),
+		removedc: make(chan struct{}),
+		stopc:    make(chan struct{}),
+	}
+	r, err := openRaft(n)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
 	n.r = r
-	n.wg.Add(2)
+	n.reads = newReadLoop(n)
+	if err := cfg.Transport.Start(n); err != nil {
+		r.closeAll()
+		lock.Release()
+		return nil, err
+	}
+	for _, m := range n.members.list() {
+		if m.ID != n.id {
+			cfg.Transport.AddPeer(m.ID, m.PeerURLs)
+		}
+	}
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); r.run() }()
+	go func() { defer n.wg.Done(); r.applier() }()
+	go func() { defer n.wg.Done(); n.reads.run() }()
 	go func() { defer n.wg.Done(); n.expireLeases() }()
 	if cfg.AutoCompaction != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.autoCompact(cfg.AutoCompaction) }()
 	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.publish() }()
 	return n, nil
+}
+
+// bootstrapMembers is the cluster this member starts with on an empty data dir.
+func (n *Node) bootstrapMembers() ([]Member, uint64, error) {
+	c := n.cfg
+	if c.InitialClusterState == "existing" {
+		if c.Join == nil {
+			return nil, 0, errors.New("--initial-cluster-state existing: no transport to ask the cluster with")
+		}
+		init, err := ParseInitialCluster(c.InitialCluster, c.ClusterToken)
+		if err != nil {
+			return nil, 0, err
+		}
+		var urls []string
+		for _, m := range init {
+			if m.Name != c.Name {
+				urls = append(urls, m.PeerURLs...)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return c.Join(ctx, urls)
+	}
+	ms := []Member{{ID: MemberID(c.PeerURLs, c.ClusterToken), Name: c.Name, PeerURLs: c.PeerURLs}}
+	if c.InitialCluster != "" {
+		var err error
+		if ms, err = ParseInitialCluster(c.InitialCluster, c.ClusterToken); err != nil {
+			return nil, 0, err
+		}
+	}
+	return ms, clusterIDOf(ms), nil
+}
+
+// self finds this member in a member list: by name for a new cluster, by peer URLs when
+// joining one (a member added by MemberAdd has no name until it publishes it).
+func (n *Node) self(ms []Member) (Member, error) {
+	for _, m := range ms {
+		if n.cfg.InitialClusterState == "existing" {
+			if sameURLs(m.PeerURLs, n.cfg.PeerURLs) {
+				return m, nil
+			}
+			continue
+		}
+		if m.Name == n.cfg.Name {
+			if len(n.cfg.PeerURLs) > 0 && !sameURLs(m.PeerURLs, n.cfg.PeerURLs) {
+				return Member{}, fmt.Errorf("--initial-cluster has %s=%v but --initial-advertise-peer-urls is %v", m.Name, m.PeerURLs, n.cfg.PeerURLs)
+			}
+			return m, nil
+		}
+	}
+	if n.cfg.InitialClusterState == "existing" {
+		return Member{}, fmt.Errorf("the cluster has no member with peer URLs %v (add it with 'etcdctl member add' first)", n.cfg.PeerURLs)
+	}
+	return Member{}, fmt.Errorf("couldn't find local name %q in the initial cluster configuration", n.cfg.Name)
+}
+
+func sameURLs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, u := range a {
+		seen[u]++
+	}
+	for _, u := range b {
+		seen[u]--
+	}
+	for _, c := range seen {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *Node) coreConfig(b backend.Backend) core.Config {
 	return core.Config{
 		Backend:     b,
+		Clock:       n.cfg.Clock,
 		MaxTxnOps:   n.cfg.MaxTxnOps,
 		MinLeaseTTL: int64((3*n.cfg.ElectionTimeout/2 + time.Second - 1) / time.Second),
 		IDs:         n.ids,
@@ -163,7 +306,12 @@ func (n *Node) coreConfig(b backend.Backend) core.Config {
 	}
 }
 
-// WaitReady waits until the member leads and has applied everything committed before.
+func (n *Node) saveIdentity() error {
+	b, _ := json.Marshal(identity{MemberID: n.id, ClusterID: n.clusterID, Name: n.cfg.Name})
+	return n.Store().CommitMeta(backend.MetaEntry{Key: identityMetaKey, Value: b})
+}
+
+// WaitReady waits until the member knows a leader and has applied what was committed.
 func (n *Node) WaitReady(ctx context.Context) error {
 	select {
 	case <-n.readyc:
@@ -175,42 +323,34 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	}
 }
 
-// MemberID derives a member's ID from its peer URLs and the cluster token, as etcd does
-// (the first 8 bytes of a SHA-1), so that the same configuration gives the same ID.
-func MemberID(peerURLs []string, token string) uint64 {
-	urls := append([]string(nil), peerURLs...)
-	sort.Strings(urls)
-	sum := sha1.Sum([]byte(strings.Join(urls, "") + token))
-	return binary.BigEndian.Uint64(sum[:8])
-}
+// ReadyNotify is closed once the member is ready to serve.
+func (n *Node) ReadyNotify() <-chan struct{} { return n.readyc }
 
-// ClusterID derives the cluster ID from its member IDs.
-func ClusterID(members []uint64) uint64 {
-	ids := append([]uint64(nil), members...)
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	b := make([]byte, 8*len(ids))
-	for i, id := range ids {
-		binary.BigEndian.PutUint64(b[8*i:], id)
-	}
-	sum := sha1.Sum(b)
-	return binary.BigEndian.Uint64(sum[:8])
+// RemovedNotify is closed when this member has been removed from the cluster; the member
+// then stops serving, as etcd's does.
+func (n *Node) RemovedNotify() <-chan struct{} { return n.removedc }
+
+func (n *Node) setReady() {
+	n.readyOnce.Do(func() { close(n.readyc) })
 }
 
 // Header is what the node puts in response headers.
 func (n *Node) Header() *pbconv.Header {
-	h := n.hdr
-	h.RaftTerm = n.term.Load()
-	return &h
+	return &pbconv.Header{ClusterID: n.clusterID, MemberID: n.id, RaftTerm: n.term.Load()}
 }
 
-// Store exposes the core, for the services that read it directly (watch, status).
-func (n *Node) Store() *core.Store { return n.store }
+// Store exposes the core, for the services that read it directly (watch, status). After a
+// snapshot from the leader replaced the state, this is a new store.
+func (n *Node) Store() *core.Store { return n.store.Load() }
 
 // DiskUsage is what the member's database takes on disk.
-func (n *Node) DiskUsage() int64 { return n.db.DiskUsage() }
+func (n *Node) DiskUsage() int64 { return n.DB().DiskUsage() }
+
+// DB is the store's backend (replaced with the store when a snapshot is installed).
+func (n *Node) DB() *pebblekv.DB { return n.dbp.Load() }
 
 // Defragment compacts the database file, dropping what compaction deleted (etcd's defrag).
-func (n *Node) Defragment() error { return n.db.Compact() }
+func (n *Node) Defragment() error { return n.DB().Compact() }
 
 // Quota is the backend quota in bytes (negative: none).
 func (n *Node) Quota() int64 { return n.quota }
@@ -222,10 +362,13 @@ func (n *Node) Config() Config { return n.cfg }
 func (n *Node) AppliedIndex() uint64 { return n.applied.Load() }
 
 // CommittedIndex is the Raft commit index.
-func (n *Node) CommittedIndex() uint64 { return n.r.node.Status().Commit }
+func (n *Node) CommittedIndex() uint64 { return n.committed.Load() }
 
 // MemberID is this member's ID.
-func (n *Node) MemberID() uint64 { return n.hdr.MemberID }
+func (n *Node) MemberID() uint64 { return n.id }
+
+// ClusterID is the cluster's ID.
+func (n *Node) ClusterID() uint64 { return n.clusterID }
 
 // Term is the current Raft term.
 func (n *Node) Term() uint64 { return n.term.Load() }
@@ -233,30 +376,46 @@ func (n *Node) Term() uint64 { return n.term.Load() }
 // Leader is the current leader's member ID, 0 if none.
 func (n *Node) Leader() uint64 { return n.leader.Load() }
 
-// Stop stops the loops, closes the log and the core.
+// IsLeader reports whether this member leads.
+func (n *Node) IsLeader() bool { return n.leader.Load() == n.id }
+
+// IsLearner reports whether this member is a learner.
+func (n *Node) IsLearner() bool {
+	m, _ := n.members.get(n.id)
+	return m.IsLearner
+}
+
+// Members lists the cluster's members.
+func (n *Node) Members() []Member { return n.members.list() }
+
+// Stop stops the loops, closes the log and the core. It may be called more than once.
 func (n *Node) Stop() {
-	select {
-	case <-n.stopc:
-		return
-	default:
-	}
-	close(n.stopc)
-	n.wg.Wait()
-	// A clean stop keeps the leases' countdowns (the log is stopped: nothing applies now).
-	if err := n.store.CheckpointLeases(); err != nil {
-		n.log.Warn("checkpointing leases on stop", "error", err)
-	}
-	n.r.close()
+	n.stopOnce.Do(func() {
+		close(n.stopc)
+		n.cfg.Transport.Stop()
+		n.wg.Wait()
+		// A clean stop keeps the leases' countdowns (the log is stopped: nothing applies now).
+		if err := n.Store().CheckpointLeases(); err != nil {
+			n.log.Warn("checkpointing leases on stop", "error", err)
+		}
+		n.r.close()
+		n.retireMu.Lock()
+		for _, fn := range n.retired {
+			fn()
+		}
+		n.retireMu.Unlock()
+		n.lock.Release()
+	})
 }
 
 // propose submits a write through Raft and returns what applying it produced. It returns
-// once the entry is durable and applied.
+// once the entry is durable and applied on this member.
 func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, error) {
 	if err := n.checkQuota(ctx, r); err != nil {
 		return nil, err
 	}
-	id := n.ids.Next()
-	r.Header = &pb.RequestHeader{ID: uint64(id)}
+	id := uint64(n.ids.Next())
+	r.Header = &pb.RequestHeader{ID: id}
 	data, err := r.Marshal()
 	if err != nil {
 		return nil, err
@@ -264,49 +423,31 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, err
 	if len(data) > n.cfg.MaxRequestBytes {
 		return nil, pbconv.ErrRequestTooLarge
 	}
-	ch := make(chan result, 1)
-	n.waitMu.Lock()
-	n.waits[uint64(id)] = ch
-	n.waitMu.Unlock()
-	defer func() {
-		n.waitMu.Lock()
-		delete(n.waits, uint64(id))
-		n.waitMu.Unlock()
-	}()
+	ch := n.w.register(id)
 	if err := n.r.node.Propose(ctx, data); err != nil {
-		if errors.Is(err, raft.ErrStopped) {
-			return nil, pbconv.ErrStopped
-		}
-		return nil, err
+		n.w.cancel(id)
+		return nil, n.proposeError(err)
 	}
 	select {
 	case res := <-ch:
 		return res.resp, res.err
 	case <-ctx.Done():
+		n.w.cancel(id)
 		return nil, ctx.Err()
 	case <-n.stopc:
 		return nil, pbconv.ErrStopped
 	}
 }
 
-// applyEntry applies one committed proposal and hands the result to its waiter, if this
-// member proposed it and is still waiting.
-func (n *Node) applyEntry(data []byte) {
-	var r pb.InternalRaftRequest
-	if err := r.Unmarshal(data); err != nil {
-		n.log.Error("skipping a log entry that does not decode", "error", err)
-		return
+func (n *Node) proposeError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrStopped):
+		return pbconv.ErrStopped
+	case errors.Is(err, raft.ErrProposalDropped):
+		// No leader to take it (or a leadership transfer under way): clients retry.
+		return pbconv.ErrNoLeader
 	}
-	resp, err := n.apply(&r)
-	if r.Header == nil {
-		return
-	}
-	n.waitMu.Lock()
-	ch := n.waits[r.Header.ID]
-	n.waitMu.Unlock()
-	if ch != nil {
-		ch <- result{resp, err}
-	}
+	return err
 }
 
 // apply runs one request against the core. It reads nothing but the request and the
@@ -315,7 +456,7 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 	if err := n.capped(r); err != nil {
 		return nil, err
 	}
-	s := n.store
+	s := n.Store()
 	switch {
 	case r.Alarm != nil:
 		return n.applyAlarm(r.Alarm)
@@ -331,6 +472,12 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 		return s.LeaseGrant(&core.LeaseGrantRequest{ID: r.LeaseGrant.ID, TTL: r.LeaseGrant.TTL})
 	case r.LeaseRevoke != nil:
 		return s.LeaseRevoke(r.LeaseRevoke.ID)
+	case r.ClusterMemberAttrSet != nil:
+		a := r.ClusterMemberAttrSet
+		if a.MemberAttributes == nil {
+			return nil, errors.New("node: member attributes missing")
+		}
+		return nil, n.applyAttrs(a.Member_ID, a.MemberAttributes.Name, a.MemberAttributes.ClientUrls)
 	}
 	return nil, errors.New("node: empty proposal")
 }
@@ -338,18 +485,18 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 // expireLeases is the leader's lease duty: revoke what the clock says has expired, at most
 // 1000 leases a second as etcd does. Revocations go through the log like any write.
 func (n *Node) expireLeases() {
-	t := time.NewTicker(500 * time.Millisecond)
+	t := n.cfg.Clock.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.stopc:
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		if n.leader.Load() != n.hdr.MemberID {
+		if !n.IsLeader() || !n.leasesPromoted.Load() {
 			continue
 		}
-		for _, id := range n.store.ExpiredLeases(500) {
+		for _, id := range n.Store().ExpiredLeases(500) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_, err := n.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
 			cancel()
@@ -358,4 +505,66 @@ func (n *Node) expireLeases() {
 			}
 		}
 	}
+}
+
+// publish records this member's name and client URLs in the replicated membership once a
+// leader is known (etcd's publishV3), retrying until it lands or the member stops.
+func (n *Node) publish() {
+	select {
+	case <-n.readyc:
+	case <-n.stopc:
+		return
+	}
+	for {
+		m, ok := n.members.get(n.id)
+		if ok && m.Name == n.cfg.Name && sameURLs(m.ClientURLs, n.cfg.ClientURLs) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := n.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: attrSet(n.id, n.cfg.Name, n.cfg.ClientURLs)})
+		cancel()
+		if err == nil {
+			return
+		}
+		n.log.Warn("publishing member attributes failed; retrying", "error", err)
+		t := n.cfg.Clock.NewTicker(500 * time.Millisecond)
+		select {
+		case <-t.C():
+			t.Stop()
+		case <-n.stopc:
+			t.Stop()
+			return
+		}
+	}
+}
+
+// dataPaths are the log's directory and the database's: "member/db", or the one a
+// snapshot from the leader replaced it with (named in member/db.current).
+func dataPaths(dir string) (walDir, dbDir string) {
+	dbDir = filepath.Join(dir, "member", "db")
+	if b, err := os.ReadFile(currentDBFile(dir)); err == nil && len(b) > 0 {
+		dbDir = filepath.Join(dir, "member", filepath.Base(string(b)))
+	}
+	return filepath.Join(dir, "member", "wal"), dbDir
+}
+
+// removeStaleDBs removes database directories a crash left behind (a snapshot being
+// installed, or one replaced).
+func removeStaleDBs(dir, current string) {
+	ms, _ := filepath.Glob(filepath.Join(dir, "member", "db*"))
+	for _, m := range ms {
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() && m != current {
+			os.RemoveAll(m)
+		}
+	}
+}
+
+// retire runs fn after a grace period, or when the node stops, whichever comes first.
+func (n *Node) retire(fn func()) {
+	var once sync.Once
+	run := func() { once.Do(fn) }
+	n.retireMu.Lock()
+	n.retired = append(n.retired, run)
+	n.retireMu.Unlock()
+	time.AfterFunc(10*time.Second, run)
 }

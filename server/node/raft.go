@@ -2,35 +2,54 @@ package node
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"sort"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
 	"github.com/metastore/metastore/server/pebblekv"
 	"github.com/metastore/metastore/server/wal"
 )
 
-// raftNode drives go.etcd.io/raft for the node: ticks, persistence, apply, snapshots.
+// raftNode drives go.etcd.io/raft for the node. The Raft loop (run) owns the log and Raft's
+// storage; the applier (apply.go) owns the store's writes.
 type raftNode struct {
 	n       *Node
 	node    raft.Node
 	storage *raft.MemoryStorage
 	wal     *wal.WAL
-	// stored is the last entry whose changes the backend held when the member started:
-	// replayed entries up to it are not applied to the store again.
-	stored uint64
 
+	applyc   chan toApply
+	captures chan chan captured // requests for the state, to send as a snapshot
+
+	// Owned by the applier:
+	// stored is the last entry whose changes the store holds (from a restart or a
+	// snapshot): normal entries up to it are not applied again.
+	stored    uint64
 	confState raftpb.ConfState
 	snapIndex uint64
-	// snapping is set while a snapshot is taken in the background; snapDone reports it.
-	snapping bool
-	snapDone chan snapResult
+	snapping  atomic.Bool
+	snapDone  chan snapResult
+	promoted  bool // this leader's term's leases are promoted
+	readyWait atomic.Bool
+}
+
+// toApply is what the Raft loop hands the applier: committed entries, or a snapshot from
+// the leader to install. done is closed once it is applied.
+type toApply struct {
+	entries  []raftpb.Entry
+	snapshot raftpb.Snapshot
+	done     chan struct{}
 }
 
 type snapResult struct {
@@ -42,12 +61,12 @@ func watchConfig(c Config) mvcc.WatchConfig {
 	return mvcc.WatchConfig{ProgressNotifyInterval: c.WatchProgressNotifyInterval}
 }
 
-// openRaft opens the member's backend and log, recovers (the backend holds the state up to
-// the entry it records as applied; the log holds what follows the last snapshot), or
-// bootstraps a new single-member cluster; it sets n.store and n.db.
-func openRaft(n *Node, id uint64) (*raftNode, error) {
-	walDir := filepath.Join(n.cfg.DataDir, "member", "wal")
-	dbDir := filepath.Join(n.cfg.DataDir, "member", "db")
+// openRaft opens the member's backend and log and recovers (the backend holds the state up
+// to the entry it records as applied; the log holds what follows the last snapshot), or
+// bootstraps: a new cluster from --initial-cluster, or a member joining an existing one.
+func openRaft(n *Node) (*raftNode, error) {
+	walDir, dbDir := dataPaths(n.cfg.DataDir)
+	removeStaleDBs(n.cfg.DataDir, dbDir)
 	existing := wal.Exists(walDir)
 	w, st, err := wal.Open(walDir)
 	if err != nil {
@@ -58,188 +77,311 @@ func openRaft(n *Node, id uint64) (*raftNode, error) {
 		w.Close()
 		return nil, err
 	}
+	fail := func(err error) (*raftNode, error) {
+		if s := n.store.Load(); s != nil {
+			s.Close()
+		}
+		db.Close()
+		w.Close()
+		return nil, err
+	}
+	n.dbp.Store(db)
+	if err := n.members.load(db); err != nil {
+		return fail(err)
+	}
+	n.loadAlarms()
+
+	var id identity
+	raw, hasIdentity := db.Meta(identityMetaKey)
+	if hasIdentity {
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return fail(fmt.Errorf("data dir %s: unreadable identity: %w", n.cfg.DataDir, err))
+		}
+	}
+	var bootstrap []Member
+	if !hasIdentity || n.cfg.InitialClusterState == "new" {
+		ms, cid, err := n.bootstrapMembers()
+		if err != nil && !hasIdentity {
+			return fail(err)
+		}
+		if err == nil {
+			self, err := n.self(ms)
+			if err != nil && !hasIdentity {
+				return fail(err)
+			}
+			want := identity{MemberID: self.ID, ClusterID: cid, Name: self.Name}
+			switch {
+			case !hasIdentity:
+				id, bootstrap = want, ms
+			case n.cfg.InitialClusterState == "new" && err == nil && (want.MemberID != id.MemberID || want.ClusterID != id.ClusterID):
+				return fail(fmt.Errorf("data dir %s belongs to member %x of cluster %x, but --initial-cluster makes this member %x of cluster %x: use the data dir of this member, or an empty one",
+					n.cfg.DataDir, id.MemberID, id.ClusterID, want.MemberID, want.ClusterID))
+			}
+		}
+	}
+	n.id, n.clusterID = id.MemberID, id.ClusterID
+	n.ids = idgen.New(uint16(n.id), n.cfg.Clock.Now())
 	s, err := core.New(n.coreConfig(db))
 	if err != nil {
-		w.Close()
-		db.Close()
-		return nil, fmt.Errorf("open store: %w", err)
+		return fail(fmt.Errorf("open store: %w", err))
 	}
-	n.store, n.db = s, db
-	n.loadAlarms()
-	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(), snapDone: make(chan snapResult, 1)}
+	n.store.Store(s)
+	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(),
+		applyc: make(chan toApply, 16), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
 	w.ObserveSync = n.cfg.ObserveFsync
 	c := &raft.Config{
-		ID:              id,
+		ID:              n.id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
 		HeartbeatTick:   1,
 		Storage:         r.storage,
 		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 256,
+		MaxInflightMsgs: 512,
 		CheckQuorum:     true,
-		PreVote:         true,
+		PreVote:         !n.cfg.DisablePreVote,
 		Logger:          raftLogger{n.log},
 	}
 	if !existing {
 		if r.stored != 0 {
-			r.closeAll()
-			return nil, fmt.Errorf("data dir %s holds a store (applied up to %d) but no log", n.cfg.DataDir, r.stored)
+			return fail(fmt.Errorf("data dir %s holds a store (applied up to %d) but no log", n.cfg.DataDir, r.stored))
 		}
-		r.node = raft.StartNode(c, []raft.Peer{{ID: id}})
+		if err := n.saveIdentity(); err != nil {
+			return fail(err)
+		}
+		if n.cfg.InitialClusterState == "existing" {
+			// The leader sends the log (or a snapshot) that adds every member, this one too;
+			// until then the transport needs the others' addresses.
+			for _, m := range bootstrap {
+				n.members.mu.Lock()
+				c := m
+				n.members.members[m.ID] = &c
+				n.members.mu.Unlock()
+			}
+			n.log.Info("joining an existing cluster", "member-id", fmt.Sprintf("%x", n.id), "cluster-id", fmt.Sprintf("%x", n.clusterID))
+			r.node = raft.RestartNode(c)
+			return r, nil
+		}
+		peers := make([]raft.Peer, 0, len(bootstrap))
+		sort.Slice(bootstrap, func(i, j int) bool { return bootstrap[i].ID < bootstrap[j].ID })
+		for _, m := range bootstrap {
+			ctx, _ := json.Marshal(Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs})
+			peers = append(peers, raft.Peer{ID: m.ID, Context: ctx})
+			// Known now so the transport can reach them; the conf change entries record them.
+			n.members.mu.Lock()
+			c := Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs}
+			n.members.members[m.ID] = &c
+			n.members.mu.Unlock()
+		}
+		n.log.Info("starting a new cluster", "member-id", fmt.Sprintf("%x", n.id), "cluster-id", fmt.Sprintf("%x", n.clusterID), "members", len(peers))
+		r.node = raft.StartNode(c, peers)
 		return r, nil
+	}
+	if !hasIdentity {
+		// A data dir from before clusters: one member, identified by its flags.
+		if err := n.saveIdentity(); err != nil {
+			return fail(err)
+		}
+	}
+	if len(n.members.list()) == 0 && len(bootstrap) > 0 {
+		var metas []backend.MetaEntry
+		for _, m := range bootstrap {
+			metas = append(metas, n.members.set(m))
+		}
+		if err := n.Store().CommitMeta(metas...); err != nil {
+			return fail(err)
+		}
 	}
 	if st.Snapshot.Index > 0 {
 		if r.stored < st.Snapshot.Index {
-			r.closeAll()
-			return nil, fmt.Errorf("the store (applied up to %d) is behind the log's snapshot (%d): data dir damaged", r.stored, st.Snapshot.Index)
+			return fail(fmt.Errorf("the store (applied up to %d) is behind the log's snapshot (%d): data dir damaged", r.stored, st.Snapshot.Index))
 		}
 		// Raft's storage keeps only the snapshot's metadata: the state is in the backend.
 		if err := r.storage.ApplySnapshot(raftpb.Snapshot{Metadata: st.Snapshot}); err != nil {
-			r.closeAll()
-			return nil, err
+			return fail(err)
 		}
 		r.confState = st.Snapshot.ConfState
 		r.snapIndex = st.Snapshot.Index
 		n.applied.Store(st.Snapshot.Index)
+		n.w.setApplied(st.Snapshot.Index)
 		c.Applied = st.Snapshot.Index
 	}
 	if err := r.storage.SetHardState(st.HardState); err != nil {
-		r.closeAll()
-		return nil, err
+		return fail(err)
 	}
 	if err := r.storage.Append(st.Entries); err != nil {
-		r.closeAll()
-		return nil, err
+		return fail(err)
 	}
-	n.log.Info("recovered", "store-applied", r.stored, "snapshot-index", r.snapIndex, "log-entries", len(st.Entries), "commit", st.HardState.Commit)
+	n.committed.Store(st.HardState.Commit)
+	n.term.Store(st.HardState.Term)
+	n.log.Info("recovered", "member-id", fmt.Sprintf("%x", n.id), "store-applied", r.stored, "snapshot-index", r.snapIndex, "log-entries", len(st.Entries), "commit", st.HardState.Commit)
 	r.node = raft.RestartNode(c)
 	return r, nil
 }
 
-// run is the Raft loop: tick, and for each Ready: persist, then apply, then advance.
+func clusterIDOf(ms []Member) uint64 {
+	ids := make([]uint64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ClusterID(ids)
+}
+
+// run is the Raft loop: tick, and for each Ready: send (the leader before persisting, as
+// the Raft thesis allows; followers after), persist, hand committed entries to the applier,
+// advance.
 func (r *raftNode) run() {
 	n := r.n
-	ticker := time.NewTicker(n.cfg.HeartbeatInterval)
+	ticker := n.cfg.Clock.NewTicker(n.cfg.HeartbeatInterval)
 	defer ticker.Stop()
-	// A single member need not wait out an election timeout.
-	go r.node.Campaign(context.Background())
+	if ms := n.members.list(); len(ms) == 1 && ms[0].ID == n.id {
+		// A single member need not wait out an election timeout.
+		go r.node.Campaign(context.Background())
+	}
 	for {
 		select {
 		case <-n.stopc:
 			r.node.Stop()
-			if r.snapping {
-				<-r.snapDone
-			}
 			return
-		case <-ticker.C:
+		case <-ticker.C():
 			r.node.Tick()
 		case res := <-r.snapDone:
 			r.snapshotSaved(res)
 		case rd := <-r.node.Ready():
-			if rd.SoftState != nil {
-				n.leader.Store(rd.SoftState.Lead)
+			if !r.handleReady(rd) {
+				return
 			}
-			if !raft.IsEmptyHardState(rd.HardState) {
-				n.term.Store(rd.HardState.Term)
-			}
-			// Durable before applied or acknowledged: one fsync covers every entry of this
-			// Ready, so concurrent proposals share it (group commit).
-			if err := r.wal.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
-				n.log.Error("cannot persist the log; stopping", "error", err)
-				panic(fmt.Sprintf("node: persist log: %v", err))
-			}
-			if !raft.IsEmptyHardState(rd.HardState) {
-				r.storage.SetHardState(rd.HardState)
-			}
-			r.storage.Append(rd.Entries)
-			for _, e := range rd.CommittedEntries {
-				r.applyCommitted(e)
-			}
-			r.node.Advance()
-			r.maybeSnapshot()
 		}
 	}
 }
 
-func (r *raftNode) applyCommitted(e raftpb.Entry) {
+func (r *raftNode) handleReady(rd raft.Ready) bool {
 	n := r.n
-	if e.Index <= n.applied.Load() {
-		return // already in the snapshot the store was restored from
-	}
-	switch e.Type {
-	case raftpb.EntryNormal:
-		if len(e.Data) > 0 && e.Index <= r.stored {
-			break // replayed after a restart: the backend already holds its changes
+	if rd.SoftState != nil {
+		if old := n.leader.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
+			n.log.Info("leader changed", "leader", fmt.Sprintf("%x", rd.SoftState.Lead), "was", fmt.Sprintf("%x", old))
+			n.reads.leaderChanged()
 		}
-		if len(e.Data) == 0 {
-			// The empty entry a new leader commits: once applied, this member has applied
-			// everything committed before it and may serve.
-			if n.leader.Load() == n.hdr.MemberID && e.Term == n.term.Load() {
-				select {
-				case <-n.readyc:
-				default:
-					close(n.readyc)
-				}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		n.term.Store(rd.HardState.Term)
+		n.committed.Store(rd.HardState.Commit)
+	}
+	if len(rd.ReadStates) > 0 {
+		n.reads.readState(rd.ReadStates[len(rd.ReadStates)-1])
+	}
+	leader := n.IsLeader()
+	if leader {
+		r.send(rd.Messages)
+	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		// The leader's state replaces ours: installed (and durable) before the log says it
+		// starts after it.
+		done := make(chan struct{})
+		select {
+		case r.applyc <- toApply{snapshot: rd.Snapshot, done: done}:
+		case <-n.stopc:
+			return false
+		}
+		select {
+		case <-done:
+		case <-n.stopc:
+			return false
+		}
+		if err := r.wal.Compact(rd.Snapshot.Metadata, rd.HardState, nil); err != nil {
+			r.fatal("persist snapshot", err)
+		}
+		if err := r.storage.ApplySnapshot(rd.Snapshot); err != nil {
+			r.fatal("apply snapshot to raft storage", err)
+		}
+	}
+	// Durable before applied or acknowledged: one fsync covers every entry of this Ready,
+	// so concurrent proposals share it (group commit).
+	if err := r.wal.Save(rd.HardState, rd.Entries, rd.MustSync); err != nil {
+		r.fatal("persist log", err)
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		r.storage.SetHardState(rd.HardState)
+	}
+	r.storage.Append(rd.Entries)
+	if !leader {
+		r.send(rd.Messages)
+	}
+	if len(rd.CommittedEntries) > 0 {
+		ap := toApply{entries: rd.CommittedEntries, done: make(chan struct{})}
+		select {
+		case r.applyc <- ap:
+		case <-n.stopc:
+			return false
+		}
+		// A conf change must reach Raft (ApplyConfChange) before it goes on.
+		if hasConfChange(rd.CommittedEntries) {
+			select {
+			case <-ap.done:
+			case <-n.stopc:
+				return false
 			}
-			break
-		}
-		n.store.SetApplied(e.Index)
-		n.applyEntry(e.Data)
-		if err := n.store.SaveApplied(); err != nil {
-			panic(fmt.Sprintf("node: record applied index %d: %v", e.Index, err))
-		}
-	case raftpb.EntryConfChange:
-		var cc raftpb.ConfChange
-		if err := cc.Unmarshal(e.Data); err == nil {
-			r.confState = *r.node.ApplyConfChange(cc)
-		}
-	case raftpb.EntryConfChangeV2:
-		var cc raftpb.ConfChangeV2
-		if err := cc.Unmarshal(e.Data); err == nil {
-			r.confState = *r.node.ApplyConfChange(cc)
 		}
 	}
-	n.applied.Store(e.Index)
+	if n.leader.Load() != 0 && r.readyWait.CompareAndSwap(false, true) {
+		// Ready once everything committed when a leader became known is applied.
+		at := n.w.appliedAt(n.committed.Load())
+		go func() {
+			select {
+			case <-at:
+				n.setReady()
+			case <-n.stopc:
+			}
+		}()
+	}
+	r.node.Advance()
+	return true
 }
 
-// maybeSnapshot takes a snapshot every SnapshotCount applied entries. The state is already
-// in the backend, so a snapshot is: record the applied index, flush the backend (in the
-// background, while applies go on), then truncate the log behind that index.
-func (r *raftNode) maybeSnapshot() {
+func hasConfChange(ents []raftpb.Entry) bool {
+	for _, e := range ents {
+		if e.Type == raftpb.EntryConfChange || e.Type == raftpb.EntryConfChangeV2 {
+			return true
+		}
+	}
+	return false
+}
+
+// send hands messages to the transport; a snapshot message first gets the state attached
+// (taken by the applier, encoded off the loop).
+func (r *raftNode) send(msgs []raftpb.Message) {
 	n := r.n
-	applied := n.applied.Load()
-	if r.snapping || applied-r.snapIndex < n.cfg.SnapshotCount {
-		return
-	}
-	// So that the flushed backend records at least this index, even if the last entries
-	// changed nothing in it.
-	n.store.SetApplied(applied)
-	if err := n.store.SaveApplied(); err != nil {
-		n.log.Error("snapshot failed", "error", err)
-		return
-	}
-	cs := r.confState
-	r.snapping = true
-	go func() {
-		res := snapResult{}
-		if res.err = n.db.Flush(); res.err == nil {
-			var snap raftpb.Snapshot
-			snap, res.err = r.storage.CreateSnapshot(applied, &cs, nil)
-			res.meta = snap.Metadata
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		if n.members.isRemoved(m.To) {
+			continue
 		}
-		r.snapDone <- res
-	}()
+		if m.Type == raftpb.MsgSnap {
+			go r.sendSnapshot(m)
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) > 0 {
+		n.cfg.Transport.Send(out)
+	}
 }
 
-// snapshotSaved truncates the log behind a snapshot that is now durable.
+func (r *raftNode) fatal(what string, err error) {
+	r.n.log.Error("cannot "+what+"; stopping", "error", err)
+	panic(fmt.Sprintf("node: %s: %v", what, err))
+}
+
+// snapshotSaved truncates the log behind a snapshot that is now durable, keeping
+// SnapshotCatchupEntries entries in memory for followers a little behind.
 func (r *raftNode) snapshotSaved(res snapResult) {
 	n := r.n
-	r.snapping = false
+	r.snapping.Store(false)
 	if res.err != nil {
-		n.log.Error("snapshot failed", "error", res.err)
+		if !errors.Is(res.err, raft.ErrSnapOutOfDate) {
+			n.log.Error("snapshot failed", "error", res.err)
+		}
 		return
 	}
 	index := res.meta.Index
-	first, _ := r.storage.FirstIndex()
 	last, _ := r.storage.LastIndex()
 	var rest []raftpb.Entry
 	if last > index {
@@ -250,10 +392,10 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 		n.log.Error("truncating the log failed", "error", err)
 		return
 	}
-	if index > first {
-		r.storage.Compact(index)
+	first, _ := r.storage.FirstIndex()
+	if index > n.cfg.SnapshotCatchupEntries && index-n.cfg.SnapshotCatchupEntries > first {
+		r.storage.Compact(index - n.cfg.SnapshotCatchupEntries)
 	}
-	r.snapIndex = index
 	n.log.Info("backend flushed; log truncated", "index", index)
 }
 
@@ -263,7 +405,8 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 // the backend and close only the log.
 func (r *raftNode) close() {
 	done := make(chan error, 1)
-	go func() { done <- r.n.db.Flush() }()
+	db := r.n.DB()
+	go func() { done <- db.Flush() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -272,14 +415,14 @@ func (r *raftNode) close() {
 		r.closeAll()
 	case <-time.After(10 * time.Second):
 		r.n.log.Error("the backend did not flush within 10s; stopping without it (the log holds every write)")
-		r.n.store.Close()
+		r.n.Store().Close()
 		r.wal.Close()
 	}
 }
 
 func (r *raftNode) closeAll() {
-	r.n.store.Close()
-	r.n.db.Close()
+	r.n.Store().Close()
+	r.n.DB().Close()
 	r.wal.Close()
 }
 

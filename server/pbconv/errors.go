@@ -12,15 +12,28 @@ import (
 
 // Errors of the server around the core, with etcd's texts.
 var (
-	ErrRequestTooLarge = errors.New("etcdserver: request is too large")
-	ErrStopped         = errors.New("etcdserver: server stopped")
-	ErrNoLeader        = errors.New("etcdserver: no leader")
-	ErrWatchCanceled   = errors.New("etcdserver: watch canceled")
-	ErrNotLeader       = errors.New("etcdserver: not leader")
-	ErrBadTransferee   = errors.New("etcdserver: bad leader transferee")
-	ErrMemberNotFound  = errors.New("etcdserver: member not found")
-	ErrNoSpace         = errors.New("etcdserver: mvcc: database space exceeded")
-	ErrCorrupt         = errors.New("etcdserver: corrupt cluster")
+	ErrRequestTooLarge        = errors.New("etcdserver: request is too large")
+	ErrStopped                = errors.New("etcdserver: server stopped")
+	ErrNoLeader               = errors.New("etcdserver: no leader")
+	ErrWatchCanceled          = errors.New("etcdserver: watch canceled")
+	ErrNotLeader              = errors.New("etcdserver: not leader")
+	ErrBadTransferee          = errors.New("etcdserver: bad leader transferee")
+	ErrMemberNotFound         = errors.New("etcdserver: member not found")
+	ErrNoSpace                = errors.New("etcdserver: mvcc: database space exceeded")
+	ErrCorrupt                = errors.New("etcdserver: corrupt cluster")
+	ErrTimeout                = errors.New("etcdserver: request timed out")
+	ErrLeaderChanged          = errors.New("etcdserver: leader changed")
+	ErrUnhealthy              = errors.New("etcdserver: unhealthy cluster")
+	ErrMemberExist            = errors.New("etcdserver: member ID already exist")
+	ErrPeerURLExist           = errors.New("etcdserver: Peer URLs already exists")
+	ErrMemberBadURLs          = errors.New("etcdserver: given member URLs are invalid")
+	ErrMemberNotLearner       = errors.New("etcdserver: can only promote a learner member")
+	ErrLearnerNotReady        = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
+	ErrTooManyLearners        = errors.New("etcdserver: too many learner members in cluster")
+	ErrNotSupportedForLearner = errors.New("etcdserver: rpc not supported for learner")
+	// etcd sends these two with code Unknown (they are missing from its error map).
+	ErrNotEnoughStartedMembers = errors.New("etcdserver: re-configuration failed due to not enough started members")
+	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
 )
 
 var serverTable = []struct {
@@ -36,6 +49,18 @@ var serverTable = []struct {
 	{ErrMemberNotFound, codes.NotFound},
 	{ErrNoSpace, codes.ResourceExhausted},
 	{ErrCorrupt, codes.DataLoss},
+	{ErrTimeout, codes.Unavailable},
+	{ErrLeaderChanged, codes.Unavailable},
+	{ErrUnhealthy, codes.Unavailable},
+	{ErrMemberExist, codes.FailedPrecondition},
+	{ErrPeerURLExist, codes.FailedPrecondition},
+	{ErrMemberBadURLs, codes.InvalidArgument},
+	{ErrMemberNotLearner, codes.FailedPrecondition},
+	{ErrLearnerNotReady, codes.FailedPrecondition},
+	{ErrTooManyLearners, codes.FailedPrecondition},
+	{ErrNotSupportedForLearner, codes.FailedPrecondition},
+	{ErrNotEnoughStartedMembers, codes.Unknown},
+	{ErrTimeoutLeaderTransfer, codes.Unknown},
 }
 
 // Error turns an error of the core or the server into the gRPC status error etcd would

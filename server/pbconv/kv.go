@@ -13,6 +13,9 @@ type Header struct {
 	ClusterID, MemberID, RaftTerm uint64
 }
 
+// PB is the header at revision rev.
+func (h Header) PB(rev int64) *pb.ResponseHeader { return h.pb(rev) }
+
 func (h Header) pb(rev int64) *pb.ResponseHeader {
 	return &pb.ResponseHeader{ClusterId: h.ClusterID, MemberId: h.MemberID, Revision: rev, RaftTerm: h.RaftTerm}
 }

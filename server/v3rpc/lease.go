@@ -46,7 +46,12 @@ func (s *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 				errc <- err
 				return
 			}
-			if err := stream.Send(s.n.LeaseRenew(req.ID)); err != nil {
+			resp, err := s.n.LeaseRenew(stream.Context(), req.ID)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if err := stream.Send(resp); err != nil {
 				errc <- err
 				return
 			}

@@ -1,0 +1,458 @@
+package node
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/membershippb"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/pebblekv"
+)
+
+// applier applies what the Raft loop hands it, in log order, on its own goroutine: a slow
+// apply delays reads that wait for it, never the log's persistence or the heartbeats.
+func (r *raftNode) applier() {
+	n := r.n
+	for {
+		select {
+		case <-n.stopc:
+			return
+		case req := <-r.captures:
+			req <- r.capture()
+		case ap := <-r.applyc:
+			if !raft.IsEmptySnap(ap.snapshot) {
+				if err := r.installSnapshot(ap.snapshot); err != nil {
+					r.fatal("install the leader's snapshot", err)
+				}
+				close(ap.done)
+				continue
+			}
+			for _, e := range ap.entries {
+				r.applyCommitted(e)
+			}
+			n.w.setApplied(n.applied.Load())
+			close(ap.done)
+			r.maybeSnapshot()
+		}
+	}
+}
+
+func (r *raftNode) applyCommitted(e raftpb.Entry) {
+	n := r.n
+	if e.Index <= n.applied.Load() {
+		return // already in the snapshot the store was restored from
+	}
+	replayed := e.Index <= r.stored // the store already holds its changes
+	switch e.Type {
+	case raftpb.EntryNormal:
+		if len(e.Data) == 0 {
+			// The empty entry a new leader commits: once applied, this leader has applied
+			// everything committed before it. Only now may it extend the leases it
+			// inherited (etcd's Promote) and start expiring them, so that no lease expires
+			// early because the old leader died.
+			if n.IsLeader() && e.Term == n.term.Load() {
+				n.Store().PromoteLeases(int64((n.cfg.ElectionTimeout + 999999999) / 1e9))
+				n.leasesPromoted.Store(true)
+				n.setReady()
+			} else if !n.IsLeader() {
+				n.leasesPromoted.Store(false)
+			}
+			break
+		}
+		if replayed {
+			break
+		}
+		s := n.Store()
+		s.SetApplied(e.Index)
+		var req pb.InternalRaftRequest
+		if err := req.Unmarshal(e.Data); err != nil {
+			n.log.Error("skipping a log entry that does not decode", "index", e.Index, "error", err)
+			break
+		}
+		resp, err := n.apply(&req)
+		if err := s.SaveApplied(); err != nil {
+			r.fatal(fmt.Sprintf("record applied index %d", e.Index), err)
+		}
+		if req.Header != nil {
+			n.w.trigger(req.Header.ID, result{resp, err})
+		}
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(e.Data); err != nil {
+			r.fatal("decode a conf change", err)
+		}
+		reqID := cc.ID
+		var err error
+		if !replayed {
+			err = r.applyMembership(e.Index, cc)
+		}
+		if err != nil {
+			// Refused by the membership's own checks: Raft must not see it either.
+			cc = raftpb.ConfChange{}
+		}
+		r.confState = *r.node.ApplyConfChange(cc)
+		if reqID != 0 {
+			n.w.trigger(reqID, result{n.members.list(), err})
+		}
+	case raftpb.EntryConfChangeV2:
+		var cc raftpb.ConfChangeV2
+		if err := cc.Unmarshal(e.Data); err != nil {
+			r.fatal("decode a conf change", err)
+		}
+		r.confState = *r.node.ApplyConfChange(cc)
+	}
+	n.applied.Store(e.Index)
+}
+
+// applyMembership applies a conf change to the replicated member list, with etcd's checks
+// (made again here, at apply time, so every member decides the same).
+func (r *raftNode) applyMembership(index uint64, cc raftpb.ConfChange) error {
+	n := r.n
+	var metas []backend.MetaEntry
+	switch cc.Type {
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+		var c confContext
+		if err := json.Unmarshal(cc.Context, &c); err != nil {
+			return fmt.Errorf("conf change context: %w", err)
+		}
+		m := c.Member
+		old, exists := n.members.get(m.ID)
+		switch {
+		case cc.ID == 0:
+			// A bootstrap entry (from --initial-cluster): keep what a replay already knows
+			// (the published name and client URLs).
+			if exists {
+				m = old
+			}
+		case c.IsPromote:
+			if !exists {
+				return ErrIDNotFound
+			}
+			if !old.IsLearner {
+				return pbconv.ErrMemberNotLearner
+			}
+			m = old
+			m.IsLearner = false
+		case n.members.isRemoved(m.ID):
+			return ErrIDRemoved
+		case exists:
+			return pbconv.ErrMemberExist
+		case n.members.peerURLUsed(m.PeerURLs, 0):
+			return pbconv.ErrPeerURLExist
+		case cc.Type == raftpb.ConfChangeAddLearnerNode && n.learners()+1 > n.cfg.MaxLearners:
+			return pbconv.ErrTooManyLearners
+		default:
+			m.IsLearner = cc.Type == raftpb.ConfChangeAddLearnerNode
+		}
+		metas = append(metas, n.members.set(m))
+		if m.ID != n.id {
+			n.cfg.Transport.AddPeer(m.ID, m.PeerURLs)
+		}
+	case raftpb.ConfChangeRemoveNode:
+		if _, ok := n.members.get(cc.NodeID); !ok {
+			return ErrIDNotFound
+		}
+		metas = append(metas, n.members.remove(cc.NodeID)...)
+		if cc.NodeID == n.id {
+			n.removed.Do(func() { close(n.removedc) })
+		} else {
+			n.cfg.Transport.RemovePeer(cc.NodeID)
+		}
+	case raftpb.ConfChangeUpdateNode:
+		var c confContext
+		if err := json.Unmarshal(cc.Context, &c); err != nil {
+			return fmt.Errorf("conf change context: %w", err)
+		}
+		m := c.Member
+		old, ok := n.members.get(m.ID)
+		if !ok {
+			return ErrIDNotFound
+		}
+		if n.members.peerURLUsed(m.PeerURLs, m.ID) {
+			return pbconv.ErrPeerURLExist
+		}
+		old.PeerURLs = m.PeerURLs
+		metas = append(metas, n.members.set(old))
+		if m.ID != n.id {
+			n.cfg.Transport.UpdatePeer(m.ID, m.PeerURLs)
+		}
+	}
+	s := n.Store()
+	s.SetApplied(index)
+	if err := s.CommitMeta(metas...); err != nil {
+		r.fatal("record a membership change", err)
+	}
+	return nil
+}
+
+func (n *Node) learners() int {
+	c := 0
+	for _, m := range n.members.list() {
+		if m.IsLearner {
+			c++
+		}
+	}
+	return c
+}
+
+func attrSet(id uint64, name string, clientURLs []string) *membershippb.ClusterMemberAttrSetRequest {
+	return &membershippb.ClusterMemberAttrSetRequest{Member_ID: id, MemberAttributes: &membershippb.Attributes{Name: name, ClientUrls: clientURLs}}
+}
+
+// applyAttrs records a member's published name and client URLs.
+func (n *Node) applyAttrs(id uint64, name string, clientURLs []string) error {
+	m, ok := n.members.get(id)
+	if !ok {
+		return nil // removed meanwhile: nothing to record, as etcd
+	}
+	m.Name, m.ClientURLs = name, clientURLs
+	return n.Store().CommitMeta(n.members.set(m))
+}
+
+// maybeSnapshot takes a snapshot every SnapshotCount applied entries. The state is already
+// in the backend, so a snapshot is: record the applied index, flush the backend (in the
+// background, while applies go on), then truncate the log behind that index (the Raft loop
+// does, as it owns the log).
+func (r *raftNode) maybeSnapshot() {
+	n := r.n
+	applied := n.applied.Load()
+	if r.snapping.Load() || applied-r.snapIndex < n.cfg.SnapshotCount {
+		return
+	}
+	s := n.Store()
+	// So that the flushed backend records at least this index, even if the last entries
+	// changed nothing in it.
+	if s.Applied() < applied {
+		s.SetApplied(applied)
+		if err := s.SaveApplied(); err != nil {
+			n.log.Error("snapshot failed", "error", err)
+			return
+		}
+	}
+	cs := r.confState
+	r.snapping.Store(true)
+	r.snapIndex = applied
+	db := n.DB()
+	go func() {
+		res := snapResult{}
+		if res.err = db.Flush(); res.err == nil {
+			var snap raftpb.Snapshot
+			snap, res.err = r.storage.CreateSnapshot(applied, &cs, nil)
+			res.meta = snap.Metadata
+		}
+		select {
+		case r.snapDone <- res:
+		case <-n.stopc:
+		}
+	}()
+}
+
+// The state sent to a follower that is behind the leader's log: the applied index it
+// reflects, the membership and alarms, then the core's snapshot.
+//
+//	"MSRAFT\x01" | applied (8 bytes) | membership JSON length (4) + JSON | alarms JSON
+//	length (4) + JSON | core snapshot (checksummed by the core)
+var raftSnapMagic = []byte("MSRAFT\x01")
+
+type captured struct {
+	applied uint64
+	members []Member
+	alarms  []*pb.AlarmMember
+	state   *core.Snapshot
+}
+
+// capture takes the state between two applies (the store's snapshot is a cheap clone).
+func (r *raftNode) capture() captured {
+	n := r.n
+	return captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(pb.AlarmType_NONE), state: n.Store().Snapshot()}
+}
+
+func (c captured) encode(w io.Writer) error {
+	w.Write(raftSnapMagic)
+	binary.Write(w, binary.BigEndian, c.applied)
+	for _, v := range []any{c.members, c.alarms} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		binary.Write(w, binary.BigEndian, uint32(len(b)))
+		w.Write(b)
+	}
+	return c.state.Encode(w)
+}
+
+// sendSnapshot attaches the state to a snapshot message and sends it; the transport
+// reports how it went (ReportSnapshot).
+func (r *raftNode) sendSnapshot(m raftpb.Message) {
+	n := r.n
+	req := make(chan captured, 1)
+	select {
+	case r.captures <- req:
+	case <-n.stopc:
+		return
+	}
+	var c captured
+	select {
+	case c = <-req:
+	case <-n.stopc:
+		return
+	}
+	var buf bytes.Buffer
+	if err := c.encode(&buf); err != nil {
+		n.log.Error("encoding a snapshot for a follower", "error", err)
+		r.node.ReportSnapshot(m.To, raft.SnapshotFailure)
+		return
+	}
+	snap := *m.Snapshot
+	snap.Data = buf.Bytes()
+	m.Snapshot = &snap
+	n.log.Info("sending a snapshot to a follower behind the log", "to", fmt.Sprintf("%x", m.To), "index", snap.Metadata.Index, "bytes", len(snap.Data))
+	n.cfg.Transport.Send([]raftpb.Message{m})
+}
+
+// installSnapshot replaces the state with the leader's: the store is restored into a new
+// database directory, made durable, then swapped in for the old one, which is closed (its
+// watch streams end; clients resume them from their last revision).
+func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
+	n := r.n
+	data := snap.Data
+	if len(data) < len(raftSnapMagic)+8 || !bytes.Equal(data[:len(raftSnapMagic)], raftSnapMagic) {
+		return errors.New("not a MetaStore Raft snapshot")
+	}
+	data = data[len(raftSnapMagic):]
+	applied := binary.BigEndian.Uint64(data)
+	data = data[8:]
+	var members []Member
+	var alarmList []*pb.AlarmMember
+	for _, v := range []any{&members, &alarmList} {
+		if len(data) < 4 {
+			return errors.New("snapshot truncated")
+		}
+		l := binary.BigEndian.Uint32(data)
+		if uint64(len(data)-4) < uint64(l) {
+			return errors.New("snapshot truncated")
+		}
+		if err := json.Unmarshal(data[4:4+l], v); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		data = data[4+l:]
+	}
+	_, oldDir := dataPaths(n.cfg.DataDir)
+	next := dbGeneration(n.cfg.DataDir, snap.Metadata.Index)
+	os.RemoveAll(next)
+	db, err := pebblekv.Open(next)
+	if err != nil {
+		return err
+	}
+	s, err := core.Restore(bytes.NewReader(data), n.coreConfig(db))
+	if err != nil {
+		db.Close()
+		return err
+	}
+	s.SetApplied(applied)
+	metas := []backend.MetaEntry{}
+	ms := newMembership()
+	for _, m := range members {
+		metas = append(metas, ms.set(m))
+	}
+	idb, _ := json.Marshal(identity{MemberID: n.id, ClusterID: n.clusterID, Name: n.cfg.Name})
+	metas = append(metas, backend.MetaEntry{Key: identityMetaKey, Value: idb})
+	for _, a := range alarmList {
+		metas = append(metas, backend.MetaEntry{Key: alarmMetaKey(a.MemberID, a.Alarm), Value: []byte{1}})
+	}
+	if err := s.CommitMeta(metas...); err != nil {
+		return err
+	}
+	if err := db.Flush(); err != nil {
+		return err
+	}
+	// The new database becomes the member's (a restart opens it), then replaces the old
+	// one in memory. The old store is closed a little later, so that reads already on it
+	// finish: its watch streams end then, and clients resume them from their last revision.
+	if err := setCurrentDB(n.cfg.DataDir, next); err != nil {
+		return err
+	}
+	oldStore, oldDB := n.Store(), n.DB()
+	n.dbp.Store(db)
+	n.store.Store(s)
+	n.retire(func() {
+		oldStore.Close()
+		oldDB.Close()
+		os.RemoveAll(oldDir)
+	})
+	// Membership and alarms as the leader had them; peers follow.
+	old := n.members.list()
+	n.members.mu.Lock()
+	n.members.members, n.members.removed = ms.members, map[uint64]bool{}
+	n.members.mu.Unlock()
+	n.members.load(db)
+	for _, m := range old {
+		if _, ok := n.members.get(m.ID); !ok && m.ID != n.id {
+			n.cfg.Transport.RemovePeer(m.ID)
+		}
+	}
+	for _, m := range n.members.list() {
+		if m.ID != n.id {
+			n.cfg.Transport.AddPeer(m.ID, m.PeerURLs)
+		}
+	}
+	n.alarms.reset()
+	n.loadAlarms()
+	r.stored = applied
+	r.confState = snap.Metadata.ConfState
+	r.snapIndex = snap.Metadata.Index
+	n.applied.Store(snap.Metadata.Index)
+	n.w.setApplied(snap.Metadata.Index)
+	n.log.Info("installed the leader's snapshot", "index", snap.Metadata.Index, "store-applied", applied)
+	return nil
+}
+
+// dbGeneration is the directory a snapshot installed at index is restored into.
+func dbGeneration(dataDir string, index uint64) string {
+	return filepath.Join(dataDir, "member", fmt.Sprintf("db.%016x", index))
+}
+
+// currentDBFile names the database directory in use, once a snapshot has replaced the
+// first one ("member/db").
+func currentDBFile(dataDir string) string { return filepath.Join(dataDir, "member", "db.current") }
+
+func setCurrentDB(dataDir, dir string) error {
+	tmp := currentDBFile(dataDir) + ".tmp"
+	if err := os.WriteFile(tmp, []byte(filepath.Base(dir)), 0o600); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, currentDBFile(dataDir)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(tmp))
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

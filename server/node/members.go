@@ -1,0 +1,393 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+
+	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/server/pbconv"
+)
+
+// confContext is a conf change's context: the member, and whether an add is a learner's
+// promotion (as etcd's ConfigChangeContext).
+type confContext struct {
+	Member
+	IsPromote bool `json:"isPromote,omitempty"`
+}
+
+// Errors the membership's apply-time checks give (etcd's membership errors, already in the
+// texts etcd's gRPC edge turns them into).
+var (
+	ErrIDRemoved  = pbconv.ErrMemberNotFound
+	ErrIDNotFound = pbconv.ErrMemberNotFound
+)
+
+// learnerReadyPercent: a learner may be promoted once its log matches at least this share
+// of the leader's, as etcd.
+const learnerReadyPercent = 0.9
+
+func checkURLs(urls []string) ([]string, error) {
+	if len(urls) == 0 {
+		return nil, pbconv.ErrMemberBadURLs
+	}
+	out := make([]string, 0, len(urls))
+	for _, u := range urls {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Path != "" && p.Path != "/" {
+			return nil, pbconv.ErrMemberBadURLs
+		}
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// MemberAdd adds a member (a voter, or a learner) that will then be started with
+// --initial-cluster-state existing. Its ID is derived from its peer URLs and the time, as
+// etcd's is.
+func (n *Node) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (Member, []Member, error) {
+	urls, err := checkURLs(peerURLs)
+	if err != nil {
+		return Member{}, nil, err
+	}
+	m := Member{ID: MemberID(urls, strconv.FormatInt(n.cfg.Clock.Now().Unix(), 10)), PeerURLs: urls, IsLearner: learner}
+	if n.cfg.StrictReconfigCheck && !learner {
+		if err := n.readyToAddVoter(); err != nil {
+			return Member{}, nil, err
+		}
+	}
+	typ := raftpb.ConfChangeAddNode
+	if learner {
+		typ = raftpb.ConfChangeAddLearnerNode
+	}
+	ms, err := n.configure(ctx, raftpb.ConfChange{Type: typ, NodeID: m.ID}, confContext{Member: m})
+	return m, ms, err
+}
+
+// MemberRemove removes a member; a removed member stops, and its ID is never reused.
+func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
+	m, ok := n.members.get(id)
+	if !ok {
+		return nil, pbconv.ErrMemberNotFound
+	}
+	if n.cfg.StrictReconfigCheck && !m.IsLearner {
+		if err := n.readyToRemoveVoter(id); err != nil {
+			return nil, err
+		}
+	}
+	return n.configure(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id}, confContext{Member: Member{ID: id}})
+}
+
+// MemberUpdate changes a member's peer URLs.
+func (n *Node) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) ([]Member, error) {
+	urls, err := checkURLs(peerURLs)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := n.members.get(id)
+	if !ok {
+		return nil, pbconv.ErrMemberNotFound
+	}
+	m.PeerURLs = urls
+	return n.configure(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeUpdateNode, NodeID: id}, confContext{Member: m})
+}
+
+// MemberPromote makes a learner that has caught up a voter. Only the leader knows how far
+// the learner is, so a follower forwards the request to it.
+func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
+	if !n.IsLeader() {
+		leader := n.Leader()
+		if leader == 0 {
+			return nil, pbconv.ErrNoLeader
+		}
+		if _, err := n.cfg.Transport.Forward(ctx, leader, forwardPromote(id)); err != nil {
+			return nil, knownError(err)
+		}
+		if err := n.LinearizableRead(ctx); err != nil {
+			return nil, err
+		}
+		return n.members.list(), nil
+	}
+	m, ok := n.members.get(id)
+	if !ok {
+		return nil, pbconv.ErrMemberNotFound
+	}
+	if !m.IsLearner {
+		return nil, pbconv.ErrMemberNotLearner
+	}
+	st := n.r.node.Status()
+	lp, ok := st.Progress[id]
+	if !ok {
+		return nil, pbconv.ErrMemberNotFound
+	}
+	if float64(lp.Match) < float64(st.Progress[n.id].Match)*learnerReadyPercent {
+		return nil, pbconv.ErrLearnerNotReady
+	}
+	if n.cfg.StrictReconfigCheck {
+		if err := n.readyToAddVoter(); err != nil {
+			return nil, err
+		}
+	}
+	m.IsLearner = false
+	return n.configure(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id}, confContext{Member: m, IsPromote: true})
+}
+
+// MemberList lists the members; a linearizable list first catches up with the leader.
+func (n *Node) MemberList(ctx context.Context, linearizable bool) ([]Member, error) {
+	if linearizable {
+		if err := n.LinearizableRead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return n.members.list(), nil
+}
+
+// MoveLeader hands leadership to target; only the leader can.
+func (n *Node) MoveLeader(ctx context.Context, target uint64) error {
+	if !n.IsLeader() {
+		return pbconv.ErrNotLeader
+	}
+	m, ok := n.members.get(target)
+	if !ok || m.IsLearner {
+		return pbconv.ErrBadTransferee
+	}
+	n.r.node.TransferLeadership(ctx, n.id, target)
+	t := n.cfg.Clock.NewTicker(n.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for n.Leader() != target {
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			return pbconv.ErrTimeoutLeaderTransfer
+		case <-n.stopc:
+			return pbconv.ErrStopped
+		}
+	}
+	return nil
+}
+
+// configure proposes a conf change and waits until it is applied; the apply-time checks
+// decide its outcome.
+func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContext) ([]Member, error) {
+	cc.ID = uint64(n.ids.Next())
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	cc.Context = b
+	ch := n.w.register(cc.ID)
+	if err := n.r.node.ProposeConfChange(ctx, cc); err != nil {
+		n.w.cancel(cc.ID)
+		return nil, n.proposeError(err)
+	}
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			return nil, res.err
+		}
+		return res.resp.([]Member), nil
+	case <-ctx.Done():
+		n.w.cancel(cc.ID)
+		return nil, ctx.Err()
+	case <-n.stopc:
+		return nil, pbconv.ErrStopped
+	}
+}
+
+// voters lists the voting members.
+func (n *Node) voters() []Member {
+	var out []Member
+	for _, m := range n.members.list() {
+		if !m.IsLearner {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// readyToAddVoter is etcd's IsReadyToAddVotingMember plus its connectivity check: enough
+// started (published) voters that the cluster keeps quorum with one more, and every voter
+// recently heard from (known only on the leader; elsewhere the leader's own checks at
+// apply time stand).
+func (n *Node) readyToAddVoter() error {
+	vs := n.voters()
+	nmembers, nstarted := 1, 0
+	for _, m := range vs {
+		nmembers++
+		if m.Name != "" {
+			nstarted++
+		}
+	}
+	if !(nstarted == 1 && nmembers == 2) && nstarted < nmembers/2+1 {
+		return pbconv.ErrNotEnoughStartedMembers
+	}
+	if act, ok := n.activeVoters(); ok && act < len(vs) {
+		return pbconv.ErrUnhealthy
+	}
+	return nil
+}
+
+// readyToRemoveVoter is etcd's IsReadyToRemoveVotingMember and its quorum check.
+func (n *Node) readyToRemoveVoter(id uint64) error {
+	vs := n.voters()
+	nmembers, nstarted := 0, 0
+	for _, m := range vs {
+		if m.ID == id {
+			continue
+		}
+		nmembers++
+		if m.Name != "" {
+			nstarted++
+		}
+	}
+	if nstarted < nmembers/2+1 {
+		return pbconv.ErrNotEnoughStartedMembers
+	}
+	if !n.IsLeader() || id == n.id {
+		return nil
+	}
+	st := n.r.node.Status()
+	if pr, ok := st.Progress[id]; !ok || !pr.RecentActive {
+		return nil // a member that is down is safe to remove
+	}
+	if act, ok := n.activeVoters(); ok && act-1 < 1+(len(vs)-1)/2 {
+		return pbconv.ErrUnhealthy
+	}
+	return nil
+}
+
+// activeVoters counts the voters the leader has recently heard from (itself included).
+func (n *Node) activeVoters() (int, bool) {
+	if !n.IsLeader() {
+		return 0, false
+	}
+	st := n.r.node.Status()
+	act := 0
+	for id, pr := range st.Progress {
+		if pr.IsLearner {
+			continue
+		}
+		if id == n.id || pr.RecentActive || pr.State == tracker.StateReplicate {
+			act++
+		}
+	}
+	return act, true
+}
+
+// Process is how a transport hands over a message from a peer.
+func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
+	if n.members.isRemoved(m.From) {
+		return fmt.Errorf("member %x was removed from the cluster", m.From)
+	}
+	return n.r.node.Step(ctx, m)
+}
+
+// ReportUnreachable tells Raft a message to id could not be sent.
+func (n *Node) ReportUnreachable(id uint64) { n.r.node.ReportUnreachable(id) }
+
+// ReportSnapshot tells Raft how sending a snapshot to id went.
+func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	n.r.node.ReportSnapshot(id, status)
+}
+
+// Requests a follower forwards to the leader, encoded as a type byte and a payload.
+const (
+	fwdKeepAlive  = 1 // lease ID → remaining TTL
+	fwdTimeToLive = 2 // LeaseTimeToLiveRequest → LeaseTimeToLiveResponse
+	fwdPromote    = 3 // member ID → nothing
+)
+
+func forwardPromote(id uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{fwdPromote}, id)
+}
+
+// HandleForward answers a request another member forwarded because this one leads.
+func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
+	if len(req) == 0 {
+		return nil, errors.New("empty forwarded request")
+	}
+	if !n.IsLeader() {
+		return nil, pbconv.ErrNotLeader
+	}
+	switch req[0] {
+	case fwdKeepAlive:
+		if len(req) != 9 {
+			return nil, errors.New("bad keep-alive")
+		}
+		resp := n.Store().LeaseKeepAlive(int64(binary.BigEndian.Uint64(req[1:])))
+		return binary.BigEndian.AppendUint64(nil, uint64(resp.TTL)), nil
+	case fwdTimeToLive:
+		var r pb.LeaseTimeToLiveRequest
+		if err := r.Unmarshal(req[1:]); err != nil {
+			return nil, err
+		}
+		resp, err := n.LeaseTimeToLive(ctx, &r)
+		if err != nil {
+			return nil, err
+		}
+		return resp.Marshal()
+	case fwdPromote:
+		if len(req) != 9 {
+			return nil, errors.New("bad promote")
+		}
+		_, err := n.MemberPromote(ctx, binary.BigEndian.Uint64(req[1:]))
+		return nil, err
+	}
+	return nil, fmt.Errorf("unknown forwarded request %d", req[0])
+}
+
+// knownError turns an error that crossed the transport as text back into the error it
+// names, so the gRPC edge maps it to etcd's code.
+func knownError(err error) error {
+	for _, e := range []error{pbconv.ErrLearnerNotReady, pbconv.ErrMemberNotFound, pbconv.ErrMemberNotLearner,
+		pbconv.ErrNotLeader, pbconv.ErrNoLeader, pbconv.ErrUnhealthy, pbconv.ErrNotEnoughStartedMembers, core.ErrLeaseNotFound} {
+		if err != nil && strings.Contains(err.Error(), e.Error()) {
+			return e
+		}
+	}
+	return err
+}
+
+// forward sends req to the leader, waiting for one to be known, until ctx ends.
+func (n *Node) forward(ctx context.Context, req []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.requestTimeout())
+	defer cancel()
+	for {
+		leader := n.Leader()
+		if leader != 0 && leader != n.id {
+			resp, err := n.cfg.Transport.Forward(ctx, leader, req)
+			if err == nil {
+				return resp, nil
+			}
+			if e := knownError(err); e == core.ErrLeaseNotFound {
+				return nil, e
+			}
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			if leader == 0 {
+				return nil, pbconv.ErrNoLeader
+			}
+			return nil, pbconv.ErrTimeout
+		case <-n.stopc:
+			t.Stop()
+			return nil, pbconv.ErrStopped
+		}
+	}
+}
