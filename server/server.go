@@ -25,6 +25,7 @@ import (
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server/metrics"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/peer"
 	"github.com/metastore/metastore/server/v3rpc"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	node.Config
 	// ListenClientURLs are the http://host:port URLs to serve clients on.
 	ListenClientURLs []string
+	// ListenPeerURLs are the URLs to serve the other members on (none: a member that has
+	// no peers, as the tests' single members).
+	ListenPeerURLs []string
 	Logger           *slog.Logger
 	// EnablePprof serves Go's profiles on /debug/pprof/ (etcd's --enable-pprof).
 	EnablePprof bool
@@ -66,17 +70,22 @@ func Start(cfg Config) (*Server, error) {
 	var nodeRef *node.Node
 	m = metrics.New(source{&nodeRef})
 	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
+	if len(cfg.ListenPeerURLs) > 0 {
+		lns, err := peer.Listen(cfg.ListenPeerURLs)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Config.Transport = peer.New(cfg.Logger, lns)
+		cfg.Config.Join = peer.Join
+	}
 	n, err := node.New(cfg.Config)
 	if err != nil {
+		if cfg.Config.Transport != nil {
+			cfg.Config.Transport.Stop()
+		}
 		return nil, err
 	}
 	nodeRef = n
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := n.WaitReady(ctx); err != nil {
-		n.Stop()
-		return nil, fmt.Errorf("waiting to lead and apply the log: %w", err)
-	}
 	s := &Server{cfg: cfg, node: n, metrics: m, grpc: v3rpc.NewServer(n, cfg.Logger,
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
@@ -161,6 +170,10 @@ func (s *Server) Addrs() []string {
 	return out
 }
 
+// ReadyNotify is closed once the member has a leader and has applied the log; requests
+// served before wait for that (or time out), as etcd's.
+func (s *Server) ReadyNotify() <-chan struct{} { return s.node.ReadyNotify() }
+
 // Node returns the member's node.
 func (s *Server) Node() *node.Node { return s.node }
 
@@ -195,10 +208,29 @@ func (s *Server) Stop() {
 
 func (s *Server) httpHandler() *http.ServeMux {
 	mux := http.NewServeMux()
+	var ok http.HandlerFunc
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if s.node.Leader() == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			writeJSON(w, map[string]string{"health": "false", "reason": "RAFT NO LEADER"})
+			return
+		}
 		writeJSON(w, map[string]string{"health": "true", "reason": ""})
 	})
-	ok := func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.node.ReadyNotify():
+		default:
+			http.Error(w, "[-]ready failed: the member has no leader or has not applied the log yet", http.StatusServiceUnavailable)
+			return
+		}
+		if s.node.Leader() == 0 {
+			http.Error(w, "[-]serializable_read failed: etcdserver: no leader", http.StatusServiceUnavailable)
+			return
+		}
+		ok(w, r)
+	})
+	ok = func(w http.ResponseWriter, r *http.Request) {
 		if _, verbose := r.URL.Query()["verbose"]; verbose {
 			fmt.Fprintln(w, "[+]serializable_read ok\n[+]data_corruption ok\nok")
 			return
@@ -214,7 +246,6 @@ func (s *Server) httpHandler() *http.ServeMux {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.HandleFunc("/livez", ok)
-	mux.HandleFunc("/readyz", ok)
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]string{"etcdserver": v3rpc.Version, "etcdcluster": v3rpc.ClusterVersion, "storage": v3rpc.StorageVersion})
 	})

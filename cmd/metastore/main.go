@@ -29,7 +29,9 @@ type flags struct {
 	maxRequestBytes, maxTxnOps                        int
 	quotaBackendBytes                                 int64
 	autoCompactionMode, autoCompactionRetention       string
-	snapshotCount                                     uint64
+	snapshotCount, snapshotCatchup                    uint64
+	maxLearners                                       int
+	preVote                                           bool
 	heartbeatMs, electionMs                           int
 	progressNotify                                    time.Duration
 	strictReconfig                                    bool
@@ -58,6 +60,9 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.autoCompactionMode, "auto-compaction-mode", "periodic", "'periodic' or 'revision'")
 	fs.StringVar(&f.autoCompactionRetention, "auto-compaction-retention", "0", "auto compaction retention (0 = off)")
 	fs.Uint64Var(&f.snapshotCount, "snapshot-count", 10000, "committed entries between snapshots")
+	fs.Uint64Var(&f.snapshotCatchup, "snapshot-catchup-entries", 5000, "entries kept after a snapshot so slow followers catch up from the log")
+	fs.IntVar(&f.maxLearners, "max-learners", 1, "maximum number of learners in the cluster")
+	fs.BoolVar(&f.preVote, "pre-vote", true, "run Raft's pre-vote before elections")
 	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
 	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
 	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
@@ -116,24 +121,23 @@ func (f *flags) validate() error {
 		problems = append(problems, "--watch-progress-notify-interval must be at least 100ms")
 	}
 	if f.initialCluster != "" {
-		for _, m := range strings.Split(f.initialCluster, ",") {
-			name, _, ok := strings.Cut(m, "=")
-			if !ok || name == "" {
-				problems = append(problems, fmt.Sprintf("--initial-cluster: bad member %q (want name=url)", m))
+		ms, err := node.ParseInitialCluster(f.initialCluster, f.clusterToken)
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if f.initialClusterState == "new" {
+			found := false
+			for _, m := range ms {
+				found = found || m.Name == f.name
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("couldn't find local name %q in the initial cluster configuration", f.name))
 			}
 		}
-		found := false
-		for _, m := range strings.Split(f.initialCluster, ",") {
-			if name, _, _ := strings.Cut(m, "="); name == f.name {
-				found = true
-			}
-		}
-		if !found {
-			problems = append(problems, fmt.Sprintf("couldn't find local name %q in the initial cluster configuration", f.name))
-		}
-		if n := len(strings.Split(f.initialCluster, ",")); n > 1 {
-			problems = append(problems, fmt.Sprintf("--initial-cluster lists %d members: only single-member clusters are supported yet", n))
-		}
+	} else if f.initialClusterState == "existing" {
+		problems = append(problems, "--initial-cluster-state existing needs --initial-cluster (the members to ask)")
+	}
+	if f.maxLearners < 1 {
+		problems = append(problems, "--max-learners must be at least 1")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
@@ -174,12 +178,29 @@ func main() {
 	if f.dataDir == "" {
 		f.dataDir = f.name + ".etcd"
 	}
+	if f.initialCluster == "" {
+		// etcd's default: this member alone, at its advertised peer URLs.
+		var parts []string
+		for _, u := range server.SplitURLs(f.advertisePeer) {
+			parts = append(parts, f.name+"="+u)
+		}
+		f.initialCluster = strings.Join(parts, ",")
+	}
+	// Signals are taken from here on: a member waiting for its peers can still be stopped.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	autoCompact, _ := node.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention) // validated above
 	s, err := server.Start(server.Config{
 		Config: node.Config{
 			Name:                        f.name,
 			DataDir:                     f.dataDir,
 			SnapshotCount:               f.snapshotCount,
+			SnapshotCatchupEntries:      f.snapshotCatchup,
+			InitialCluster:              f.initialCluster,
+			InitialClusterState:         f.initialClusterState,
+			StrictReconfigCheck:         f.strictReconfig,
+			MaxLearners:                 f.maxLearners,
+			DisablePreVote:              !f.preVote,
 			HeartbeatInterval:           time.Duration(f.heartbeatMs) * time.Millisecond,
 			PeerURLs:                    server.SplitURLs(f.advertisePeer),
 			ClientURLs:                  server.SplitURLs(f.advertiseClient),
@@ -192,6 +213,7 @@ func main() {
 			QuotaBackendBytes:           f.quotaBackendBytes,
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),
+		ListenPeerURLs:   server.SplitURLs(f.listenPeer),
 		Logger:           log,
 		EnablePprof:      f.pprof,
 		CORS:             grpcweb.ParseOrigins(f.cors),
@@ -201,12 +223,17 @@ func main() {
 		log.Error("failed to start", "error", err)
 		os.Exit(1)
 	}
-	log.Info("ready to serve client requests", "addresses", s.Addrs(), "member-id", fmt.Sprintf("%x", s.Node().Header().MemberID))
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	got := <-sig
-	log.Info("received signal; shutting down", "signal", got.String())
+	go func() {
+		<-s.ReadyNotify()
+		log.Info("ready to serve client requests", "addresses", s.Addrs(), "member-id", fmt.Sprintf("%x", s.Node().MemberID()),
+			"cluster-id", fmt.Sprintf("%x", s.Node().ClusterID()))
+	}()
+	select {
+	case got := <-sig:
+		log.Info("received signal; shutting down", "signal", got.String())
+	case <-s.Node().RemovedNotify():
+		log.Warn("the member has been permanently removed from the cluster; shutting down")
+	}
 	s.Stop()
 	log.Info("stopped")
 }

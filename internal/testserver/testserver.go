@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
@@ -60,5 +61,10 @@ func Start(t testing.TB, opts Options) (*server.Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
+	select {
+	case <-s.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the member did not become ready within 60s")
+	}
 	return s, addr
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
@@ -63,7 +64,11 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			// inherited (etcd's Promote) and start expiring them, so that no lease expires
 			// early because the old leader died.
 			if n.IsLeader() && e.Term == n.term.Load() {
-				n.Store().PromoteLeases(int64((n.cfg.ElectionTimeout + 999999999) / 1e9))
+				// A single voter's deadlines are its own (nobody else renewed them, and a
+				// clean stop's checkpoint holds): nothing to extend.
+				if len(n.voters()) > 1 {
+					n.Store().PromoteLeases(int64((n.cfg.ElectionTimeout + time.Second - 1) / time.Second))
+				}
 				n.leasesPromoted.Store(true)
 				n.setReady()
 			} else if !n.IsLeader() {

@@ -40,7 +40,9 @@ type raftNode struct {
 	snapIndex uint64
 	snapping  atomic.Bool
 	snapDone  chan snapResult
-	promoted  bool // this leader's term's leases are promoted
+	// campaignAfter: a single member campaigns at once, after applying the entries
+	// committed before it started (Raft refuses while conf changes are pending).
+	campaignAfter uint64
 	readyWait atomic.Bool
 }
 
@@ -172,6 +174,7 @@ func openRaft(n *Node) (*raftNode, error) {
 			n.members.mu.Unlock()
 		}
 		n.log.Info("starting a new cluster", "member-id", fmt.Sprintf("%x", n.id), "cluster-id", fmt.Sprintf("%x", n.clusterID), "members", len(peers))
+		r.campaignAfter = uint64(len(peers))
 		r.node = raft.StartNode(c, peers)
 		return r, nil
 	}
@@ -213,6 +216,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	n.committed.Store(st.HardState.Commit)
 	n.term.Store(st.HardState.Term)
 	n.log.Info("recovered", "member-id", fmt.Sprintf("%x", n.id), "store-applied", r.stored, "snapshot-index", r.snapIndex, "log-entries", len(st.Entries), "commit", st.HardState.Commit)
+	r.campaignAfter = st.HardState.Commit
 	r.node = raft.RestartNode(c)
 	return r, nil
 }
@@ -234,7 +238,14 @@ func (r *raftNode) run() {
 	defer ticker.Stop()
 	if ms := n.members.list(); len(ms) == 1 && ms[0].ID == n.id {
 		// A single member need not wait out an election timeout.
-		go r.node.Campaign(context.Background())
+		at := n.w.appliedAt(r.campaignAfter)
+		go func() {
+			select {
+			case <-at:
+				r.node.Campaign(context.Background())
+			case <-n.stopc:
+			}
+		}()
 	}
 	for {
 		select {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 	"unicode/utf8"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -102,19 +103,39 @@ func checkMetadata(ctx context.Context, hasLeader func() bool) error {
 	return nil
 }
 
+// learnerAllowed is what a learner serves, as etcd's: Status, serializable Range and the
+// Snapshot stream; everything else is refused.
+func learnerAllowed(req any) bool {
+	switch r := req.(type) {
+	case *pb.StatusRequest:
+		return true
+	case *pb.RangeRequest:
+		return r.Serializable
+	}
+	return false
+}
+
 func metadataUnary(n *node.Node) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		if err := checkMetadata(ctx, func() bool { return n.Leader() != 0 }); err != nil {
 			return nil, err
 		}
+		if n.IsLearner() && !learnerAllowed(req) && !isHealthCheck(info.FullMethod) {
+			return nil, pbconv.ErrNotSupportedForLearner
+		}
 		return h(ctx, req)
 	}
 }
+
+func isHealthCheck(method string) bool { return strings.HasPrefix(method, "/grpc.health.v1.") }
 
 func metadataStream(n *node.Node) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		if err := checkMetadata(ss.Context(), func() bool { return n.Leader() != 0 }); err != nil {
 			return err
+		}
+		if n.IsLearner() && info.FullMethod != "/etcdserverpb.Maintenance/Snapshot" && !isHealthCheck(info.FullMethod) {
+			return pbconv.ErrNotSupportedForLearner
 		}
 		return h(srv, ss)
 	}

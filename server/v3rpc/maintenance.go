@@ -46,6 +46,7 @@ func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*p
 		RaftTerm:         h.RaftTerm,
 		RaftAppliedIndex: s.n.AppliedIndex(),
 		StorageVersion:   StorageVersion,
+		IsLearner:        s.n.IsLearner(),
 		DbSizeQuota:      max(s.n.Quota(), 0),
 		DowngradeInfo:    &pb.DowngradeInfo{},
 	}
@@ -118,9 +119,10 @@ func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenanc
 	return stream.Send(&pb.SnapshotResponse{Blob: sum[:], Version: StorageVersion})
 }
 
+// MoveLeader hands leadership over; as etcd's, the answer carries no header.
 func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
-	if r.TargetID != s.n.Header().MemberID {
-		return nil, pbconv.ErrBadTransferee
+	if err := s.n.MoveLeader(ctx, r.TargetID); err != nil {
+		return nil, err
 	}
 	return &pb.MoveLeaderResponse{}, nil
 }

@@ -1,0 +1,658 @@
+// Package peer is the transport between members, on --listen-peer-urls: gRPC over HTTP/2
+// (one connection per peer, flow-controlled streams), carrying Raft messages in batches on a
+// long-lived stream per peer, snapshots on a stream of their own (chunked, checksummed),
+// and the few requests a follower forwards to the leader.
+//
+// Each peer has its own queue and sender goroutine, so a slow or dead peer never blocks the
+// Raft loop or the other peers: when a queue is full the message is dropped and Raft told
+// the peer is unreachable (it sends again). Messages are raftpb's own encoding in our own
+// framing; the service is declared by hand (grpc.ServiceDesc) with a bytes codec, so no
+// generated code is needed.
+package peer
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/metastore/metastore/server/node"
+)
+
+const (
+	serviceName = "metastore.peer.Raft"
+	// queueLen is how many messages wait for one peer before new ones are dropped.
+	queueLen = 4096
+	// maxBatch bounds one frame of messages.
+	maxBatch = 512
+	// snapChunk is the size of each snapshot frame.
+	snapChunk = 1 << 20
+	mdClusterID = "x-metastore-cluster-id"
+	mdFrom      = "x-metastore-from"
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Transport is the gRPC peer transport; it implements node.Transport.
+type Transport struct {
+	log       *slog.Logger
+	listeners []net.Listener
+	srv       *grpc.Server
+
+	mu    sync.Mutex
+	h     node.Handler
+	peers map[uint64]*peer
+	stopc chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+var _ node.Transport = (*Transport)(nil)
+
+// New returns a transport that will serve peers on the listeners once started.
+func New(log *slog.Logger, listeners []net.Listener) *Transport {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Transport{log: log, listeners: listeners, peers: map[uint64]*peer{}, stopc: make(chan struct{})}
+}
+
+// Listen opens the listeners of --listen-peer-urls.
+func Listen(urls []string) ([]net.Listener, error) {
+	var out []net.Listener
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			closeAll(out)
+			return nil, fmt.Errorf("invalid peer URL %q", raw)
+		}
+		if u.Scheme != "http" {
+			closeAll(out)
+			return nil, fmt.Errorf("peer URL %q: only http is supported (TLS is not implemented yet)", raw)
+		}
+		ln, err := net.Listen("tcp", u.Host)
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("listen on peer URL %s: %w", raw, err)
+		}
+		out = append(out, ln)
+	}
+	return out, nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+// Start serves peers, handing what they send to h.
+func (t *Transport) Start(h node.Handler) error {
+	t.mu.Lock()
+	t.h = h
+	t.mu.Unlock()
+	t.srv = grpc.NewServer(grpc.ForceServerCodec(rawCodec{}),
+		grpc.MaxRecvMsgSize(64<<20),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
+	t.srv.RegisterService(&serviceDesc, &service{t: t})
+	for _, ln := range t.listeners {
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); t.srv.Serve(ln) }()
+	}
+	return nil
+}
+
+func (t *Transport) handler() node.Handler {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.h
+}
+
+// Send queues each message for its peer; it never blocks.
+func (t *Transport) Send(msgs []raftpb.Message) {
+	for _, m := range msgs {
+		t.mu.Lock()
+		p := t.peers[m.To]
+		t.mu.Unlock()
+		if p == nil {
+			continue // a peer we do not know (yet): Raft will send again
+		}
+		if m.Type == raftpb.MsgSnap {
+			t.wg.Add(1)
+			go func() { defer t.wg.Done(); p.sendSnapshot(m) }()
+			continue
+		}
+		select {
+		case p.queue <- m:
+		default:
+			p.h.ReportUnreachable(m.To)
+		}
+	}
+}
+
+// AddPeer starts the sender for a member (again with new URLs if it exists).
+func (t *Transport) AddPeer(id uint64, urls []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[id]; p != nil {
+		if sameURLs(p.urls, urls) {
+			return
+		}
+		p.stop()
+	}
+	select {
+	case <-t.stopc:
+		return
+	default:
+	}
+	p := newPeer(t, id, urls)
+	t.peers[id] = p
+}
+
+func (t *Transport) UpdatePeer(id uint64, urls []string) { t.AddPeer(id, urls) }
+
+func (t *Transport) RemovePeer(id uint64) {
+	t.mu.Lock()
+	p := t.peers[id]
+	delete(t.peers, id)
+	t.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
+}
+
+// Forward sends a request to member (the leader) and returns its answer.
+func (t *Transport) Forward(ctx context.Context, member uint64, req []byte) ([]byte, error) {
+	t.mu.Lock()
+	p := t.peers[member]
+	t.mu.Unlock()
+	if p == nil {
+		return nil, fmt.Errorf("peer %x unknown", member)
+	}
+	var resp []byte
+	err := p.conn.Invoke(p.ctx(ctx), "/"+serviceName+"/Forward", req, &resp, grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		return nil, errors.New(status.Convert(err).Message())
+	}
+	return resp, nil
+}
+
+// Stop closes every peer connection and the peer listeners.
+func (t *Transport) Stop() {
+	t.once.Do(func() {
+		close(t.stopc)
+		t.mu.Lock()
+		peers := t.peers
+		t.peers = map[uint64]*peer{}
+		t.h = nil
+		t.mu.Unlock()
+		for _, p := range peers {
+			p.stop()
+		}
+		if t.srv != nil {
+			t.srv.Stop()
+		} else {
+			closeAll(t.listeners)
+		}
+		t.wg.Wait()
+	})
+}
+
+// Join asks the members at peerURLs for the cluster's members and ID, for a member started
+// with --initial-cluster-state existing. It tries each URL until one answers.
+func Join(ctx context.Context, peerURLs []string) ([]node.Member, uint64, error) {
+	var last error = errors.New("no peer URL to ask")
+	for {
+		for _, u := range peerURLs {
+			ms, cid, err := members(ctx, u)
+			if err == nil {
+				return ms, cid, nil
+			}
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("could not get the cluster's members from %v: %w", peerURLs, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+type membersAnswer struct {
+	ClusterID uint64        `json:"clusterID"`
+	Members   []node.Member `json:"members"`
+}
+
+func members(ctx context.Context, peerURL string) ([]node.Member, uint64, error) {
+	host, err := hostOf(peerURL)
+	if err != nil {
+		return nil, 0, err
+	}
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var resp []byte
+	if err := conn.Invoke(cctx, "/"+serviceName+"/Members", []byte{}, &resp, grpc.ForceCodec(rawCodec{})); err != nil {
+		return nil, 0, err
+	}
+	var a membersAnswer
+	if err := json.Unmarshal(resp, &a); err != nil {
+		return nil, 0, err
+	}
+	return a.Members, a.ClusterID, nil
+}
+
+func hostOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("invalid peer URL %q", raw)
+	}
+	return u.Host, nil
+}
+
+func sameURLs(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// peer is one remote member: a connection, a queue and the goroutine that drains it.
+type peer struct {
+	t     *Transport
+	id    uint64
+	urls  []string
+	h     node.Handler
+	conn  *grpc.ClientConn
+	queue chan raftpb.Message
+	stopc chan struct{}
+	once  sync.Once
+	done  chan struct{}
+}
+
+func newPeer(t *Transport, id uint64, urls []string) *peer {
+	p := &peer{t: t, id: id, urls: append([]string(nil), urls...), h: t.h, queue: make(chan raftpb.Message, queueLen),
+		stopc: make(chan struct{}), done: make(chan struct{})}
+	host := ""
+	if len(urls) > 0 {
+		host, _ = hostOf(urls[0])
+	}
+	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}))
+	if err != nil {
+		t.log.Warn("peer connection", "peer", fmt.Sprintf("%x", id), "error", err)
+	}
+	p.conn = conn
+	go p.run()
+	return p
+}
+
+func (p *peer) stop() {
+	p.once.Do(func() {
+		close(p.stopc)
+		<-p.done
+		if p.conn != nil {
+			p.conn.Close()
+		}
+	})
+}
+
+// ctx adds the metadata every call carries: the cluster ID (checked by the receiver) and
+// this member's ID.
+func (p *peer) ctx(ctx context.Context) context.Context {
+	h := p.h
+	if h == nil {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, mdClusterID, strconv.FormatUint(h.ClusterID(), 16))
+}
+
+var streamDesc = &grpc.StreamDesc{StreamName: "Stream", ClientStreams: true}
+
+// run keeps one stream open to the peer and sends the queue on it in batches.
+func (p *peer) run() {
+	defer close(p.done)
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-p.stopc:
+			return
+		default:
+		}
+		if p.conn == nil {
+			return
+		}
+		ctx, cancel := context.WithCancel(p.ctx(context.Background()))
+		stream, err := p.conn.NewStream(ctx, streamDesc, "/"+serviceName+"/Stream", grpc.ForceCodec(rawCodec{}))
+		if err == nil {
+			backoff = 50 * time.Millisecond
+			err = p.pump(stream)
+		}
+		cancel()
+		if err == nil {
+			return // stopped
+		}
+		select {
+		case <-p.stopc:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// pump sends batches until the stream fails (error) or the peer is stopped (nil).
+func (p *peer) pump(stream grpc.ClientStream) error {
+	var batch []raftpb.Message
+	for {
+		batch = batch[:0]
+		select {
+		case <-p.stopc:
+			stream.CloseSend()
+			return nil
+		case m := <-p.queue:
+			batch = append(batch, m)
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-p.queue:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		frame, err := encodeBatch(batch)
+		if err != nil {
+			p.t.log.Error("encoding raft messages", "error", err)
+			continue
+		}
+		if err := stream.SendMsg(frame); err != nil {
+			for _, m := range batch {
+				p.h.ReportUnreachable(m.To)
+			}
+			return err
+		}
+	}
+}
+
+var snapDesc = &grpc.StreamDesc{StreamName: "Snapshot", ClientStreams: true}
+
+// sendSnapshot streams a snapshot message: the message without its data, then the data in
+// chunks, then the data's CRC-32C.
+func (p *peer) sendSnapshot(m raftpb.Message) {
+	status := raft.SnapshotFailure
+	defer func() { p.h.ReportSnapshot(m.To, status) }()
+	if p.conn == nil {
+		return
+	}
+	data := m.Snapshot.Data
+	head := m
+	snap := *m.Snapshot
+	snap.Data = nil
+	head.Snapshot = &snap
+	hb, err := head.Marshal()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(p.ctx(context.Background()))
+	defer cancel()
+	go func() {
+		select {
+		case <-p.stopc:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	stream, err := p.conn.NewStream(ctx, snapDesc, "/"+serviceName+"/Snapshot", grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		p.t.log.Warn("snapshot stream", "peer", fmt.Sprintf("%x", p.id), "error", err)
+		return
+	}
+	if err := stream.SendMsg(hb); err != nil {
+		return
+	}
+	for off := 0; off < len(data); off += snapChunk {
+		if err := stream.SendMsg(data[off:min(off+snapChunk, len(data))]); err != nil {
+			return
+		}
+	}
+	if err := stream.SendMsg(binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, crcTable))); err != nil {
+		return
+	}
+	if err := stream.CloseSend(); err != nil {
+		return
+	}
+	var ack []byte
+	if err := stream.RecvMsg(&ack); err != nil {
+		p.t.log.Warn("snapshot not taken", "peer", fmt.Sprintf("%x", p.id), "error", err)
+		return
+	}
+	status = raft.SnapshotFinish
+}
+
+// A frame of messages: uvarint count, then each as uvarint length + raftpb bytes.
+func encodeBatch(ms []raftpb.Message) ([]byte, error) {
+	size := binary.MaxVarintLen64
+	for i := range ms {
+		size += ms[i].Size() + binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, size)
+	b = binary.AppendUvarint(b, uint64(len(ms)))
+	for i := range ms {
+		n := ms[i].Size()
+		b = binary.AppendUvarint(b, uint64(n))
+		b = b[:len(b)+n]
+		if _, err := ms[i].MarshalTo(b[len(b)-n:]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func decodeBatch(b []byte) ([]raftpb.Message, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("bad batch header")
+	}
+	b = b[k:]
+	out := make([]raftpb.Message, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, errors.New("bad message length")
+		}
+		var m raftpb.Message
+		if err := m.Unmarshal(b[k : k+int(l)]); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, errors.New("trailing bytes after batch")
+	}
+	return out, nil
+}
+
+// service is the receiving side.
+type service struct{ t *Transport }
+
+type raftServer interface {
+	stream(grpc.ServerStream) error
+	snapshot(grpc.ServerStream) error
+	forward(context.Context, []byte) ([]byte, error)
+	members(context.Context) ([]byte, error)
+}
+
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: serviceName,
+	HandlerType: (*raftServer)(nil),
+	Streams: []grpc.StreamDesc{
+		{StreamName: "Stream", ClientStreams: true, Handler: func(srv any, ss grpc.ServerStream) error { return srv.(*service).stream(ss) }},
+		{StreamName: "Snapshot", ClientStreams: true, Handler: func(srv any, ss grpc.ServerStream) error { return srv.(*service).snapshot(ss) }},
+	},
+	Methods: []grpc.MethodDesc{
+		{MethodName: "Forward", Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			var req []byte
+			if err := dec(&req); err != nil {
+				return nil, err
+			}
+			return srv.(*service).forward(ctx, req)
+		}},
+		{MethodName: "Members", Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			var req []byte
+			if err := dec(&req); err != nil {
+				return nil, err
+			}
+			return srv.(*service).members(ctx)
+		}},
+	},
+}
+
+// check makes sure the caller belongs to this cluster.
+func (s *service) check(ctx context.Context) (node.Handler, error) {
+	h := s.t.handler()
+	if h == nil {
+		return nil, status.Error(codes.Unavailable, "member stopping")
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	want := strconv.FormatUint(h.ClusterID(), 16)
+	if v := md.Get(mdClusterID); len(v) != 1 || v[0] != want {
+		got := ""
+		if len(v) > 0 {
+			got = v[0]
+		}
+		return nil, status.Errorf(codes.FailedPrecondition, "cluster ID mismatch: this member belongs to cluster %s, the caller to %s", want, got)
+	}
+	return h, nil
+}
+
+func (s *service) stream(ss grpc.ServerStream) error {
+	h, err := s.check(ss.Context())
+	if err != nil {
+		s.t.log.Warn("refusing a peer", "error", err)
+		return err
+	}
+	for {
+		var frame []byte
+		if err := ss.RecvMsg(&frame); err != nil {
+			return nil
+		}
+		msgs, err := decodeBatch(frame)
+		if err != nil {
+			return status.Errorf(codes.InvalidArgument, "bad frame: %v", err)
+		}
+		for _, m := range msgs {
+			if err := h.Process(ss.Context(), m); err != nil {
+				return status.Error(codes.FailedPrecondition, err.Error())
+			}
+		}
+	}
+}
+
+func (s *service) snapshot(ss grpc.ServerStream) error {
+	h, err := s.check(ss.Context())
+	if err != nil {
+		return err
+	}
+	var head []byte
+	if err := ss.RecvMsg(&head); err != nil {
+		return err
+	}
+	var m raftpb.Message
+	if err := m.Unmarshal(head); err != nil || m.Snapshot == nil {
+		return status.Error(codes.InvalidArgument, "bad snapshot message")
+	}
+	var data, last []byte
+	for {
+		var chunk []byte
+		if err := ss.RecvMsg(&chunk); err != nil {
+			break
+		}
+		data = append(data, last...)
+		last = chunk
+	}
+	if len(last) != 4 || binary.BigEndian.Uint32(last) != crc32.Checksum(data, crcTable) {
+		return status.Error(codes.DataLoss, "snapshot checksum mismatch")
+	}
+	m.Snapshot.Data = data
+	if err := h.Process(ss.Context(), m); err != nil {
+		return status.Error(codes.FailedPrecondition, err.Error())
+	}
+	return ss.SendMsg([]byte{})
+}
+
+func (s *service) forward(ctx context.Context, req []byte) ([]byte, error) {
+	h, err := s.check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.HandleForward(ctx, req)
+	if err != nil {
+		return nil, status.Error(codes.Unknown, err.Error())
+	}
+	if resp == nil {
+		resp = []byte{}
+	}
+	return resp, nil
+}
+
+func (s *service) members(ctx context.Context) ([]byte, error) {
+	h := s.t.handler()
+	if h == nil {
+		return nil, status.Error(codes.Unavailable, "member stopping")
+	}
+	return json.Marshal(membersAnswer{ClusterID: h.ClusterID(), Members: h.Members()})
+}
+
+// rawCodec passes byte slices through: the frames are encoded above.
+type rawCodec struct{}
+
+func (rawCodec) Name() string { return "metastore-peer" }
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	switch b := v.(type) {
+	case []byte:
+		return b, nil
+	case *[]byte:
+		return *b, nil
+	}
+	return nil, fmt.Errorf("peer codec: cannot marshal %T", v)
+}
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("peer codec: cannot unmarshal into %T", v)
+	}
+	*b = append((*b)[:0], data...)
+	return nil
+}
