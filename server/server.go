@@ -37,7 +37,7 @@ type Config struct {
 	// ListenPeerURLs are the URLs to serve the other members on (none: a member that has
 	// no peers, as the tests' single members).
 	ListenPeerURLs []string
-	Logger           *slog.Logger
+	Logger         *slog.Logger
 	// EnablePprof serves Go's profiles on /debug/pprof/ (etcd's --enable-pprof).
 	EnablePprof bool
 	// CORS lists the cross-origin origins browsers may call the API from (etcd's --cors);

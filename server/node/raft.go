@@ -43,7 +43,7 @@ type raftNode struct {
 	// campaignAfter: a single member campaigns at once, after applying the entries
 	// committed before it started (Raft refuses while conf changes are pending).
 	campaignAfter uint64
-	readyWait atomic.Bool
+	readyWait     atomic.Bool
 }
 
 // toApply is what the Raft loop hands the applier: committed entries, or a snapshot from

@@ -43,7 +43,7 @@ const (
 	// maxBatch bounds one frame of messages.
 	maxBatch = 512
 	// snapChunk is the size of each snapshot frame.
-	snapChunk = 1 << 20
+	snapChunk   = 1 << 20
 	mdClusterID = "x-metastore-cluster-id"
 	mdFrom      = "x-metastore-from"
 )
