@@ -14,10 +14,27 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
+// pollTimeout bounds every wait for an outcome: generous, since a loaded machine may take
+// seconds for what usually takes milliseconds; only a failing test waits it out.
+const pollTimeout = 30 * time.Second
+
+// ctx is a test's context for its calls: longer than any one wait in the test.
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 3*pollTimeout)
 	t.Cleanup(cancel)
 	return c
+}
+
+// pollUntil polls cond until it holds, failing the test with failure() after pollTimeout.
+func pollUntil(t *testing.T, cond func() bool, failure func() string) {
+	t.Helper()
+	deadline := time.Now().Add(pollTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", pollTimeout, failure())
+		}
+		time.Sleep(50 * time.Millisecond) // the polling interval, not a wait for an outcome
+	}
 }
 
 func TestClientV3KV(t *testing.T) {
@@ -123,8 +140,19 @@ func TestClientV3Lease(t *testing.T) {
 	m := startMember(t)
 	c := m.client(t)
 	cx := ctx(t)
-	l, err := c.Grant(cx, 1) // raised to the 2 s minimum
-	if err != nil || l.TTL != 2 {
+	// A lease left alone expires and takes its key with it.
+	short, err := c.Grant(cx, 1) // raised to the 2 s minimum
+	if err != nil || short.TTL != 2 {
+		t.Fatalf("grant: %v %v", short, err)
+	}
+	if _, err := c.Put(cx, "gone", "v", clientv3.WithLease(short.ID)); err != nil {
+		t.Fatal(err)
+	}
+	// A lease kept alive outlives its TTL. The TTL leaves the keep-alives (every TTL/3) seconds
+	// of slack on a loaded machine.
+	const ttl = 6
+	l, err := c.Grant(cx, ttl)
+	if err != nil || l.TTL != ttl {
 		t.Fatalf("grant: %v %v", l, err)
 	}
 	if _, err := c.Put(cx, "eph", "v", clientv3.WithLease(l.ID)); err != nil {
@@ -135,29 +163,19 @@ func TestClientV3Lease(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-ka
-	time.Sleep(3 * time.Second)
+	time.Sleep((ttl + 1) * time.Second) // past the TTL: the key must not expire meanwhile
 	if g, _ := c.Get(cx, "eph"); len(g.Kvs) != 1 {
 		t.Fatal("key expired although the lease was kept alive")
 	}
-	ttl, err := c.TimeToLive(cx, l.ID, clientv3.WithAttachedKeys())
-	if err != nil || ttl.GrantedTTL != 2 || len(ttl.Keys) != 1 {
-		t.Fatalf("timetolive: %v %v", ttl, err)
+	ttlr, err := c.TimeToLive(cx, l.ID, clientv3.WithAttachedKeys())
+	if err != nil || ttlr.GrantedTTL != ttl || len(ttlr.Keys) != 1 {
+		t.Fatalf("timetolive: %v %v", ttlr, err)
 	}
-	// A lease left alone expires and takes its key with it.
-	l2, _ := c.Grant(cx, 2)
-	c.Put(cx, "gone", "v", clientv3.WithLease(l2.ID))
-	deadline := time.Now().Add(8 * time.Second)
-	for {
-		g, _ := c.Get(cx, "gone")
-		if len(g.Kvs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("key of an expired lease still there after 8s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if _, err := c.Revoke(cx, l2.ID); !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	pollUntil(t, func() bool {
+		g, err := c.Get(cx, "gone")
+		return err == nil && len(g.Kvs) == 0
+	}, func() string { return "key of an expired 2s lease still there" })
+	if _, err := c.Revoke(cx, short.ID); !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		t.Fatalf("revoke expired lease: %v", err)
 	}
 	ls, err := c.Leases(cx)
