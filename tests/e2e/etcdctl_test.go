@@ -3,13 +3,12 @@
 package e2e
 
 import (
-	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestEtcdctl runs etcdctl commands in sequence against one member and checks their output,
@@ -91,29 +90,36 @@ func TestEtcdctlLeaseLifecycle(t *testing.T) {
 }
 
 // TestEtcdctlWatch runs `etcdctl watch` in the background and writes with another etcdctl.
+// The watch starts at the revision after the current one, so it sees the writes whether it
+// is created before or after them.
 func TestEtcdctlWatch(t *testing.T) {
 	m := startMember(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	w := exec.CommandContext(ctx, bins.etcdctl, "--endpoints", m.endpoint, "watch", "/w/", "--prefix", "--prev-kv")
-	out := &syncBuilder{}
-	w.Stdout = out
-	if err := w.Start(); err != nil {
+	g, err := m.client(t).Get(ctx(t), "/w/")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { w.Process.Kill(); w.Wait() }()
-	time.Sleep(300 * time.Millisecond) // let the watch be created before the writes
+	out := startEtcdctl(t, m, "watch", "/w/", "--prefix", "--prev-kv", fmt.Sprintf("--rev=%d", g.Header.Revision+1))
 	m.etcdctl(t, "", "put", "/w/1", "a")
 	m.etcdctl(t, "", "put", "/w/1", "b")
 	m.etcdctl(t, "", "del", "/w/1")
 	want := "PUT\n/w/1\na\nPUT\n/w/1\na\n/w/1\nb\nDELETE\n/w/1\nb\n/w/1\n\n"
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("watch output %q, want %q", out.String(), want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	pollUntil(t, func() bool { return strings.Contains(out.String(), want) }, func() string {
+		return fmt.Sprintf("watch output %q, want %q", out.String(), want)
+	})
+}
+
+// startEtcdctl runs etcdctl in the background (a command that runs until killed, as watch
+// and elect do) and returns its output as it comes; the process is killed when the test ends.
+func startEtcdctl(t *testing.T, m *member, args ...string) *syncBuilder {
+	t.Helper()
+	cmd := exec.Command(bins.etcdctl, append([]string{"--endpoints", m.endpoint}, args...)...)
+	out := &syncBuilder{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return out
 }
 
 func TestEtcdctlSnapshotLockElect(t *testing.T) {
@@ -133,27 +139,13 @@ func TestEtcdctlSnapshotLockElect(t *testing.T) {
 		t.Fatalf("lock: %v\n%s", err, out)
 	}
 	// etcdctl elect proposes, prints the leader key and value, and campaigns until killed.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e := exec.CommandContext(ctx, bins.etcdctl, "--endpoints", m.endpoint, "elect", "myelection", "candidate-1")
-	eout := &syncBuilder{}
-	e.Stdout = eout
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { e.Process.Kill(); e.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(eout.String(), "candidate-1") {
-		if time.Now().After(deadline) {
-			t.Fatalf("elect output %q", eout.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// elect -l observes the election until killed: give it two seconds.
-	lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer lcancel()
-	lout, _ := exec.CommandContext(lctx, bins.etcdctl, "--endpoints", m.endpoint, "elect", "myelection", "-l").Output()
-	if !strings.Contains(string(lout), "candidate-1") {
-		t.Fatalf("elect -l: %q", lout)
-	}
+	eout := startEtcdctl(t, m, "elect", "myelection", "candidate-1")
+	pollUntil(t, func() bool { return strings.Contains(eout.String(), "candidate-1") }, func() string {
+		return fmt.Sprintf("elect output %q", eout.String())
+	})
+	// elect -l observes the election until killed: it prints the leader's proposal.
+	lout := startEtcdctl(t, m, "elect", "myelection", "-l")
+	pollUntil(t, func() bool { return strings.Contains(lout.String(), "candidate-1") }, func() string {
+		return fmt.Sprintf("elect -l output %q", lout.String())
+	})
 }
