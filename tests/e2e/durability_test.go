@@ -121,7 +121,9 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 
 		var mu sync.Mutex
+		roundAcked := 0
 		wctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel) // stops the writers if the test fails before the kill
 		var wg sync.WaitGroup
 		for w := 0; w < writers; w++ {
 			wg.Add(1)
@@ -129,20 +131,37 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 				defer wg.Done()
 				for i := 0; wctx.Err() == nil; i++ {
 					k, v := fmt.Sprintf("r%d/w%d/%05d", round, w, i), fmt.Sprint(i)
-					cx, ccancel := context.WithTimeout(wctx, 5*time.Second)
-					p, err := c.Put(cx, k, v)
-					ccancel()
+					p, err := c.Put(wctx, k, v)
 					if err != nil {
-						return // the server died under us: this write was not acknowledged
+						// Not acknowledged (the server died under us, or the call failed): not
+						// counted. Back off a little rather than spin until the kill.
+						select {
+						case <-wctx.Done():
+						case <-time.After(10 * time.Millisecond):
+						}
+						continue
 					}
 					mu.Lock()
 					acked[k] = v
+					roundAcked++
 					maxRev = max(maxRev, p.Header.Revision)
 					mu.Unlock()
 				}
 			}(w)
 		}
-		time.Sleep(time.Duration(300+100*round) * time.Millisecond)
+		// Kill once the round has acknowledged some writes, later in each round, so that
+		// crashes land at different points of the log and snapshots; waiting on a count, not a
+		// time, so a slow machine still writes something every round.
+		target := 50 * (round + 1)
+		pollUntil(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return roundAcked >= target
+		}, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return fmt.Sprintf("round %d: %d writes acknowledged, waiting for %d", round, roundAcked, target)
+		})
 		m.kill()
 		cancel()
 		wg.Wait()
