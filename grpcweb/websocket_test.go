@@ -15,6 +15,10 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
+// wsTimeout bounds every wait on the server: generous, for a loaded machine; only a failing
+// test waits it out.
+const wsTimeout = 30 * time.Second
+
 // wsCall is a client of the grpc-websockets protocol, as a browser transport speaks it.
 type wsCall struct {
 	t      *testing.T
@@ -30,7 +34,7 @@ func dialWS(t *testing.T, base, method, origin string) (*wsCall, *http.Response,
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
-	d := websocket.Dialer{Subprotocols: []string{"grpc-websockets"}, HandshakeTimeout: 5 * time.Second}
+	d := websocket.Dialer{Subprotocols: []string{"grpc-websockets"}, HandshakeTimeout: wsTimeout}
 	conn, resp, err := d.Dial("ws://"+strings.TrimPrefix(base, "http://")+method, h)
 	if err != nil {
 		return nil, resp, err
@@ -65,7 +69,7 @@ func (c *wsCall) frame() (byte, []byte, bool) {
 				return flag, p, true
 			}
 		}
-		c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.conn.SetReadDeadline(time.Now().Add(wsTimeout))
 		_, m, err := c.conn.ReadMessage()
 		if err != nil {
 			return 0, nil, false
@@ -199,8 +203,7 @@ func TestWebSocketOrigin(t *testing.T) {
 // TestWebSocketAbruptClose: sockets dropped mid-stream leave nothing running.
 func TestWebSocketAbruptClose(t *testing.T) {
 	base := start(t, nil)
-	time.Sleep(200 * time.Millisecond)
-	before := runtime.NumGoroutine()
+	before := settledGoroutines(t)
 	for i := 0; i < 20; i++ {
 		c, _, err := dialWS(t, base, "/etcdserverpb.Watch/Watch", "")
 		if err != nil {
@@ -213,13 +216,29 @@ func TestWebSocketAbruptClose(t *testing.T) {
 		}
 		c.conn.UnderlyingConn().Close() // no close frame: as a crashed tab
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(wsTimeout)
 	for runtime.NumGoroutine() > before+3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines, %d before the streams", runtime.NumGoroutine(), before)
+			t.Fatalf("%d goroutines %v after the streams were dropped, %d before", runtime.NumGoroutine(), wsTimeout, before)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// settledGoroutines returns the number of goroutines once it has stopped changing (the
+// same over a second of polling), so that a server still starting up is not counted as
+// a leak; after wsTimeout it returns the latest count.
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(wsTimeout)
+	n, since := runtime.NumGoroutine(), time.Now()
+	for time.Since(since) < time.Second && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return n
 }
 
 // TestWebSocketMalformedFrames: garbage from the client ends the call with a gRPC error.
