@@ -20,7 +20,7 @@ import (
 // Timing of the watch tests: every wait for something that must arrive has a generous
 // deadline; "nothing arrives" is checked with a short quiet period.
 const (
-	wtTimeout = 5 * time.Second
+	wtTimeout = 30 * time.Second
 	wtQuiet   = 150 * time.Millisecond
 )
 

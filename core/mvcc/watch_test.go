@@ -18,7 +18,7 @@ import (
 // controls rather than a race it hopes to win.
 
 const (
-	mwTimeout = 5 * time.Second
+	mwTimeout = 30 * time.Second
 	mwQuiet   = 150 * time.Millisecond
 )
 
@@ -651,8 +651,8 @@ func TestHubCloseWhileResponseBlocked(t *testing.T) {
 			go func() { ws.Close(); close(closeDone) }()
 			select {
 			case <-closeDone:
-			case <-time.After(time.Second):
-				t.Errorf("Close still blocked after 1s behind a %s waiting for room", tt.name)
+			case <-time.After(mwTimeout):
+				t.Errorf("Close still blocked after %v behind a %s waiting for room", mwTimeout, tt.name)
 			}
 			// Unblock whatever is stuck, so the test leaves nothing behind.
 			for {
