@@ -18,7 +18,10 @@ import (
 func main() { example.Main(run) }
 
 func run(ctx context.Context, cli *clientv3.Client, w io.Writer) error {
-	l, err := cli.Grant(ctx, 2) // the shortest TTL etcd grants
+	// A few seconds: the client renews every TTL/3, so a short TTL leaves little slack for a
+	// slow network or a busy machine (etcd grants no less than 2 s).
+	const ttl = 6
+	l, err := cli.Grant(ctx, ttl)
 	if err != nil {
 		return err
 	}
@@ -32,13 +35,14 @@ func run(ctx context.Context, cli *clientv3.Client, w io.Writer) error {
 		stop()
 		return err
 	}
-	time.Sleep(3 * time.Second) // longer than the TTL: the keep-alives hold it
+	const wait = ttl + 1
+	time.Sleep(wait * time.Second) // longer than the TTL: the keep-alives hold it
 	g, err := cli.Get(ctx, "services/api/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		stop()
 		return err
 	}
-	fmt.Fprintf(w, "after 3s with keep-alives: %d instance(s)\n", g.Count)
+	fmt.Fprintf(w, "after %ds with keep-alives: %d instance(s)\n", wait, g.Count)
 	stop() // the process "dies": no more keep-alives
 	for range ka {
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestLease(t *testing.T) {
 	out := example.TestRun(t, run)
-	for _, want := range []string{"(TTL 2s)", "after 3s with keep-alives: 1 instance(s)", "lease expired: instance deregistered"} {
+	for _, want := range []string{"(TTL 6s)", "after 7s with keep-alives: 1 instance(s)", "lease expired: instance deregistered"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}

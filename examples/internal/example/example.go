@@ -50,7 +50,7 @@ func TestRun(t *testing.T, run Run) string {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // generous: only a failing example waits it out
 	defer cancel()
 	var out strings.Builder
 	if err := run(ctx, cli, &out); err != nil {
