@@ -75,15 +75,16 @@ func (nw *Network) reachable(from, to uint64) (*Endpoint, bool) {
 	return e, true
 }
 
-// roll decides, from the seeded source, whether a fault of probability p happens.
-func (nw *Network) roll(p float64) bool {
-	if p <= 0 {
-		return false
-	}
+// roll decides, from the seeded source, whether a fault happens: p picks its probability.
+func (nw *Network) roll(p func(*Network) float64) bool {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	return nw.rnd.Float64() < p
+	prob := p(nw)
+	return prob > 0 && nw.rnd.Float64() < prob
 }
+
+func dropP(nw *Network) float64    { return nw.drop }
+func reorderP(nw *Network) float64 { return nw.reorder }
 
 // Endpoint is one member's transport.
 type Endpoint struct {
@@ -158,7 +159,7 @@ func (e *Endpoint) deliver(to uint64, q *queue) {
 			return
 		case m = <-q.c:
 		}
-		if held == nil && m.Type != raftpb.MsgSnap && e.nw.roll(e.nw.reorder) {
+		if held == nil && m.Type != raftpb.MsgSnap && e.nw.roll(reorderP) {
 			held = &m
 			continue
 		}
@@ -172,7 +173,7 @@ func (e *Endpoint) deliver(to uint64, q *queue) {
 
 func (e *Endpoint) one(to uint64, m raftpb.Message) {
 	dst, ok := e.nw.reachable(e.id, to)
-	if !ok || e.nw.roll(e.nw.drop) {
+	if !ok || e.nw.roll(dropP) {
 		e.unreachable(m)
 		return
 	}

@@ -110,7 +110,7 @@ func (t *Transport) Start(h node.Handler) error {
 	t.mu.Unlock()
 	t.srv = grpc.NewServer(grpc.ForceServerCodec(rawCodec{}),
 		grpc.MaxRecvMsgSize(64<<20),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}))
 	t.srv.RegisterService(&serviceDesc, &service{t: t})
 	for _, ln := range t.listeners {
 		t.wg.Add(1)
@@ -305,7 +305,10 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 	}
 	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}))
+		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
+		// within a few seconds: the stream breaks, Raft is told, and the peer gets a
+		// snapshot if the log moved past it meanwhile.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}))
 	if err != nil {
 		t.log.Warn("peer connection", "peer", fmt.Sprintf("%x", id), "error", err)
 	}

@@ -48,6 +48,7 @@ type member struct {
 	cmd      *exec.Cmd
 	log      *syncBuilder
 	exited   chan error
+	ready    chan struct{}
 	stopped  bool
 }
 
@@ -64,6 +65,8 @@ func freePort(t *testing.T) string {
 type spec struct {
 	dir, client, peer string
 	extra             []string
+	// name and cluster default to a member "m1" alone.
+	name, cluster, state string
 }
 
 func newSpec(t *testing.T, extra ...string) *spec {
@@ -80,11 +83,30 @@ func startMember(t *testing.T, extra ...string) *member {
 // stopped (SIGINT, then SIGKILL) when the test ends unless stopped before.
 func (sp *spec) start(t *testing.T) *member {
 	t.Helper()
+	m := sp.launch(t)
+	m.waitReady(t)
+	return m
+}
+
+// launch starts the process without waiting for it to be ready (a cluster's members wait
+// for each other).
+func (sp *spec) launch(t *testing.T) *member {
+	t.Helper()
+	name, cluster, state := sp.name, sp.cluster, sp.state
+	if name == "" {
+		name = "m1"
+	}
+	if cluster == "" {
+		cluster = name + "=http://" + sp.peer
+	}
+	if state == "" {
+		state = "new"
+	}
 	args := append([]string{
-		"--name", "m1", "--data-dir", sp.dir,
+		"--name", name, "--data-dir", sp.dir,
 		"--listen-client-urls", "http://" + sp.client, "--advertise-client-urls", "http://" + sp.client,
 		"--listen-peer-urls", "http://" + sp.peer, "--initial-advertise-peer-urls", "http://" + sp.peer,
-		"--initial-cluster", "m1=http://" + sp.peer,
+		"--initial-cluster", cluster, "--initial-cluster-state", state,
 	}, sp.extra...)
 	cmd := exec.Command(bins.metastore, args...)
 	stderr, err := cmd.StderrPipe()
@@ -94,8 +116,8 @@ func (sp *spec) start(t *testing.T) *member {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &member{endpoint: sp.client, cmd: cmd, log: &syncBuilder{}, exited: make(chan error, 1)}
-	ready := make(chan struct{})
+	m := &member{endpoint: sp.client, cmd: cmd, log: &syncBuilder{}, exited: make(chan error, 1), ready: make(chan struct{})}
+	ready := m.ready
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -120,14 +142,20 @@ func (sp *spec) start(t *testing.T) *member {
 			t.Logf("metastore log:\n%s", m.log.String())
 		}
 	})
-	select {
-	case <-ready:
-	case err := <-m.exited:
-		t.Fatalf("metastore exited before ready: %v; log:\n%s", err, m.log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("metastore not ready after 30s; log:\n%s", m.log.String())
-	}
 	return m
+}
+
+// waitReady waits for the member's readiness line.
+func (m *member) waitReady(t *testing.T) {
+	t.Helper()
+	select {
+	case <-m.ready:
+	case err := <-m.exited:
+		m.exited <- err
+		t.Fatalf("metastore exited before ready: %v; log:\n%s", err, m.log.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("metastore not ready after 60s; log:\n%s", m.log.String())
+	}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
