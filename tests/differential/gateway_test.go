@@ -114,7 +114,7 @@ func TestGatewayWatchStream(t *testing.T) {
 	create := `{"create_request":{"key":"` + b64("w") + `"}}`
 	check := func(host string, body io.Reader) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+host+"/v3/watch", body)
 		resp, err := http.DefaultClient.Do(req)
