@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-core fuzz clean
+.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-core fuzz clean
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 run: web
 	$(GO) build -o bin/metastore ./cmd/metastore
 	./bin/metastore --data-dir $(or $(DATA_DIR),default.etcd)
+
+# A local 3-member cluster (clients on 2379, 22379, 32379), like etcd's Procfile; logs prefixed
+# per member, data in ./cluster.etcd.
+run-cluster: web
+	$(GO) build -o bin/metastore ./cmd/metastore
+	scripts/run-cluster.sh
 
 test: vet fmt-check web browser-deps test-web test-race test-wasm cover
 
@@ -78,6 +84,7 @@ fuzz:
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzTxn$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/wal/ -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin out web/client/dist
