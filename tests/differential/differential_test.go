@@ -49,6 +49,9 @@ type pair struct {
 	ctx  context.Context
 	etcd target
 	sut  target
+	// sutHeaders: the system under test fills response headers (a server does; the core
+	// in-process has no cluster, member or term).
+	sutHeaders bool
 	// stats counts answers per request kind: [kind][0] successes, [kind][1] errors.
 	stats map[string]*[2]int
 }
@@ -87,7 +90,7 @@ func TestDifferential(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	runDifferential(t, coreTarget{s}, s, func(reqs []*pb.WatchCreateRequest) *watchLog {
+	runDifferential(t, coreTarget{s}, false, s, func(reqs []*pb.WatchCreateRequest) *watchLog {
 		return startCoreWatches(t, s, reqs)
 	})
 }
@@ -98,13 +101,13 @@ type revisions interface {
 	CompactRev() int64
 }
 
-func runDifferential(t *testing.T, sut target, revs revisions, watch func([]*pb.WatchCreateRequest) *watchLog) {
+func runDifferential(t *testing.T, sut target, sutHeaders bool, revs revisions, watch func([]*pb.WatchCreateRequest) *watchLog) {
 	etcd := etcdoracle.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p := &pair{
 		t: t, seed: seed(t), ctx: ctx, stats: map[string]*[2]int{},
-		etcd: grpcTarget(etcd.Conn), sut: sut,
+		etcd: grpcTarget(etcd.Conn), sut: sut, sutHeaders: sutHeaders,
 	}
 	t.Logf("seed %d (rerun with DIFF_SEED=%d)", p.seed, p.seed)
 	g := &gen{rng: rand.New(rand.NewSource(p.seed)), rev: 1, compact: -1}
@@ -114,7 +117,7 @@ func runDifferential(t *testing.T, sut target, revs revisions, watch func([]*pb.
 		{Key: []byte("k1"), RangeEnd: []byte("k2"), Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}},
 		{Key: []byte("k05"), PrevKv: true, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}},
 	}
-	ew := startGRPCWatches(t, ctx, pb.NewWatchClient(etcd.Conn), watches)
+	ew := startGRPCWatches(t, ctx, "etcd", pb.NewWatchClient(etcd.Conn), watches)
 	cw := watch(watches)
 
 	n := numOps(t)
@@ -199,18 +202,80 @@ func (p *pair) check(what string, want proto.Message, werr error, got proto.Mess
 	if werr != nil || gerr != nil {
 		ws, gs := status.Convert(werr), status.Convert(pbconv.Error(gerr))
 		if werr == nil || gerr == nil || ws.Code() != gs.Code() || ws.Message() != gs.Message() {
-			p.t.Fatalf("step %d (seed %d) %s: %s\netcd error: %v\ncore error: %v\netcd resp: %v\ncore resp: %v",
+			p.t.Fatalf("step %d (seed %d) %s: %s\netcd error: %v\nour error: %v\netcd resp: %v\nour resp: %v",
 				p.step, p.seed, what, p.last, werr, gerr, want, got)
 		}
 		return
+	}
+	if err := checkHeaders(want, got, p.sutHeaders); err != nil {
+		p.t.Fatalf("step %d (seed %d) %s: %s\n%v\netcd: %v\nours: %v", p.step, p.seed, what, p.last, err, want, got)
 	}
 	normalize(want)
 	normalize(got)
 	wb, _ := proto.Marshal(want)
 	gb, _ := proto.Marshal(got)
 	if !bytes.Equal(wb, gb) {
-		p.t.Fatalf("step %d (seed %d) %s: %s\netcd: %v\ncore: %v", p.step, p.seed, what, p.last, want, got)
+		p.t.Fatalf("step %d (seed %d) %s: %s\netcd: %v\nours: %v", p.step, p.seed, what, p.last, want, got)
 	}
+}
+
+// checkHeaders applies the rule "a comparison that normalises a field away must still check
+// it is there" before normalize clears cluster_id, member_id and raft_term: etcd's response
+// header must carry all three and its revision (else this check would check nothing), and,
+// when the system under test fills headers, its header must carry every field etcd's does.
+// The revision's value is then compared exactly with the rest of the response.
+func checkHeaders(want, got proto.Message, sutHeaders bool) error {
+	wh, ok := want.(interface{ GetHeader() *pb.ResponseHeader })
+	if !ok {
+		return fmt.Errorf("etcd's %T has no header", want)
+	}
+	if err := headerComplete("etcd", wh.GetHeader()); err != nil {
+		return err
+	}
+	if !sutHeaders {
+		return nil
+	}
+	gh, ok := got.(interface{ GetHeader() *pb.ResponseHeader })
+	if !ok {
+		return fmt.Errorf("metastore's %T has no header", got)
+	}
+	return headerLike(wh.GetHeader(), gh.GetHeader())
+}
+
+// headerComplete requires every field of a response header: cluster_id, member_id, revision,
+// raft_term.
+func headerComplete(who string, h *pb.ResponseHeader) error {
+	if h == nil {
+		return fmt.Errorf("%s's response has no header", who)
+	}
+	if h.ClusterId == 0 || h.MemberId == 0 || h.Revision == 0 || h.RaftTerm == 0 {
+		return fmt.Errorf("%s's header lacks a field (zero): %v", who, h)
+	}
+	return nil
+}
+
+// headerLike requires got to carry (non-zero) every header field want carries.
+func headerLike(want, got *pb.ResponseHeader) error {
+	if want == nil {
+		return nil
+	}
+	if got == nil {
+		return fmt.Errorf("metastore's response has no header; etcd's is %v", want)
+	}
+	for _, f := range []struct {
+		name      string
+		want, got uint64
+	}{
+		{"cluster_id", want.ClusterId, got.ClusterId},
+		{"member_id", want.MemberId, got.MemberId},
+		{"revision", uint64(want.Revision), uint64(got.Revision)},
+		{"raft_term", want.RaftTerm, got.RaftTerm},
+	} {
+		if f.want != 0 && f.got == 0 {
+			return fmt.Errorf("metastore's header lacks %s (etcd's is %d): %v", f.name, f.want, got)
+		}
+	}
+	return nil
 }
 
 // normalize clears what legitimately differs: cluster identity, raft term, remaining lease

@@ -8,9 +8,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -46,6 +49,51 @@ func normalizeJSON(v any) any {
 	return v
 }
 
+// headerFields lists, by path, the header fields (cluster_id, member_id, revision,
+// raft_term) a JSON body carries with a non-zero value (the gateway leaves zero fields out).
+func headerFields(v any, path string, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if h, ok := e.(map[string]any); ok && k == "header" {
+				for _, f := range []string{"cluster_id", "member_id", "revision", "raft_term"} {
+					if s, ok := h[f].(string); ok && s != "" && s != "0" {
+						out[path+".header."+f] = true
+					}
+				}
+			}
+			headerFields(e, path+"."+k, out)
+		}
+	case []any:
+		for i, e := range x {
+			headerFields(e, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+}
+
+// checkHeaderFields applies "a comparison that normalises a field away must still check it
+// is there": every header field etcd's body carries, ours must carry too; and etcd's
+// top-level header (on a successful response) carries all four, or this would check nothing.
+func checkHeaderFields(wcode int, want, got any) error {
+	wf, gf := map[string]bool{}, map[string]bool{}
+	headerFields(want, "", wf)
+	headerFields(got, "", gf)
+	if wcode == http.StatusOK {
+		for _, f := range []string{"cluster_id", "member_id", "revision", "raft_term"} {
+			if !wf[".header."+f] {
+				return fmt.Errorf("etcd's response lacks header.%s", f)
+			}
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(wf)) {
+		if !gf[f] {
+			return fmt.Errorf("ours lacks %s, which etcd's has", f)
+		}
+	}
+	return nil
+}
+
+// postJSON posts body and returns the status and the decoded answer, not yet normalised.
 func postJSON(t *testing.T, host, path, body string) (int, any) {
 	t.Helper()
 	resp, err := http.Post("http://"+host+path, "application/json", bytes.NewBufferString(body))
@@ -57,7 +105,7 @@ func postJSON(t *testing.T, host, path, body string) (int, any) {
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		t.Fatalf("%s: response is not JSON: %v", path, err)
 	}
-	return resp.StatusCode, normalizeJSON(v)
+	return resp.StatusCode, v
 }
 
 // TestGatewayMatchesEtcd sends the same JSON requests to etcd's gateway and to ours and
@@ -94,6 +142,10 @@ func TestGatewayMatchesEtcd(t *testing.T) {
 	for _, st := range steps {
 		wcode, want := postJSON(t, etcd, st.path, st.body)
 		gcode, got := postJSON(t, ms, st.path, st.body)
+		if err := checkHeaderFields(wcode, want, got); err != nil {
+			t.Fatalf("%s %s: %v\netcd %d %v\nours %d %v", st.path, st.body, err, wcode, want, gcode, got)
+		}
+		want, got = normalizeJSON(want), normalizeJSON(got)
 		if st.path == "/v3/maintenance/hash" {
 			// Our hash differs by design; compare the shape only.
 			delete(want.(map[string]any), "hash")

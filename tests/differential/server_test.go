@@ -23,7 +23,7 @@ func TestDifferentialServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	runDifferential(t, grpcTarget(conn), srv.Node().Store(), func(reqs []*pb.WatchCreateRequest) *watchLog {
-		return startGRPCWatches(t, context.Background(), pb.NewWatchClient(conn), reqs)
+	runDifferential(t, grpcTarget(conn), true, srv.Node().Store(), func(reqs []*pb.WatchCreateRequest) *watchLog {
+		return startGRPCWatches(t, context.Background(), "metastore", pb.NewWatchClient(conn), reqs)
 	})
 }

@@ -22,6 +22,9 @@ import (
 type watchLog struct {
 	recv     func() (*pb.WatchResponse, error)
 	progress func() error // asks for a progress notification
+	// who, if set, names a server (etcd or metastore) whose every response must carry a
+	// complete header; the core in-process has none.
+	who string
 
 	mu      sync.Mutex
 	ids     map[int64]int // watch ID → index of its create request
@@ -47,6 +50,9 @@ func (w *watchLog) create(t *testing.T, send func(*pb.WatchCreateRequest) error,
 		if !resp.Created || resp.Canceled {
 			t.Fatalf("watch %d: want created, got %v", i, resp)
 		}
+		if err := w.checkHeader(resp); err != nil {
+			t.Fatalf("watch %d: %v", i, err)
+		}
 		w.ids[resp.WatchId] = i
 	}
 	go w.pump()
@@ -55,6 +61,9 @@ func (w *watchLog) create(t *testing.T, send func(*pb.WatchCreateRequest) error,
 func (w *watchLog) pump() {
 	for {
 		r, err := w.recv()
+		if err == nil {
+			err = w.checkHeader(r)
+		}
 		w.mu.Lock()
 		switch {
 		case err != nil:
@@ -77,6 +86,18 @@ func (w *watchLog) pump() {
 			return
 		}
 	}
+}
+
+// checkHeader requires a server's watch response to carry cluster_id, member_id, revision and
+// raft_term, as etcd's every watch response does (the events are compared, not the headers).
+func (w *watchLog) checkHeader(r *pb.WatchResponse) error {
+	if w.who == "" {
+		return nil
+	}
+	if err := headerComplete(w.who, r.Header); err != nil {
+		return fmt.Errorf("watch response %v: %w", r, err)
+	}
+	return nil
 }
 
 // collect waits until a progress notification at or past final arrives: every event up to
@@ -107,7 +128,8 @@ func (w *watchLog) collect(t *testing.T, final int64) [][]*mvccpb.Event {
 	return w.events
 }
 
-func startGRPCWatches(t *testing.T, ctx context.Context, c pb.WatchClient, reqs []*pb.WatchCreateRequest) *watchLog {
+// startGRPCWatches opens the watchers on one stream of who ("etcd" or "metastore").
+func startGRPCWatches(t *testing.T, ctx context.Context, who string, c pb.WatchClient, reqs []*pb.WatchCreateRequest) *watchLog {
 	stream, err := c.Watch(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +137,7 @@ func startGRPCWatches(t *testing.T, ctx context.Context, c pb.WatchClient, reqs 
 	w := newWatchLog(len(reqs), stream.Recv, func() error {
 		return stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{ProgressRequest: &pb.WatchProgressRequest{}}})
 	})
+	w.who = who
 	w.create(t, func(r *pb.WatchCreateRequest) error {
 		return stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: r}})
 	}, reqs)
