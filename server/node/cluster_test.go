@@ -379,3 +379,145 @@ func TestClusterMemberRestartsAndCatchesUpBySnapshot(t *testing.T) {
 		t.Fatalf("state lost across a restart after a snapshot install")
 	}
 }
+
+func TestClusterLeasesAcrossLeaderChanges(t *testing.T) {
+	c := newCluster(t, 3, 3, nil)
+	ctx := context.Background()
+	lead := c.leaderName()
+	var follower *node.Node
+	for _, name := range c.names {
+		if name != lead {
+			follower = c.node(name)
+			break
+		}
+	}
+	// Granted and kept alive through a follower: keep-alives reach the leader.
+	var kept, dying *pb.LeaseGrantResponse
+	c.eventually("leases granted", func() bool {
+		var err error
+		kept, err = follower.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 60})
+		if err != nil {
+			return false
+		}
+		dying, err = follower.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 1})
+		return err == nil
+	})
+	if _, err := follower.Put(ctx, &pb.PutRequest{Key: []byte("dies"), Lease: dying.ID}); err != nil {
+		t.Fatal(err)
+	}
+	ka, err := follower.LeaseRenew(ctx, kept.ID)
+	if err != nil || ka.TTL != 60 {
+		t.Fatalf("keep-alive through a follower: %+v %v", ka, err)
+	}
+	// The leader dies: the new one extends every lease, so none expires early.
+	c.stop(lead)
+	c.waitLeader()
+	for _, n := range c.running() {
+		ttl, err := n.LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: kept.ID})
+		if err != nil || ttl.TTL < 50 {
+			t.Fatalf("lease after the leader died, asked on %x: %+v %v (want most of its 60s)", n.MemberID(), ttl, err)
+		}
+	}
+	// A lease nobody keeps alive is expired by the new leader, on every member.
+	c.eventually("the unrenewed lease expired and its key deleted everywhere", func() bool {
+		for _, n := range c.running() {
+			if _, ok := get(t, n, "dies", true); ok {
+				return false
+			}
+		}
+		return true
+	})
+	c.start(lead, "new")
+	c.waitLeader()
+	c.converged()
+	if _, ok := get(t, c.node(lead), "dies", true); ok {
+		t.Fatal("the restarted member still has the expired lease's key")
+	}
+}
+
+func TestClusterMembershipChanges(t *testing.T) {
+	c := newCluster(t, 3, 4, nil)
+	ctx := context.Background()
+	l := c.waitLeader()
+	// Errors as etcd's, before anything is proposed or at apply time.
+	if _, _, err := l.MemberAdd(ctx, []string{"not a url"}, false); err == nil || err.Error() != "etcdserver: given member URLs are invalid" {
+		t.Fatalf("add with a bad URL: %v", err)
+	}
+	if _, _, err := l.MemberAdd(ctx, []string{peerURL("m1")}, true); err == nil || err.Error() != "etcdserver: Peer URLs already exists" {
+		t.Fatalf("add with a used URL: %v", err)
+	}
+	if _, err := l.MemberRemove(ctx, 12345); err == nil || err.Error() != "etcdserver: member not found" {
+		t.Fatalf("remove unknown: %v", err)
+	}
+	if _, err := l.MemberPromote(ctx, l.MemberID()); err == nil || err.Error() != "etcdserver: can only promote a learner member" {
+		t.Fatalf("promote a voter: %v", err)
+	}
+	// A learner: added, started with --initial-cluster-state existing, promoted once it
+	// caught up (on a follower, the request is forwarded to the leader).
+	c.initial += ",m4=" + peerURL("m4")
+	c.names = append(c.names, "m4")
+	m, ms, err := l.MemberAdd(ctx, []string{peerURL("m4")}, true)
+	if err != nil || !m.IsLearner || len(ms) != 4 {
+		t.Fatalf("add learner: %+v %v", m, err)
+	}
+	if _, _, err := l.MemberAdd(ctx, []string{"http://m5:2380"}, true); err == nil || err.Error() != "etcdserver: too many learner members in cluster" {
+		t.Fatalf("second learner: %v", err)
+	}
+	n4 := c.start("m4", "existing")
+	if n4.MemberID() != m.ID {
+		t.Fatalf("the new member took ID %x, want the added %x", n4.MemberID(), m.ID)
+	}
+	c.eventually("the learner caught up and promoted", func() bool {
+		var follower *node.Node
+		for _, n := range c.running() {
+			if !n.IsLeader() && n != n4 {
+				follower = n
+			}
+		}
+		_, err := follower.MemberPromote(ctx, m.ID)
+		return err == nil
+	})
+	c.converged()
+	c.eventually("every member sees m4 as a voter", func() bool {
+		for _, n := range c.running() {
+			mm, ok := memberByID(n.Members(), m.ID)
+			if !ok || mm.IsLearner || mm.Name != "m4" {
+				return false
+			}
+		}
+		return true
+	})
+	// Remove the leader: it learns it was removed, the others go on.
+	l = c.waitLeader()
+	if _, err := l.MemberRemove(ctx, l.MemberID()); err != nil {
+		t.Fatalf("remove the leader: %v", err)
+	}
+	select {
+	case <-l.RemovedNotify():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the removed leader was not told")
+	}
+	for _, name := range c.names {
+		if c.node(name) == l {
+			c.stop(name)
+		}
+	}
+	nl := c.waitLeader()
+	c.put(nl, "after-remove", "v")
+	c.converged()
+	if got := len(nl.Members()); got != 3 {
+		t.Fatalf("%d members after removing the leader, want 3", got)
+	}
+	if _, err := nl.MemberRemove(ctx, l.MemberID()); err == nil || err.Error() != "etcdserver: member not found" {
+		t.Fatalf("remove twice: %v", err)
+	}
+}
+
+func memberByID(ms []node.Member, id uint64) (node.Member, bool) {
+	for _, m := range ms {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return node.Member{}, false
+}
