@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -39,17 +40,28 @@ var (
 // of the leader's, as etcd.
 const learnerReadyPercent = 0.9
 
+// checkURLs validates peer URLs as etcd's types.NewURLs does (http, https, unix or unixs;
+// host:port; no path) and sorts them.
 func checkURLs(urls []string) ([]string, error) {
 	if len(urls) == 0 {
 		return nil, pbconv.ErrMemberBadURLs
 	}
 	out := make([]string, 0, len(urls))
-	for _, u := range urls {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Path != "" && p.Path != "/" {
+	for _, raw := range urls {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil {
 			return nil, pbconv.ErrMemberBadURLs
 		}
-		out = append(out, u)
+		switch u.Scheme {
+		case "http", "https", "unix", "unixs":
+		default:
+			return nil, pbconv.ErrMemberBadURLs
+		}
+		if _, _, err := net.SplitHostPort(u.Host); err != nil || u.Path != "" {
+			return nil, pbconv.ErrMemberBadURLs
+		}
+		out = append(out, u.String())
 	}
 	sort.Strings(out)
 	return out, nil
@@ -64,8 +76,8 @@ func (n *Node) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (
 		return Member{}, nil, err
 	}
 	m := Member{ID: MemberID(urls, strconv.FormatInt(n.cfg.Clock.Now().Unix(), 10)), PeerURLs: urls, IsLearner: learner}
-	if n.cfg.StrictReconfigCheck && !learner {
-		if err := n.readyToAddVoter(); err != nil {
+	if n.cfg.StrictReconfigCheck {
+		if err := n.readyToAdd(learner); err != nil {
 			return Member{}, nil, err
 		}
 	}
@@ -93,13 +105,13 @@ func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
 
 // MemberUpdate changes a member's peer URLs.
 func (n *Node) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) ([]Member, error) {
-	urls, err := checkURLs(peerURLs)
-	if err != nil {
-		return nil, err
-	}
 	m, ok := n.members.get(id)
 	if !ok {
 		return nil, pbconv.ErrMemberNotFound
+	}
+	urls, err := checkURLs(peerURLs)
+	if err != nil {
+		return nil, err
 	}
 	m.PeerURLs = urls
 	return n.configure(ctx, raftpb.ConfChange{Type: raftpb.ConfChangeUpdateNode, NodeID: id}, confContext{Member: m})
@@ -121,12 +133,10 @@ func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
 		}
 		return n.members.list(), nil
 	}
+	// As etcd: first whether it caught up, then (a learner?) when the change applies.
 	m, ok := n.members.get(id)
 	if !ok {
 		return nil, pbconv.ErrMemberNotFound
-	}
-	if !m.IsLearner {
-		return nil, pbconv.ErrMemberNotLearner
 	}
 	st := n.r.node.Status()
 	lp, ok := st.Progress[id]
@@ -136,8 +146,8 @@ func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
 	if float64(lp.Match) < float64(st.Progress[n.id].Match)*learnerReadyPercent {
 		return nil, pbconv.ErrLearnerNotReady
 	}
-	if n.cfg.StrictReconfigCheck {
-		if err := n.readyToAddVoter(); err != nil {
+	if n.cfg.StrictReconfigCheck && m.IsLearner {
+		if err := n.readyToAdd(false); err != nil {
 			return nil, err
 		}
 	}
@@ -218,11 +228,10 @@ func (n *Node) voters() []Member {
 	return out
 }
 
-// readyToAddVoter is etcd's IsReadyToAddVotingMember plus its connectivity check: enough
-// started (published) voters that the cluster keeps quorum with one more, and every voter
-// recently heard from (known only on the leader; elsewhere the leader's own checks at
-// apply time stand).
-func (n *Node) readyToAddVoter() error {
+// readyToAdd is etcd's mayAddMember: for a voter, enough started (published) voters that
+// the cluster keeps quorum with one more (IsReadyToAddVotingMember); for any add, every
+// voter recently heard from (known only on the leader: elsewhere this check is skipped).
+func (n *Node) readyToAdd(learner bool) error {
 	vs := n.voters()
 	nmembers, nstarted := 1, 0
 	for _, m := range vs {
@@ -231,7 +240,7 @@ func (n *Node) readyToAddVoter() error {
 			nstarted++
 		}
 	}
-	if !(nstarted == 1 && nmembers == 2) && nstarted < nmembers/2+1 {
+	if !learner && !(nstarted == 1 && nmembers == 2) && nstarted < nmembers/2+1 {
 		return pbconv.ErrNotEnoughStartedMembers
 	}
 	if act, ok := n.activeVoters(); ok && act < len(vs) {
