@@ -391,6 +391,7 @@ func (n *Node) Members() []Member { return n.members.list() }
 // Stop stops the loops, closes the log and the core. It may be called more than once.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		n.transferOnStop()
 		close(n.stopc)
 		n.cfg.Transport.Stop()
 		n.wg.Wait()
@@ -406,6 +407,33 @@ func (n *Node) Stop() {
 		n.retireMu.Unlock()
 		n.lock.Release()
 	})
+}
+
+// transferOnStop hands leadership to the most up-to-date voter before a leader stops, so
+// the cluster need not wait out an election timeout (etcd's
+// TryTransferLeadershipOnShutdown).
+func (n *Node) transferOnStop() {
+	if !n.IsLeader() || len(n.voters()) < 2 {
+		return
+	}
+	st := n.r.node.Status()
+	var target, match uint64
+	for id, pr := range st.Progress {
+		if id != n.id && !pr.IsLearner && pr.RecentActive && pr.Match >= match {
+			target, match = id, pr.Match
+		}
+	}
+	if target == 0 {
+		return
+	}
+	// Raft gives a transfer an election timeout; a little more, and we stop anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*n.cfg.ElectionTimeout)
+	defer cancel()
+	if err := n.MoveLeader(ctx, target); err != nil {
+		n.log.Warn("handing leadership over before stopping failed", "to", fmt.Sprintf("%x", target), "error", err)
+		return
+	}
+	n.log.Info("handed leadership over before stopping", "to", fmt.Sprintf("%x", target))
 }
 
 // propose submits a write through Raft and returns what applying it produced. It returns
