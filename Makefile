@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-core fuzz clean
+.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-core fuzz clean
 
 all: build
 
@@ -73,6 +73,10 @@ cover:
 # docs/benchmarks.md. Not part of `make test` (it measures, it does not check).
 bench:
 	scripts/bench.sh $(or $(ROUNDS),3)
+
+# The same with 3-member clusters (3 etcd, 3 metastore processes); writes docs/benchmarks-cluster.md.
+bench-cluster:
+	scripts/bench-cluster.sh $(or $(ROUNDS),3)
 
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...

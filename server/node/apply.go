@@ -109,7 +109,7 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 		}
 		r.confState = *r.node.ApplyConfChange(cc)
 		if reqID != 0 {
-			n.w.trigger(reqID, result{n.members.list(), err})
+			n.w.trigger(reqID, result{confResult{members: n.members.list(), index: e.Index}, err})
 		}
 	case raftpb.EntryConfChangeV2:
 		var cc raftpb.ConfChangeV2

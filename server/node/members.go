@@ -189,9 +189,19 @@ func (n *Node) MoveLeader(ctx context.Context, target uint64) error {
 	return nil
 }
 
-// configure proposes a conf change and waits until it is applied; the apply-time checks
-// decide its outcome.
+// confResult is what applying a conf change gives its proposer.
+type confResult struct {
+	members []Member
+	index   uint64
+}
+
+// configure proposes a conf change and waits until it is applied and Raft has moved past it
+// (so the next one is not refused); the apply-time checks decide its outcome. Raft drops a
+// conf change proposed while another is pending (it becomes an empty entry), so the wait is
+// bounded, as etcd's, by the request timeout.
 func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContext) ([]Member, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.requestTimeout())
+	defer cancel()
 	cc.ID = uint64(n.ids.Next())
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -208,9 +218,18 @@ func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContex
 		if res.err != nil {
 			return nil, res.err
 		}
-		return res.resp.([]Member), nil
+		cr := res.resp.(confResult)
+		select {
+		case <-n.r.advanced.appliedAt(cr.index):
+		case <-ctx.Done():
+		case <-n.stopc:
+		}
+		return cr.members, nil
 	case <-ctx.Done():
 		n.w.cancel(cc.ID)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, pbconv.ErrTimeout
+		}
 		return nil, ctx.Err()
 	case <-n.stopc:
 		return nil, pbconv.ErrStopped

@@ -30,6 +30,9 @@ type raftNode struct {
 	wal     *wal.WAL
 
 	applyc   chan toApply
+	// advanced: Raft has been told (Advance) that entries up to here are applied; only then
+	// does it take the next conf change (it turns one proposed earlier into an empty entry).
+	advanced *waits
 	captures chan chan captured // requests for the state, to send as a snapshot
 
 	// Owned by the applier:
@@ -129,7 +132,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	}
 	n.store.Store(s)
 	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(),
-		applyc: make(chan toApply, 16), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
+		applyc: make(chan toApply, 16), advanced: newWaits(), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
 	w.ObserveSync = n.cfg.ObserveFsync
 	c := &raft.Config{
 		ID:              n.id,
@@ -344,6 +347,9 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 		}()
 	}
 	r.node.Advance()
+	if l := len(rd.CommittedEntries); l > 0 {
+		r.advanced.setApplied(rd.CommittedEntries[l-1].Index)
+	}
 	return true
 }
 

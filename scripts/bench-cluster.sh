@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# 3-member clusters side by side: a 3-member etcd 3.6.16 and a 3-member metastore on this
+# machine, etcd's benchmark tool against all three endpoints of each, alternating A B A B,
+# medians of ROUNDS rounds. Prints the table and writes it to docs/benchmarks-cluster.md.
+#
+#   scripts/bench-cluster.sh [ROUNDS]        (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SHARED=${SHARED:-../shared}
+go build -o bin/metastore ./cmd/metastore
+REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
+work=$(mktemp -d /tmp/bench-cluster.XXXXXX)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# cluster <label> <binary>: starts 3 members, prints their client endpoints (comma-separated).
+cluster() {
+  local label=$1 bin=$2 i cps=() pps=() initial=""
+  for i in 1 2 3; do cps+=("$(free_port)"); pps+=("$(free_port)"); done
+  for i in 0 1 2; do initial+="${initial:+,}$label$i=http://127.0.0.1:${pps[$i]}"; done
+  for i in 0 1 2; do
+    "$bin" --name "$label$i" --data-dir "$work/$label$i" \
+      --listen-client-urls "http://127.0.0.1:${cps[$i]}" --advertise-client-urls "http://127.0.0.1:${cps[$i]}" \
+      --listen-peer-urls "http://127.0.0.1:${pps[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pps[$i]}" \
+      --initial-cluster "$initial" --initial-cluster-token "bench-$label" >"$work/$label$i.log" 2>&1 &
+    pids+=($!)
+  done
+  local eps="127.0.0.1:${cps[0]},127.0.0.1:${cps[1]},127.0.0.1:${cps[2]}"
+  for _ in $(seq 150); do
+    "$REF_BIN/etcdctl" --endpoints "$eps" --dial-timeout 1s put /bench/ready 1 >/dev/null 2>&1 && { echo "$eps"; return 0; }
+    sleep 0.2
+  done
+  echo "bench-cluster: $label did not answer" >&2; tail -5 "$work/${label}0.log" >&2; return 1
+}
+REF=$(cluster etcd "$REF_BIN/etcd")
+SUT=$(cluster ms bin/metastore)
+
+declare -A ARGS=(
+  [put-100-clients]="--conns 10 --clients 100 put --key-size 8 --val-size 256 --total 30000 --key-space-size 100000"
+  [txn-put-100-clients]="--conns 10 --clients 100 txn-put --key-size 8 --val-size 256 --total 20000 --key-space-size 100000"
+  [range-linearizable]="--conns 10 --clients 100 range /bench/ready --consistency l --total 40000"
+  [range-serializable]="--conns 10 --clients 100 range /bench/ready --consistency s --total 40000"
+  [lease-keepalive]="--conns 10 --clients 100 lease-keepalive --total 20000"
+)
+ORDER="put-100-clients txn-put-100-clients range-linearizable range-serializable lease-keepalive"
+run() {
+  local out; out=$("$REF_BIN/benchmark" --endpoints "$1" $2 2>/dev/null | tr -d '\r')
+  local rps p99
+  rps=$(sed -n 's/.*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
+  p99=$(sed -n 's/.*99% in \([0-9.]*\) secs.*/\1/p' <<<"$out" | head -1)
+  echo "${rps:-0} ${p99:-0}"
+}
+median() { sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+table=$(
+  printf '%-22s %12s %10s %12s %10s %8s\n' scenario etcd_req/s etcd_p99 ms_req/s ms_p99 ratio
+  for s in $ORDER; do
+    : >"$work/a"; : >"$work/b"
+    for _ in $(seq "$ROUNDS"); do
+      run "$REF" "${ARGS[$s]}" >>"$work/a"
+      run "$SUT" "${ARGS[$s]}" >>"$work/b"
+    done
+    ar=$(cut -d' ' -f1 "$work/a" | median); ap=$(cut -d' ' -f2 "$work/a" | median)
+    br=$(cut -d' ' -f1 "$work/b" | median); bp=$(cut -d' ' -f2 "$work/b" | median)
+    ratio=$(awk -v a="$ar" -v b="$br" 'BEGIN{ if (a>0) printf "%.2f", b/a; else print "n/a" }')
+    printf '%-22s %12.0f %8.1fms %12.0f %8.1fms %8s\n' "$s" "$ar" "$(awk -v p="$ap" 'BEGIN{print p*1000}')" "$br" "$(awk -v p="$bp" 'BEGIN{print p*1000}')" "$ratio"
+  done
+)
+{
+  echo "# Benchmarks: 3 members"
+  echo
+  echo "A 3-member MetaStore against a 3-member etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), all six processes on this one machine,"
+  echo "etcd's benchmark tool against all three endpoints of each cluster, $ROUNDS rounds alternating, medians."
+  echo "Ratio = MetaStore / etcd requests per second."
+  echo
+  echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "- command: \`make bench-cluster\` (scripts/bench-cluster.sh)"
+  echo
+  echo '```'
+  echo "$table"
+  echo '```'
+} > docs/benchmarks-cluster.md
+cat docs/benchmarks-cluster.md
