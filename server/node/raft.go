@@ -29,7 +29,7 @@ type raftNode struct {
 	storage *raft.MemoryStorage
 	wal     *wal.WAL
 
-	applyc   chan toApply
+	applyc chan toApply
 	// advanced: Raft has been told (Advance) that entries up to here are applied; only then
 	// does it take the next conf change (it turns one proposed earlier into an empty entry).
 	advanced *waits
