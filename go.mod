@@ -3,6 +3,7 @@ module github.com/metastore/metastore
 go 1.26.0
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/gogo/protobuf v1.3.2
