@@ -564,6 +564,22 @@ func (s *service) stream(ss grpc.ServerStream) error {
 		s.t.log.Warn("refusing a peer", "error", err)
 		return err
 	}
+	// A proposal forwarded to a member that has no leader blocks in Raft until one is known;
+	// the messages that would tell it (heartbeats, appends) come behind on this stream. So
+	// proposals are handed over on a goroutine of their own, dropped when too many wait (the
+	// sender's client times out and retries), as etcd's rafthttp does.
+	propc := make(chan raftpb.Message, queueLen)
+	ctx := ss.Context()
+	go func() {
+		for {
+			select {
+			case m := <-propc:
+				h.Process(ctx, m)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for {
 		var frame []byte
 		if err := ss.RecvMsg(&frame); err != nil {
@@ -574,6 +590,13 @@ func (s *service) stream(ss grpc.ServerStream) error {
 			return status.Errorf(codes.InvalidArgument, "bad frame: %v", err)
 		}
 		for _, m := range msgs {
+			if m.Type == raftpb.MsgProp {
+				select {
+				case propc <- m:
+				default:
+				}
+				continue
+			}
 			if err := h.Process(ss.Context(), m); err != nil {
 				return status.Error(codes.FailedPrecondition, err.Error())
 			}
