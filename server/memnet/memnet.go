@@ -188,6 +188,12 @@ func (e *Endpoint) one(to uint64, m raftpb.Message) {
 		return
 	default:
 	}
+	if m.Type == raftpb.MsgProp {
+		// A member without a leader holds a proposal until it learns one; what would tell
+		// it comes behind on this queue (the peer transport does the same).
+		go h.Process(context.Background(), m)
+		return
+	}
 	err := h.Process(context.Background(), m)
 	if m.Type == raftpb.MsgSnap {
 		if sh := e.handler(); sh != nil {

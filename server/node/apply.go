@@ -66,13 +66,11 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			if n.IsLeader() && e.Term == n.term.Load() {
 				// A single voter's deadlines are its own (nobody else renewed them, and a
 				// clean stop's checkpoint holds): nothing to extend.
-				if len(n.voters()) > 1 {
+				if len(n.voters()) > 1 || n.followedOther.Load() {
 					n.Store().PromoteLeases(int64((n.cfg.ElectionTimeout + time.Second - 1) / time.Second))
 				}
 				n.leasesPromoted.Store(true)
 				n.setReady()
-			} else if !n.IsLeader() {
-				n.leasesPromoted.Store(false)
 			}
 			break
 		}
@@ -100,8 +98,19 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 		}
 		reqID := cc.ID
 		var err error
-		if !replayed {
-			err = r.applyMembership(e.Index, cc)
+		switch {
+		case !replayed:
+			if err = r.applyMembership(e.Index, cc); err != nil {
+				// Every member refused it; a replay (after a restart or a snapshot) must
+				// hand Raft the same empty change, so the refusal is kept with the state.
+				s := n.Store()
+				s.SetApplied(e.Index)
+				if cerr := s.CommitMeta(backend.MetaEntry{Key: idKey(rejectedMetaPrefix, e.Index), Value: []byte{1}}); cerr != nil {
+					r.fatal("record a refused conf change", cerr)
+				}
+			}
+		case r.rejected(e.Index):
+			err = errRejected
 		}
 		if err != nil {
 			// Refused by the membership's own checks: Raft must not see it either.
@@ -202,6 +211,15 @@ func (r *raftNode) applyMembership(index uint64, cc raftpb.ConfChange) error {
 	return nil
 }
 
+// errRejected stands for a refusal recorded earlier, found again on a replay.
+var errRejected = errors.New("conf change refused when first applied")
+
+// rejected reports whether the conf change at index was refused when first applied.
+func (r *raftNode) rejected(index uint64) bool {
+	_, ok := r.n.DB().Meta(idKey(rejectedMetaPrefix, index))
+	return ok
+}
+
 func (n *Node) learners() int {
 	c := 0
 	for _, m := range n.members.list() {
@@ -250,7 +268,9 @@ func (r *raftNode) maybeSnapshot() {
 	r.snapping.Store(true)
 	r.snapIndex = applied
 	db := n.DB()
+	n.wg.Add(1) // the applier runs, so Stop's Wait has not returned: Add is safe
 	go func() {
+		defer n.wg.Done()
 		res := snapResult{}
 		if res.err = db.Flush(); res.err == nil {
 			var snap raftpb.Snapshot
@@ -274,20 +294,38 @@ var raftSnapMagic = []byte("MSRAFT\x01")
 type captured struct {
 	applied uint64
 	members []Member
-	alarms  []*pb.AlarmMember
-	state   *core.Snapshot
+	// removed IDs and refused conf changes (by index) travel with the members, so the
+	// follower decides replays and later changes as the others do.
+	removed  []uint64
+	rejected []uint64
+	alarms   []*pb.AlarmMember
+	state    *core.Snapshot
+}
+
+// membershipExtra is the JSON of what travels with the member list.
+type membershipExtra struct {
+	Removed  []uint64 `json:"removed,omitempty"`
+	Rejected []uint64 `json:"rejected,omitempty"`
 }
 
 // capture takes the state between two applies (the store's snapshot is a cheap clone).
 func (r *raftNode) capture() captured {
 	n := r.n
-	return captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(pb.AlarmType_NONE), state: n.Store().Snapshot()}
+	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(pb.AlarmType_NONE), state: n.Store().Snapshot()}
+	c.removed = n.members.removedIDs()
+	n.DB().AscendMeta(rejectedMetaPrefix, func(k string, _ []byte) bool {
+		if b := []byte(k[len(rejectedMetaPrefix):]); len(b) == 8 {
+			c.rejected = append(c.rejected, binary.BigEndian.Uint64(b))
+		}
+		return true
+	})
+	return c
 }
 
 func (c captured) encode(w io.Writer) error {
 	w.Write(raftSnapMagic)
 	binary.Write(w, binary.BigEndian, c.applied)
-	for _, v := range []any{c.members, c.alarms} {
+	for _, v := range []any{c.members, c.alarms, membershipExtra{Removed: c.removed, Rejected: c.rejected}} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
@@ -341,7 +379,8 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	data = data[8:]
 	var members []Member
 	var alarmList []*pb.AlarmMember
-	for _, v := range []any{&members, &alarmList} {
+	var extra membershipExtra
+	for _, v := range []any{&members, &alarmList, &extra} {
 		if len(data) < 4 {
 			return errors.New("snapshot truncated")
 		}
@@ -377,6 +416,13 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	for _, a := range alarmList {
 		metas = append(metas, backend.MetaEntry{Key: alarmMetaKey(a.MemberID, a.Alarm), Value: []byte{1}})
 	}
+	for _, id := range extra.Removed {
+		ms.removed[id] = true
+		metas = append(metas, backend.MetaEntry{Key: idKey(removedMetaPrefix, id), Value: []byte{1}})
+	}
+	for _, i := range extra.Rejected {
+		metas = append(metas, backend.MetaEntry{Key: idKey(rejectedMetaPrefix, i), Value: []byte{1}})
+	}
 	if err := s.CommitMeta(metas...); err != nil {
 		return err
 	}
@@ -400,9 +446,8 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	// Membership and alarms as the leader had them; peers follow.
 	old := n.members.list()
 	n.members.mu.Lock()
-	n.members.members, n.members.removed = ms.members, map[uint64]bool{}
+	n.members.members, n.members.removed = ms.members, ms.removed
 	n.members.mu.Unlock()
-	n.members.load(db)
 	for _, m := range old {
 		if _, ok := n.members.get(m.ID); !ok && m.ID != n.id {
 			n.cfg.Transport.RemovePeer(m.ID)
@@ -424,9 +469,11 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	return nil
 }
 
-// dbGeneration is the directory a snapshot installed at index is restored into.
+// dbGeneration is the directory a snapshot installed at index is restored into: a name
+// never used before, so that installing the same snapshot again (after a crash part-way)
+// never touches the directory in use.
 func dbGeneration(dataDir string, index uint64) string {
-	return filepath.Join(dataDir, "member", fmt.Sprintf("db.%016x", index))
+	return filepath.Join(dataDir, "member", fmt.Sprintf("db.%016x.%x", index, time.Now().UnixNano()))
 }
 
 // currentDBFile names the database directory in use, once a snapshot has replaced the

@@ -439,6 +439,12 @@ func TestClusterMembershipChanges(t *testing.T) {
 	c := newCluster(t, 3, 4, nil)
 	ctx := context.Background()
 	l := c.waitLeader()
+	// As etcd's, the leader refuses changes ("unhealthy cluster") until it hears from every
+	// voter, which takes a moment after an election.
+	c.eventually("the leader hears from every voter", func() bool {
+		_, _, err := l.MemberAdd(ctx, []string{peerURL("m1")}, true)
+		return err != nil && err.Error() != "etcdserver: unhealthy cluster"
+	})
 	// Errors as etcd's, before anything is proposed or at apply time.
 	if _, _, err := l.MemberAdd(ctx, []string{"not a url"}, false); err == nil || err.Error() != "etcdserver: given member URLs are invalid" {
 		t.Fatalf("add with a bad URL: %v", err)
@@ -467,6 +473,12 @@ func TestClusterMembershipChanges(t *testing.T) {
 	if n4.MemberID() != m.ID {
 		t.Fatalf("the new member took ID %x, want the added %x", n4.MemberID(), m.ID)
 	}
+	var lastErr error
+	defer func() {
+		if t.Failed() {
+			t.Logf("last promote error: %v", lastErr)
+		}
+	}()
 	c.eventually("the learner caught up and promoted", func() bool {
 		var follower *node.Node
 		for _, n := range c.running() {
@@ -474,8 +486,8 @@ func TestClusterMembershipChanges(t *testing.T) {
 				follower = n
 			}
 		}
-		_, err := follower.MemberPromote(ctx, m.ID)
-		return err == nil
+		_, lastErr = follower.MemberPromote(ctx, m.ID)
+		return lastErr == nil
 	})
 	c.converged()
 	c.eventually("every member sees m4 as a voter", func() bool {

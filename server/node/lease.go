@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
@@ -35,7 +36,9 @@ func (n *Node) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.L
 // LeaseRenew is a keep-alive; it does not go through the log, as in etcd. Only the leader
 // keeps lease deadlines, so a follower forwards it there.
 func (n *Node) LeaseRenew(ctx context.Context, id int64) (*pb.LeaseKeepAliveResponse, error) {
-	if n.IsLeader() {
+	if lead, err := n.leaderLeases(ctx); err != nil {
+		return nil, err
+	} else if lead {
 		return pbconv.LeaseKeepAliveResponse(n.Store().LeaseKeepAlive(id), n.Header()), nil
 	}
 	b, err := n.forward(ctx, binary.BigEndian.AppendUint64([]byte{fwdKeepAlive}, uint64(id)))
@@ -50,7 +53,9 @@ func (n *Node) LeaseRenew(ctx context.Context, id int64) (*pb.LeaseKeepAliveResp
 
 // LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).
 func (n *Node) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	if n.IsLeader() {
+	if lead, err := n.leaderLeases(ctx); err != nil {
+		return nil, err
+	} else if lead {
 		return pbconv.LeaseTimeToLiveResponse(n.Store().LeaseTimeToLive(r.ID, r.Keys), n.Header()), nil
 	}
 	req, err := r.Marshal()
@@ -71,4 +76,27 @@ func (n *Node) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest
 
 func (n *Node) LeaseLeases(ctx context.Context) (*pb.LeaseLeasesResponse, error) {
 	return pbconv.LeaseLeasesResponse(n.Store().LeaseLeases(), n.Header()), nil
+}
+
+// leaderLeases reports whether this member leads with its lease deadlines promoted for its
+// term. A new leader's deadlines are stale (keep-alives went to the old one) until it has
+// applied its first entry and extended them: a keep-alive arriving in between waits, rather
+// than find a lease "expired" that the old leader kept alive.
+func (n *Node) leaderLeases(ctx context.Context) (bool, error) {
+	for n.IsLeader() {
+		if n.leasesPromoted.Load() {
+			return true, nil
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		case <-n.stopc:
+			t.Stop()
+			return false, pbconv.ErrStopped
+		}
+	}
+	return false, nil
 }

@@ -215,14 +215,15 @@ func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContex
 	}
 	select {
 	case res := <-ch:
-		if res.err != nil {
-			return nil, res.err
-		}
+		// Refused or not, Raft takes the next conf change only once it moved past this one.
 		cr := res.resp.(confResult)
 		select {
 		case <-n.r.advanced.appliedAt(cr.index):
 		case <-ctx.Done():
 		case <-n.stopc:
+		}
+		if res.err != nil {
+			return nil, res.err
 		}
 		return cr.members, nil
 	case <-ctx.Done():
@@ -284,11 +285,11 @@ func (n *Node) readyToRemoveVoter(id uint64) error {
 	if nstarted < nmembers/2+1 {
 		return pbconv.ErrNotEnoughStartedMembers
 	}
-	if !n.IsLeader() || id == n.id {
+	if !n.IsLeader() {
 		return nil
 	}
 	st := n.r.node.Status()
-	if pr, ok := st.Progress[id]; !ok || !pr.RecentActive {
+	if pr, ok := st.Progress[id]; id != n.id && (!ok || !pr.RecentActive) {
 		return nil // a member that is down is safe to remove
 	}
 	if act, ok := n.activeVoters(); ok && act-1 < 1+(len(vs)-1)/2 {
@@ -354,6 +355,9 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 	case fwdKeepAlive:
 		if len(req) != 9 {
 			return nil, errors.New("bad keep-alive")
+		}
+		if lead, err := n.leaderLeases(ctx); err != nil || !lead {
+			return nil, pbconv.ErrNotLeader
 		}
 		resp := n.Store().LeaseKeepAlive(int64(binary.BigEndian.Uint64(req[1:])))
 		return binary.BigEndian.AppendUint64(nil, uint64(resp.TTL)), nil

@@ -87,6 +87,8 @@ func ParseInitialCluster(v, token string) ([]Member, error) {
 const (
 	memberMetaPrefix  = "member/"
 	removedMetaPrefix = "removed/"
+	// rejectedMetaPrefix + 8-byte log index: a conf change every member refused.
+	rejectedMetaPrefix = "rejected/"
 	// identityMetaKey records which member of which cluster a data dir belongs to.
 	identityMetaKey = "identity"
 )
@@ -109,6 +111,8 @@ func newMembership() *membership {
 func (m *membership) load(db interface {
 	AscendMeta(prefix string, fn func(k string, v []byte) bool)
 }) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var err error
 	db.AscendMeta(memberMetaPrefix, func(k string, v []byte) bool {
 		var mem Member
@@ -151,6 +155,17 @@ func (m *membership) get(id uint64) (Member, bool) {
 		return Member{}, false
 	}
 	return *mem, true
+}
+
+func (m *membership) removedIDs() []uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]uint64, 0, len(m.removed))
+	for id := range m.removed {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func (m *membership) isRemoved(id uint64) bool {

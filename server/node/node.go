@@ -139,6 +139,7 @@ type Node struct {
 	log       *slog.Logger
 	r         *raftNode
 	members   *membership
+	joinPeers []Member // a joining member's view of the cluster, for the transport only
 	w         *waits
 	reads     *readLoop
 
@@ -149,6 +150,9 @@ type Node struct {
 	// leasesPromoted: this leader has extended every lease for its term (etcd's Promote)
 	// and may expire them.
 	leasesPromoted atomic.Bool
+	// followedOther: since it started, this member followed another leader, so its lease
+	// deadlines are not its own (keep-alives went elsewhere) and must be promoted.
+	followedOther atomic.Bool
 
 	alarms alarms
 	quota  int64
@@ -203,7 +207,7 @@ func New(cfg Config) (*Node, error) {
 		lock.Release()
 		return nil, err
 	}
-	for _, m := range n.members.list() {
+	for _, m := range append(n.members.list(), n.joinPeers...) {
 		if m.ID != n.id {
 			cfg.Transport.AddPeer(m.ID, m.PeerURLs)
 		}

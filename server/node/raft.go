@@ -72,11 +72,13 @@ func watchConfig(c Config) mvcc.WatchConfig {
 func openRaft(n *Node) (*raftNode, error) {
 	walDir, dbDir := dataPaths(n.cfg.DataDir)
 	removeStaleDBs(n.cfg.DataDir, dbDir)
-	existing := wal.Exists(walDir)
 	w, st, err := wal.Open(walDir)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
+	// A log with nothing in it (a first start that failed before its first write) is a
+	// new one: the member bootstraps again.
+	existing := st.Snapshot.Index > 0 || !raft.IsEmptyHardState(st.HardState) || len(st.Entries) > 0
 	db, err := pebblekv.Open(dbDir)
 	if err != nil {
 		w.Close()
@@ -118,9 +120,11 @@ func openRaft(n *Node) (*raftNode, error) {
 			switch {
 			case !hasIdentity:
 				id, bootstrap = want, ms
-			case n.cfg.InitialClusterState == "new" && err == nil && (want.MemberID != id.MemberID || want.ClusterID != id.ClusterID):
-				return fail(fmt.Errorf("data dir %s belongs to member %x of cluster %x, but --initial-cluster makes this member %x of cluster %x: use the data dir of this member, or an empty one",
-					n.cfg.DataDir, id.MemberID, id.ClusterID, want.MemberID, want.ClusterID))
+			case n.cfg.InitialClusterState == "new" && err == nil && want.MemberID != id.MemberID:
+				// The cluster ID is not compared: --initial-cluster may since list members
+				// added later (etcd ignores it once a member has a log).
+				return fail(fmt.Errorf("data dir %s belongs to member %x of cluster %x, but the flags make this member %x: use the data dir of this member, or an empty one",
+					n.cfg.DataDir, id.MemberID, id.ClusterID, want.MemberID))
 			}
 		}
 	}
@@ -155,12 +159,8 @@ func openRaft(n *Node) (*raftNode, error) {
 		if n.cfg.InitialClusterState == "existing" {
 			// The leader sends the log (or a snapshot) that adds every member, this one too;
 			// until then the transport needs the others' addresses.
-			for _, m := range bootstrap {
-				n.members.mu.Lock()
-				c := m
-				n.members.members[m.ID] = &c
-				n.members.mu.Unlock()
-			}
+			// (Only the transport learns them here: the membership is what the log says.)
+			n.joinPeers = bootstrap
 			n.log.Info("joining an existing cluster", "member-id", fmt.Sprintf("%x", n.id), "cluster-id", fmt.Sprintf("%x", n.clusterID))
 			r.node = raft.RestartNode(c)
 			return r, nil
@@ -239,6 +239,7 @@ func (r *raftNode) run() {
 	n := r.n
 	ticker := n.cfg.Clock.NewTicker(n.cfg.HeartbeatInterval)
 	defer ticker.Stop()
+	defer r.node.Stop()
 	if ms := n.members.list(); len(ms) == 1 && ms[0].ID == n.id {
 		// A single member need not wait out an election timeout.
 		at := n.w.appliedAt(r.campaignAfter)
@@ -253,7 +254,6 @@ func (r *raftNode) run() {
 	for {
 		select {
 		case <-n.stopc:
-			r.node.Stop()
 			return
 		case <-ticker.C():
 			r.node.Tick()
@@ -271,6 +271,14 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 	n := r.n
 	if rd.SoftState != nil {
 		if old := n.leader.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
+			if rd.SoftState.Lead != n.id {
+				// Not leading (any more): this member's lease deadlines are stale until it
+				// leads again and promotes them.
+				n.leasesPromoted.Store(false)
+				if rd.SoftState.Lead != 0 {
+					n.followedOther.Store(true)
+				}
+			}
 			n.log.Info("leader changed", "leader", fmt.Sprintf("%x", rd.SoftState.Lead), "was", fmt.Sprintf("%x", old))
 			n.reads.leaderChanged()
 		}
@@ -303,7 +311,9 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 		if err := r.wal.Compact(rd.Snapshot.Metadata, rd.HardState, nil); err != nil {
 			r.fatal("persist snapshot", err)
 		}
-		if err := r.storage.ApplySnapshot(rd.Snapshot); err != nil {
+		meta := rd.Snapshot
+		meta.Data = nil // the state is in the database now; Raft's storage keeps the metadata
+		if err := r.storage.ApplySnapshot(meta); err != nil {
 			r.fatal("apply snapshot to raft storage", err)
 		}
 	}
@@ -372,7 +382,8 @@ func (r *raftNode) send(msgs []raftpb.Message) {
 			continue
 		}
 		if m.Type == raftpb.MsgSnap {
-			go r.sendSnapshot(m)
+			n.wg.Add(1) // from the Raft loop, itself in the group: safe against Stop's Wait
+			go func() { defer n.wg.Done(); r.sendSnapshot(m) }()
 			continue
 		}
 		out = append(out, m)
@@ -399,10 +410,19 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 		return
 	}
 	index := res.meta.Index
+	// A snapshot from the leader installed meanwhile is newer: this one must not rewrite
+	// the log back to an older start.
+	if cur, err := r.storage.Snapshot(); err != nil || cur.Metadata.Index != index {
+		return
+	}
 	last, _ := r.storage.LastIndex()
 	var rest []raftpb.Entry
 	if last > index {
-		rest, _ = r.storage.Entries(index+1, last+1, ^uint64(0))
+		var err error
+		if rest, err = r.storage.Entries(index+1, last+1, ^uint64(0)); err != nil {
+			n.log.Error("truncating the log: entries after the snapshot", "error", err)
+			return
+		}
 	}
 	hs, _, _ := r.storage.InitialState()
 	if err := r.wal.Compact(res.meta, hs, rest); err != nil {

@@ -155,7 +155,7 @@ func (t *Transport) AddPeer(id uint64, urls []string) {
 		if sameURLs(p.urls, urls) {
 			return
 		}
-		p.stop()
+		go p.stop() // not under t.mu: stopping waits for its sender
 	}
 	select {
 	case <-t.stopc:
@@ -187,7 +187,7 @@ func (t *Transport) Forward(ctx context.Context, member uint64, req []byte) ([]b
 		return nil, fmt.Errorf("peer %x unknown", member)
 	}
 	var resp []byte
-	err := p.conn.Invoke(p.ctx(ctx), "/"+serviceName+"/Forward", req, &resp, grpc.ForceCodec(rawCodec{}))
+	err := p.conn.Invoke(p.withMD(ctx), "/"+serviceName+"/Forward", req, &resp, grpc.ForceCodec(rawCodec{}))
 	if err != nil {
 		return nil, errors.New(status.Convert(err).Message())
 	}
@@ -292,13 +292,18 @@ type peer struct {
 	conn  *grpc.ClientConn
 	queue chan raftpb.Message
 	stopc chan struct{}
-	once  sync.Once
-	done  chan struct{}
+	// ctx is cancelled by stop, so a stream being opened or written to a dead or wedged
+	// peer does not hold the stop up.
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+	done   chan struct{}
 }
 
 func newPeer(t *Transport, id uint64, urls []string) *peer {
 	p := &peer{t: t, id: id, urls: append([]string(nil), urls...), h: t.h, queue: make(chan raftpb.Message, queueLen),
 		stopc: make(chan struct{}), done: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	host := ""
 	if len(urls) > 0 {
 		host, _ = hostOf(urls[0])
@@ -320,6 +325,7 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 func (p *peer) stop() {
 	p.once.Do(func() {
 		close(p.stopc)
+		p.cancel()
 		<-p.done
 		if p.conn != nil {
 			p.conn.Close()
@@ -329,7 +335,7 @@ func (p *peer) stop() {
 
 // ctx adds the metadata every call carries: the cluster ID (checked by the receiver) and
 // this member's ID.
-func (p *peer) ctx(ctx context.Context) context.Context {
+func (p *peer) withMD(ctx context.Context) context.Context {
 	h := p.h
 	if h == nil {
 		return ctx
@@ -352,7 +358,7 @@ func (p *peer) run() {
 		if p.conn == nil {
 			return
 		}
-		ctx, cancel := context.WithCancel(p.ctx(context.Background()))
+		ctx, cancel := context.WithCancel(p.withMD(p.ctx))
 		stream, err := p.conn.NewStream(ctx, streamDesc, "/"+serviceName+"/Stream", grpc.ForceCodec(rawCodec{}))
 		if err == nil {
 			backoff = 50 * time.Millisecond
@@ -425,15 +431,8 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(p.ctx(context.Background()))
+	ctx, cancel := context.WithCancel(p.withMD(p.ctx))
 	defer cancel()
-	go func() {
-		select {
-		case <-p.stopc:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	stream, err := p.conn.NewStream(ctx, snapDesc, "/"+serviceName+"/Snapshot", grpc.ForceCodec(rawCodec{}))
 	if err != nil {
 		p.t.log.Warn("snapshot stream", "peer", fmt.Sprintf("%x", p.id), "error", err)

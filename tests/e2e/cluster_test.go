@@ -328,10 +328,18 @@ func TestClusterThreeProcesses(t *testing.T) {
 	// old leader (which stops itself).
 	sp4 := &spec{name: "m4", dir: filepath.Join(t.TempDir(), "m4.etcd"), client: freePort(t), peer: freePort(t),
 		extra: c.specs[0].extra, state: "existing"}
-	out, err = c.etcdctl("member", "add", "m4", "--learner", "--peer-urls", "http://"+sp4.peer)
-	if err != nil || !strings.Contains(out, " added ") {
-		t.Fatalf("member add: %v\n%s", err, out)
-	}
+	// As etcd's, a leader refuses membership changes ("unhealthy cluster") until it has
+	// heard from every voter, which takes a moment after the move.
+	eventually(t, "member add accepted", func() bool {
+		out, err = c.etcdctl("member", "add", "m4", "--learner", "--peer-urls", "http://"+sp4.peer)
+		if err != nil && strings.Contains(out, "unhealthy cluster") {
+			return false
+		}
+		if err != nil || !strings.Contains(out, " added ") {
+			t.Fatalf("member add: %v\n%s", err, out)
+		}
+		return true
+	})
 	m := regexp.MustCompile(`ETCD_INITIAL_CLUSTER="([^"]*)"`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("member add printed no ETCD_INITIAL_CLUSTER:\n%s", out)
@@ -345,10 +353,16 @@ func TestClusterThreeProcesses(t *testing.T) {
 	})
 	old := c.members[li]
 	oldID := memberIDOf(t, old)
-	out, err = c.etcdctl("member", "remove", strconv.FormatUint(oldID, 16))
-	if err != nil || !strings.Contains(out, "removed from cluster") {
-		t.Fatalf("member remove: %v\n%s", err, out)
-	}
+	eventually(t, "member remove accepted", func() bool {
+		out, err = c.etcdctl("member", "remove", strconv.FormatUint(oldID, 16))
+		if err != nil && strings.Contains(out, "unhealthy cluster") {
+			return false
+		}
+		if err != nil || !strings.Contains(out, "removed from cluster") {
+			t.Fatalf("member remove: %v\n%s", err, out)
+		}
+		return true
+	})
 	select {
 	case <-old.exited:
 		old.stopped = true
