@@ -132,7 +132,12 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 		p := t.peers[m.To]
 		t.mu.Unlock()
 		if p == nil {
-			continue // a peer we do not know (yet): Raft will send again
+			// A peer we do not know (yet): Raft sends again, but a snapshot it must be told
+			// about, or that follower's progress waits on it for good.
+			if h := t.handler(); h != nil && m.Type == raftpb.MsgSnap {
+				h.ReportSnapshot(m.To, raft.SnapshotFailure)
+			}
+			continue
 		}
 		if m.Type == raftpb.MsgSnap {
 			t.wg.Add(1)
