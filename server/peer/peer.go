@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -157,7 +158,7 @@ func (t *Transport) AddPeer(id uint64, urls []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.peers[id]; p != nil {
-		if sameURLs(p.urls, urls) {
+		if slices.Equal(p.urls, urls) { // the first URL is the one dialled: order counts
 			return
 		}
 		go p.stop() // not under t.mu: stopping waits for its sender
@@ -274,18 +275,6 @@ func hostOf(raw string) (string, error) {
 		return "", fmt.Errorf("invalid peer URL %q", raw)
 	}
 	return u.Host, nil
-}
-
-func sameURLs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // peer is one remote member: a connection, a queue and the goroutine that drains it.
