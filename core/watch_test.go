@@ -132,13 +132,20 @@ func wtNone(t testing.TB, ws *WatchStream) {
 // wtWatch creates a watcher and consumes its Created response, checking it.
 func wtWatch(t testing.TB, ws *WatchStream, req *WatchCreateRequest) mvcc.WatchID {
 	t.Helper()
-	id, err := ws.Create(req)
-	if err != nil {
-		t.Fatalf("create %+v: %v", req, err)
-	}
+	id := wtCreate(t, ws, req)
 	r := wtRecv(t, ws)
 	if !r.Created || r.Canceled || r.WatchID != id || r.Err != nil || len(r.Events) != 0 || r.CompactRevision != 0 {
 		t.Fatalf("want a plain created response for watch %d, got %s", id, wtFmtResp(r))
+	}
+	return id
+}
+
+// wtCreate creates a watcher without reading its created response.
+func wtCreate(t testing.TB, ws *WatchStream, req *WatchCreateRequest) mvcc.WatchID {
+	t.Helper()
+	id, err := ws.Create(req)
+	if err != nil {
+		t.Fatalf("create %+v: %v", req, err)
 	}
 	return id
 }
@@ -1117,11 +1124,23 @@ func TestWatchAtCompactRevision(t *testing.T) {
 			}
 			wtCompact(t, s, rev)
 			ws := wtStream(t, s)
-			id := wtWatch(t, ws, &WatchCreateRequest{Key: []byte("\x00"), RangeEnd: []byte("\x00"), StartRevision: rev, PrevKv: true})
-			below := wtWatch(t, ws, &WatchCreateRequest{Key: []byte("\x00"), RangeEnd: []byte("\x00"), StartRevision: rev - 1})
+			// The first watch's events may arrive before the second watch's created
+			// response (they do with etcd too), so responses are sorted by watch ID.
+			id := wtCreate(t, ws, &WatchCreateRequest{Key: []byte("\x00"), RangeEnd: []byte("\x00"), StartRevision: rev, PrevKv: true})
+			below := wtCreate(t, ws, &WatchCreateRequest{Key: []byte("\x00"), RangeEnd: []byte("\x00"), StartRevision: rev - 1})
 			got := map[mvcc.WatchID][]mvcc.WatchResponse{}
-			for range 2 {
+			for range 4 {
 				r := wtRecv(t, ws)
+				if len(got[r.WatchID]) == 0 && r.Created {
+					if r.Canceled || r.Err != nil || len(r.Events) != 0 || r.CompactRevision != 0 {
+						t.Fatalf("want a plain created response for watch %d, got %s", r.WatchID, wtFmtResp(r))
+					}
+					got[r.WatchID] = []mvcc.WatchResponse{} // created seen; what follows is kept
+					continue
+				}
+				if got[r.WatchID] == nil {
+					t.Fatalf("watch %d: response before its created response: %s", r.WatchID, wtFmtResp(r))
+				}
 				got[r.WatchID] = append(got[r.WatchID], r)
 			}
 			if c := got[below]; len(c) != 1 || !c[0].Canceled || c[0].CompactRevision != rev {
