@@ -196,7 +196,9 @@ func (c *procCluster) sameState(running []*member) {
 // endpoint: the leader is killed with SIGKILL and restarted, a follower is stopped
 // (SIGSTOP) until it needs a snapshot, leadership is moved with etcdctl, a learner is
 // added, promoted, and the old leader removed. No acknowledged write is lost, a watch sees
-// every revision once and in order, and all members end with the same state.
+// every revision once and in order, all members end with the same state, and what other
+// clients saw of a few keys they put, read and compared-and-swapped meanwhile is
+// linearizable (checked with porcupine).
 func TestClusterThreeProcesses(t *testing.T) {
 	c := startCluster(t, 3, "--snapshot-count", "200", "--snapshot-catchup-entries", "20",
 		"--heartbeat-interval", "50", "--election-timeout", "500")
@@ -251,10 +253,17 @@ func TestClusterThreeProcesses(t *testing.T) {
 		target := ackedCount() + n
 		eventually(t, fmt.Sprintf("%d more acknowledged writes", n), func() bool { return ackedCount() >= target })
 	}
+	// Linearizability: clients of every endpoint put, read and compare-and-swap a few keys
+	// (lin/, outside the watch's prefix), on a budget handed out at each fault below; their
+	// history is checked at the end.
+	lin := startLinLoad(t, c.client(), 4, nil, false)
+	defer lin.stop()
+	lin.allow(300)
 	waitMore(100)
 
 	// Kill the leader; a new one takes over, writes go on.
 	li := c.leader()
+	lin.allow(300)
 	c.members[li].kill()
 	survivors := func(except int) []*member {
 		var out []*member
@@ -279,6 +288,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	})
 	waitMore(100)
 	c.members[li] = c.specs[li].start(t)
+	lin.allow(200)
 	waitMore(50)
 
 	// Stop a follower long enough that the leader's log moves past it (snapshot-count 200,
@@ -288,6 +298,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	stopped := c.members[fi]
 	stopped.cmd.Process.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { stopped.cmd.Process.Signal(syscall.SIGCONT) })
+	lin.allow(300)
 	// The load's client keeps sending a third of its requests to the stopped member (its
 	// connection looks alive), so these writes go straight to the leader.
 	// The leader notices the stopped member within ~3s (peer keepalive); writing for longer
@@ -307,6 +318,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		mu.Unlock()
 	}
 	stopped.cmd.Process.Signal(syscall.SIGCONT)
+	lin.allow(200)
 	waitMore(50)
 	eventually(t, "the stopped follower installed a snapshot", func() bool {
 		return strings.Contains(c.members[fi].log.String(), "installed the leader's snapshot")
@@ -315,6 +327,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	// Move leadership with etcdctl, as an operator would.
 	li = c.leader()
 	target := memberIDOf(t, c.members[(li+1)%3])
+	lin.allow(200)
 	out, err = c.etcdctl("move-leader", strconv.FormatUint(target, 16))
 	if err != nil || !strings.Contains(out, "Leadership transferred from") {
 		t.Fatalf("move-leader: %v\n%s", err, out)
@@ -330,6 +343,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		extra: c.specs[0].extra, state: "existing"}
 	// As etcd's, a leader refuses membership changes ("unhealthy cluster") until it has
 	// heard from every voter, which takes a moment after the move.
+	lin.allow(200)
 	eventually(t, "member add accepted", func() bool {
 		out, err = c.etcdctl("member", "add", "m4", "--learner", "--peer-urls", "http://"+sp4.peer)
 		if err != nil && strings.Contains(out, "unhealthy cluster") {
@@ -353,6 +367,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	})
 	old := c.members[li]
 	oldID := memberIDOf(t, old)
+	lin.allow(200)
 	eventually(t, "member remove accepted", func() bool {
 		out, err = c.etcdctl("member", "remove", strconv.FormatUint(oldID, 16))
 		if err != nil && strings.Contains(out, "unhealthy cluster") {
@@ -372,8 +387,10 @@ func TestClusterThreeProcesses(t *testing.T) {
 	c.members = append(survivors(li), m4)
 	c.specs = append(append(c.specs[:li:li], c.specs[li+1:]...), sp4)
 	waitMore(50)
+	lin.finish()
 	close(stop)
 	wg.Wait()
+	lin.check()
 
 	// Every acknowledged write is on every member, and they all hold the same state.
 	c.sameState(c.members)

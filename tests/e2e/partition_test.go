@@ -51,7 +51,8 @@ func startProxiedCluster(t *testing.T, size int, extra ...string) (*procCluster,
 // (check-quorum), the other two elect a leader and writes go on; healed, it rejoins as a
 // follower with the majority's state. Then a follower is cut off: it campaigns without
 // raising its term (pre-vote), writes go on, and healed it catches up. Every acknowledged write is there at
-// its revision on every member.
+// its revision on every member, and what other clients saw of a few keys they put, read
+// and compared-and-swapped meanwhile is linearizable (checked with porcupine).
 func TestClusterPartition(t *testing.T) {
 	began := time.Now()
 	c, proxies := startProxiedCluster(t, 3, "--heartbeat-interval", "50", "--election-timeout", "500")
@@ -130,7 +131,12 @@ func TestClusterPartition(t *testing.T) {
 			}
 		}()
 	}
+	// Linearizability: clients of every endpoint put, read and compare-and-swap a few keys
+	// (lin/, outside part/), half of them asking for a leader as the writers do, on a
+	// budget handed out at each fault below; their history is checked at the end.
+	lin := startLinLoad(t, c.client(), 4, &gate, true)
 	defer func() { // on a failure, let the writers go before the members stop
+		lin.stop()
 		select {
 		case <-stop:
 		default:
@@ -164,6 +170,7 @@ func TestClusterPartition(t *testing.T) {
 	mark := func(what string) {
 		t.Logf("%6.2fs %s (%d acknowledged)", time.Since(began).Seconds(), what, ackedCount())
 	}
+	lin.allow(300)
 	waitMore(100, "before any partition")
 	mark("cluster up, writes flowing")
 
@@ -173,6 +180,7 @@ func TestClusterPartition(t *testing.T) {
 	_, oldTerm := leaderOf(li)
 	proxies[li].Block()
 	cut := time.Now()
+	lin.allow(400)
 	mark(fmt.Sprintf("leader m%d (%x, term %d) cut off", li+1, oldLeader, oldTerm))
 	// A write straight to the cut-off leader is not acknowledged: no answer reaches it, so
 	// it cannot learn the entry committed. (Its outcome is open: the entry still went out to
@@ -213,6 +221,7 @@ func TestClusterPartition(t *testing.T) {
 	// to a goroutine of its own for this reason).
 	proxies[li].Unblock()
 	healed := time.Now()
+	lin.allow(300)
 	// The leader it follows is the one the others agree on: not necessarily the first new
 	// one (on a busy machine a late heartbeat can cause another election meanwhile).
 	eventually(t, "the old leader follows the leader the others agree on", func() bool {
@@ -239,6 +248,7 @@ func TestClusterPartition(t *testing.T) {
 	refusedBefore := proxies[fi].Refused()
 	proxies[fi].Block()
 	cut = time.Now()
+	lin.allow(400)
 	mark(fmt.Sprintf("follower m%d (%x) cut off", fi+1, ids[fi]))
 	waitMore(200, "while a follower is cut off")
 	// Wait until the cut-off follower has campaigned (it no longer knows a leader) before
@@ -257,6 +267,7 @@ func TestClusterPartition(t *testing.T) {
 	}
 	proxies[fi].Unblock()
 	healed = time.Now()
+	lin.allow(300)
 	eventually(t, "the follower follows the leader the others agree on", func() bool {
 		l, _ := leaderOf(fi)
 		a, _ := leaderOf(li)
@@ -268,8 +279,11 @@ func TestClusterPartition(t *testing.T) {
 	converged("after the follower rejoined")
 	mark("all three converged")
 	waitMore(50, "after the second heal")
+	lin.finish()
 	close(stop)
 	wg.Wait()
+	mark("load stopped")
+	lin.check()
 
 	// Every acknowledged write is on every member at its revision.
 	c.sameState(c.members)
