@@ -6,10 +6,9 @@ import (
 	"sort"
 	"sync"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
-	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // Default backend quota (etcd's --quota-backend-bytes 0): 2 GiB.
@@ -23,7 +22,7 @@ const (
 
 type alarmKey struct {
 	member uint64
-	alarm  pb.AlarmType
+	alarm  raftreq.AlarmType
 }
 
 // alarms is the replicated alarm list: changed only by applying Alarm entries.
@@ -32,7 +31,7 @@ type alarms struct {
 	m  map[alarmKey]struct{}
 }
 
-func (a *alarms) has(t pb.AlarmType) bool {
+func (a *alarms) has(t raftreq.AlarmType) bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	for k := range a.m {
@@ -44,13 +43,13 @@ func (a *alarms) has(t pb.AlarmType) bool {
 }
 
 // list returns the alarms of type t (all for NONE), sorted.
-func (a *alarms) list(t pb.AlarmType) []*pb.AlarmMember {
+func (a *alarms) list(t raftreq.AlarmType) []raftreq.AlarmMember {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	var out []*pb.AlarmMember
+	var out []raftreq.AlarmMember
 	for k := range a.m {
-		if t == pb.AlarmType_NONE || k.alarm == t {
-			out = append(out, &pb.AlarmMember{MemberID: k.member, Alarm: k.alarm})
+		if t == raftreq.AlarmNone || k.alarm == t {
+			out = append(out, raftreq.AlarmMember{MemberID: k.member, Alarm: k.alarm})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -68,7 +67,7 @@ func (a *alarms) reset() {
 	a.mu.Unlock()
 }
 
-func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
+func (a *alarms) apply(r *raftreq.Alarm) []raftreq.AlarmMember {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil {
@@ -76,12 +75,12 @@ func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
 	}
 	k := alarmKey{r.MemberID, r.Alarm}
 	switch r.Action {
-	case pb.AlarmRequest_ACTIVATE:
-		if r.Alarm == pb.AlarmType_NONE {
+	case raftreq.AlarmActivate:
+		if r.Alarm == raftreq.AlarmNone {
 			return nil
 		}
 		a.m[k] = struct{}{}
-	case pb.AlarmRequest_DEACTIVATE:
+	case raftreq.AlarmDeactivate:
 		if _, ok := a.m[k]; !ok {
 			return nil
 		}
@@ -89,22 +88,22 @@ func (a *alarms) apply(r *pb.AlarmRequest) []*pb.AlarmMember {
 	default:
 		return nil
 	}
-	return []*pb.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
+	return []raftreq.AlarmMember{{MemberID: r.MemberID, Alarm: r.Alarm}}
 }
 
 // Alarms are kept in the backend's metadata: "alarm/" + 8-byte member ID + type.
 const alarmMetaPrefix = "alarm/"
 
-func alarmMetaKey(member uint64, t pb.AlarmType) string {
+func alarmMetaKey(member uint64, t raftreq.AlarmType) string {
 	return alarmMetaPrefix + string(binary.BigEndian.AppendUint64(nil, member)) + string([]byte{byte(t)})
 }
 
 // applyAlarm applies an Alarm entry and records the change in the backend.
-func (n *Node) applyAlarm(r *pb.AlarmRequest) ([]*pb.AlarmMember, error) {
+func (n *Node) applyAlarm(r *raftreq.Alarm) ([]raftreq.AlarmMember, error) {
 	changed := n.alarms.apply(r)
 	for _, a := range changed {
 		e := backend.MetaEntry{Key: alarmMetaKey(a.MemberID, a.Alarm)}
-		if r.Action == pb.AlarmRequest_ACTIVATE {
+		if r.Action == raftreq.AlarmActivate {
 			e.Value = []byte{1}
 		}
 		if err := n.Store().CommitMeta(e); err != nil {
@@ -118,30 +117,26 @@ func (n *Node) applyAlarm(r *pb.AlarmRequest) ([]*pb.AlarmMember, error) {
 func (n *Node) loadAlarms() {
 	n.DB().AscendMeta(alarmMetaPrefix, func(k string, _ []byte) bool {
 		if b := []byte(k[len(alarmMetaPrefix):]); len(b) == 9 {
-			n.alarms.apply(&pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE,
-				MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: pb.AlarmType(b[8])})
+			n.alarms.apply(&raftreq.Alarm{Action: raftreq.AlarmActivate,
+				MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: raftreq.AlarmType(b[8])})
 		}
 		return true
 	})
 }
 
 // Alarms lists the active alarms of type t (NONE = all).
-func (n *Node) Alarms(t pb.AlarmType) []*pb.AlarmMember { return n.alarms.list(t) }
+func (n *Node) Alarms(t raftreq.AlarmType) []raftreq.AlarmMember { return n.alarms.list(t) }
 
 // Alarm answers etcd's Alarm RPC: GET reads, ACTIVATE and DEACTIVATE go through the log.
-func (n *Node) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
-	if r.Action == pb.AlarmRequest_GET {
-		return &pb.AlarmResponse{Alarms: n.alarms.list(r.Alarm)}, nil
+func (n *Node) Alarm(ctx context.Context, r *raftreq.Alarm) ([]raftreq.AlarmMember, error) {
+	if r.Action == raftreq.AlarmGet {
+		return n.alarms.list(r.Alarm), nil
 	}
-	resp, err := n.propose(ctx, &pb.InternalRaftRequest{Alarm: r})
-	if err != nil {
-		return nil, err
-	}
-	return &pb.AlarmResponse{Alarms: resp.([]*pb.AlarmMember)}, nil
+	return proposeFor[[]raftreq.AlarmMember](ctx, n, &raftreq.Request{Alarm: r})
 }
 
 // cost is what a request may add to the backend (0 for requests that add nothing).
-func cost(r *pb.InternalRaftRequest) int {
+func cost(r *raftreq.Request) int {
 	switch {
 	case r.Put != nil:
 		return kvOverhead + len(r.Put.Key) + len(r.Put.Value)
@@ -154,10 +149,10 @@ func cost(r *pb.InternalRaftRequest) int {
 }
 
 // opsCost counts the puts of one branch (not nested txns, as etcd).
-func opsCost(ops []*pb.RequestOp) int {
+func opsCost(ops []core.RequestOp) int {
 	c := 0
 	for _, op := range ops {
-		if p := op.GetRequestPut(); p != nil {
+		if p := op.Put; p != nil {
 			c += kvOverhead + len(p.Key) + len(p.Value)
 		}
 	}
@@ -166,34 +161,34 @@ func opsCost(ops []*pb.RequestOp) int {
 
 // checkQuota refuses a write that would push the backend past its quota, raising the NOSPACE
 // alarm as etcd does; while NOSPACE is raised every such write is refused.
-func (n *Node) checkQuota(ctx context.Context, r *pb.InternalRaftRequest) error {
+func (n *Node) checkQuota(ctx context.Context, r *raftreq.Request) error {
 	c := cost(r)
 	if c == 0 || n.quota < 0 {
 		return nil
 	}
-	if n.alarms.has(pb.AlarmType_NOSPACE) {
-		return pbconv.ErrNoSpace
+	if n.alarms.has(raftreq.AlarmNoSpace) {
+		return ErrNoSpace
 	}
 	if n.Store().MVCC().Size()+int64(c) < n.quota {
 		return nil
 	}
 	n.log.Warn("backend quota exceeded: raising the NOSPACE alarm", "quota", n.quota)
-	n.propose(ctx, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{
-		Action: pb.AlarmRequest_ACTIVATE, MemberID: n.id, Alarm: pb.AlarmType_NOSPACE}})
-	return pbconv.ErrNoSpace
+	n.propose(ctx, &raftreq.Request{Alarm: &raftreq.Alarm{
+		Action: raftreq.AlarmActivate, MemberID: n.id, Alarm: raftreq.AlarmNoSpace}})
+	return ErrNoSpace
 }
 
 // capped reports the error the apply path gives a request while an alarm is raised: etcd's
 // capped applier (NOSPACE refuses what adds data) and corrupt applier (CORRUPT refuses all).
-func (n *Node) capped(r *pb.InternalRaftRequest) error {
+func (n *Node) capped(r *raftreq.Request) error {
 	if r.Alarm != nil {
 		return nil
 	}
-	if n.alarms.has(pb.AlarmType_CORRUPT) {
-		return pbconv.ErrCorrupt
+	if n.alarms.has(raftreq.AlarmCorrupt) {
+		return ErrCorrupt
 	}
-	if cost(r) > 0 && n.alarms.has(pb.AlarmType_NOSPACE) {
-		return pbconv.ErrNoSpace
+	if cost(r) > 0 && n.alarms.has(raftreq.AlarmNoSpace) {
+		return ErrNoSpace
 	}
 	return nil
 }

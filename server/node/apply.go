@@ -11,15 +11,13 @@ import (
 	"path/filepath"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/etcd/api/v3/membershippb"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
-	"github.com/metastore/metastore/server/pbconv"
 	"github.com/metastore/metastore/server/pebblekv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // applier applies what the Raft loop hands it, in log order, on its own goroutine: a slow
@@ -79,17 +77,17 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 		}
 		s := n.Store()
 		s.SetApplied(e.Index)
-		var req pb.InternalRaftRequest
-		if err := req.Unmarshal(e.Data); err != nil {
+		req, err := raftreq.Unmarshal(e.Data)
+		if err != nil {
 			n.log.Error("skipping a log entry that does not decode", "index", e.Index, "error", err)
 			break
 		}
-		resp, err := n.apply(&req)
+		resp, err := n.apply(req)
 		if err := s.SaveApplied(); err != nil {
 			r.fatal(fmt.Sprintf("record applied index %d", e.Index), err)
 		}
-		if req.Header != nil {
-			n.w.trigger(req.Header.ID, result{resp, err})
+		if req.ID != 0 {
+			n.w.trigger(req.ID, result{resp, err})
 		}
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
@@ -155,18 +153,18 @@ func (r *raftNode) applyMembership(index uint64, cc raftpb.ConfChange) error {
 				return ErrIDNotFound
 			}
 			if !old.IsLearner {
-				return pbconv.ErrMemberNotLearner
+				return ErrMemberNotLearner
 			}
 			m = old
 			m.IsLearner = false
 		case n.members.isRemoved(m.ID):
 			return ErrIDRemoved
 		case exists:
-			return pbconv.ErrMemberExist
+			return ErrMemberExist
 		case n.members.peerURLUsed(m.PeerURLs, 0):
-			return pbconv.ErrPeerURLExist
+			return ErrPeerURLExist
 		case cc.Type == raftpb.ConfChangeAddLearnerNode && n.learners()+1 > n.cfg.MaxLearners:
-			return pbconv.ErrTooManyLearners
+			return ErrTooManyLearners
 		default:
 			m.IsLearner = cc.Type == raftpb.ConfChangeAddLearnerNode
 		}
@@ -195,7 +193,7 @@ func (r *raftNode) applyMembership(index uint64, cc raftpb.ConfChange) error {
 			return ErrIDNotFound
 		}
 		if n.members.peerURLUsed(m.PeerURLs, m.ID) {
-			return pbconv.ErrPeerURLExist
+			return ErrPeerURLExist
 		}
 		old.PeerURLs = m.PeerURLs
 		metas = append(metas, n.members.set(old))
@@ -228,10 +226,6 @@ func (n *Node) learners() int {
 		}
 	}
 	return c
-}
-
-func attrSet(id uint64, name string, clientURLs []string) *membershippb.ClusterMemberAttrSetRequest {
-	return &membershippb.ClusterMemberAttrSetRequest{Member_ID: id, MemberAttributes: &membershippb.Attributes{Name: name, ClientUrls: clientURLs}}
 }
 
 // applyAttrs records a member's published name and client URLs.
@@ -298,7 +292,7 @@ type captured struct {
 	// follower decides replays and later changes as the others do.
 	removed  []uint64
 	rejected []uint64
-	alarms   []*pb.AlarmMember
+	alarms   []raftreq.AlarmMember
 	state    *core.Snapshot
 }
 
@@ -311,7 +305,7 @@ type membershipExtra struct {
 // capture takes the state between two applies (the store's snapshot is a cheap clone).
 func (r *raftNode) capture() captured {
 	n := r.n
-	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(pb.AlarmType_NONE), state: n.Store().Snapshot()}
+	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(raftreq.AlarmNone), state: n.Store().Snapshot()}
 	c.removed = n.members.removedIDs()
 	n.DB().AscendMeta(rejectedMetaPrefix, func(k string, _ []byte) bool {
 		if b := []byte(k[len(rejectedMetaPrefix):]); len(b) == 8 {
@@ -378,7 +372,7 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	applied := binary.BigEndian.Uint64(data)
 	data = data[8:]
 	var members []Member
-	var alarmList []*pb.AlarmMember
+	var alarmList []raftreq.AlarmMember
 	var extra membershipExtra
 	for _, v := range []any{&members, &alarmList, &extra} {
 		if len(data) < 4 {

@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/memnet"
 	"github.com/metastore/metastore/server/node"
 )
@@ -192,14 +191,14 @@ func (c *cluster) leaderName() string {
 }
 
 // put writes through n, retrying while a leader is being elected.
-func (c *cluster) put(n *node.Node, key, val string) *pb.PutResponse {
+func (c *cluster) put(n *node.Node, key, val string) *core.PutResponse {
 	c.t.Helper()
-	var resp *pb.PutResponse
+	var resp *core.PutResponse
 	c.eventually("put "+key, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var err error
-		resp, err = n.Put(ctx, &pb.PutRequest{Key: []byte(key), Value: []byte(val)})
+		resp, err = n.Put(ctx, &core.PutRequest{Key: []byte(key), Value: []byte(val)})
 		return err == nil
 	})
 	return resp
@@ -209,7 +208,7 @@ func get(t *testing.T, n *node.Node, key string, serializable bool) (string, boo
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := n.Range(ctx, &pb.RangeRequest{Key: []byte(key), Serializable: serializable})
+	resp, err := n.Range(ctx, &core.RangeRequest{Key: []byte(key), Serializable: serializable})
 	if err != nil {
 		t.Fatalf("get %s: %v", key, err)
 	}
@@ -258,8 +257,8 @@ func TestClusterWritesOnAnyMemberReadLinearizably(t *testing.T) {
 	for i, n := range c.running() {
 		key := fmt.Sprintf("k%d", i)
 		resp := c.put(n, key, "v")
-		if h := resp.Header; h.RaftTerm == 0 || h.MemberId != n.MemberID() || h.ClusterId != n.ClusterID() || h.Revision == 0 {
-			t.Fatalf("put header %+v: every field must be set", h)
+		if h := n.Header(); h.RaftTerm == 0 || h.MemberID != n.MemberID() || h.ClusterID != n.ClusterID() || resp.Header.Revision == 0 {
+			t.Fatalf("put header %+v at revision %d: every field must be set", h, resp.Header.Revision)
 		}
 		// Linearizable: every member sees the write at once, whoever served it.
 		for _, other := range c.running() {
@@ -302,7 +301,7 @@ func TestClusterSurvivesLossReorderAndPartitions(t *testing.T) {
 			for i := 0; i < 40 && failures < 3; i++ {
 				key := fmt.Sprintf("w%d/%03d", w, i)
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				_, err := n.Put(ctx, &pb.PutRequest{Key: []byte(key), Value: []byte("x")})
+				_, err := n.Put(ctx, &core.PutRequest{Key: []byte(key), Value: []byte("x")})
 				cancel()
 				if err == nil {
 					acked <- key
@@ -392,17 +391,17 @@ func TestClusterLeasesAcrossLeaderChanges(t *testing.T) {
 		}
 	}
 	// Granted and kept alive through a follower: keep-alives reach the leader.
-	var kept, dying *pb.LeaseGrantResponse
+	var kept, dying *core.LeaseGrantResponse
 	c.eventually("leases granted", func() bool {
 		var err error
-		kept, err = follower.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 60})
+		kept, err = follower.LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: 60})
 		if err != nil {
 			return false
 		}
-		dying, err = follower.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 1})
+		dying, err = follower.LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: 1})
 		return err == nil
 	})
-	if _, err := follower.Put(ctx, &pb.PutRequest{Key: []byte("dies"), Lease: dying.ID}); err != nil {
+	if _, err := follower.Put(ctx, &core.PutRequest{Key: []byte("dies"), Lease: dying.ID}); err != nil {
 		t.Fatal(err)
 	}
 	ka, err := follower.LeaseRenew(ctx, kept.ID)
@@ -413,7 +412,7 @@ func TestClusterLeasesAcrossLeaderChanges(t *testing.T) {
 	c.stop(lead)
 	c.waitLeader()
 	for _, n := range c.running() {
-		ttl, err := n.LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: kept.ID})
+		ttl, err := n.LeaseTimeToLive(ctx, kept.ID, false)
 		if err != nil || ttl.TTL < 50 {
 			t.Fatalf("lease after the leader died, asked on %x: %+v %v (want most of its 60s)", n.MemberID(), ttl, err)
 		}

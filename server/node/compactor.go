@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // AutoCompaction is etcd's automatic compaction (--auto-compaction-mode/-retention).
@@ -99,7 +98,7 @@ func (n *Node) autoCompact(ac *AutoCompaction) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := n.propose(ctx, &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: rev}})
+		_, err := n.propose(ctx, &raftreq.Request{Compaction: &core.CompactionRequest{Revision: rev}})
 		cancel()
 		switch {
 		case err == nil:

@@ -2,72 +2,52 @@ package node
 
 import (
 	"context"
-
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"fmt"
 
 	"github.com/metastore/metastore/core"
-	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // Range reads. A read needs no proposal: a linearizable one first makes sure (ReadIndex)
 // this member has applied every write acknowledged before it; a serializable one reads the
 // local state as it is.
-func (n *Node) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+func (n *Node) Range(ctx context.Context, r *core.RangeRequest) (*core.RangeResponse, error) {
 	if !r.Serializable {
 		if err := n.LinearizableRead(ctx); err != nil {
 			return nil, err
 		}
 	}
-	resp, err := n.Store().Range(pbconv.RangeRequest(r))
-	if err != nil {
-		return nil, err
-	}
-	return pbconv.RangeResponse(resp, n.Header()), nil
+	return n.Store().Range(r)
 }
 
-func (n *Node) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
-	resp, err := n.propose(ctx, &pb.InternalRaftRequest{Put: r})
-	if err != nil {
-		return nil, err
-	}
-	return pbconv.PutResponse(resp.(*core.PutResponse), n.Header()), nil
+func (n *Node) Put(ctx context.Context, r *core.PutRequest) (*core.PutResponse, error) {
+	return proposeFor[*core.PutResponse](ctx, n, &raftreq.Request{Put: r})
 }
 
-func (n *Node) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	resp, err := n.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
-	if err != nil {
-		return nil, err
-	}
-	return pbconv.DeleteRangeResponse(resp.(*core.DeleteRangeResponse), n.Header()), nil
+func (n *Node) DeleteRange(ctx context.Context, r *core.DeleteRangeRequest) (*core.DeleteRangeResponse, error) {
+	return proposeFor[*core.DeleteRangeResponse](ctx, n, &raftreq.Request{DeleteRange: r})
 }
 
 // Txn runs a txn; one that only reads is served like a read, without a proposal.
-func (n *Node) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	var resp any
-	var err error
-	if txnReadOnly(r) {
-		if !txnSerializable(r) {
-			if err := n.LinearizableRead(ctx); err != nil {
-				return nil, err
-			}
+func (n *Node) Txn(ctx context.Context, r *core.TxnRequest) (*core.TxnResponse, error) {
+	if !txnReadOnly(r) {
+		return proposeFor[*core.TxnResponse](ctx, n, &raftreq.Request{Txn: r})
+	}
+	if !txnSerializable(r) {
+		if err := n.LinearizableRead(ctx); err != nil {
+			return nil, err
 		}
-		resp, err = n.Store().Txn(pbconv.TxnRequest(r))
-	} else {
-		resp, err = n.propose(ctx, &pb.InternalRaftRequest{Txn: r})
 	}
-	if err != nil {
-		return nil, err
-	}
-	return pbconv.TxnResponse(resp.(*core.TxnResponse), n.Header()), nil
+	return n.Store().Txn(r)
 }
 
-func txnReadOnly(r *pb.TxnRequest) bool {
-	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+func txnReadOnly(r *core.TxnRequest) bool {
+	for _, ops := range [][]core.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
 			switch {
-			case op.GetRequestPut() != nil, op.GetRequestDeleteRange() != nil:
+			case op.Put != nil, op.DeleteRange != nil:
 				return false
-			case op.GetRequestTxn() != nil && !txnReadOnly(op.GetRequestTxn()):
+			case op.Txn != nil && !txnReadOnly(op.Txn):
 				return false
 			}
 		}
@@ -77,13 +57,13 @@ func txnReadOnly(r *pb.TxnRequest) bool {
 
 // txnSerializable reports whether every range of a read-only txn is serializable (etcd then
 // skips the linearizable wait).
-func txnSerializable(r *pb.TxnRequest) bool {
-	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+func txnSerializable(r *core.TxnRequest) bool {
+	for _, ops := range [][]core.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
-			if rr := op.GetRequestRange(); rr != nil && !rr.Serializable {
+			if op.Range != nil && !op.Range.Serializable {
 				return false
 			}
-			if t := op.GetRequestTxn(); t != nil && !txnSerializable(t) {
+			if op.Txn != nil && !txnSerializable(op.Txn) {
 				return false
 			}
 		}
@@ -91,10 +71,20 @@ func txnSerializable(r *pb.TxnRequest) bool {
 	return true
 }
 
-func (n *Node) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	resp, err := n.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+func (n *Node) Compact(ctx context.Context, r *core.CompactionRequest) (*core.CompactionResponse, error) {
+	return proposeFor[*core.CompactionResponse](ctx, n, &raftreq.Request{Compaction: r})
+}
+
+// proposeFor proposes r and returns what applying it produced, as R.
+func proposeFor[R any](ctx context.Context, n *Node, r *raftreq.Request) (R, error) {
+	var zero R
+	resp, err := n.propose(ctx, r)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return pbconv.CompactionResponse(resp.(*core.CompactionResponse), n.Header()), nil
+	out, ok := resp.(R)
+	if !ok {
+		return zero, fmt.Errorf("node: applying %T produced %T", zero, resp)
+	}
+	return out, nil
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/node"
 )
 
@@ -347,10 +347,10 @@ func linDo(n *node.Node, in linInput, timeout time.Duration) (linOutput, error) 
 	key := []byte(in.key)
 	switch in.kind {
 	case linPut:
-		_, err := n.Put(ctx, &pb.PutRequest{Key: key, Value: []byte(in.value)})
+		_, err := n.Put(ctx, &core.PutRequest{Key: key, Value: []byte(in.value)})
 		return linOutput{}, err
 	case linGet:
-		resp, err := n.Range(ctx, &pb.RangeRequest{Key: key})
+		resp, err := n.Range(ctx, &core.RangeRequest{Key: key})
 		if err != nil {
 			return linOutput{}, err
 		}
@@ -359,15 +359,10 @@ func linDo(n *node.Node, in linInput, timeout time.Duration) (linOutput, error) 
 		}
 		return linOutput{value: string(resp.Kvs[0].Value)}, nil
 	default:
-		resp, err := n.Txn(ctx, &pb.TxnRequest{
-			Compare: []*pb.Compare{{
-				Key: key, Target: pb.Compare_VALUE, Result: pb.Compare_EQUAL,
-				TargetUnion: &pb.Compare_Value{Value: []byte(in.expected)},
-			}},
-			Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{
-				RequestPut: &pb.PutRequest{Key: key, Value: []byte(in.value)}}}},
-			Failure: []*pb.RequestOp{{Request: &pb.RequestOp_RequestRange{
-				RequestRange: &pb.RangeRequest{Key: key}}}},
+		resp, err := n.Txn(ctx, &core.TxnRequest{
+			Compare: []core.Compare{{Key: key, Target: core.CompareValue, Result: core.CompareEqual, Value: []byte(in.expected)}},
+			Success: []core.RequestOp{{Put: &core.PutRequest{Key: key, Value: []byte(in.value)}}},
+			Failure: []core.RequestOp{{Range: &core.RangeRequest{Key: key}}},
 		})
 		if err != nil {
 			return linOutput{}, err
@@ -376,7 +371,7 @@ func linDo(n *node.Node, in linInput, timeout time.Duration) (linOutput, error) 
 			return linOutput{swapped: true}, nil
 		}
 		out := linOutput{}
-		if rr := resp.Responses[0].GetResponseRange(); len(rr.Kvs) > 0 {
+		if rr := resp.Responses[0].Range; len(rr.Kvs) > 0 {
 			out.value = string(rr.Kvs[0].Value)
 		}
 		return out, nil

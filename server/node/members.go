@@ -13,13 +13,12 @@ import (
 	"strings"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/metastore/metastore/core"
-	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // confContext is a conf change's context: the member, and whether an add is a learner's
@@ -32,8 +31,8 @@ type confContext struct {
 // Errors the membership's apply-time checks give (etcd's membership errors, already in the
 // texts etcd's gRPC edge turns them into).
 var (
-	ErrIDRemoved  = pbconv.ErrMemberNotFound
-	ErrIDNotFound = pbconv.ErrMemberNotFound
+	ErrIDRemoved  = ErrMemberNotFound
+	ErrIDNotFound = ErrMemberNotFound
 )
 
 // learnerReadyPercent: a learner may be promoted once its log matches at least this share
@@ -44,22 +43,22 @@ const learnerReadyPercent = 0.9
 // host:port; no path) and sorts them.
 func checkURLs(urls []string) ([]string, error) {
 	if len(urls) == 0 {
-		return nil, pbconv.ErrMemberBadURLs
+		return nil, ErrMemberBadURLs
 	}
 	out := make([]string, 0, len(urls))
 	for _, raw := range urls {
 		raw = strings.TrimSpace(raw)
 		u, err := url.Parse(raw)
 		if err != nil {
-			return nil, pbconv.ErrMemberBadURLs
+			return nil, ErrMemberBadURLs
 		}
 		switch u.Scheme {
 		case "http", "https", "unix", "unixs":
 		default:
-			return nil, pbconv.ErrMemberBadURLs
+			return nil, ErrMemberBadURLs
 		}
 		if _, _, err := net.SplitHostPort(u.Host); err != nil || u.Path != "" {
-			return nil, pbconv.ErrMemberBadURLs
+			return nil, ErrMemberBadURLs
 		}
 		out = append(out, u.String())
 	}
@@ -93,7 +92,7 @@ func (n *Node) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (
 func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
 	m, ok := n.members.get(id)
 	if !ok {
-		return nil, pbconv.ErrMemberNotFound
+		return nil, ErrMemberNotFound
 	}
 	if n.cfg.StrictReconfigCheck && !m.IsLearner {
 		if err := n.readyToRemoveVoter(id); err != nil {
@@ -107,7 +106,7 @@ func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
 func (n *Node) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) ([]Member, error) {
 	m, ok := n.members.get(id)
 	if !ok {
-		return nil, pbconv.ErrMemberNotFound
+		return nil, ErrMemberNotFound
 	}
 	urls, err := checkURLs(peerURLs)
 	if err != nil {
@@ -123,7 +122,7 @@ func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
 	if !n.IsLeader() {
 		leader := n.Leader()
 		if leader == 0 {
-			return nil, pbconv.ErrNoLeader
+			return nil, ErrNoLeader
 		}
 		if _, err := n.cfg.Transport.Forward(ctx, leader, forwardPromote(id)); err != nil {
 			return nil, knownError(err)
@@ -136,15 +135,15 @@ func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
 	// As etcd: first whether it caught up, then (a learner?) when the change applies.
 	m, ok := n.members.get(id)
 	if !ok {
-		return nil, pbconv.ErrMemberNotFound
+		return nil, ErrMemberNotFound
 	}
 	st := n.r.node.Status()
 	lp, ok := st.Progress[id]
 	if !ok {
-		return nil, pbconv.ErrMemberNotFound
+		return nil, ErrMemberNotFound
 	}
 	if float64(lp.Match) < float64(st.Progress[n.id].Match)*learnerReadyPercent {
-		return nil, pbconv.ErrLearnerNotReady
+		return nil, ErrLearnerNotReady
 	}
 	if n.cfg.StrictReconfigCheck && m.IsLearner {
 		if err := n.readyToAdd(false); err != nil {
@@ -168,11 +167,11 @@ func (n *Node) MemberList(ctx context.Context, linearizable bool) ([]Member, err
 // MoveLeader hands leadership to target; only the leader can.
 func (n *Node) MoveLeader(ctx context.Context, target uint64) error {
 	if !n.IsLeader() {
-		return pbconv.ErrNotLeader
+		return ErrNotLeader
 	}
 	m, ok := n.members.get(target)
 	if !ok || m.IsLearner {
-		return pbconv.ErrBadTransferee
+		return ErrBadTransferee
 	}
 	n.r.node.TransferLeadership(ctx, n.id, target)
 	t := n.cfg.Clock.NewTicker(n.cfg.HeartbeatInterval)
@@ -181,9 +180,9 @@ func (n *Node) MoveLeader(ctx context.Context, target uint64) error {
 		select {
 		case <-t.C():
 		case <-ctx.Done():
-			return pbconv.ErrTimeoutLeaderTransfer
+			return ErrTimeoutLeaderTransfer
 		case <-n.stopc:
-			return pbconv.ErrStopped
+			return ErrStopped
 		}
 	}
 	return nil
@@ -229,11 +228,11 @@ func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContex
 	case <-ctx.Done():
 		n.w.cancel(cc.ID)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, pbconv.ErrTimeout
+			return nil, ErrTimeout
 		}
 		return nil, ctx.Err()
 	case <-n.stopc:
-		return nil, pbconv.ErrStopped
+		return nil, ErrStopped
 	}
 }
 
@@ -261,10 +260,10 @@ func (n *Node) readyToAdd(learner bool) error {
 		}
 	}
 	if !learner && !(nstarted == 1 && nmembers == 2) && nstarted < nmembers/2+1 {
-		return pbconv.ErrNotEnoughStartedMembers
+		return ErrNotEnoughStartedMembers
 	}
 	if act, ok := n.activeVoters(); ok && act < len(vs) {
-		return pbconv.ErrUnhealthy
+		return ErrUnhealthy
 	}
 	return nil
 }
@@ -283,7 +282,7 @@ func (n *Node) readyToRemoveVoter(id uint64) error {
 		}
 	}
 	if nstarted < nmembers/2+1 {
-		return pbconv.ErrNotEnoughStartedMembers
+		return ErrNotEnoughStartedMembers
 	}
 	if !n.IsLeader() {
 		return nil
@@ -293,7 +292,7 @@ func (n *Node) readyToRemoveVoter(id uint64) error {
 		return nil // a member that is down is safe to remove
 	}
 	if act, ok := n.activeVoters(); ok && act-1 < 1+(len(vs)-1)/2 {
-		return pbconv.ErrUnhealthy
+		return ErrUnhealthy
 	}
 	return nil
 }
@@ -349,7 +348,7 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 		return nil, errors.New("empty forwarded request")
 	}
 	if !n.IsLeader() {
-		return nil, pbconv.ErrNotLeader
+		return nil, ErrNotLeader
 	}
 	switch req[0] {
 	case fwdKeepAlive:
@@ -357,20 +356,20 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 			return nil, errors.New("bad keep-alive")
 		}
 		if lead, err := n.leaderLeases(ctx); err != nil || !lead {
-			return nil, pbconv.ErrNotLeader
+			return nil, ErrNotLeader
 		}
 		resp := n.Store().LeaseKeepAlive(int64(binary.BigEndian.Uint64(req[1:])))
 		return binary.BigEndian.AppendUint64(nil, uint64(resp.TTL)), nil
 	case fwdTimeToLive:
-		var r pb.LeaseTimeToLiveRequest
-		if err := r.Unmarshal(req[1:]); err != nil {
-			return nil, err
-		}
-		resp, err := n.LeaseTimeToLive(ctx, &r)
+		id, keys, err := raftreq.UnmarshalTTLQuery(req[1:])
 		if err != nil {
 			return nil, err
 		}
-		return resp.Marshal()
+		resp, err := n.LeaseTimeToLive(ctx, id, keys)
+		if err != nil {
+			return nil, err
+		}
+		return raftreq.MarshalTTLAnswer(resp), nil
 	case fwdPromote:
 		if len(req) != 9 {
 			return nil, errors.New("bad promote")
@@ -384,8 +383,8 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 // knownError turns an error that crossed the transport as text back into the error it
 // names, so the gRPC edge maps it to etcd's code.
 func knownError(err error) error {
-	for _, e := range []error{pbconv.ErrLearnerNotReady, pbconv.ErrMemberNotFound, pbconv.ErrMemberNotLearner,
-		pbconv.ErrNotLeader, pbconv.ErrNoLeader, pbconv.ErrUnhealthy, pbconv.ErrNotEnoughStartedMembers, core.ErrLeaseNotFound} {
+	for _, e := range []error{ErrLearnerNotReady, ErrMemberNotFound, ErrMemberNotLearner,
+		ErrNotLeader, ErrNoLeader, ErrUnhealthy, ErrNotEnoughStartedMembers, core.ErrLeaseNotFound} {
 		if err != nil && strings.Contains(err.Error(), e.Error()) {
 			return e
 		}
@@ -414,12 +413,12 @@ func (n *Node) forward(ctx context.Context, req []byte) ([]byte, error) {
 		case <-ctx.Done():
 			t.Stop()
 			if leader == 0 {
-				return nil, pbconv.ErrNoLeader
+				return nil, ErrNoLeader
 			}
-			return nil, pbconv.ErrTimeout
+			return nil, ErrTimeout
 		case <-n.stopc:
 			t.Stop()
-			return nil, pbconv.ErrStopped
+			return nil, ErrStopped
 		}
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/raft/v3"
 
 	"github.com/metastore/metastore/core"
@@ -29,8 +28,8 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/server/datadir"
-	"github.com/metastore/metastore/server/pbconv"
 	"github.com/metastore/metastore/server/pebblekv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // Config configures a Node.
@@ -323,7 +322,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-n.stopc:
-		return pbconv.ErrStopped
+		return ErrStopped
 	}
 }
 
@@ -338,9 +337,14 @@ func (n *Node) setReady() {
 	n.readyOnce.Do(func() { close(n.readyc) })
 }
 
-// Header is what the node puts in response headers.
-func (n *Node) Header() *pbconv.Header {
-	return &pbconv.Header{ClusterID: n.clusterID, MemberID: n.id, RaftTerm: n.term.Load()}
+// Header is what a response header says about the member (the revision is the response's).
+type Header struct {
+	ClusterID, MemberID, RaftTerm uint64
+}
+
+// Header is the member's part of response headers, now.
+func (n *Node) Header() *Header {
+	return &Header{ClusterID: n.clusterID, MemberID: n.id, RaftTerm: n.term.Load()}
 }
 
 // Store exposes the core, for the services that read it directly (watch, status). After a
@@ -442,18 +446,15 @@ func (n *Node) transferOnStop() {
 
 // propose submits a write through Raft and returns what applying it produced. It returns
 // once the entry is durable and applied on this member.
-func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, error) {
+func (n *Node) propose(ctx context.Context, r *raftreq.Request) (any, error) {
 	if err := n.checkQuota(ctx, r); err != nil {
 		return nil, err
 	}
 	id := uint64(n.ids.Next())
-	r.Header = &pb.RequestHeader{ID: id}
-	data, err := r.Marshal()
-	if err != nil {
-		return nil, err
-	}
+	r.ID = id
+	data := r.Marshal()
 	if len(data) > n.cfg.MaxRequestBytes {
-		return nil, pbconv.ErrRequestTooLarge
+		return nil, ErrRequestTooLarge
 	}
 	ch := n.w.register(id)
 	if err := n.r.node.Propose(ctx, data); err != nil {
@@ -467,24 +468,24 @@ func (n *Node) propose(ctx context.Context, r *pb.InternalRaftRequest) (any, err
 		n.w.cancel(id)
 		return nil, ctx.Err()
 	case <-n.stopc:
-		return nil, pbconv.ErrStopped
+		return nil, ErrStopped
 	}
 }
 
 func (n *Node) proposeError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrStopped):
-		return pbconv.ErrStopped
+		return ErrStopped
 	case errors.Is(err, raft.ErrProposalDropped):
 		// No leader to take it (or a leadership transfer under way): clients retry.
-		return pbconv.ErrNoLeader
+		return ErrNoLeader
 	}
 	return err
 }
 
 // apply runs one request against the core. It reads nothing but the request and the
 // core's state, so every member applying the same log reaches the same state.
-func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
+func (n *Node) apply(r *raftreq.Request) (any, error) {
 	if err := n.capped(r); err != nil {
 		return nil, err
 	}
@@ -493,23 +494,20 @@ func (n *Node) apply(r *pb.InternalRaftRequest) (any, error) {
 	case r.Alarm != nil:
 		return n.applyAlarm(r.Alarm)
 	case r.Put != nil:
-		return s.Put(pbconv.PutRequest(r.Put))
+		return s.Put(r.Put)
 	case r.DeleteRange != nil:
-		return s.DeleteRange(pbconv.DeleteRangeRequest(r.DeleteRange))
+		return s.DeleteRange(r.DeleteRange)
 	case r.Txn != nil:
-		return s.Txn(pbconv.TxnRequest(r.Txn))
+		return s.Txn(r.Txn)
 	case r.Compaction != nil:
-		return s.Compact(&core.CompactionRequest{Revision: r.Compaction.Revision, Physical: r.Compaction.Physical})
+		return s.Compact(r.Compaction)
 	case r.LeaseGrant != nil:
-		return s.LeaseGrant(&core.LeaseGrantRequest{ID: r.LeaseGrant.ID, TTL: r.LeaseGrant.TTL})
+		return s.LeaseGrant(r.LeaseGrant)
 	case r.LeaseRevoke != nil:
 		return s.LeaseRevoke(r.LeaseRevoke.ID)
-	case r.ClusterMemberAttrSet != nil:
-		a := r.ClusterMemberAttrSet
-		if a.MemberAttributes == nil {
-			return nil, errors.New("node: member attributes missing")
-		}
-		return nil, n.applyAttrs(a.Member_ID, a.MemberAttributes.Name, a.MemberAttributes.ClientUrls)
+	case r.MemberAttrSet != nil:
+		a := r.MemberAttrSet
+		return nil, n.applyAttrs(a.MemberID, a.Name, a.ClientURLs)
 	}
 	return nil, errors.New("node: empty proposal")
 }
@@ -530,9 +528,9 @@ func (n *Node) expireLeases() {
 		}
 		for _, id := range n.Store().ExpiredLeases(500) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := n.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
+			_, err := n.propose(ctx, &raftreq.Request{LeaseRevoke: &raftreq.LeaseRevoke{ID: id}})
 			cancel()
-			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) && !errors.Is(err, pbconv.ErrStopped) {
+			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) && !errors.Is(err, ErrStopped) {
 				n.log.Warn("revoking an expired lease failed", "lease", id, "error", err)
 			}
 		}
@@ -553,7 +551,7 @@ func (n *Node) publish() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := n.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: attrSet(n.id, n.cfg.Name, n.cfg.ClientURLs)})
+		_, err := n.propose(ctx, &raftreq.Request{MemberAttrSet: &raftreq.MemberAttrs{MemberID: n.id, Name: n.cfg.Name, ClientURLs: n.cfg.ClientURLs}})
 		cancel()
 		if err == nil {
 			return

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
-
-	"github.com/metastore/metastore/server/pbconv"
 )
 
 // readLoop answers linearizable reads as etcd's does: every read waiting at one moment
@@ -64,7 +62,7 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-n.stopc:
-		return pbconv.ErrStopped
+		return ErrStopped
 	}
 }
 
@@ -105,7 +103,7 @@ func (l *readLoop) run() {
 		case <-n.w.appliedAt(index):
 			nt.notify(nil)
 		case <-n.stopc:
-			nt.notify(pbconv.ErrStopped)
+			nt.notify(ErrStopped)
 			return
 		}
 	}
@@ -141,15 +139,15 @@ func (l *readLoop) readIndex() (uint64, error) {
 			}
 			// An answer to an earlier round that gave up: ignore it.
 		case <-l.leadc:
-			return 0, pbconv.ErrLeaderChanged
+			return 0, ErrLeaderChanged
 		case <-retry.C():
 			if err := send(); err != nil {
 				return 0, n.proposeError(err)
 			}
 		case <-deadline.C():
-			return 0, pbconv.ErrTimeout
+			return 0, ErrTimeout
 		case <-n.stopc:
-			return 0, pbconv.ErrStopped
+			return 0, ErrStopped
 		}
 	}
 }

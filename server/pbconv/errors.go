@@ -8,59 +8,40 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/server/node"
 )
 
-// Errors of the server around the core, with etcd's texts.
+// Errors of the gRPC edge itself, with etcd's texts; the member's are node's.
 var (
-	ErrRequestTooLarge        = errors.New("etcdserver: request is too large")
-	ErrStopped                = errors.New("etcdserver: server stopped")
-	ErrNoLeader               = errors.New("etcdserver: no leader")
 	ErrWatchCanceled          = errors.New("etcdserver: watch canceled")
-	ErrNotLeader              = errors.New("etcdserver: not leader")
-	ErrBadTransferee          = errors.New("etcdserver: bad leader transferee")
-	ErrMemberNotFound         = errors.New("etcdserver: member not found")
-	ErrNoSpace                = errors.New("etcdserver: mvcc: database space exceeded")
-	ErrCorrupt                = errors.New("etcdserver: corrupt cluster")
-	ErrTimeout                = errors.New("etcdserver: request timed out")
-	ErrLeaderChanged          = errors.New("etcdserver: leader changed")
-	ErrUnhealthy              = errors.New("etcdserver: unhealthy cluster")
-	ErrMemberExist            = errors.New("etcdserver: member ID already exist")
-	ErrPeerURLExist           = errors.New("etcdserver: Peer URLs already exists")
-	ErrMemberBadURLs          = errors.New("etcdserver: given member URLs are invalid")
-	ErrMemberNotLearner       = errors.New("etcdserver: can only promote a learner member")
-	ErrLearnerNotReady        = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
-	ErrTooManyLearners        = errors.New("etcdserver: too many learner members in cluster")
 	ErrNotSupportedForLearner = errors.New("etcdserver: rpc not supported for learner")
-	// etcd sends these two with code Unknown (they are missing from its error map).
-	ErrNotEnoughStartedMembers = errors.New("etcdserver: re-configuration failed due to not enough started members")
-	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
 )
 
 var serverTable = []struct {
 	err  error
 	code codes.Code
 }{
-	{ErrRequestTooLarge, codes.InvalidArgument},
-	{ErrStopped, codes.Unavailable},
-	{ErrNoLeader, codes.Unavailable},
+	{node.ErrRequestTooLarge, codes.InvalidArgument},
+	{node.ErrStopped, codes.Unavailable},
+	{node.ErrNoLeader, codes.Unavailable},
 	{ErrWatchCanceled, codes.Canceled},
-	{ErrNotLeader, codes.FailedPrecondition},
-	{ErrBadTransferee, codes.FailedPrecondition},
-	{ErrMemberNotFound, codes.NotFound},
-	{ErrNoSpace, codes.ResourceExhausted},
-	{ErrCorrupt, codes.DataLoss},
-	{ErrTimeout, codes.Unavailable},
-	{ErrLeaderChanged, codes.Unavailable},
-	{ErrUnhealthy, codes.Unavailable},
-	{ErrMemberExist, codes.FailedPrecondition},
-	{ErrPeerURLExist, codes.FailedPrecondition},
-	{ErrMemberBadURLs, codes.InvalidArgument},
-	{ErrMemberNotLearner, codes.FailedPrecondition},
-	{ErrLearnerNotReady, codes.FailedPrecondition},
-	{ErrTooManyLearners, codes.FailedPrecondition},
+	{node.ErrNotLeader, codes.FailedPrecondition},
+	{node.ErrBadTransferee, codes.FailedPrecondition},
+	{node.ErrMemberNotFound, codes.NotFound},
+	{node.ErrNoSpace, codes.ResourceExhausted},
+	{node.ErrCorrupt, codes.DataLoss},
+	{node.ErrTimeout, codes.Unavailable},
+	{node.ErrLeaderChanged, codes.Unavailable},
+	{node.ErrUnhealthy, codes.Unavailable},
+	{node.ErrMemberExist, codes.FailedPrecondition},
+	{node.ErrPeerURLExist, codes.FailedPrecondition},
+	{node.ErrMemberBadURLs, codes.InvalidArgument},
+	{node.ErrMemberNotLearner, codes.FailedPrecondition},
+	{node.ErrLearnerNotReady, codes.FailedPrecondition},
+	{node.ErrTooManyLearners, codes.FailedPrecondition},
 	{ErrNotSupportedForLearner, codes.FailedPrecondition},
-	{ErrNotEnoughStartedMembers, codes.Unknown},
-	{ErrTimeoutLeaderTransfer, codes.Unknown},
+	{node.ErrNotEnoughStartedMembers, codes.Unknown},
+	{node.ErrTimeoutLeaderTransfer, codes.Unknown},
 }
 
 // Error turns an error of the core or the server into the gRPC status error etcd would

@@ -6,17 +6,14 @@ import (
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/kv"
+	"github.com/metastore/metastore/server/node"
 )
 
-// Header builds a response header; the server supplies cluster, member and term.
-type Header struct {
-	ClusterID, MemberID, RaftTerm uint64
-}
+// Header is the member's part of a response header: cluster, member and term.
+type Header = node.Header
 
-// PB is the header at revision rev.
-func (h Header) PB(rev int64) *pb.ResponseHeader { return h.pb(rev) }
-
-func (h Header) pb(rev int64) *pb.ResponseHeader {
+// ResponseHeader is the one header builder: the member's part and the revision.
+func ResponseHeader(h *Header, rev int64) *pb.ResponseHeader {
 	return &pb.ResponseHeader{ClusterId: h.ClusterID, MemberId: h.MemberID, Revision: rev, RaftTerm: h.RaftTerm}
 }
 
@@ -67,7 +64,7 @@ func header(hdr *Header, h core.ResponseHeader) *pb.ResponseHeader {
 	if hdr == nil {
 		return &pb.ResponseHeader{Revision: h.Revision}
 	}
-	return hdr.pb(h.Revision)
+	return ResponseHeader(hdr, h.Revision)
 }
 
 func PutRequest(r *pb.PutRequest) *core.PutRequest {

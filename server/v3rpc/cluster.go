@@ -6,6 +6,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pbconv"
 )
 
 type clusterServer struct {
@@ -15,7 +16,7 @@ type clusterServer struct {
 
 // header: Cluster responses carry no revision in etcd.
 func (s *clusterServer) header() *pb.ResponseHeader {
-	return s.n.Header().PB(0)
+	return pbconv.ResponseHeader(s.n.Header(), 0)
 }
 
 func members(ms []node.Member) []*pb.Member {

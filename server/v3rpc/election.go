@@ -58,7 +58,7 @@ func acquire(ctx context.Context, n *node.Node, key, val []byte, lease int64, ex
 		then = append(then, &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: extra}})
 		els = append(els, &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: extra}})
 	}
-	resp, err := n.Txn(ctx, &pb.TxnRequest{Compare: []*pb.Compare{createRevIs(key, 0)}, Success: then, Failure: els})
+	resp, err := kvFor(n).Txn(ctx, &pb.TxnRequest{Compare: []*pb.Compare{createRevIs(key, 0)}, Success: then, Failure: els})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -73,7 +73,7 @@ func acquire(ctx context.Context, n *node.Node, key, val []byte, lease int64, ex
 // is left: everyone ahead in line has gone.
 func waitDeletes(ctx context.Context, n *node.Node, pfx []byte, maxCreateRev int64) (*pb.ResponseHeader, error) {
 	for {
-		resp, err := n.Range(ctx, &pb.RangeRequest{Key: pfx, RangeEnd: kv.PrefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
+		resp, err := kvFor(n).Range(ctx, &pb.RangeRequest{Key: pfx, RangeEnd: kv.PrefixEnd(pfx), SortTarget: pb.RangeRequest_CREATE,
 			SortOrder: pb.RangeRequest_DESCEND, Limit: 1, MaxCreateRevision: maxCreateRev})
 		if err != nil {
 			return nil, err
@@ -148,7 +148,7 @@ func (s *electionServer) Campaign(ctx context.Context, r *epb.CampaignRequest) (
 }
 
 func (s *electionServer) proclaim(ctx context.Context, l *epb.LeaderKey, val []byte) (*pb.ResponseHeader, error) {
-	resp, err := s.n.Txn(ctx, &pb.TxnRequest{
+	resp, err := kvFor(s.n).Txn(ctx, &pb.TxnRequest{
 		Compare: []*pb.Compare{createRevIs(l.Key, l.Rev)},
 		Success: []*pb.RequestOp{opPut(l.Key, val, l.Lease)},
 	})
@@ -173,7 +173,7 @@ func (s *electionServer) Proclaim(ctx context.Context, r *epb.ProclaimRequest) (
 }
 
 func (s *electionServer) resign(ctx context.Context, l *epb.LeaderKey) (*pb.ResponseHeader, error) {
-	resp, err := s.n.Txn(ctx, &pb.TxnRequest{
+	resp, err := kvFor(s.n).Txn(ctx, &pb.TxnRequest{
 		Compare: []*pb.Compare{createRevIs(l.Key, l.Rev)},
 		Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: l.Key}}}},
 	})
@@ -195,7 +195,7 @@ func (s *electionServer) Resign(ctx context.Context, r *epb.ResignRequest) (*epb
 }
 
 func (s *electionServer) leader(ctx context.Context, name []byte) (*pb.RangeResponse, error) {
-	return s.n.Range(ctx, firstCreate(append(append([]byte(nil), name...), '/')))
+	return kvFor(s.n).Range(ctx, firstCreate(append(append([]byte(nil), name...), '/')))
 }
 
 func (s *electionServer) Leader(ctx context.Context, r *epb.LeaderRequest) (*epb.LeaderResponse, error) {

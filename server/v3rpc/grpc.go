@@ -98,7 +98,7 @@ func checkMetadata(ctx context.Context, hasLeader func() bool) error {
 		return status.Error(codes.InvalidArgument, "etcdserver: invalid client api version")
 	}
 	if v := metadata.ValueFromIncomingContext(ctx, "hasleader"); len(v) > 0 && v[0] == "true" && !hasLeader() {
-		return pbconv.ErrNoLeader
+		return node.ErrNoLeader
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pbconv"
 )
@@ -16,19 +17,35 @@ type leaseServer struct {
 }
 
 func (s *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
-	return s.n.LeaseGrant(ctx, r)
+	resp, err := s.n.LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
+	if err != nil {
+		return nil, err
+	}
+	return pbconv.LeaseGrantResponse(resp, s.n.Header()), nil
 }
 
 func (s *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	return s.n.LeaseRevoke(ctx, r)
+	resp, err := s.n.LeaseRevoke(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return pbconv.LeaseRevokeResponse(resp, s.n.Header()), nil
 }
 
 func (s *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	return s.n.LeaseTimeToLive(ctx, r)
+	resp, err := s.n.LeaseTimeToLive(ctx, r.ID, r.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return pbconv.LeaseTimeToLiveResponse(resp, s.n.Header()), nil
 }
 
 func (s *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	return s.n.LeaseLeases(ctx)
+	resp, err := s.n.LeaseLeases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pbconv.LeaseLeasesResponse(resp, s.n.Header()), nil
 }
 
 // LeaseKeepAlive answers each request with the renewed TTL (0 for an unknown lease). When
@@ -51,7 +68,7 @@ func (s *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 				errc <- err
 				return
 			}
-			if err := stream.Send(resp); err != nil {
+			if err := stream.Send(pbconv.LeaseKeepAliveResponse(resp, s.n.Header())); err != nil {
 				errc <- err
 				return
 			}
@@ -61,6 +78,6 @@ func (s *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 	case err := <-errc:
 		return err
 	case <-stream.Context().Done():
-		return pbconv.ErrNoLeader
+		return node.ErrNoLeader
 	}
 }

@@ -28,11 +28,11 @@ func (s *lockServer) Lock(ctx context.Context, r *lpb.LockRequest) (*lpb.LockRes
 		return &lpb.LockResponse{Header: resp.Header, Key: key}, nil
 	}
 	if _, err := waitDeletes(ctx, s.n, pfx, rev-1); err != nil {
-		s.n.DeleteRange(context.Background(), &pb.DeleteRangeRequest{Key: key})
+		kvFor(s.n).DeleteRange(context.Background(), &pb.DeleteRangeRequest{Key: key})
 		return nil, err
 	}
 	// The lease may have expired while waiting, taking the key with it.
-	g, err := s.n.Range(ctx, &pb.RangeRequest{Key: key})
+	g, err := kvFor(s.n).Range(ctx, &pb.RangeRequest{Key: key})
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (s *lockServer) Lock(ctx context.Context, r *lpb.LockRequest) (*lpb.LockRes
 }
 
 func (s *lockServer) Unlock(ctx context.Context, r *lpb.UnlockRequest) (*lpb.UnlockResponse, error) {
-	resp, err := s.n.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: r.Key})
+	resp, err := kvFor(s.n).DeleteRange(ctx, &pb.DeleteRangeRequest{Key: r.Key})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pbconv"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // Version is the etcd version MetaStore implements and reports in Status (Kubernetes gates
@@ -30,8 +31,7 @@ type maintenanceServer struct {
 }
 
 func (s *maintenanceServer) header() *pb.ResponseHeader {
-	h := s.n.Header()
-	return &pb.ResponseHeader{ClusterId: h.ClusterID, MemberId: h.MemberID, RaftTerm: h.RaftTerm, Revision: s.n.Store().Rev()}
+	return pbconv.ResponseHeader(s.n.Header(), s.n.Store().Rev())
 }
 
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
@@ -51,20 +51,23 @@ func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*p
 		DowngradeInfo:    &pb.DowngradeInfo{},
 	}
 	if resp.Leader == 0 {
-		resp.Errors = append(resp.Errors, pbconv.ErrNoLeader.Error())
+		resp.Errors = append(resp.Errors, node.ErrNoLeader.Error())
 	}
-	for _, a := range s.n.Alarms(pb.AlarmType_NONE) {
-		resp.Errors = append(resp.Errors, fmt.Sprintf("memberID:%d alarm:%s ", a.MemberID, a.Alarm))
+	for _, a := range s.n.Alarms(raftreq.AlarmNone) {
+		resp.Errors = append(resp.Errors, fmt.Sprintf("memberID:%d alarm:%s ", a.MemberID, pb.AlarmType(a.Alarm)))
 	}
 	return resp, nil
 }
 
 func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
-	resp, err := s.n.Alarm(ctx, r)
+	alarms, err := s.n.Alarm(ctx, &raftreq.Alarm{Action: raftreq.AlarmAction(r.Action), MemberID: r.MemberID, Alarm: raftreq.AlarmType(r.Alarm)})
 	if err != nil {
 		return nil, err
 	}
-	resp.Header = s.header()
+	resp := &pb.AlarmResponse{Header: s.header()}
+	for _, a := range alarms {
+		resp.Alarms = append(resp.Alarms, &pb.AlarmMember{MemberID: a.MemberID, Alarm: pb.AlarmType(a.Alarm)})
+	}
 	return resp, nil
 }
 
