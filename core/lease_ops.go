@@ -14,6 +14,22 @@ import (
 // stop), else with a fresh TTL, as in etcd.
 const leaseMetaPrefix = "lease/"
 
+// A replicated checkpoint (LeaseCheckpoint) is kept apart: "leasecp/" + 8-byte ID → the
+// remaining TTL in seconds, as etcd persists remainingTTL with the lease.
+const leaseCheckpointPrefix = "leasecp/"
+
+func leaseCheckpointKey(id int64) string {
+	return leaseCheckpointPrefix + string(binary.BigEndian.AppendUint64(nil, uint64(id)))
+}
+
+func leaseCheckpointMeta(id, remaining int64) backend.MetaEntry {
+	e := backend.MetaEntry{Key: leaseCheckpointKey(id)}
+	if remaining > 0 {
+		e.Value = binary.AppendVarint(nil, remaining)
+	}
+	return e
+}
+
 func leaseMetaKey(id int64) string {
 	return leaseMetaPrefix + string(binary.BigEndian.AppendUint64(nil, uint64(id)))
 }
@@ -38,6 +54,16 @@ func storedLeases(b backend.Backend) (es []lease.Entry, checkpointed bool) {
 		es = append(es, e)
 		return true
 	})
+	cps := map[int64]int64{}
+	b.AscendMeta(leaseCheckpointPrefix, func(k string, v []byte) bool {
+		if r, n := binary.Varint(v); len(k) == len(leaseCheckpointPrefix)+8 && n > 0 && r > 0 {
+			cps[int64(binary.BigEndian.Uint64([]byte(k[len(leaseCheckpointPrefix):])))] = r
+		}
+		return true
+	})
+	for i := range es {
+		es[i].Checkpoint = cps[es[i].ID]
+	}
 	return es, checkpointed
 }
 
@@ -52,11 +78,15 @@ func (s *Store) CheckpointLeases() error {
 
 // saveLeases records leases in the backend, with the time they have left if checkpoint.
 func (s *Store) saveLeases(entries []lease.Entry, checkpoint bool) error {
-	metas := make([]backend.MetaEntry, len(entries))
-	for i, e := range entries {
-		metas[i] = leaseMeta(e.ID, e.TTL)
+	metas := make([]backend.MetaEntry, 0, len(entries))
+	for _, e := range entries {
+		m := leaseMeta(e.ID, e.TTL)
 		if checkpoint {
-			metas[i].Value = binary.AppendVarint(metas[i].Value, max(e.Remaining.Milliseconds(), 0))
+			m.Value = binary.AppendVarint(m.Value, max(e.Remaining.Milliseconds(), 0))
+		}
+		metas = append(metas, m)
+		if e.Checkpoint > 0 {
+			metas = append(metas, leaseCheckpointMeta(e.ID, e.Checkpoint))
 		}
 	}
 	return s.kv.CommitMeta(metas...)
@@ -97,6 +127,7 @@ func (s *Store) LeaseRevoke(id int64) (*LeaseRevokeResponse, error) {
 		tx.DeleteRange(k, nil)
 	}
 	tx.AddMeta(backend.MetaEntry{Key: leaseMetaKey(id)})
+	tx.AddMeta(backend.MetaEntry{Key: leaseCheckpointKey(id)})
 	rev := tx.Rev()
 	if err := s.lessor.Remove(id); err != nil {
 		tx.End()
@@ -105,6 +136,27 @@ func (s *Store) LeaseRevoke(id int64) (*LeaseRevokeResponse, error) {
 	tx.End()
 	return &LeaseRevokeResponse{Header: ResponseHeader{Revision: rev}}, nil
 }
+
+// LeaseCheckpoint applies the leader's checkpoints: each lease's remaining TTL is recorded
+// (0 clears it) for a future leader to count down from. Unknown leases are skipped, as in
+// etcd. It changes no revision.
+func (s *Store) LeaseCheckpoint(cps []LeaseCheckpoint) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var metas []backend.MetaEntry
+	for _, c := range cps {
+		if s.lessor.Checkpoint(c.ID, c.RemainingTTL) {
+			metas = append(metas, leaseCheckpointMeta(c.ID, c.RemainingTTL))
+		}
+	}
+	if len(metas) == 0 {
+		return nil
+	}
+	return s.kv.CommitMeta(metas...)
+}
+
+// LeaseCheckpointed reports whether lease id holds a checkpoint that its renewal must clear.
+func (s *Store) LeaseCheckpointed(id int64) bool { return s.lessor.Checkpointed(id) }
 
 // LeaseKeepAlive renews a lease to its full TTL. An unknown or expired lease answers TTL 0,
 // not an error, as etcd's keep-alive stream does.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -907,5 +908,67 @@ func TestLeaseCheckpointAcrossReopen(t *testing.T) {
 	s = open()
 	if l := s.LeaseLeases().Leases; len(l) != 0 {
 		t.Fatalf("revoked lease came back: %v", l)
+	}
+}
+
+// Replicated checkpoints (etcd's LeaseCheckpoint): a promote counts down from the
+// checkpointed remaining TTL, not a full one; the checkpoint survives a reopen and a
+// snapshot, a zero clears it, a revoke removes it, and unknown leases are skipped.
+func TestLeaseReplicatedCheckpoint(t *testing.T) {
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	b := backend.NewMemory()
+	open := func() *Store {
+		s, err := New(Config{Backend: b, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	for _, id := range []int64{1, 2, 3} {
+		if _, err := s.LeaseGrant(&LeaseGrantRequest{ID: id, TTL: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.LeaseCheckpoint([]LeaseCheckpoint{{ID: 1, RemainingTTL: 40}, {ID: 2, RemainingTTL: 30}, {ID: 99, RemainingTTL: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LeaseCheckpoint([]LeaseCheckpoint{{ID: 2, RemainingTTL: 0}}); err != nil { // a renewal cleared it
+		t.Fatal(err)
+	}
+	if !s.LeaseCheckpointed(1) || s.LeaseCheckpointed(2) || s.LeaseCheckpointed(3) || s.LeaseCheckpointed(99) {
+		t.Fatalf("checkpointed: 1=%v 2=%v 3=%v 99=%v", s.LeaseCheckpointed(1), s.LeaseCheckpointed(2), s.LeaseCheckpointed(3), s.LeaseCheckpointed(99))
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		s.PromoteLeases(2)
+		for id, want := range map[int64]int64{1: 42, 2: 102, 3: 102} {
+			if ttl := s.LeaseTimeToLive(id, false); ttl.TTL != want || ttl.GrantedTTL != 100 {
+				t.Fatalf("%s: lease %d after promote: %+v, want TTL %d", when, id, ttl, want)
+			}
+		}
+	}
+	check(s, "in place")
+	s.Close()
+	s = open()
+	check(s, "after a reopen")
+	snap := snapWrite(t, s)
+	r, err := Restore(bytes.NewReader(snap), Config{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r, "after a snapshot")
+	r.Close()
+	if _, err := s.LeaseRevoke(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LeaseGrant(&LeaseGrantRequest{ID: 1, TTL: 100}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	if s.LeaseCheckpointed(1) {
+		t.Fatal("a revoked lease's checkpoint came back with a new lease of the same ID")
 	}
 }

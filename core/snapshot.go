@@ -16,12 +16,16 @@ import (
 
 // A snapshot is the whole state as a byte stream:
 //
-//	"MSNAP" 0x01 | mvcc section | lease count, then (ID, TTL, remaining ms) each | CRC-32C of
-//	everything before it, 4 bytes big-endian
+//	"MSNAP" 0x02 | mvcc section | lease count, then (ID, TTL, remaining ms, checkpointed
+//	remaining TTL s) each | CRC-32C of everything before it, 4 bytes big-endian
 //
+// Version 0x01 (no checkpoint per lease) is still read.
 // It serves Raft snapshots, the server's Snapshot RPC payload and the playground's
 // export/import.
-var snapshotMagic = []byte("MSNAP\x01")
+var (
+	snapshotMagic   = []byte("MSNAP\x02")
+	snapshotMagicV1 = []byte("MSNAP\x01")
+)
 
 // ErrBadSnapshot is returned (wrapped) for a stream that is not a valid snapshot.
 var ErrBadSnapshot = mvcc.ErrBadSnapshot
@@ -60,6 +64,7 @@ func (sn *Snapshot) Encode(w io.Writer) error {
 		buf = binary.AppendVarint(buf, e.ID)
 		buf = binary.AppendVarint(buf, e.TTL)
 		buf = binary.AppendVarint(buf, e.Remaining.Milliseconds())
+		buf = binary.AppendVarint(buf, e.Checkpoint)
 	}
 	bw.Write(buf)
 	if err := bw.Flush(); err != nil {
@@ -75,7 +80,11 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: read snapshot: %w", err)
 	}
-	if len(data) < len(snapshotMagic)+4 || !bytes.Equal(data[:len(snapshotMagic)], snapshotMagic) {
+	if len(data) < len(snapshotMagic)+4 {
+		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
+	}
+	v1 := bytes.Equal(data[:len(snapshotMagicV1)], snapshotMagicV1)
+	if !v1 && !bytes.Equal(data[:len(snapshotMagic)], snapshotMagic) {
 		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
 	}
 	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
@@ -98,12 +107,16 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 	for i := uint64(0); i < n; i++ {
 		var e lease.Entry
 		var ms int64
-		for _, p := range []*int64{&e.ID, &e.TTL, &ms} {
+		fields := []*int64{&e.ID, &e.TTL, &ms, &e.Checkpoint}
+		if v1 {
+			fields = fields[:3]
+		}
+		for _, p := range fields {
 			if *p, err = binary.ReadVarint(br); err != nil {
 				return nil, fmt.Errorf("%w: lease %d", ErrBadSnapshot, i)
 			}
 		}
-		if e.ID == 0 || e.TTL < 1 || e.TTL > lease.MaxLeaseTTL {
+		if e.ID == 0 || e.TTL < 1 || e.TTL > lease.MaxLeaseTTL || e.Checkpoint < 0 {
 			return nil, fmt.Errorf("%w: lease %d: bad ID %d or TTL %d", ErrBadSnapshot, i, e.ID, e.TTL)
 		}
 		e.Remaining = time.Duration(ms) * time.Millisecond

@@ -159,6 +159,13 @@ type LeaseGrantResponse struct {
 	TTL    int64
 }
 
+// LeaseCheckpoint records a lease's remaining TTL, replicated by the leader so that its
+// successor does not hand the lease a fresh full TTL (etcd's lease checkpoints).
+type LeaseCheckpoint struct {
+	ID           int64
+	RemainingTTL int64
+}
+
 type LeaseRevokeResponse struct {
 	Header ResponseHeader
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +33,8 @@ type flags struct {
 	snapshotCount, snapshotCatchup                    uint64
 	maxLearners                                       int
 	preVote                                           bool
+	leaseCheckpoint, leaseCheckpointPersist           bool
+	featureGates                                      string
 	heartbeatMs, electionMs                           int
 	progressNotify                                    time.Duration
 	strictReconfig                                    bool
@@ -63,6 +66,9 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.Uint64Var(&f.snapshotCatchup, "snapshot-catchup-entries", 5000, "entries kept after a snapshot so slow followers catch up from the log")
 	fs.IntVar(&f.maxLearners, "max-learners", 1, "maximum number of learners in the cluster")
 	fs.BoolVar(&f.preVote, "pre-vote", true, "run Raft's pre-vote before elections")
+	fs.BoolVar(&f.leaseCheckpoint, "experimental-enable-lease-checkpoint", false, "the leader replicates leases' remaining TTLs, so a leader change does not reset them (deprecated in etcd 3.6: --feature-gates=LeaseCheckpoint=true)")
+	fs.BoolVar(&f.leaseCheckpointPersist, "experimental-enable-lease-checkpoint-persist", false, "accepted for etcd compatibility: checkpoints are always persisted, as in etcd 3.6")
+	fs.StringVar(&f.featureGates, "feature-gates", "", "comma-separated Name=bool pairs; known: LeaseCheckpoint, LeaseCheckpointPersist")
 	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
 	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
 	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
@@ -139,8 +145,38 @@ func (f *flags) validate() error {
 	if f.maxLearners < 1 {
 		problems = append(problems, "--max-learners must be at least 1")
 	}
+	if err := f.applyFeatureGates(); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// applyFeatureGates reads --feature-gates as etcd 3.6 does ("Name=true,Other=false");
+// LeaseCheckpoint turns checkpoints on, LeaseCheckpointPersist is accepted (always on here).
+func (f *flags) applyFeatureGates() error {
+	if f.featureGates == "" {
+		return nil
+	}
+	for _, kv := range strings.Split(f.featureGates, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return fmt.Errorf("--feature-gates: missing bool value for %s", name)
+		}
+		on, err := strconv.ParseBool(strings.TrimSpace(val))
+		if err != nil {
+			return fmt.Errorf("--feature-gates: invalid value of %s=%s, err: %v", name, val, err)
+		}
+		switch strings.TrimSpace(name) {
+		case "LeaseCheckpoint":
+			f.leaseCheckpoint = on
+		case "LeaseCheckpointPersist":
+			f.leaseCheckpointPersist = on
+		default:
+			return fmt.Errorf("--feature-gates: unrecognized feature gate: %s", name)
+		}
 	}
 	return nil
 }
@@ -151,6 +187,14 @@ func logger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %v", err)
 	}
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// leaseCheckpointInterval is etcd's: 5 minutes when checkpoints are on.
+func leaseCheckpointInterval(on bool) time.Duration {
+	if on {
+		return 5 * time.Minute
+	}
+	return 0
 }
 
 func main() {
@@ -201,6 +245,7 @@ func main() {
 			StrictReconfigCheck:         f.strictReconfig,
 			MaxLearners:                 f.maxLearners,
 			DisablePreVote:              !f.preVote,
+			LeaseCheckpointInterval:     leaseCheckpointInterval(f.leaseCheckpoint),
 			HeartbeatInterval:           time.Duration(f.heartbeatMs) * time.Millisecond,
 			PeerURLs:                    server.SplitURLs(f.advertisePeer),
 			ClientURLs:                  server.SplitURLs(f.advertiseClient),

@@ -55,6 +55,9 @@ type lease struct {
 	due   time.Time
 	keys  map[string]struct{}
 	index int // in queue
+	// checkpoint is the remaining TTL in seconds the leader last replicated (etcd's lease
+	// checkpoint; 0 = none): a new leader counts down from it rather than a full TTL.
+	checkpoint int64
 }
 
 // New returns an empty lessor.
@@ -250,6 +253,8 @@ type Entry struct {
 	TTL int64
 	// Remaining is the time left before expiry when the snapshot was taken.
 	Remaining time.Duration
+	// Checkpoint is the replicated remaining TTL in seconds (0 = none).
+	Checkpoint int64
 }
 
 // Entries returns every lease, sorted by ID, for a snapshot.
@@ -259,7 +264,7 @@ func (l *Lessor) Entries() []Entry {
 	now := l.clock.Now()
 	es := make([]Entry, 0, len(l.leases))
 	for _, le := range l.leases {
-		es = append(es, Entry{ID: le.id, TTL: le.ttl, Remaining: le.expiry.Sub(now)})
+		es = append(es, Entry{ID: le.id, TTL: le.ttl, Remaining: le.expiry.Sub(now), Checkpoint: le.checkpoint})
 	}
 	slices.SortFunc(es, func(a, b Entry) int { return compareInt(a.ID, b.ID) })
 	return es
@@ -283,7 +288,7 @@ func (l *Lessor) Restore(e Entry) error {
 	if _, ok := l.leases[e.ID]; ok {
 		return ErrLeaseExists
 	}
-	le := &lease{id: e.ID, ttl: e.TTL, keys: map[string]struct{}{}}
+	le := &lease{id: e.ID, ttl: e.TTL, keys: map[string]struct{}{}, checkpoint: max(e.Checkpoint, 0)}
 	t := l.clock.Now().Add(e.Remaining)
 	le.expiry, le.due = t, t
 	l.leases[e.ID] = le
@@ -291,17 +296,44 @@ func (l *Lessor) Restore(e Entry) error {
 	return nil
 }
 
-// Promote gives every lease a full TTL plus extend from now, as a new leader does so that no
-// lease expires because of the leadership change.
+// Promote gives every lease its TTL plus extend from now, as a new leader does so that no
+// lease expires because of the leadership change: the checkpointed remaining TTL if there is
+// one (so that repeated leader changes do not keep a lease alive for ever), else the full TTL.
 func (l *Lessor) Promote(extend time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
 	for _, le := range l.leases {
-		t := now.Add(ttlDuration(le.ttl) + extend)
+		ttl := le.ttl
+		if le.checkpoint > 0 {
+			ttl = le.checkpoint
+		}
+		t := now.Add(ttlDuration(ttl) + extend)
 		le.expiry, le.due = t, t
 	}
 	heap.Init(&l.queue)
+}
+
+// Checkpoint records lease id's replicated remaining TTL in seconds (0 clears it). It does
+// not move the expiry: only Promote reads it. It reports whether the lease exists.
+func (l *Lessor) Checkpoint(id, remaining int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	le := l.leases[id]
+	if le == nil {
+		return false
+	}
+	le.checkpoint = max(remaining, 0)
+	return true
+}
+
+// Checkpointed reports whether lease id has a checkpointed remaining TTL, which a renewal
+// must clear (through the log) so that a new leader does not count down from it.
+func (l *Lessor) Checkpointed(id int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	le := l.leases[id]
+	return le != nil && le.checkpoint > 0
 }
 
 // expiryQueue is a min-heap of leases by due time.

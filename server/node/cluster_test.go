@@ -532,3 +532,70 @@ func memberByID(ms []node.Member, id uint64) (node.Member, bool) {
 	}
 	return node.Member{}, false
 }
+
+// Lease checkpoints (etcd's LeaseCheckpoint): the leader replicates remaining TTLs, a new
+// leader counts down from them instead of a full TTL, and a renewal clears them through the
+// log so that a renewed lease gets its full TTL from the next leader.
+func TestClusterLeaseCheckpoints(t *testing.T) {
+	c := newCluster(t, 3, 5, func(cfg *node.Config) { cfg.LeaseCheckpointInterval = 200 * time.Millisecond })
+	ctx := context.Background()
+	var lease *core.LeaseGrantResponse
+	c.eventually("lease granted", func() bool {
+		var err error
+		lease, err = c.node(c.leaderName()).LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: 60})
+		return err == nil
+	})
+	checkpoint := func(n *node.Node) int64 {
+		for _, e := range n.Store().Lessor().Entries() {
+			if e.ID == lease.ID {
+				return e.Checkpoint
+			}
+		}
+		return -1
+	}
+	c.eventually("every member holds a checkpoint of at most 57s", func() bool {
+		for _, n := range c.running() {
+			if cp := checkpoint(n); cp <= 0 || cp > 57 {
+				return false
+			}
+		}
+		return true
+	})
+	ttlAfterLeaderDies := func() int64 {
+		t.Helper()
+		lead := c.leaderName()
+		c.stop(lead)
+		c.waitLeader()
+		var ttl *core.LeaseTimeToLiveResponse
+		c.eventually("time-to-live from the new leader", func() bool {
+			var err error
+			ttl, err = c.node(c.leaderName()).LeaseTimeToLive(ctx, lease.ID, false)
+			return err == nil
+		})
+		c.start(lead, "new")
+		c.waitLeader()
+		return ttl.TTL
+	}
+	// Without the checkpoint the new leader would give 60s + 1s of election grace.
+	if ttl := ttlAfterLeaderDies(); ttl <= 0 || ttl > 58 {
+		t.Fatalf("after a leader change the lease has %ds; want its checkpointed remaining TTL (at most 58s)", ttl)
+	}
+	var follower *node.Node
+	var renewed time.Time
+	c.eventually("a follower renews the lease", func() bool {
+		for _, n := range c.running() {
+			if !n.IsLeader() {
+				follower = n
+			}
+		}
+		renewed = time.Now()
+		ka, err := follower.LeaseRenew(ctx, lease.ID)
+		return err == nil && ka.TTL == 60
+	})
+	// The old checkpoint (at most 57s) must not come back: the next leader counts down from
+	// the renewal. The bound allows for the time the test took since (long on a busy machine).
+	ttl := ttlAfterLeaderDies()
+	if want := 60 - int64(time.Since(renewed)/time.Second) - 2; ttl < want {
+		t.Fatalf("after a renewal and a leader change the lease has %ds; want at least %ds", ttl, want)
+	}
+}

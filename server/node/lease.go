@@ -29,7 +29,7 @@ func (n *Node) LeaseRenew(ctx context.Context, id int64) (*core.LeaseKeepAliveRe
 	if lead, err := n.leaderLeases(ctx); err != nil {
 		return nil, err
 	} else if lead {
-		return n.Store().LeaseKeepAlive(id), nil
+		return n.renew(ctx, id)
 	}
 	b, err := n.forward(ctx, binary.BigEndian.AppendUint64([]byte{fwdKeepAlive}, uint64(id)))
 	if err != nil {
@@ -39,6 +39,55 @@ func (n *Node) LeaseRenew(ctx context.Context, id int64) (*core.LeaseKeepAliveRe
 		return nil, errors.New("node: bad keep-alive answer from the leader")
 	}
 	return &core.LeaseKeepAliveResponse{Header: core.ResponseHeader{Revision: n.Store().Rev()}, ID: id, TTL: int64(binary.BigEndian.Uint64(b))}, nil
+}
+
+// renew is the leader's keep-alive. A lease with a checkpoint has it cleared through the log
+// first, as etcd does, so that a new leader gives the renewed lease its full TTL (at most two
+// log entries per lease and checkpoint interval).
+func (n *Node) renew(ctx context.Context, id int64) (*core.LeaseKeepAliveResponse, error) {
+	if n.Store().LeaseCheckpointed(id) {
+		clear := &raftreq.LeaseCheckpoints{Checkpoints: []core.LeaseCheckpoint{{ID: id}}}
+		if _, err := n.propose(ctx, &raftreq.Request{LeaseCheckpoint: clear}); err != nil {
+			return nil, err
+		}
+	}
+	return n.Store().LeaseKeepAlive(id), nil
+}
+
+// checkpointLeases is the leader's checkpoint duty: every interval, the remaining TTL of each
+// lease longer than the interval goes through the log (batches of 1000, as etcd's), so that
+// a new leader neither cuts a lease short nor, leader change after leader change, keeps it
+// alive for ever.
+func (n *Node) checkpointLeases(interval time.Duration) {
+	t := n.cfg.Clock.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopc:
+			return
+		case <-t.C():
+		}
+		if !n.IsLeader() || !n.leasesPromoted.Load() {
+			continue
+		}
+		var cps []core.LeaseCheckpoint
+		for _, e := range n.Store().Lessor().Entries() {
+			if e.TTL*int64(time.Second) > int64(interval) && e.Remaining > 0 {
+				cps = append(cps, core.LeaseCheckpoint{ID: e.ID, RemainingTTL: int64((e.Remaining + time.Second - 1) / time.Second)})
+			}
+		}
+		for len(cps) > 0 {
+			batch := cps[:min(len(cps), 1000)]
+			cps = cps[len(batch):]
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := n.propose(ctx, &raftreq.Request{LeaseCheckpoint: &raftreq.LeaseCheckpoints{Checkpoints: batch}})
+			cancel()
+			if err != nil && !errors.Is(err, ErrStopped) {
+				n.log.Warn("lease checkpoint failed", "leases", len(batch), "error", err)
+				break
+			}
+		}
+	}
 }
 
 // LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).

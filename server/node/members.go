@@ -358,7 +358,10 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 		if lead, err := n.leaderLeases(ctx); err != nil || !lead {
 			return nil, ErrNotLeader
 		}
-		resp := n.Store().LeaseKeepAlive(int64(binary.BigEndian.Uint64(req[1:])))
+		resp, err := n.renew(ctx, int64(binary.BigEndian.Uint64(req[1:])))
+		if err != nil {
+			return nil, err
+		}
 		return binary.BigEndian.AppendUint64(nil, uint64(resp.TTL)), nil
 	case fwdTimeToLive:
 		id, keys, err := raftreq.UnmarshalTTLQuery(req[1:])

@@ -73,6 +73,11 @@ type Config struct {
 	ObserveFsync func(time.Duration)
 	// AutoCompaction, if set, makes the leader compact history automatically.
 	AutoCompaction *AutoCompaction
+	// LeaseCheckpointInterval, if set, makes the leader replicate every long lease's
+	// remaining TTL this often, so that a new leader counts down from it rather than a full
+	// TTL (etcd's LeaseCheckpoint feature, off by default as in etcd; etcd's interval is 5
+	// minutes).
+	LeaseCheckpointInterval time.Duration
 	// QuotaBackendBytes caps the backend: 0 means DefaultQuotaBytes, negative no quota.
 	QuotaBackendBytes int64
 	// Transport carries messages to the other members; nil for a member that has none.
@@ -216,6 +221,10 @@ func New(cfg Config) (*Node, error) {
 	go func() { defer n.wg.Done(); r.applier() }()
 	go func() { defer n.wg.Done(); n.reads.run() }()
 	go func() { defer n.wg.Done(); n.expireLeases() }()
+	if cfg.LeaseCheckpointInterval > 0 {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.checkpointLeases(cfg.LeaseCheckpointInterval) }()
+	}
 	if cfg.AutoCompaction != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.autoCompact(cfg.AutoCompaction) }()
@@ -505,6 +514,8 @@ func (n *Node) apply(r *raftreq.Request) (any, error) {
 		return s.LeaseGrant(r.LeaseGrant)
 	case r.LeaseRevoke != nil:
 		return s.LeaseRevoke(r.LeaseRevoke.ID)
+	case r.LeaseCheckpoint != nil:
+		return nil, s.LeaseCheckpoint(r.LeaseCheckpoint.Checkpoints)
 	case r.MemberAttrSet != nil:
 		a := r.MemberAttrSet
 		return nil, n.applyAttrs(a.MemberID, a.Name, a.ClientURLs)

@@ -283,7 +283,7 @@ func Unmarshal(b []byte) (*Request, error) {
 				if num != 1 || typ != protowire.BytesType {
 					return nil
 				}
-				var c LeaseCheckpoint
+				var c core.LeaseCheckpoint
 				err := varints(v, func(num protowire.Number, x uint64) {
 					switch num {
 					case 1:

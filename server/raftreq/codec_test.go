@@ -122,7 +122,7 @@ func fromPB(r *pb.InternalRaftRequest) *Request {
 	case r.LeaseCheckpoint != nil:
 		out.LeaseCheckpoint = &LeaseCheckpoints{}
 		for _, c := range r.LeaseCheckpoint.Checkpoints {
-			out.LeaseCheckpoint.Checkpoints = append(out.LeaseCheckpoint.Checkpoints, LeaseCheckpoint{ID: c.ID, RemainingTTL: c.Remaining_TTL})
+			out.LeaseCheckpoint.Checkpoints = append(out.LeaseCheckpoint.Checkpoints, core.LeaseCheckpoint{ID: c.ID, RemainingTTL: c.Remaining_TTL})
 		}
 	case r.ClusterMemberAttrSet != nil:
 		a := r.ClusterMemberAttrSet

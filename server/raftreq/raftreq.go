@@ -28,14 +28,7 @@ type Request struct {
 
 type LeaseRevoke struct{ ID int64 }
 
-// LeaseCheckpoint records a lease's remaining TTL, so that a new leader does not hand it a
-// fresh full TTL (etcd's lease checkpoints).
-type LeaseCheckpoint struct {
-	ID           int64
-	RemainingTTL int64
-}
-
-type LeaseCheckpoints struct{ Checkpoints []LeaseCheckpoint }
+type LeaseCheckpoints struct{ Checkpoints []core.LeaseCheckpoint }
 
 type AlarmAction int32
 
