@@ -124,6 +124,12 @@ func (e *Endpoint) handler() node.Handler {
 func (e *Endpoint) Send(msgs []raftpb.Message) {
 	for _, m := range msgs {
 		e.mu.Lock()
+		select {
+		case <-e.stopc: // stopped: no new deliverer may join the group Stop waits for
+			e.mu.Unlock()
+			return
+		default:
+		}
 		q := e.queues[m.To]
 		if q == nil {
 			q = &queue{c: make(chan raftpb.Message, queueLen)}
@@ -228,7 +234,9 @@ func (e *Endpoint) Forward(ctx context.Context, member uint64, req []byte) ([]by
 // Stop stops delivering from this endpoint; a stopped endpoint receives nothing more.
 func (e *Endpoint) Stop() {
 	e.once.Do(func() {
+		e.mu.Lock()
 		close(e.stopc)
+		e.mu.Unlock()
 		e.wg.Wait()
 		e.mu.Lock()
 		e.h = nil

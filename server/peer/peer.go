@@ -28,6 +28,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -131,6 +132,11 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 	for _, m := range msgs {
 		t.mu.Lock()
 		p := t.peers[m.To]
+		if p != nil && m.Type == raftpb.MsgSnap {
+			// Joined under the lock: Stop empties peers under it before waiting, so no
+			// sender joins the group after Stop began to wait for it.
+			t.wg.Add(1)
+		}
 		t.mu.Unlock()
 		if p == nil {
 			// A peer we do not know (yet): Raft sends again, but a snapshot it must be told
@@ -141,7 +147,6 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 			continue
 		}
 		if m.Type == raftpb.MsgSnap {
-			t.wg.Add(1)
 			go func() { defer t.wg.Done(); p.sendSnapshot(m) }()
 			continue
 		}
@@ -307,7 +312,14 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
 		// within a few seconds: the stream breaks, Raft is told, and the peer gets a
 		// snapshot if the log moved past it meanwhile.
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}))
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: time.Second, Timeout: 2 * time.Second, PermitWithoutStream: true}),
+		// gRPC's default reconnect backoff grows to two minutes and a hung handshake (a
+		// paused peer's kernel still accepts) waits 20 s: a peer that comes back must be
+		// reached within about a second, as etcd's rafthttp retries.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		}))
 	if err != nil {
 		t.log.Warn("peer connection", "peer", fmt.Sprintf("%x", id), "error", err)
 	}
