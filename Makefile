@@ -54,7 +54,7 @@ test-web:
 	cd web && npm run test:shell
 
 test-race:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The core's tests again, compiled to WebAssembly and run under Node: the same code the
 # browser runs.

@@ -113,7 +113,9 @@ var script = []step{
 	{line: "txn", input: []string{`value("a") = "5"`, "", "put a 6", "get a", "", "get b", ""}},
 	{line: "txn", input: []string{`mod("a") > "100"`, `create("b") = "0"`, "", "put a 7", "", "get a", "del a", ""}},
 	{line: "txn -w json", input: []string{`version("a") = "0"`, "", "", "put z 1", ""}},
-	{line: "lease grant 100"},
+	// Leases with keys get TTLs far longer than a slow run: one expiring on one side only
+	// would delete its keys there and shift every later revision.
+	{line: "lease grant 3600"},
 	{line: "put l v --lease=$LEASE"},
 	{line: "lease timetolive $LEASE --keys"},
 	{line: "lease list"},
@@ -187,7 +189,7 @@ var script = []step{
 	{line: "put f1 --ignore-value --prev-kv -w fields"},
 	{line: "put nokey --ignore-value"},
 	{line: "put f1 v --ignore-value"},
-	{line: "lease grant 100"},
+	{line: "lease grant 3600"},
 	{line: "put f3 v --lease=$LEASE"},
 	{line: "put f3 w --ignore-lease"},
 	{line: "get f3 -w fields"},
@@ -254,7 +256,7 @@ var script = []step{
 	{line: "lease grant 10 20"},
 	{line: "lease grant 100 -w fields"},
 	{line: "lease grant 100 -w json"},
-	{line: "lease grant 50"},
+	{line: "lease grant 3000"},
 	{line: "put f9 v --lease=$LEASE"},
 	{line: "lease timetolive $LEASE -w fields --keys"},
 	{line: "lease timetolive $LEASE -w json --keys"},
