@@ -74,7 +74,7 @@ cover:
 bench:
 	scripts/bench.sh $(or $(ROUNDS),3)
 
-# The same with 3-member clusters (3 etcd, 3 metastore processes); writes docs/benchmarks-cluster.md.
+# The same with 3-member clusters (3 etcd, 3 metastore processes); writes its section of docs/benchmarks.md.
 bench-cluster:
 	scripts/bench-cluster.sh $(or $(ROUNDS),3)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 3-member clusters side by side: a 3-member etcd 3.6.16 and a 3-member metastore on this
 # machine, etcd's benchmark tool against all three endpoints of each, alternating A B A B,
-# medians of ROUNDS rounds. Prints the table and writes it to docs/benchmarks-cluster.md.
+# medians of ROUNDS rounds. Prints the table and writes it to its section of docs/benchmarks.md.
 #
 #   scripts/bench-cluster.sh [ROUNDS]        (default 3)
 set -euo pipefail
@@ -69,7 +69,7 @@ table=$(
   done
 )
 {
-  echo "# Benchmarks: 3 members"
+  echo "## 3 members"
   echo
   echo "A 3-member MetaStore against a 3-member etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), all six processes on this one machine,"
   echo "etcd's benchmark tool against all three endpoints of each cluster, $ROUNDS rounds alternating, medians."
@@ -82,5 +82,4 @@ table=$(
   echo '```'
   echo "$table"
   echo '```'
-} > docs/benchmarks-cluster.md
-cat docs/benchmarks-cluster.md
+} | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md three-members

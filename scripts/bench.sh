@@ -2,7 +2,7 @@
 # Side-by-side benchmark of metastore and etcd 3.6.16 with etcd's own benchmark tool, on this
 # machine, in one run: ../shared/bench/compare.sh for throughput and latency (alternating
 # A B A B), then the resident memory of each server after loading 1M keys (8-byte keys,
-# 256-byte values). Writes docs/benchmarks.md.
+# 256-byte values). Writes its section of docs/benchmarks.md.
 #
 #   scripts/bench.sh [ROUNDS]        (default 3)
 set -euo pipefail
@@ -48,7 +48,7 @@ rss_ms=$(rss metastore bin/metastore)
 cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 {
-  echo "# Benchmarks"
+  echo "## One member"
   echo
   echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), both fresh, one member each, on the same machine in one"
   echo "run, driven by etcd's own benchmark tool (\`$SHARED/bench/compare.sh\`: $ROUNDS rounds, alternating,"
@@ -69,5 +69,4 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "|---|---|"
   echo "| etcd | ${rss_etcd} MiB |"
   echo "| metastore | ${rss_ms} MiB |"
-} > docs/benchmarks.md
-cat docs/benchmarks.md
+} | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md single-member
