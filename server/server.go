@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,18 +15,21 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/soheilhy/cmux"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server/metrics"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/peer"
+	"github.com/metastore/metastore/server/tlsutil"
 	"github.com/metastore/metastore/server/v3rpc"
 )
 
@@ -45,6 +49,14 @@ type Config struct {
 	CORS grpcweb.Origins
 	// UI, if set, serves every other path of the client port (the web UI).
 	UI http.Handler
+	// ClientTLS serves https:// client URLs (etcd's --cert-file, --key-file,
+	// --trusted-ca-file, --client-cert-auth, ...); nil: no https.
+	ClientTLS *tlsutil.Info
+	// PeerTLS secures the peer transport (etcd's --peer-* flags); nil: plain peer traffic.
+	// PeerInsecure skips verifying other members' certificates (--peer-auto-tls without a
+	// trusted CA, as etcd).
+	PeerTLS      *tlsutil.Info
+	PeerInsecure bool
 }
 
 // Server is a running member.
@@ -55,6 +67,8 @@ type Server struct {
 	grpc    *grpc.Server
 	http    *http.Server
 	lns     []net.Listener
+	tlsLns  []net.Listener // the https:// ones among lns
+	https   *http.Server
 	muxes   []cmux.CMux
 	gwConn  *grpc.ClientConn // the JSON gateway's connection to our gRPC port
 	wg      sync.WaitGroup
@@ -71,12 +85,26 @@ func Start(cfg Config) (*Server, error) {
 	m = metrics.New(source{&nodeRef})
 	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
 	if len(cfg.ListenPeerURLs) > 0 {
-		lns, err := peer.Listen(cfg.ListenPeerURLs)
+		var ptls *peer.TLS
+		secure := slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return strings.HasPrefix(u, "https://") })
+		if cfg.PeerTLS != nil && secure { // plain http:// peer URLs stay plain, certificates or not
+			var err error
+			if ptls, err = peerTLS(*cfg.PeerTLS, cfg.PeerInsecure); err != nil {
+				return nil, err
+			}
+		}
+		lns, err := peer.Listen(cfg.ListenPeerURLs, ptls != nil)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Config.Transport = peer.New(cfg.Logger, lns)
-		cfg.Config.Join = peer.Join
+		if ptls != nil && slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return strings.HasPrefix(u, "http://") }) {
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return nil, errors.New("peer URLs mix http and https")
+		}
+		cfg.Config.Transport = peer.New(cfg.Logger, lns, ptls)
+		cfg.Config.Join = peer.Joiner(ptls)
 	}
 	n, err := node.New(cfg.Config)
 	if err != nil {
@@ -90,11 +118,26 @@ func Start(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
 	m.GRPC.InitializeMetrics(s.grpc)
+	var serverTLS, selfTLS *tls.Config
+	if cfg.ClientTLS != nil {
+		if serverTLS, err = cfg.ClientTLS.ServerConfig(); err == nil {
+			// The JSON gateway calls this member's own port with the member's certificate.
+			selfTLS, err = cfg.ClientTLS.ClientConfig(true)
+		}
+		if err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("client TLS: %w", err)
+		}
+	}
 	for _, u := range cfg.ListenClientURLs {
-		host, err := hostPort(u)
+		host, secure, err := hostPort(u)
 		if err != nil {
 			s.Stop()
 			return nil, err
+		}
+		if secure && serverTLS == nil {
+			s.Stop()
+			return nil, fmt.Errorf("%w: TLS key/cert (--cert-file, --key-file) must be provided for client url %s", ErrUsage, u)
 		}
 		ln, err := net.Listen("tcp", host)
 		if err != nil {
@@ -102,13 +145,20 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("listen on %s: %w", u, err)
 		}
 		s.lns = append(s.lns, ln)
+		if secure {
+			s.tlsLns = append(s.tlsLns, ln)
+		}
 	}
 	if len(s.lns) == 0 {
 		s.Stop()
 		return nil, errors.New("no client URL to listen on")
 	}
 	// The JSON gateway talks to this server's own gRPC port, as etcd's does.
-	conn, err := grpc.NewClient(s.lns[0].Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	creds := insecure.NewCredentials()
+	if slices.Contains(s.tlsLns, s.lns[0]) {
+		creds = credentials.NewTLS(selfTLS)
+	}
+	conn, err := grpc.NewClient(s.lns[0].Addr().String(), grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 	if err != nil {
 		s.Stop()
@@ -125,22 +175,69 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}
-	s.http = &http.Server{Handler: grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	web := grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux)
+	s.http = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if serverTLS != nil {
+		s.https = &http.Server{Handler: grpcOverHTTPS(s.grpc, web), TLSConfig: serverTLS,
+			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	}
 	for _, ln := range s.lns {
-		s.serve(ln)
+		if slices.Contains(s.tlsLns, ln) {
+			s.serveTLS(ln)
+		} else {
+			s.serve(ln)
+		}
 	}
 	return s, nil
 }
 
-func hostPort(raw string) (string, error) {
+// serveTLS serves an https:// client URL as etcd does: one TLS server (HTTP/2 by ALPN, or
+// HTTP/1.1) whose handler sends native gRPC to the gRPC server and everything else
+// (gRPC-Web, WebSocket, the JSON gateway, /health, /metrics, the UI) to the web handler.
+func (s *Server) serveTLS(ln net.Listener) {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.https.ServeTLS(ln, "", "") }()
+}
+
+// grpcOverHTTPS routes HTTP/2 requests of native gRPC (content-type application/grpc, not
+// grpc-web) to the gRPC server's HTTP handler.
+func grpcOverHTTPS(g *grpc.Server, web http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		if r.ProtoMajor == 2 && strings.HasPrefix(ct, "application/grpc") && !strings.HasPrefix(ct, "application/grpc-web") {
+			g.ServeHTTP(w, r)
+			return
+		}
+		web.ServeHTTP(w, r)
+	})
+}
+
+// peerTLS builds the peer transport's server and client configurations.
+func peerTLS(info tlsutil.Info, insecureSkipVerify bool) (*peer.TLS, error) {
+	srv, err := info.ServerConfig()
+	if err != nil {
+		return nil, fmt.Errorf("peer TLS: %w", err)
+	}
+	cli, err := info.ClientConfig(insecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("peer TLS: %w", err)
+	}
+	return &peer.TLS{Server: srv, Client: cli}, nil
+}
+
+// hostPort parses a client URL: its host:port, and whether it is https.
+func hostPort(raw string) (string, bool, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("invalid client URL %q", raw)
+		return "", false, fmt.Errorf("invalid client URL %q", raw)
 	}
-	if u.Scheme != "http" {
-		return "", fmt.Errorf("client URL %q: only http is supported (TLS is not implemented yet)", raw)
+	switch u.Scheme {
+	case "http":
+		return u.Host, false, nil
+	case "https":
+		return u.Host, true, nil
 	}
-	return u.Host, nil
+	return "", false, fmt.Errorf("invalid client URL %q: scheme must be http or https", raw)
 }
 
 // serve splits one listener: HTTP/2 carrying gRPC goes to the gRPC server (its own fast
@@ -185,10 +282,8 @@ func (s *Server) Stop() {
 	for _, m := range s.muxes {
 		m.Close()
 	}
-	if len(s.muxes) == 0 {
-		for _, ln := range s.lns {
-			ln.Close()
-		}
+	for _, ln := range s.lns {
+		ln.Close() // those under a cmux are closed by it already; a second close is harmless
 	}
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
@@ -201,6 +296,9 @@ func (s *Server) Stop() {
 	defer cancel()
 	if s.http != nil {
 		s.http.Shutdown(ctx)
+	}
+	if s.https != nil {
+		s.https.Shutdown(ctx)
 	}
 	s.wg.Wait()
 	s.node.Stop()

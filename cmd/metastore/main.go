@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,9 +19,26 @@ import (
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/tlsutil"
 	"github.com/metastore/metastore/server/v3rpc"
 	"github.com/metastore/metastore/web"
 )
+
+// tlsFlags are one side's TLS flags (client, or peer with the --peer- prefix).
+type tlsFlags struct {
+	cert, key, ca, crl string
+	clientCertAuth     bool
+	auto               bool
+}
+
+func (t *tlsFlags) register(fs *flag.FlagSet, prefix, who string) {
+	fs.StringVar(&t.cert, prefix+"cert-file", "", "path to the "+who+" server TLS cert file")
+	fs.StringVar(&t.key, prefix+"key-file", "", "path to the "+who+" server TLS key file")
+	fs.StringVar(&t.ca, prefix+"trusted-ca-file", "", "path to the "+who+" server TLS trusted CA file")
+	fs.BoolVar(&t.clientCertAuth, prefix+"client-cert-auth", false, "enable "+who+" client cert authentication")
+	fs.StringVar(&t.crl, map[string]string{"": "client-crl-file", "peer-": "peer-crl-file"}[prefix], "", "path to the "+who+" certificate revocation list file")
+	fs.BoolVar(&t.auto, prefix+"auto-tls", false, who+" TLS using generated certificates")
+}
 
 type flags struct {
 	name, dataDir                                     string
@@ -35,6 +53,9 @@ type flags struct {
 	preVote                                           bool
 	leaseCheckpoint, leaseCheckpointPersist           bool
 	featureGates                                      string
+	tls, peerTLS                                      tlsFlags
+	autoTLSValidity                                   uint
+	cipherSuites, tlsMinVersion, tlsMaxVersion        string
 	heartbeatMs, electionMs                           int
 	progressNotify                                    time.Duration
 	strictReconfig                                    bool
@@ -68,6 +89,12 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.BoolVar(&f.preVote, "pre-vote", true, "run Raft's pre-vote before elections")
 	fs.BoolVar(&f.leaseCheckpoint, "experimental-enable-lease-checkpoint", false, "the leader replicates leases' remaining TTLs, so a leader change does not reset them (deprecated in etcd 3.6: --feature-gates=LeaseCheckpoint=true)")
 	fs.BoolVar(&f.leaseCheckpointPersist, "experimental-enable-lease-checkpoint-persist", false, "accepted for etcd compatibility: checkpoints are always persisted, as in etcd 3.6")
+	f.tls.register(fs, "", "client")
+	f.peerTLS.register(fs, "peer-", "peer")
+	fs.UintVar(&f.autoTLSValidity, "self-signed-cert-validity", 1, "validity period of the client and peer certificates made by --auto-tls and --peer-auto-tls, in years")
+	fs.StringVar(&f.cipherSuites, "cipher-suites", "", "comma-separated list of supported TLS cipher suites between client/server and peers (empty: Go's defaults)")
+	fs.StringVar(&f.tlsMinVersion, "tls-min-version", "TLS1.2", "minimum TLS version supported by etcd: TLS1.2 or TLS1.3")
+	fs.StringVar(&f.tlsMaxVersion, "tls-max-version", "", "maximum TLS version supported by etcd (empty: Go's maximum)")
 	fs.StringVar(&f.featureGates, "feature-gates", "", "comma-separated Name=bool pairs; known: LeaseCheckpoint, LeaseCheckpointPersist")
 	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
 	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
@@ -189,6 +216,33 @@ func logger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// tlsInfo turns one side's flags into its TLS settings: nil without certificates, generated
+// ones (kept in dir) for --auto-tls when none are given, as etcd.
+func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (*tlsutil.Info, error) {
+	info := tlsutil.Info{CertFile: t.cert, KeyFile: t.key, TrustedCAFile: t.ca, ClientCertAuth: t.clientCertAuth,
+		CRLFile: t.crl, MinVersion: f.tlsMinVersion, MaxVersion: f.tlsMaxVersion}
+	if f.cipherSuites != "" {
+		info.CipherSuites = strings.Split(f.cipherSuites, ",")
+	}
+	if info.Empty() && t.auto {
+		var hosts []string
+		for _, u := range server.SplitURLs(listen) {
+			if pu, err := url.Parse(u); err == nil {
+				hosts = append(hosts, pu.Hostname())
+			}
+		}
+		auto, err := tlsutil.SelfCert(dir, hosts, int(f.autoTLSValidity))
+		if err != nil {
+			return nil, err
+		}
+		info.CertFile, info.KeyFile = auto.CertFile, auto.KeyFile
+	}
+	if info.Empty() {
+		return nil, nil
+	}
+	return &info, nil
+}
+
 // leaseCheckpointInterval is etcd's: 5 minutes when checkpoints are on.
 func leaseCheckpointInterval(on bool) time.Duration {
 	if on {
@@ -234,6 +288,16 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	autoCompact, _ := node.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention) // validated above
+	clientTLS, err := f.tlsInfo(f.tls, filepath.Join(f.dataDir, "fixtures", "client"), f.listenClient)
+	if err != nil {
+		log.Error("failed to start", "error", err)
+		os.Exit(1)
+	}
+	peerTLS, err := f.tlsInfo(f.peerTLS, filepath.Join(f.dataDir, "fixtures", "peer"), f.listenPeer)
+	if err != nil {
+		log.Error("failed to start", "error", err)
+		os.Exit(1)
+	}
 	s, err := server.Start(server.Config{
 		Config: node.Config{
 			Name:                        f.name,
@@ -259,6 +323,9 @@ func main() {
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),
 		ListenPeerURLs:   server.SplitURLs(f.listenPeer),
+		ClientTLS:        clientTLS,
+		PeerTLS:          peerTLS,
+		PeerInsecure:     f.peerTLS.auto && f.peerTLS.ca == "",
 		Logger:           log,
 		EnablePprof:      f.pprof,
 		CORS:             grpcweb.ParseOrigins(f.cors),

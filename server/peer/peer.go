@@ -12,6 +12,7 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
@@ -56,6 +58,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 type Transport struct {
 	log       *slog.Logger
 	listeners []net.Listener
+	tls       *TLS
 	srv       *grpc.Server
 
 	mu    sync.Mutex
@@ -68,16 +71,30 @@ type Transport struct {
 
 var _ node.Transport = (*Transport)(nil)
 
-// New returns a transport that will serve peers on the listeners once started.
-func New(log *slog.Logger, listeners []net.Listener) *Transport {
+// TLS secures the transport: Server for the peer listeners, Client to reach the others.
+type TLS struct {
+	Server, Client *tls.Config
+}
+
+// creds are the client side's transport credentials.
+func (t *TLS) creds() grpc.DialOption {
+	if t == nil {
+		return grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(t.Client))
+}
+
+// New returns a transport that will serve peers on the listeners once started; tlsc nil
+// means plain connections.
+func New(log *slog.Logger, listeners []net.Listener, tlsc *TLS) *Transport {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Transport{log: log, listeners: listeners, peers: map[uint64]*peer{}, stopc: make(chan struct{})}
+	return &Transport{log: log, listeners: listeners, tls: tlsc, peers: map[uint64]*peer{}, stopc: make(chan struct{})}
 }
 
-// Listen opens the listeners of --listen-peer-urls.
-func Listen(urls []string) ([]net.Listener, error) {
+// Listen opens the listeners of --listen-peer-urls; https:// ones need secure set.
+func Listen(urls []string, secure bool) ([]net.Listener, error) {
 	var out []net.Listener
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
@@ -85,9 +102,13 @@ func Listen(urls []string) ([]net.Listener, error) {
 			closeAll(out)
 			return nil, fmt.Errorf("invalid peer URL %q", raw)
 		}
-		if u.Scheme != "http" {
+		switch {
+		case u.Scheme == "https" && !secure:
 			closeAll(out)
-			return nil, fmt.Errorf("peer URL %q: only http is supported (TLS is not implemented yet)", raw)
+			return nil, fmt.Errorf("TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url %s", raw)
+		case u.Scheme != "http" && u.Scheme != "https":
+			closeAll(out)
+			return nil, fmt.Errorf("invalid peer URL %q: scheme must be http or https", raw)
 		}
 		ln, err := net.Listen("tcp", u.Host)
 		if err != nil {
@@ -110,9 +131,13 @@ func (t *Transport) Start(h node.Handler) error {
 	t.mu.Lock()
 	t.h = h
 	t.mu.Unlock()
-	t.srv = grpc.NewServer(grpc.ForceServerCodec(rawCodec{}),
+	opts := []grpc.ServerOption{grpc.ForceServerCodec(rawCodec{})}
+	if t.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(t.tls.Server)))
+	}
+	t.srv = grpc.NewServer(append(opts,
 		grpc.MaxRecvMsgSize(64<<20),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}))
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 500 * time.Millisecond, PermitWithoutStream: true}))...)
 	t.srv.RegisterService(&serviceDesc, &service{t: t})
 	for _, ln := range t.listeners {
 		t.wg.Add(1)
@@ -226,13 +251,20 @@ func (t *Transport) Stop() {
 	})
 }
 
-// Join asks the members at peerURLs for the cluster's members and ID, for a member started
-// with --initial-cluster-state existing. It tries each URL until one answers.
-func Join(ctx context.Context, peerURLs []string) ([]node.Member, uint64, error) {
+// Joiner returns the function that asks the members at peerURLs for the cluster's members and
+// ID, for a member started with --initial-cluster-state existing. It tries each URL until one
+// answers.
+func Joiner(tlsc *TLS) func(ctx context.Context, peerURLs []string) ([]node.Member, uint64, error) {
+	return func(ctx context.Context, peerURLs []string) ([]node.Member, uint64, error) {
+		return join(ctx, peerURLs, tlsc)
+	}
+}
+
+func join(ctx context.Context, peerURLs []string, tlsc *TLS) ([]node.Member, uint64, error) {
 	var last error = errors.New("no peer URL to ask")
 	for {
 		for _, u := range peerURLs {
-			ms, cid, err := members(ctx, u)
+			ms, cid, err := members(ctx, u, tlsc)
 			if err == nil {
 				return ms, cid, nil
 			}
@@ -251,12 +283,12 @@ type membersAnswer struct {
 	Members   []node.Member `json:"members"`
 }
 
-func members(ctx context.Context, peerURL string) ([]node.Member, uint64, error) {
+func members(ctx context.Context, peerURL string, tlsc *TLS) ([]node.Member, uint64, error) {
 	host, err := hostOf(peerURL)
 	if err != nil {
 		return nil, 0, err
 	}
-	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(host, tlsc.creds())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -307,7 +339,7 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 	if len(urls) > 0 {
 		host, _ = hostOf(urls[0])
 	}
-	conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(host, t.tls.creds(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
 		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
 		// within a few seconds: the stream breaks, Raft is told, and the peer gets a
