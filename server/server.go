@@ -179,7 +179,10 @@ func Start(cfg Config) (*Server, error) {
 	s.http = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if serverTLS != nil {
 		s.https = &http.Server{Handler: grpcOverHTTPS(s.grpc, web), TLSConfig: serverTLS,
-			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			// Failed handshakes (a client without a valid certificate, a probe) are the
+			// clients' business: logged at debug level, not on stderr.
+			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	}
 	for _, ln := range s.lns {
 		if slices.Contains(s.tlsLns, ln) {

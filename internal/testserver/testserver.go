@@ -18,6 +18,7 @@ import (
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/tlsutil"
 )
 
 // Options tune the member.
@@ -29,6 +30,8 @@ type Options struct {
 	Node node.Config
 	// Addr and DataDir, if set, reuse an address and a data dir (to restart a member).
 	Addr, DataDir string
+	// TLS, if set, serves the client URL as https:// with these certificates.
+	TLS *tlsutil.Info
 }
 
 // Start runs a member and returns it with its host:port.
@@ -52,10 +55,15 @@ func Start(t testing.TB, opts Options) (*server.Server, string) {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.PeerURLs = []string{"http://127.0.0.1:2380"}
-	cfg.ClientURLs = []string{"http://" + addr}
+	scheme := "http://"
+	if opts.TLS != nil {
+		scheme = "https://"
+	}
+	cfg.ClientURLs = []string{scheme + addr}
 	s, err := server.Start(server.Config{
 		Config:           cfg,
-		ListenClientURLs: []string{"http://" + addr},
+		ListenClientURLs: []string{scheme + addr},
+		ClientTLS:        opts.TLS,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CORS:             opts.CORS,
 		UI:               opts.UI,

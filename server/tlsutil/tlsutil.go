@@ -76,9 +76,9 @@ func (i Info) ServerConfig() (*tls.Config, error) {
 }
 
 // ClientConfig returns the configuration to dial with: this side's certificate (reloaded on
-// change) as the client certificate, the trusted CA to verify the server, or no verification
-// when no CA is given and insecure is set (etcd's --peer-auto-tls peers, the member calling
-// itself).
+// change) as the client certificate, and the trusted CA to verify the server; insecure skips
+// that verification, CA or not (--peer-auto-tls peers without a CA, the member calling its
+// own port).
 func (i Info) ClientConfig(insecure bool) (*tls.Config, error) {
 	c, err := i.base()
 	if err != nil {

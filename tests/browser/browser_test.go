@@ -47,7 +47,7 @@ window.ready = true;
 const patience = 30 * time.Second
 
 // browser starts Chromium. Under CI a missing Chromium fails the test: `make test` installs it.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := exec.LookPath("chromium"); err != nil {
 		if os.Getenv("CI") != "" {
@@ -55,7 +55,7 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("chromium is not installed: apt-get install -y chromium")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.Flag("disable-gpu", true))
+	opts := append(append(chromedp.DefaultExecAllocatorOptions[:], chromedp.Flag("disable-gpu", true)), flags...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	bctx, cancel2 := chromedp.NewContext(actx)
