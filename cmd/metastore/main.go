@@ -175,6 +175,10 @@ func (f *flags) validate() error {
 	if err := f.applyFeatureGates(); err != nil {
 		problems = append(problems, err.Error())
 	}
+	// etcd checks the TLS versions and cipher suites whether or not TLS is in use.
+	if _, err := (tlsutil.Info{MinVersion: f.tlsMinVersion, MaxVersion: f.tlsMaxVersion, CipherSuites: f.cipherSuiteList()}).Check(); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -216,14 +220,19 @@ func logger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+func (f *flags) cipherSuiteList() []string {
+	if f.cipherSuites == "" {
+		return nil
+	}
+	return strings.Split(f.cipherSuites, ",")
+}
+
 // tlsInfo turns one side's flags into its TLS settings: nil without certificates, generated
 // ones (kept in dir) for --auto-tls when none are given, as etcd.
 func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (*tlsutil.Info, error) {
 	info := tlsutil.Info{CertFile: t.cert, KeyFile: t.key, TrustedCAFile: t.ca, ClientCertAuth: t.clientCertAuth,
 		CRLFile: t.crl, MinVersion: f.tlsMinVersion, MaxVersion: f.tlsMaxVersion}
-	if f.cipherSuites != "" {
-		info.CipherSuites = strings.Split(f.cipherSuites, ",")
-	}
+	info.CipherSuites = f.cipherSuiteList()
 	if info.Empty() && t.auto {
 		var hosts []string
 		for _, u := range server.SplitURLs(listen) {

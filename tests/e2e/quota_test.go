@@ -89,7 +89,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--election-timeout", "100"}, "must be at least 5 × --heartbeat-interval"},
 		{[]string{"--max-txn-ops", "0"}, "must be positive"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
-		{[]string{"--listen-client-urls", "https://127.0.0.1:1"}, "only http is supported"},
+		{[]string{"--listen-client-urls", "https://127.0.0.1:1"}, "TLS key/cert (--cert-file, --key-file) must be provided"},
+		{[]string{"--listen-client-urls", "ftp://127.0.0.1:1"}, "scheme must be http or https"},
 		{[]string{"--name", "a", "--initial-cluster", "b=http://127.0.0.1:2380"}, `couldn't find local name "a" in the initial cluster configuration`},
 	}
 	for _, tt := range tests {
