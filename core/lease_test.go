@@ -873,13 +873,7 @@ func TestLeaseConcurrent(t *testing.T) {
 func TestLeaseCheckpointAcrossReopen(t *testing.T) {
 	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
 	b := backend.NewMemory()
-	open := func() *Store {
-		s, err := New(Config{Backend: b, Clock: clk})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func() *Store { return openOn(t, b, clk) }
 	s := open()
 	if _, err := s.LeaseGrant(&LeaseGrantRequest{ID: 9, TTL: 100}); err != nil {
 		t.Fatal(err)
@@ -917,13 +911,7 @@ func TestLeaseCheckpointAcrossReopen(t *testing.T) {
 func TestLeaseReplicatedCheckpoint(t *testing.T) {
 	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
 	b := backend.NewMemory()
-	open := func() *Store {
-		s, err := New(Config{Backend: b, Clock: clk})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func() *Store { return openOn(t, b, clk) }
 	s := open()
 	for _, id := range []int64{1, 2, 3} {
 		if _, err := s.LeaseGrant(&LeaseGrantRequest{ID: id, TTL: 100}); err != nil {
@@ -971,4 +959,14 @@ func TestLeaseReplicatedCheckpoint(t *testing.T) {
 	if s.LeaseCheckpointed(1) {
 		t.Fatal("a revoked lease's checkpoint came back with a new lease of the same ID")
 	}
+}
+
+// openOn opens a store on backend b (again, to test what survives a reopen).
+func openOn(t *testing.T, b backend.Backend, clk clock.Clock) *Store {
+	t.Helper()
+	s, err := New(Config{Backend: b, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

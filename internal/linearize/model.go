@@ -153,3 +153,15 @@ func Counts(history []porcupine.Operation) map[string]int {
 	}
 	return counts
 }
+
+// Pick chooses a client's next operation on key from roll (0–9): 30% puts of value, 40%
+// gets, 30% compare-and-swaps to value from the last value the client saw of key.
+func Pick(roll int, key, value string, seen map[string]string) Input {
+	switch {
+	case roll < 3:
+		return Input{Kind: Put, Key: key, Value: value}
+	case roll < 7:
+		return Input{Kind: Get, Key: key}
+	}
+	return Input{Kind: CAS, Key: key, Value: value, Expected: seen[key]}
+}

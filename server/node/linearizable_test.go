@@ -104,15 +104,7 @@ func TestLinearizable(t *testing.T) {
 			for i := 0; i < opsEach; i++ {
 				key := keys[rnd.Intn(len(keys))]
 				value := fmt.Sprintf("c%d.%d", id, i)
-				var in linearize.Input
-				switch r := rnd.Intn(10); {
-				case r < 3:
-					in = linearize.Input{Kind: linearize.Put, Key: key, Value: value}
-				case r < 7:
-					in = linearize.Input{Kind: linearize.Get, Key: key}
-				default:
-					in = linearize.Input{Kind: linearize.CAS, Key: key, Value: value, Expected: seen[key]}
-				}
+				in := linearize.Pick(rnd.Intn(10), key, value, seen)
 				g := guards[bound]
 				g.RLock()
 				n := c.node(bound)

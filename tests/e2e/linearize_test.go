@@ -118,15 +118,7 @@ func (l *linLoad) client(id int) {
 	for i := 0; l.take(); i++ {
 		key := l.keys[rnd.IntN(len(l.keys))]
 		value := fmt.Sprintf("c%d.%d", id, i)
-		var in linearize.Input
-		switch r := rnd.IntN(10); {
-		case r < 3:
-			in = linearize.Input{Kind: linearize.Put, Key: key, Value: value}
-		case r < 7:
-			in = linearize.Input{Kind: linearize.Get, Key: key}
-		default:
-			in = linearize.Input{Kind: linearize.CAS, Key: key, Value: value, Expected: seen[key]}
-		}
+		in := linearize.Pick(rnd.IntN(10), key, value, seen)
 		if l.gate != nil {
 			l.gate.RLock()
 		}
