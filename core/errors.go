@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 
+	"github.com/metastore/metastore/core/auth"
 	"github.com/metastore/metastore/core/lease"
 	"github.com/metastore/metastore/core/mvcc"
 )
@@ -74,6 +75,23 @@ var statusTable = []struct {
 	{lease.ErrLeaseNotFound, CodeNotFound, "etcdserver: requested lease not found"},
 	{lease.ErrLeaseExists, CodeFailedPrecondition, "etcdserver: lease already exists"},
 	{lease.ErrLeaseTTLTooLarge, CodeOutOfRange, "etcdserver: too large lease TTL"},
+	{auth.ErrRootUserNotExist, CodeFailedPrecondition, auth.ErrRootUserNotExist.Error()},
+	{auth.ErrRootRoleNotExist, CodeFailedPrecondition, auth.ErrRootRoleNotExist.Error()},
+	{auth.ErrUserAlreadyExist, CodeFailedPrecondition, auth.ErrUserAlreadyExist.Error()},
+	{auth.ErrUserEmpty, CodeInvalidArgument, auth.ErrUserEmpty.Error()},
+	{auth.ErrUserNotFound, CodeFailedPrecondition, auth.ErrUserNotFound.Error()},
+	{auth.ErrRoleAlreadyExist, CodeFailedPrecondition, auth.ErrRoleAlreadyExist.Error()},
+	{auth.ErrRoleNotFound, CodeFailedPrecondition, auth.ErrRoleNotFound.Error()},
+	{auth.ErrRoleEmpty, CodeInvalidArgument, auth.ErrRoleEmpty.Error()},
+	{auth.ErrAuthFailed, CodeInvalidArgument, auth.ErrAuthFailed.Error()},
+	{auth.ErrPermissionNotGiven, CodeInvalidArgument, auth.ErrPermissionNotGiven.Error()},
+	{auth.ErrPermissionDenied, CodePermissionDenied, auth.ErrPermissionDenied.Error()},
+	{auth.ErrRoleNotGranted, CodeFailedPrecondition, auth.ErrRoleNotGranted.Error()},
+	{auth.ErrPermissionNotGranted, CodeFailedPrecondition, auth.ErrPermissionNotGranted.Error()},
+	{auth.ErrAuthNotEnabled, CodeFailedPrecondition, auth.ErrAuthNotEnabled.Error()},
+	{auth.ErrInvalidAuthToken, CodeUnauthenticated, auth.ErrInvalidAuthToken.Error()},
+	{auth.ErrInvalidAuthMgmt, CodeInvalidArgument, auth.ErrInvalidAuthMgmt.Error()},
+	{auth.ErrAuthOldRevision, CodeInvalidArgument, auth.ErrAuthOldRevision.Error()},
 }
 
 // Status returns the gRPC code and message etcd answers err with. Errors it does not know

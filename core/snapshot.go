@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"time"
 
+	"github.com/metastore/metastore/core/auth"
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/lease"
 	"github.com/metastore/metastore/core/mvcc"
 )
@@ -17,9 +20,10 @@ import (
 // A snapshot is the whole state as a byte stream:
 //
 //	"MSNAP" 0x02 | mvcc section | lease count, then (ID, TTL, remaining ms, checkpointed
-//	remaining TTL s) each | CRC-32C of everything before it, 4 bytes big-endian
+//	remaining TTL s) each | auth store length, then its JSON | CRC-32C of everything before
+//	it, 4 bytes big-endian
 //
-// Version 0x01 (no checkpoint per lease) is still read.
+// Version 0x01 (no checkpoint per lease, no auth store) is still read.
 // It serves Raft snapshots, the server's Snapshot RPC payload and the playground's
 // export/import.
 var (
@@ -37,6 +41,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Snapshot struct {
 	kv     *mvcc.View
 	leases []lease.Entry
+	auth   []byte
 }
 
 // Snapshot captures the state between two writes. It is quick when the backend can clone
@@ -44,7 +49,9 @@ type Snapshot struct {
 func (s *Store) Snapshot() *Snapshot {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return &Snapshot{kv: s.kv.View(), leases: s.lessor.Entries()}
+	sn := &Snapshot{kv: s.kv.View(), leases: s.lessor.Entries()}
+	s.AuthView(func(st *auth.State) { sn.auth, _ = json.Marshal(st) })
+	return sn
 }
 
 // WriteSnapshot writes the store's current state to w.
@@ -66,6 +73,8 @@ func (sn *Snapshot) Encode(w io.Writer) error {
 		buf = binary.AppendVarint(buf, e.Remaining.Milliseconds())
 		buf = binary.AppendVarint(buf, e.Checkpoint)
 	}
+	buf = binary.AppendUvarint(buf, uint64(len(sn.auth)))
+	buf = append(buf, sn.auth...)
 	bw.Write(buf)
 	if err := bw.Flush(); err != nil {
 		return err
@@ -122,10 +131,27 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 		e.Remaining = time.Duration(ms) * time.Millisecond
 		entries = append(entries, e)
 	}
+	var authJSON []byte
+	if !v1 {
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > uint64(br.Len()) {
+			return nil, fmt.Errorf("%w: auth store length", ErrBadSnapshot)
+		}
+		authJSON = make([]byte, n)
+		io.ReadFull(br, authJSON)
+	}
 	if br.Len() != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadSnapshot, br.Len())
 	}
-	s, err := newWithLeases(cfg, entries)
+	if len(authJSON) > 0 {
+		if _, err := decodeAuth(authJSON); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
+		}
+		if err := cfg.Backend.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: authMetaKey, Value: authJSON}}}); err != nil {
+			return nil, err
+		}
+	}
+	s, err := newWithLeases(cfg, entries) // loads the auth store just recorded
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +166,11 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 // newWithLeases opens a store whose lessor holds entries before the index is rebuilt, so
 // recovered keys re-attach to their leases.
 func newWithLeases(cfg Config, entries []lease.Entry) (*Store, error) {
-	s := &Store{cfg: cfg}
+	st, err := loadAuth(cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, auth: st}
 	s.lessor = lease.New(lease.Config{Clock: cfg.Clock, MinTTL: cfg.MinLeaseTTL})
 	for _, e := range entries {
 		if err := s.lessor.Restore(e); err != nil {

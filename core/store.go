@@ -3,6 +3,7 @@ package core
 import (
 	"sync"
 
+	"github.com/metastore/metastore/core/auth"
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
@@ -60,6 +61,9 @@ type Store struct {
 	// wmu serialises write operations, so that each is atomic with the lease checks and
 	// lease bookkeeping around its MVCC transaction. Taken before the MVCC store's lock.
 	wmu sync.Mutex
+	// authMu guards auth, which checks read while changes are applied (taken after wmu).
+	authMu sync.RWMutex
+	auth   *auth.State
 }
 
 // New opens a store, recovering whatever cfg.Backend holds, leases included (with the time
