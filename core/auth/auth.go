@@ -68,7 +68,7 @@ type User struct {
 
 type Role struct {
 	Name  string
-	Perms []Permission // sorted by key; equal keys keep their order of granting
+	Perms []Permission // sorted by key; equal keys in the order etcd's sort.Sort leaves them
 }
 
 // State is the whole auth store.
@@ -289,8 +289,11 @@ func (s *State) RoleGet(name string) ([]Permission, error) {
 	return slices.Clone(r.Perms), nil
 }
 
-// RoleList returns the role names, sorted.
-func (s *State) RoleList() []string { return sortedKeys(s.Roles) }
+// RoleList returns the role names, sorted. etcd lists the range [0x00, 0xff) of its roles
+// bucket, so a role whose name starts with byte 0xff is never listed.
+func (s *State) RoleList() []string {
+	return slices.DeleteFunc(sortedKeys(s.Roles), func(n string) bool { return n >= "\xff" })
+}
 
 // validRange is etcd's isValidPermissionRange.
 func validRange(key, end []byte) bool {
@@ -316,7 +319,9 @@ func (s *State) RoleGrantPermission(name string, perm *Permission) error {
 		r.Perms[i].Type = perm.Type
 	} else {
 		r.Perms = append(r.Perms, Permission{Type: perm.Type, Key: slices.Clone(perm.Key), RangeEnd: slices.Clone(perm.RangeEnd)})
-		sort.SliceStable(r.Perms, func(i, j int) bool { return bytes.Compare(r.Perms[i].Key, r.Perms[j].Key) < 0 })
+		// Not stable, as etcd's sort.Sort: past 12 entries equal keys can change places, and
+		// that order decides which entry a later grant overwrites.
+		sort.Slice(r.Perms, func(i, j int) bool { return bytes.Compare(r.Perms[i].Key, r.Perms[j].Key) < 0 })
 	}
 	s.Revision++
 	return nil
