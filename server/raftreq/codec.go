@@ -31,11 +31,15 @@ func (r *Request) Marshal() []byte {
 	// Fields go in ascending number, as etcd's generated code writes them: the header (100)
 	// before the member attributes (1301), after everything else.
 	header := func() {
-		if r.ID != 0 {
-			b = appendMsg(b, fHeader, appendVarint(nil, fHeaderID, r.ID))
+		if r.ID != 0 || r.Username != "" || r.AuthRevision != 0 {
+			var h []byte
+			h = appendVarint(h, fHeaderID, r.ID)
+			h = appendBytes(h, 2, []byte(r.Username))
+			h = appendVarint(h, 3, r.AuthRevision)
+			b = appendMsg(b, fHeader, h)
 		}
 	}
-	if r.MemberAttrSet != nil {
+	if r.MemberAttrSet != nil || r.Auth != nil {
 		header()
 	}
 	switch {
@@ -82,8 +86,10 @@ func (r *Request) Marshal() []byte {
 		m = appendVarint(m, 1, r.MemberAttrSet.MemberID)
 		m = appendMsg(m, 2, attrs)
 		b = appendMsg(b, fMemberAttrSet, m)
+	case r.Auth != nil:
+		b = appendMsg(b, protowire.Number(r.Auth.Op), r.Auth.marshal())
 	}
-	if r.MemberAttrSet == nil {
+	if r.MemberAttrSet == nil && r.Auth == nil {
 		header()
 	}
 	return b
@@ -222,9 +228,14 @@ func Unmarshal(b []byte) (*Request, error) {
 		var err error
 		switch num {
 		case fHeader:
-			err = fields(v, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
-				if num == fHeaderID && typ == protowire.VarintType {
+			err = fields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
+				switch {
+				case num == fHeaderID && typ == protowire.VarintType:
 					r.ID = x
+				case num == 2 && typ == protowire.BytesType:
+					r.Username = string(v)
+				case num == 3 && typ == protowire.VarintType:
+					r.AuthRevision = x
 				}
 				return nil
 			})
@@ -298,6 +309,10 @@ func Unmarshal(b []byte) (*Request, error) {
 			r.LeaseCheckpoint = cs
 		case fMemberAttrSet:
 			r.MemberAttrSet, err = decodeMemberAttrs(v)
+		default:
+			if isAuthOp(num) {
+				r.Auth, err = decodeAuth(AuthOp(num), v)
+			}
 		}
 		return err
 	})

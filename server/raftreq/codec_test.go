@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/auth"
 	"github.com/metastore/metastore/server/pbconv"
 	. "github.com/metastore/metastore/server/raftreq"
 )
@@ -102,7 +104,7 @@ func FuzzUnmarshal(f *testing.F) {
 func fromPB(r *pb.InternalRaftRequest) *Request {
 	out := &Request{}
 	if r.Header != nil {
-		out.ID = r.Header.ID
+		out.ID, out.Username, out.AuthRevision = r.Header.ID, r.Header.Username, r.Header.AuthRevision
 	}
 	switch {
 	case r.Put != nil:
@@ -124,6 +126,45 @@ func fromPB(r *pb.InternalRaftRequest) *Request {
 		for _, c := range r.LeaseCheckpoint.Checkpoints {
 			out.LeaseCheckpoint.Checkpoints = append(out.LeaseCheckpoint.Checkpoints, core.LeaseCheckpoint{ID: c.ID, RemainingTTL: c.Remaining_TTL})
 		}
+	case r.AuthEnable != nil:
+		out.Auth = &Auth{Op: AuthEnable}
+	case r.AuthDisable != nil:
+		out.Auth = &Auth{Op: AuthDisable}
+	case r.AuthStatus != nil:
+		out.Auth = &Auth{Op: AuthStatus}
+	case r.AuthUserList != nil:
+		out.Auth = &Auth{Op: AuthUserList}
+	case r.AuthRoleList != nil:
+		out.Auth = &Auth{Op: AuthRoleList}
+	case r.Authenticate != nil:
+		out.Auth = &Auth{Op: Authenticate, Name: r.Authenticate.Name, SimpleToken: r.Authenticate.SimpleToken}
+	case r.AuthUserAdd != nil:
+		out.Auth = &Auth{Op: AuthUserAdd, Name: r.AuthUserAdd.Name, HashedPassword: r.AuthUserAdd.HashedPassword,
+			NoPassword: r.AuthUserAdd.Options != nil && r.AuthUserAdd.Options.NoPassword}
+	case r.AuthUserDelete != nil:
+		out.Auth = &Auth{Op: AuthUserDelete, Name: r.AuthUserDelete.Name}
+	case r.AuthUserGet != nil:
+		out.Auth = &Auth{Op: AuthUserGet, Name: r.AuthUserGet.Name}
+	case r.AuthUserChangePassword != nil:
+		out.Auth = &Auth{Op: AuthUserChangePassword, Name: r.AuthUserChangePassword.Name, HashedPassword: r.AuthUserChangePassword.HashedPassword}
+	case r.AuthUserGrantRole != nil:
+		out.Auth = &Auth{Op: AuthUserGrantRole, Name: r.AuthUserGrantRole.User, Role: r.AuthUserGrantRole.Role}
+	case r.AuthUserRevokeRole != nil:
+		out.Auth = &Auth{Op: AuthUserRevokeRole, Name: r.AuthUserRevokeRole.Name, Role: r.AuthUserRevokeRole.Role}
+	case r.AuthRoleAdd != nil:
+		out.Auth = &Auth{Op: AuthRoleAdd, Name: r.AuthRoleAdd.Name}
+	case r.AuthRoleDelete != nil:
+		out.Auth = &Auth{Op: AuthRoleDelete, Name: r.AuthRoleDelete.Role}
+	case r.AuthRoleGet != nil:
+		out.Auth = &Auth{Op: AuthRoleGet, Name: r.AuthRoleGet.Role}
+	case r.AuthRoleGrantPermission != nil:
+		out.Auth = &Auth{Op: AuthRoleGrantPermission, Name: r.AuthRoleGrantPermission.Name}
+		if p := r.AuthRoleGrantPermission.Perm; p != nil {
+			out.Auth.Perm = &auth.Permission{Type: auth.PermType(p.PermType), Key: p.Key, RangeEnd: p.RangeEnd}
+		}
+	case r.AuthRoleRevokePermission != nil:
+		q := r.AuthRoleRevokePermission
+		out.Auth = &Auth{Op: AuthRoleRevokePermission, Name: q.Role, Key: q.Key, RangeEnd: q.RangeEnd}
 	case r.ClusterMemberAttrSet != nil:
 		a := r.ClusterMemberAttrSet
 		out.MemberAttrSet = &MemberAttrs{MemberID: a.Member_ID}
@@ -192,8 +233,12 @@ func randInternal(rng *rand.Rand) *pb.InternalRaftRequest {
 	r := &pb.InternalRaftRequest{}
 	if rng.Intn(5) != 0 {
 		r.Header = &pb.RequestHeader{ID: rng.Uint64()}
+		if rng.Intn(2) == 0 {
+			r.Header.Username, r.Header.AuthRevision = string(randBytes(rng)), uint64(rng.Intn(3))
+		}
 	}
-	switch rng.Intn(9) {
+	str := func() string { return string(randBytes(rng)) }
+	switch rng.Intn(26) {
 	case 0:
 		r.Put = randPut(rng)
 	case 1:
@@ -219,6 +264,46 @@ func randInternal(rng *rand.Rand) *pb.InternalRaftRequest {
 			a.MemberAttributes.ClientUrls = append(a.MemberAttributes.ClientUrls, "http://127.0.0.1:"+string(rune('0'+rng.Intn(10))))
 		}
 		r.ClusterMemberAttrSet = a
+	case 9:
+		r.AuthEnable = &pb.AuthEnableRequest{}
+	case 10:
+		r.AuthDisable = &pb.AuthDisableRequest{}
+	case 11:
+		r.AuthStatus = &pb.AuthStatusRequest{}
+	case 12:
+		r.AuthUserList = &pb.AuthUserListRequest{}
+	case 13:
+		r.AuthRoleList = &pb.AuthRoleListRequest{}
+	case 14:
+		r.Authenticate = &pb.InternalAuthenticateRequest{Name: str(), SimpleToken: str()}
+	case 15:
+		r.AuthUserAdd = &pb.AuthUserAddRequest{Name: str(), HashedPassword: str()}
+		if rng.Intn(2) == 0 { // etcd's options: only a no-password user carries them here
+			r.AuthUserAdd.Options = &authpb.UserAddOptions{NoPassword: true}
+		}
+	case 16:
+		r.AuthUserDelete = &pb.AuthUserDeleteRequest{Name: str()}
+	case 17:
+		r.AuthUserGet = &pb.AuthUserGetRequest{Name: str()}
+	case 18:
+		r.AuthUserChangePassword = &pb.AuthUserChangePasswordRequest{Name: str(), HashedPassword: str()}
+	case 19:
+		r.AuthUserGrantRole = &pb.AuthUserGrantRoleRequest{User: str(), Role: str()}
+	case 20:
+		r.AuthUserRevokeRole = &pb.AuthUserRevokeRoleRequest{Name: str(), Role: str()}
+	case 21:
+		r.AuthRoleAdd = &pb.AuthRoleAddRequest{Name: str()}
+	case 22:
+		r.AuthRoleDelete = &pb.AuthRoleDeleteRequest{Role: str()}
+	case 23:
+		r.AuthRoleGet = &pb.AuthRoleGetRequest{Role: str()}
+	case 24:
+		r.AuthRoleGrantPermission = &pb.AuthRoleGrantPermissionRequest{Name: str()}
+		if rng.Intn(4) != 0 {
+			r.AuthRoleGrantPermission.Perm = &authpb.Permission{PermType: authpb.Permission_Type(rng.Intn(3)), Key: randBytes(rng), RangeEnd: randBytes(rng)}
+		}
+	case 25:
+		r.AuthRoleRevokePermission = &pb.AuthRoleRevokePermissionRequest{Role: str(), Key: randBytes(rng), RangeEnd: randBytes(rng)}
 	}
 	return r
 }

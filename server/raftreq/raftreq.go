@@ -14,6 +14,11 @@ import "github.com/metastore/metastore/core"
 type Request struct {
 	// ID pairs the applied entry with the proposer waiting for it (etcd's header.ID).
 	ID uint64
+	// Username and AuthRevision say who asked, as authenticated when it was proposed
+	// (etcd's header.username and header.auth_revision); permissions are checked again when
+	// the entry is applied.
+	Username     string
+	AuthRevision uint64
 
 	Put             *core.PutRequest
 	DeleteRange     *core.DeleteRangeRequest
@@ -24,6 +29,7 @@ type Request struct {
 	LeaseCheckpoint *LeaseCheckpoints
 	Alarm           *Alarm
 	MemberAttrSet   *MemberAttrs
+	Auth            *Auth
 }
 
 type LeaseRevoke struct{ ID int64 }
