@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/metastore/metastore/core/auth"
 	"github.com/metastore/metastore/core/backend"
@@ -10,7 +11,54 @@ import (
 
 // The auth store lives in the backend's metadata under one key, as JSON: users, roles, the
 // enabled flag and the auth revision. It is small and changes rarely; never in the keyspace.
+// Names are stored as bytes (etcd takes any bytes for them; JSON strings would not keep
+// bytes that are not UTF-8), users and roles sorted by name, so the encoding is the same on
+// every member.
 const authMetaKey = "auth"
+
+type authRecord struct {
+	Enabled  bool
+	Revision uint64
+	Users    []userRecord
+	Roles    []roleRecord
+}
+
+type userRecord struct {
+	Name, Password []byte
+	Roles          [][]byte
+	NoPassword     bool `json:",omitempty"`
+}
+
+type roleRecord struct {
+	Name  []byte
+	Perms []auth.Permission
+}
+
+func encodeAuth(st *auth.State) ([]byte, error) {
+	rec := authRecord{Enabled: st.Enabled, Revision: st.Revision}
+	for _, name := range sortedNames(st.Users) {
+		u := st.Users[name]
+		ur := userRecord{Name: []byte(u.Name), Password: u.Password, NoPassword: u.NoPassword}
+		for _, r := range u.Roles {
+			ur.Roles = append(ur.Roles, []byte(r))
+		}
+		rec.Users = append(rec.Users, ur)
+	}
+	for _, name := range sortedNames(st.Roles) {
+		r := st.Roles[name]
+		rec.Roles = append(rec.Roles, roleRecord{Name: []byte(r.Name), Perms: r.Perms})
+	}
+	return json.Marshal(rec)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
 
 func loadAuth(b backend.Backend) (*auth.State, error) {
 	v, ok := b.Meta(authMetaKey)
@@ -21,15 +69,21 @@ func loadAuth(b backend.Backend) (*auth.State, error) {
 }
 
 func decodeAuth(v []byte) (*auth.State, error) {
-	st := auth.New()
-	if err := json.Unmarshal(v, st); err != nil {
+	var rec authRecord
+	if err := json.Unmarshal(v, &rec); err != nil {
 		return nil, fmt.Errorf("core: auth state: %w", err)
 	}
-	if st.Users == nil {
-		st.Users = map[string]*auth.User{}
+	st := auth.New()
+	st.Enabled, st.Revision = rec.Enabled, rec.Revision
+	for _, ur := range rec.Users {
+		u := &auth.User{Name: string(ur.Name), Password: ur.Password, NoPassword: ur.NoPassword}
+		for _, r := range ur.Roles {
+			u.Roles = append(u.Roles, string(r))
+		}
+		st.Users[u.Name] = u
 	}
-	if st.Roles == nil {
-		st.Roles = map[string]*auth.Role{}
+	for _, rr := range rec.Roles {
+		st.Roles[string(rr.Name)] = &auth.Role{Name: string(rr.Name), Perms: rr.Perms}
 	}
 	return st, nil
 }
@@ -45,7 +99,7 @@ func (s *Store) AuthUpdate(fn func(st *auth.State) error) error {
 	if err := fn(next); err != nil {
 		return err
 	}
-	b, err := json.Marshal(next)
+	b, err := encodeAuth(next)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ func TestAuthStoreIsState(t *testing.T) {
 		}, nil},
 		{"duplicate role", func(st *auth.State) error { return st.RoleAdd("reader") }, auth.ErrRoleAlreadyExist},
 		{"enable", func(st *auth.State) error { return st.Enable() }, nil},
+		// etcd takes any bytes for names, not only UTF-8.
+		{"odd name", func(st *auth.State) error { return st.UserAdd("\xff\xfeodd", nil, true) }, nil},
 	} {
 		if err := s.AuthUpdate(step.fn); !errors.Is(err, step.want) {
 			t.Fatalf("%s: %v, want %v", step.name, err, step.want)
@@ -49,7 +51,7 @@ func TestAuthStoreIsState(t *testing.T) {
 	check := func(s *Store, when string) {
 		t.Helper()
 		s.AuthView(func(st *auth.State) {
-			if !st.Enabled || st.Revision != 5 || st.Roles["half"] != nil || st.Roles["reader"] == nil {
+			if !st.Enabled || st.Revision != 6 || st.Roles["half"] != nil || st.Roles["reader"] == nil || st.Users["\xff\xfeodd"] == nil {
 				t.Fatalf("%s: enabled %v, revision %d, roles %v", when, st.Enabled, st.Revision, st.RoleList())
 			}
 			if _, err := st.CheckPassword("root", "secret"); err != nil {

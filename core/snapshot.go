@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -50,7 +49,7 @@ func (s *Store) Snapshot() *Snapshot {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	sn := &Snapshot{kv: s.kv.View(), leases: s.lessor.Entries()}
-	s.AuthView(func(st *auth.State) { sn.auth, _ = json.Marshal(st) })
+	s.AuthView(func(st *auth.State) { sn.auth, _ = encodeAuth(st) })
 	return sn
 }
 

@@ -3,7 +3,6 @@ package core
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -589,7 +588,7 @@ func TestSnapshotReadsVersion1(t *testing.T) {
 	defer s.Close()
 	snapMust(s.Put(&PutRequest{Key: []byte("a"), Value: []byte("1")}))(t)
 	data := snapWrite(t, s)
-	authJSON, _ := json.Marshal(s.auth)
+	authJSON, _ := encodeAuth(s.auth)
 	body := bytes.Clone(data[:len(data)-4-len(authJSON)-len(binary.AppendUvarint(nil, uint64(len(authJSON))))])
 	body[5] = 0x01
 	r, err := Restore(bytes.NewReader(snapReseal(body)), Config{Clock: clock.NewManual(snapEpoch)})
