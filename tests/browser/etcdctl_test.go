@@ -465,8 +465,9 @@ func shellWords(line string) []string {
 
 // runEtcdctl runs the script through the real etcdctl against endpoint; it returns what each
 // step printed, stdout and stderr in order, without the JSON log lines of etcdctl's client.
-func runEtcdctl(t *testing.T, endpoint string) []string {
-	bin := etcdctl(t)
+// It may run on a goroutine of its own (beside the console's run), so it reports with
+// t.Errorf, never t.Fatal.
+func runEtcdctl(t *testing.T, bin, endpoint string) []string {
 	var out []string
 	lease := ""
 	for _, s := range script {
@@ -481,7 +482,10 @@ func runEtcdctl(t *testing.T, endpoint string) []string {
 		if s.watch {
 			// A watch runs until it is interrupted, or exits by itself (canceled).
 			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+				t.Errorf("%s: %v", s.line, err)
+				cancel()
+				out = append(out, "")
+				continue
 			}
 			done := make(chan struct{})
 			go func() {
@@ -648,9 +652,22 @@ func errorLines(s string) string {
 // member.
 func TestConsoleLikeEtcdctl(t *testing.T) {
 	_, ref := testserver.Start(t, testserver.Options{})
-	want := runEtcdctl(t, ref)
+	want := etcdctlBeside(t, ref)
 	ctx, _ := playground(t)
-	compareWithEtcdctl(t, want, runConsole(t, ctx), true)
+	got := runConsole(t, ctx)
+	compareWithEtcdctl(t, <-want, got, true)
+}
+
+// etcdctlBeside runs the script through etcdctl against ref on a goroutine of its own, while
+// the test drives the console: the two runs touch different members, and each spends most
+// of its time waiting (on processes, on the page, on watches that print nothing).
+func etcdctlBeside(t *testing.T, ref string) <-chan []string {
+	bin := etcdctl(t)
+	want := make(chan []string, 1)
+	done := make(chan struct{})
+	go func() { defer close(done); want <- runEtcdctl(t, bin, ref) }()
+	t.Cleanup(func() { <-done }) // it reports through t: the test must outlive it
+	return want
 }
 
 // TestConsoleLikeEtcdctlServer: the console connected to a fresh member (of another origin
@@ -658,12 +675,13 @@ func TestConsoleLikeEtcdctl(t *testing.T) {
 // included.
 func TestConsoleLikeEtcdctlServer(t *testing.T) {
 	_, ref := testserver.Start(t, testserver.Options{})
-	want := runEtcdctl(t, ref)
+	want := etcdctlBeside(t, ref)
 	ctx, page := playground(t)
 	// Another origin than the page's: the member must allow it, as etcd's --cors does.
 	_, other := testserver.Start(t, testserver.Options{CORS: grpcweb.ParseOrigins("http://" + page)})
 	fill(t, ctx, `[aria-label="server address"]`, "http://"+other)
 	click(t, ctx, "#connect-button")
 	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
-	compareWithEtcdctl(t, want, runConsole(t, ctx), false)
+	got := runConsole(t, ctx)
+	compareWithEtcdctl(t, <-want, got, false)
 }
