@@ -11,8 +11,11 @@ SHARED=${SHARED:-../shared}
 go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 work=$(mktemp -d /tmp/bench-cluster.XXXXXX)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+# The clusters start inside $(...) subshells, so their PIDs go to a file, not a variable.
+cleanup() {
+  [ -f "$work/pids" ] && kill $(cat "$work/pids") 2>/dev/null || true
+  wait 2>/dev/null || true; rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
@@ -26,7 +29,7 @@ cluster() {
       --listen-client-urls "http://127.0.0.1:${cps[$i]}" --advertise-client-urls "http://127.0.0.1:${cps[$i]}" \
       --listen-peer-urls "http://127.0.0.1:${pps[$i]}" --initial-advertise-peer-urls "http://127.0.0.1:${pps[$i]}" \
       --initial-cluster "$initial" --initial-cluster-token "bench-$label" >"$work/$label$i.log" 2>&1 &
-    pids+=($!)
+    echo $! >>"$work/pids"
   done
   local eps="127.0.0.1:${cps[0]},127.0.0.1:${cps[1]},127.0.0.1:${cps[2]}"
   for _ in $(seq 150); do
