@@ -93,8 +93,9 @@ func decodeAuth(v []byte) (*auth.State, error) {
 func (s *Store) AuthUpdate(fn func(st *auth.State) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.authMu.Lock()
-	defer s.authMu.Unlock()
+	// Writers are serialised by wmu, so s.auth does not change under us: the change is made
+	// on a copy and recorded before authMu is taken, only to swap it in (checks never wait
+	// on a commit).
 	next := s.auth.Clone()
 	if err := fn(next); err != nil {
 		return err
@@ -106,13 +107,32 @@ func (s *Store) AuthUpdate(fn func(st *auth.State) error) error {
 	if err := s.kv.CommitMeta(backend.MetaEntry{Key: authMetaKey, Value: b}); err != nil {
 		return err
 	}
+	s.authMu.Lock()
 	s.auth = next
+	s.authMu.Unlock()
 	return nil
 }
 
-// AuthView reads the auth store (permission checks, gets and lists, password checks).
+// AuthView reads the auth store (permission checks, gets and lists). fn must be quick (a
+// password's bcrypt comparison belongs outside, on what fn copied out) and must not write.
 func (s *Store) AuthView(fn func(st *auth.State)) {
 	s.authMu.RLock()
 	defer s.authMu.RUnlock()
 	fn(s.auth)
+}
+
+// CheckPassword verifies a login and returns the auth revision it was checked at. The bcrypt
+// comparison runs outside the auth lock, so a slow login never holds up checks or changes.
+func (s *Store) CheckPassword(name, password string) (uint64, error) {
+	var hash []byte
+	var rev uint64
+	var err error
+	s.AuthView(func(st *auth.State) { hash, rev, err = st.Login(name) })
+	if err == nil {
+		err = auth.ComparePassword(hash, password)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return rev, nil
 }

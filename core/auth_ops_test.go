@@ -54,10 +54,13 @@ func TestAuthStoreIsState(t *testing.T) {
 			if !st.Enabled || st.Revision != 6 || st.Roles["half"] != nil || st.Roles["reader"] == nil || st.Users["\xff\xfeodd"] == nil {
 				t.Fatalf("%s: enabled %v, revision %d, roles %v", when, st.Enabled, st.Revision, st.RoleList())
 			}
-			if _, err := st.CheckPassword("root", "secret"); err != nil {
-				t.Fatalf("%s: root's password: %v", when, err)
-			}
 		})
+		if rev, err := s.CheckPassword("root", "secret"); err != nil || rev != 6 {
+			t.Fatalf("%s: root's password: revision %d, %v", when, rev, err)
+		}
+		if _, err := s.CheckPassword("root", "wrong"); !errors.Is(err, auth.ErrAuthFailed) {
+			t.Fatalf("%s: a wrong password: %v", when, err)
+		}
 		r, err := s.Range(&RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}})
 		if err != nil || len(r.Kvs) != 0 {
 			t.Fatalf("%s: the auth store shows in the keyspace: %v %v", when, r, err)

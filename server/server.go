@@ -86,18 +86,21 @@ func Start(cfg Config) (*Server, error) {
 	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
 	if len(cfg.ListenPeerURLs) > 0 {
 		var ptls *peer.TLS
-		secure := slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return strings.HasPrefix(u, "https://") })
-		if cfg.PeerTLS != nil && secure { // plain http:// peer URLs stay plain, certificates or not
+		secure := slices.ContainsFunc(cfg.ListenPeerURLs, isHTTPS)
+		if cfg.PeerTLS != nil {
 			var err error
 			if ptls, err = peerTLS(*cfg.PeerTLS, cfg.PeerInsecure); err != nil {
 				return nil, err
 			}
+			if !secure {
+				ptls.Server = nil // plain http:// listeners; the certificates still reach https:// peers
+			}
 		}
-		lns, err := peer.Listen(cfg.ListenPeerURLs, ptls != nil)
+		lns, err := peer.Listen(cfg.ListenPeerURLs, ptls != nil && ptls.Server != nil)
 		if err != nil {
 			return nil, err
 		}
-		if ptls != nil && slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return strings.HasPrefix(u, "http://") }) {
+		if secure && slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return !isHTTPS(u) }) {
 			for _, ln := range lns {
 				ln.Close()
 			}
@@ -180,6 +183,9 @@ func Start(cfg Config) (*Server, error) {
 	if serverTLS != nil {
 		s.https = &http.Server{Handler: grpcOverHTTPS(s.grpc, web), TLSConfig: serverTLS,
 			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			// As etcd's TLS server: no cap on a connection's streams (net/http's default of
+			// 250 would block a client's 251st watch or keep-alive stream).
+			HTTP2: &http.HTTP2Config{MaxConcurrentStreams: math.MaxInt32},
 			// Failed handshakes (a client without a valid certificate, a probe) are the
 			// clients' business: logged at debug level, not on stderr.
 			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
@@ -226,6 +232,11 @@ func peerTLS(info tlsutil.Info, insecureSkipVerify bool) (*peer.TLS, error) {
 		return nil, fmt.Errorf("peer TLS: %w", err)
 	}
 	return &peer.TLS{Server: srv, Client: cli}, nil
+}
+
+func isHTTPS(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "https"
 }
 
 // hostPort parses a client URL: its host:port, and whether it is https.

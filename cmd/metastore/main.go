@@ -228,12 +228,12 @@ func (f *flags) cipherSuiteList() []string {
 }
 
 // tlsInfo turns one side's flags into its TLS settings: nil without certificates, generated
-// ones (kept in dir) for --auto-tls when none are given, as etcd.
-func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (*tlsutil.Info, error) {
-	info := tlsutil.Info{CertFile: t.cert, KeyFile: t.key, TrustedCAFile: t.ca, ClientCertAuth: t.clientCertAuth,
+// ones (kept in dir) for --auto-tls when none are given, as etcd; generated says which.
+func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (info *tlsutil.Info, generated bool, err error) {
+	i := tlsutil.Info{CertFile: t.cert, KeyFile: t.key, TrustedCAFile: t.ca, ClientCertAuth: t.clientCertAuth,
 		CRLFile: t.crl, MinVersion: f.tlsMinVersion, MaxVersion: f.tlsMaxVersion}
-	info.CipherSuites = f.cipherSuiteList()
-	if info.Empty() && t.auto {
+	i.CipherSuites = f.cipherSuiteList()
+	if i.Empty() && t.auto {
 		var hosts []string
 		for _, u := range server.SplitURLs(listen) {
 			if pu, err := url.Parse(u); err == nil {
@@ -242,14 +242,14 @@ func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (*tlsutil.Info, error) {
 		}
 		auto, err := tlsutil.SelfCert(dir, hosts, int(f.autoTLSValidity))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		info.CertFile, info.KeyFile = auto.CertFile, auto.KeyFile
+		i.CertFile, i.KeyFile, generated = auto.CertFile, auto.KeyFile, true
 	}
-	if info.Empty() {
-		return nil, nil
+	if i.Empty() {
+		return nil, false, nil
 	}
-	return &info, nil
+	return &i, generated, nil
 }
 
 // leaseCheckpointInterval is etcd's: 5 minutes when checkpoints are on.
@@ -297,12 +297,13 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	autoCompact, _ := node.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention) // validated above
-	clientTLS, err := f.tlsInfo(f.tls, filepath.Join(f.dataDir, "fixtures", "client"), f.listenClient)
+	clientTLS, _, err := f.tlsInfo(f.tls, filepath.Join(f.dataDir, "fixtures", "client"), f.listenClient)
 	if err != nil {
 		log.Error("failed to start", "error", err)
 		os.Exit(1)
 	}
-	peerTLS, err := f.tlsInfo(f.peerTLS, filepath.Join(f.dataDir, "fixtures", "peer"), f.listenPeer)
+	// Only certificates made here for --peer-auto-tls go unverified between members.
+	peerTLS, peerGenerated, err := f.tlsInfo(f.peerTLS, filepath.Join(f.dataDir, "fixtures", "peer"), f.listenPeer)
 	if err != nil {
 		log.Error("failed to start", "error", err)
 		os.Exit(1)
@@ -334,7 +335,7 @@ func main() {
 		ListenPeerURLs:   server.SplitURLs(f.listenPeer),
 		ClientTLS:        clientTLS,
 		PeerTLS:          peerTLS,
-		PeerInsecure:     f.peerTLS.auto && f.peerTLS.ca == "",
+		PeerInsecure:     peerGenerated && f.peerTLS.ca == "",
 		Logger:           log,
 		EnablePprof:      f.pprof,
 		CORS:             grpcweb.ParseOrigins(f.cors),

@@ -350,20 +350,39 @@ func (s *State) RoleRevokePermission(name string, key, end []byte) error {
 // CheckPassword verifies a user's password (outside the log, as etcd does) and returns the
 // auth revision it was checked at.
 func (s *State) CheckPassword(name, password string) (uint64, error) {
+	hash, rev, err := s.Login(name)
+	if err == nil {
+		err = ComparePassword(hash, password)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// Login is the part of a password check that reads the state: the user's hash and the auth
+// revision, or why nobody can log in as name. The comparison (bcrypt, slow on purpose) is
+// ComparePassword's, to be made outside any lock on the state.
+func (s *State) Login(name string) (hash []byte, rev uint64, err error) {
 	if !s.Enabled {
-		return 0, ErrAuthNotEnabled
+		return nil, 0, ErrAuthNotEnabled
 	}
 	u := s.Users[name]
 	if u == nil {
-		return 0, ErrAuthFailed
+		return nil, 0, ErrAuthFailed
 	}
 	if u.NoPassword {
-		return 0, ErrNoPasswordUser
+		return nil, 0, ErrNoPasswordUser
 	}
-	if bcrypt.CompareHashAndPassword(u.Password, []byte(password)) != nil {
-		return 0, ErrAuthFailed
+	return slices.Clone(u.Password), s.Revision, nil
+}
+
+// ComparePassword checks password against a user's hash.
+func ComparePassword(hash []byte, password string) error {
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return ErrAuthFailed
 	}
-	return s.Revision, nil
+	return nil
 }
 
 // HashPassword is the bcrypt hash a UserAdd or UserChangePassword proposes; cost outside

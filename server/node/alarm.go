@@ -94,8 +94,10 @@ func (a *alarms) apply(r *raftreq.Alarm) []raftreq.AlarmMember {
 // Alarms are kept in the backend's metadata: "alarm/" + 8-byte member ID + type.
 const alarmMetaPrefix = "alarm/"
 
+// The type takes 4 bytes: etcd keeps any int32 a client sends (one byte, as written before,
+// made an unknown type 257 come back as NOSPACE after a restart); 1-byte keys are still read.
 func alarmMetaKey(member uint64, t raftreq.AlarmType) string {
-	return alarmMetaPrefix + string(binary.BigEndian.AppendUint64(nil, member)) + string([]byte{byte(t)})
+	return alarmMetaPrefix + string(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, member), uint32(t)))
 }
 
 // applyAlarm applies an Alarm entry and records the change in the backend.
@@ -116,10 +118,17 @@ func (n *Node) applyAlarm(r *raftreq.Alarm) ([]raftreq.AlarmMember, error) {
 // loadAlarms restores the alarms recorded in the backend.
 func (n *Node) loadAlarms() {
 	n.DB().AscendMeta(alarmMetaPrefix, func(k string, _ []byte) bool {
-		if b := []byte(k[len(alarmMetaPrefix):]); len(b) == 9 {
-			n.alarms.apply(&raftreq.Alarm{Action: raftreq.AlarmActivate,
-				MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: raftreq.AlarmType(b[8])})
+		b := []byte(k[len(alarmMetaPrefix):])
+		var t raftreq.AlarmType
+		switch len(b) {
+		case 9:
+			t = raftreq.AlarmType(b[8])
+		case 12:
+			t = raftreq.AlarmType(int32(binary.BigEndian.Uint32(b[8:])))
+		default:
+			return true
 		}
+		n.alarms.apply(&raftreq.Alarm{Action: raftreq.AlarmActivate, MemberID: binary.BigEndian.Uint64(b[:8]), Alarm: t})
 		return true
 	})
 }
@@ -181,8 +190,8 @@ func (n *Node) checkQuota(ctx context.Context, r *raftreq.Request) error {
 // capped reports the error the apply path gives a request while an alarm is raised: etcd's
 // capped applier (NOSPACE refuses what adds data) and corrupt applier (CORRUPT refuses all).
 func (n *Node) capped(r *raftreq.Request) error {
-	if r.Alarm != nil {
-		return nil
+	if r.Alarm != nil || r.LeaseCheckpoint != nil {
+		return nil // alarms must still be raised and cleared; checkpoints add nothing
 	}
 	if n.alarms.has(raftreq.AlarmCorrupt) {
 		return ErrCorrupt

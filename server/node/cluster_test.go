@@ -15,6 +15,7 @@ import (
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/memnet"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/raftreq"
 )
 
 // cluster is a set of members in one process over a memnet network, each with a real data
@@ -597,5 +598,27 @@ func TestClusterLeaseCheckpoints(t *testing.T) {
 	ttl := ttlAfterLeaderDies()
 	if want := 60 - int64(time.Since(renewed)/time.Second) - 2; ttl < want {
 		t.Fatalf("after a renewal and a leader change the lease has %ds; want at least %ds", ttl, want)
+	}
+}
+
+// An alarm of a type etcd does not name is kept as sent, across a restart (its type once
+// came back as NOSPACE, truncated to a byte).
+func TestAlarmTypeSurvivesRestart(t *testing.T) {
+	c := newCluster(t, 1, 6, nil)
+	ctx := context.Background()
+	n := c.node("m1")
+	odd := raftreq.AlarmType(257)
+	c.eventually("the alarm raised", func() bool {
+		_, err := n.Alarm(ctx, &raftreq.Alarm{Action: raftreq.AlarmActivate, MemberID: n.MemberID(), Alarm: odd})
+		return err == nil
+	})
+	c.stop("m1")
+	n = c.start("m1", "new")
+	c.waitLeader()
+	if got := n.Alarms(raftreq.AlarmNone); len(got) != 1 || got[0].Alarm != odd {
+		t.Fatalf("alarms after a restart: %+v, want one of type %d", got, odd)
+	}
+	if n.Alarms(raftreq.AlarmNoSpace) != nil {
+		t.Fatal("the odd alarm came back as NOSPACE")
 	}
 }

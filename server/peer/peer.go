@@ -71,15 +71,23 @@ type Transport struct {
 
 var _ node.Transport = (*Transport)(nil)
 
-// TLS secures the transport: Server for the peer listeners, Client to reach the others.
+// TLS secures the transport: Server for the peer listeners (nil: they are plain http://),
+// Client to reach the others at their https:// URLs.
 type TLS struct {
 	Server, Client *tls.Config
 }
 
-// creds are the client side's transport credentials.
-func (t *TLS) creds() grpc.DialOption {
-	if t == nil {
+// creds are the credentials to reach a peer at rawURL: TLS for an https:// URL, plain for
+// an http:// one, whatever this member listens on (as etcd: a member's peer URLs can move
+// from http to https one member at a time).
+func (t *TLS) creds(rawURL string) grpc.DialOption {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "https" {
 		return grpc.WithTransportCredentials(insecure.NewCredentials())
+	}
+	if t == nil || t.Client == nil {
+		// No --peer-* certificates: the system's roots, no client certificate.
+		return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{NextProtos: []string{"h2"}}))
 	}
 	return grpc.WithTransportCredentials(credentials.NewTLS(t.Client))
 }
@@ -132,7 +140,7 @@ func (t *Transport) Start(h node.Handler) error {
 	t.h = h
 	t.mu.Unlock()
 	opts := []grpc.ServerOption{grpc.ForceServerCodec(rawCodec{})}
-	if t.tls != nil {
+	if t.tls != nil && t.tls.Server != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(t.tls.Server)))
 	}
 	t.srv = grpc.NewServer(append(opts,
@@ -288,7 +296,7 @@ func members(ctx context.Context, peerURL string, tlsc *TLS) ([]node.Member, uin
 	if err != nil {
 		return nil, 0, err
 	}
-	conn, err := grpc.NewClient(host, tlsc.creds())
+	conn, err := grpc.NewClient(host, tlsc.creds(peerURL))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -335,11 +343,12 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 	p := &peer{t: t, id: id, urls: append([]string(nil), urls...), h: t.h, queue: make(chan raftpb.Message, queueLen),
 		stopc: make(chan struct{}), done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	host := ""
+	host, first := "", ""
 	if len(urls) > 0 {
-		host, _ = hostOf(urls[0])
+		first = urls[0]
+		host, _ = hostOf(first)
 	}
-	conn, err := grpc.NewClient(host, t.tls.creds(),
+	conn, err := grpc.NewClient(host, t.tls.creds(first),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
 		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
 		// within a few seconds: the stream breaks, Raft is told, and the peer gets a

@@ -19,7 +19,8 @@ import (
 type Info struct {
 	CertFile, KeyFile string
 	TrustedCAFile     string
-	// ClientCertAuth requires a certificate signed by TrustedCAFile from every client.
+	// ClientCertAuth requires a certificate signed by TrustedCAFile from every client (as a
+	// TrustedCAFile alone does, etcd's rule).
 	ClientCertAuth bool
 	CRLFile        string
 	// CipherSuites are Go's (and etcd's) names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
@@ -58,11 +59,10 @@ func (i Info) ServerConfig() (*tls.Config, error) {
 		c := base.Clone()
 		c.GetConfigForClient = nil
 		c.Certificates = []tls.Certificate{l.cert}
-		if i.ClientCertAuth {
+		// etcd's rule: a trusted CA, or --client-cert-auth, requires a client certificate
+		// (a peer port with a CA refuses whoever has none).
+		if i.ClientCertAuth || l.cas != nil {
 			c.ClientAuth = tls.RequireAndVerifyClientCert
-			c.ClientCAs = l.cas
-		} else if l.cas != nil {
-			c.ClientAuth = tls.VerifyClientCertIfGiven
 			c.ClientCAs = l.cas
 		}
 		if l.revoked != nil {

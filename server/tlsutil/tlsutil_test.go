@@ -271,6 +271,20 @@ func TestServerWithoutClientCertAuth(t *testing.T) {
 	}
 }
 
+// A trusted CA alone requires client certificates, as etcd's ServerConfig does: a peer port
+// configured with a CA refuses whoever has no certificate from it.
+func TestTrustedCARequiresClientCert(t *testing.T) {
+	p := newPKI(t)
+	srv := serverConfig(t, Info{CertFile: p.server.CertFile, KeyFile: p.server.KeyFile, TrustedCAFile: p.caFile})
+	if r := handshake(t, srv, client(t, []*x509.Certificate{p.ca}, Info{}, "h2")); r.ok() {
+		t.Fatal("a client without a certificate got through a server with a trusted CA")
+	}
+	good := Info{CertFile: p.good.CertFile, KeyFile: p.good.KeyFile}
+	if r := handshake(t, srv, client(t, []*x509.Certificate{p.ca}, good, "h2")); !r.ok() {
+		t.Fatalf("a client with a certificate from the CA was refused: client %v, server %v", r.clientErr, r.serverErr)
+	}
+}
+
 func TestClientCertAuth(t *testing.T) {
 	p := newPKI(t)
 	derCRL := filepath.Join(p.dir, "crl.der")
@@ -572,7 +586,7 @@ func TestConfigErrors(t *testing.T) {
 // error, not a panic) and serves again once they are back.
 func TestFilesRemovedAfterStart(t *testing.T) {
 	p := newPKI(t)
-	srv := serverConfig(t, Info{CertFile: p.server.CertFile, KeyFile: p.server.KeyFile, TrustedCAFile: p.caFile})
+	srv := serverConfig(t, Info{CertFile: p.server.CertFile, KeyFile: p.server.KeyFile})
 	cli := client(t, []*x509.Certificate{p.ca}, Info{})
 	keyPEMBytes, err := os.ReadFile(p.server.KeyFile)
 	if err != nil {
