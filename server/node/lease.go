@@ -59,17 +59,7 @@ func (n *Node) renew(ctx context.Context, id int64) (*core.LeaseKeepAliveRespons
 // a new leader neither cuts a lease short nor, leader change after leader change, keeps it
 // alive for ever.
 func (n *Node) checkpointLeases(interval time.Duration) {
-	t := n.cfg.Clock.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopc:
-			return
-		case <-t.C():
-		}
-		if !n.IsLeader() || !n.leasesPromoted.Load() {
-			continue
-		}
+	n.leaderDuty(interval, func() {
 		var cps []core.LeaseCheckpoint
 		for _, e := range n.Store().Lessor().Entries() {
 			if e.TTL*int64(time.Second) > int64(interval) && e.Remaining > 0 {
@@ -79,15 +69,13 @@ func (n *Node) checkpointLeases(interval time.Duration) {
 		for len(cps) > 0 {
 			batch := cps[:min(len(cps), 1000)]
 			cps = cps[len(batch):]
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := n.propose(ctx, &raftreq.Request{LeaseCheckpoint: &raftreq.LeaseCheckpoints{Checkpoints: batch}})
-			cancel()
+			err := n.proposeDuty(&raftreq.Request{LeaseCheckpoint: &raftreq.LeaseCheckpoints{Checkpoints: batch}})
 			if err != nil && !errors.Is(err, ErrStopped) {
 				n.log.Warn("lease checkpoint failed", "leases", len(batch), "error", err)
-				break
+				return
 			}
 		}
-	}
+	})
 }
 
 // LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).

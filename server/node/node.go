@@ -526,7 +526,20 @@ func (n *Node) apply(r *raftreq.Request) (any, error) {
 // expireLeases is the leader's lease duty: revoke what the clock says has expired, at most
 // 1000 leases a second as etcd does. Revocations go through the log like any write.
 func (n *Node) expireLeases() {
-	t := n.cfg.Clock.NewTicker(500 * time.Millisecond)
+	n.leaderDuty(500*time.Millisecond, func() {
+		for _, id := range n.Store().ExpiredLeases(500) {
+			err := n.proposeDuty(&raftreq.Request{LeaseRevoke: &raftreq.LeaseRevoke{ID: id}})
+			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) && !errors.Is(err, ErrStopped) {
+				n.log.Warn("revoking an expired lease failed", "lease", id, "error", err)
+			}
+		}
+	})
+}
+
+// leaderDuty runs fn every period while this member leads with its leases promoted, until
+// the member stops (the lease duties: expiry and checkpoints).
+func (n *Node) leaderDuty(period time.Duration, fn func()) {
+	t := n.cfg.Clock.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
@@ -534,18 +547,18 @@ func (n *Node) expireLeases() {
 			return
 		case <-t.C():
 		}
-		if !n.IsLeader() || !n.leasesPromoted.Load() {
-			continue
-		}
-		for _, id := range n.Store().ExpiredLeases(500) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err := n.propose(ctx, &raftreq.Request{LeaseRevoke: &raftreq.LeaseRevoke{ID: id}})
-			cancel()
-			if err != nil && !errors.Is(err, core.ErrLeaseNotFound) && !errors.Is(err, ErrStopped) {
-				n.log.Warn("revoking an expired lease failed", "lease", id, "error", err)
-			}
+		if n.IsLeader() && n.leasesPromoted.Load() {
+			fn()
 		}
 	}
+}
+
+// proposeDuty proposes a write the member makes itself, giving it 5 s.
+func (n *Node) proposeDuty(r *raftreq.Request) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := n.propose(ctx, r)
+	return err
 }
 
 // publish records this member's name and client URLs in the replicated membership once a
@@ -561,9 +574,7 @@ func (n *Node) publish() {
 		if ok && m.Name == n.cfg.Name && sameURLs(m.ClientURLs, n.cfg.ClientURLs) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := n.propose(ctx, &raftreq.Request{MemberAttrSet: &raftreq.MemberAttrs{MemberID: n.id, Name: n.cfg.Name, ClientURLs: n.cfg.ClientURLs}})
-		cancel()
+		err := n.proposeDuty(&raftreq.Request{MemberAttrSet: &raftreq.MemberAttrs{MemberID: n.id, Name: n.cfg.Name, ClientURLs: n.cfg.ClientURLs}})
 		if err == nil {
 			return
 		}
