@@ -476,7 +476,14 @@ func TestClusterMembershipChanges(t *testing.T) {
 	var lastErr error
 	defer func() {
 		if t.Failed() {
+			// A stall seen once under load (the learner never caught up): what the leader
+			// and the learner knew, for the next time.
 			t.Logf("last promote error: %v", lastErr)
+			for _, n := range c.running() {
+				st := n.RaftStatus()
+				t.Logf("member %x: %s, term %d, commit %d, applied %d, leader %x, progress %v",
+					n.MemberID(), st.RaftState, st.Term, st.Commit, st.Applied, st.Lead, st.Progress)
+			}
 		}
 	}()
 	c.eventually("the learner caught up and promoted", func() bool {

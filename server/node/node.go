@@ -402,6 +402,10 @@ func (n *Node) IsLearner() bool {
 	return m.IsLearner
 }
 
+// RaftStatus is the Raft node's status (the leader's view of every follower's progress), for
+// diagnostics.
+func (n *Node) RaftStatus() raft.Status { return n.r.node.Status() }
+
 // Members lists the cluster's members.
 func (n *Node) Members() []Member { return n.members.list() }
 
