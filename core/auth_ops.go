@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/metastore/metastore/core/auth"
@@ -36,7 +37,7 @@ type roleRecord struct {
 
 func encodeAuth(st *auth.State) ([]byte, error) {
 	rec := authRecord{Enabled: st.Enabled, Revision: st.Revision}
-	for _, name := range sortedNames(st.Users) {
+	for _, name := range slices.Sorted(maps.Keys(st.Users)) {
 		u := st.Users[name]
 		ur := userRecord{Name: []byte(u.Name), Password: u.Password, NoPassword: u.NoPassword}
 		for _, r := range u.Roles {
@@ -44,20 +45,11 @@ func encodeAuth(st *auth.State) ([]byte, error) {
 		}
 		rec.Users = append(rec.Users, ur)
 	}
-	for _, name := range sortedNames(st.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(st.Roles)) {
 		r := st.Roles[name]
 		rec.Roles = append(rec.Roles, roleRecord{Name: []byte(r.Name), Perms: r.Perms})
 	}
 	return json.Marshal(rec)
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func loadAuth(b backend.Backend) (*auth.State, error) {

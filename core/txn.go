@@ -22,7 +22,7 @@ func (s *Store) Txn(r *TxnRequest) (*TxnResponse, error) {
 	if _, _, err := checkIntervals(r.Failure); err != nil {
 		return nil, err
 	}
-	if txnReadOnly(r) {
+	if TxnReadOnly(r) {
 		tx := s.kv.Read()
 		defer tx.End()
 		path := comparePath(tx, r)
@@ -53,15 +53,16 @@ func (s *Store) Txn(r *TxnRequest) (*TxnResponse, error) {
 	return resp, nil
 }
 
-// txnReadOnly reports whether no op on any path writes.
-func txnReadOnly(r *TxnRequest) bool {
+// TxnReadOnly reports whether no op on any path writes (the server serves such a txn like
+// a read, without a proposal).
+func TxnReadOnly(r *TxnRequest) bool {
 	for _, ops := range [][]RequestOp{r.Success, r.Failure} {
 		for i := range ops {
 			op := &ops[i]
 			if op.Put != nil || op.DeleteRange != nil {
 				return false
 			}
-			if op.Txn != nil && !txnReadOnly(op.Txn) {
+			if op.Txn != nil && !TxnReadOnly(op.Txn) {
 				return false
 			}
 		}

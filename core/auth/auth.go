@@ -8,9 +8,9 @@ package auth
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"slices"
 	"sort"
-	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -242,7 +242,7 @@ func (s *State) UserGet(name string) ([]string, error) {
 }
 
 // UserList returns the user names, sorted.
-func (s *State) UserList() []string { return sortedKeys(s.Users) }
+func (s *State) UserList() []string { return slices.Sorted(maps.Keys(s.Users)) }
 
 func (s *State) RoleAdd(name string) error {
 	if name == "" {
@@ -292,7 +292,7 @@ func (s *State) RoleGet(name string) ([]Permission, error) {
 // RoleList returns the role names, sorted. etcd lists the range [0x00, 0xff) of its roles
 // bucket, so a role whose name starts with byte 0xff is never listed.
 func (s *State) RoleList() []string {
-	return slices.DeleteFunc(sortedKeys(s.Roles), func(n string) bool { return n >= "\xff" })
+	return slices.DeleteFunc(slices.Sorted(maps.Keys(s.Roles)), func(n string) bool { return n >= "\xff" })
 }
 
 // validRange is etcd's isValidPermissionRange.
@@ -490,13 +490,4 @@ func covered(ivs []interval, key, end []byte) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, strings.Compare)
-	return out
 }

@@ -30,7 +30,7 @@ func (n *Node) DeleteRange(ctx context.Context, r *core.DeleteRangeRequest) (*co
 
 // Txn runs a txn; one that only reads is served like a read, without a proposal.
 func (n *Node) Txn(ctx context.Context, r *core.TxnRequest) (*core.TxnResponse, error) {
-	if !txnReadOnly(r) {
+	if !core.TxnReadOnly(r) {
 		return proposeFor[*core.TxnResponse](ctx, n, &raftreq.Request{Txn: r})
 	}
 	if !txnSerializable(r) {
@@ -39,20 +39,6 @@ func (n *Node) Txn(ctx context.Context, r *core.TxnRequest) (*core.TxnResponse, 
 		}
 	}
 	return n.Store().Txn(r)
-}
-
-func txnReadOnly(r *core.TxnRequest) bool {
-	for _, ops := range [][]core.RequestOp{r.Success, r.Failure} {
-		for _, op := range ops {
-			switch {
-			case op.Put != nil, op.DeleteRange != nil:
-				return false
-			case op.Txn != nil && !txnReadOnly(op.Txn):
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // txnSerializable reports whether every range of a read-only txn is serializable (etcd then

@@ -12,6 +12,7 @@ import (
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pbconv"
 )
 
 // The election and lock services follow clientv3's concurrency package, as etcd's own do
@@ -216,8 +217,7 @@ func (s *electionServer) Observe(r *epb.LeaderRequest, stream epb.Election_Obser
 	pfx := append(append([]byte(nil), r.Name...), '/')
 	hdr := s.n.Header()
 	send := func(rev int64, k *mvccpb.KeyValue) error {
-		h := &pb.ResponseHeader{ClusterId: hdr.ClusterID, MemberId: hdr.MemberID, RaftTerm: hdr.RaftTerm, Revision: rev}
-		return stream.Send(&epb.LeaderResponse{Header: h, Kv: k})
+		return stream.Send(&epb.LeaderResponse{Header: pbconv.ResponseHeader(hdr, rev), Kv: k})
 	}
 	for {
 		resp, err := s.leader(ctx, r.Name)
