@@ -87,6 +87,9 @@ func Start(cfg Config) (*Server, error) {
 	if len(cfg.ListenPeerURLs) > 0 {
 		var ptls *peer.TLS
 		secure := slices.ContainsFunc(cfg.ListenPeerURLs, isHTTPS)
+		if secure && slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return !isHTTPS(u) }) {
+			return nil, errors.New("peer URLs mix http and https")
+		}
 		if cfg.PeerTLS != nil {
 			var err error
 			if ptls, err = peerTLS(*cfg.PeerTLS, cfg.PeerInsecure); err != nil {
@@ -99,12 +102,6 @@ func Start(cfg Config) (*Server, error) {
 		lns, err := peer.Listen(cfg.ListenPeerURLs, ptls != nil && ptls.Server != nil)
 		if err != nil {
 			return nil, err
-		}
-		if secure && slices.ContainsFunc(cfg.ListenPeerURLs, func(u string) bool { return !isHTTPS(u) }) {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			return nil, errors.New("peer URLs mix http and https")
 		}
 		cfg.Config.Transport = peer.New(cfg.Logger, lns, ptls)
 		cfg.Config.Join = peer.Joiner(ptls)
