@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,29 +88,38 @@ func (c *cluster) start(name, state string) *node.Node {
 	cfg := c.config(name, state)
 	id := node.MemberID(cfg.PeerURLs, "etcd-cluster")
 	if state == "existing" {
+		// The member's ID (given by MemberAdd) and the list it joins with both come from a
+		// member that has applied its MemberAdd: the leader has once MemberAdd returns, a
+		// follower only when it catches up. Asking one that had not (any member, or the
+		// first by name, as this helper once did) gave the endpoint a token-derived ID
+		// while the node took the added one: the leader's messages to the learner went to
+		// an ID with no endpoint, so it never caught up (a 30s stall in
+		// TestClusterMembershipChanges, seen once under load), or the join failed.
+		var src *node.Node
+		c.eventually(name+"'s MemberAdd applied on a running member", func() bool {
+			for _, n := range c.running() {
+				for _, m := range n.Members() {
+					if slices.Contains(m.PeerURLs, peerURL(name)) {
+						src, id = n, m.ID
+						return true
+					}
+				}
+			}
+			return false
+		})
 		cfg.Join = func(ctx context.Context, _ []string) ([]node.Member, uint64, error) {
-			for _, other := range c.names {
-				if n := c.node(other); n != nil {
-					return n.Members(), n.ClusterID(), nil
-				}
-			}
-			return nil, 0, fmt.Errorf("no member to join")
+			return src.Members(), src.ClusterID(), nil
 		}
-		c.mu.Lock()
-		for _, n := range c.nodes {
-			for _, m := range n.Members() {
-				if len(m.PeerURLs) > 0 && m.PeerURLs[0] == peerURL(name) {
-					id = m.ID
-				}
-			}
-			break
-		}
-		c.mu.Unlock()
 	}
 	cfg.Transport = c.net.Endpoint(id)
 	n, err := node.New(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
+	}
+	if n.MemberID() != id {
+		// memnet routes by the endpoint's ID: a member under another would hear nothing.
+		n.Stop()
+		c.t.Fatalf("start %s: the member took ID %x but its endpoint is %x", name, n.MemberID(), id)
 	}
 	c.mu.Lock()
 	c.nodes[name] = n
@@ -530,6 +540,58 @@ func TestClusterMembershipChanges(t *testing.T) {
 	if _, err := nl.MemberRemove(ctx, l.MemberID()); err == nil || err.Error() != "etcdserver: member not found" {
 		t.Fatalf("remove twice: %v", err)
 	}
+}
+
+// A learner joins while a follower has not yet applied its MemberAdd (as under load, when a
+// follower lags the leader): the joining member must take the ID MemberAdd gave it, reach the
+// leader under that ID, catch up and be promoted. Here the lagging follower is m1, cut off
+// until the learner has started.
+func TestClusterJoinWhileAFollowerLags(t *testing.T) {
+	c := newCluster(t, 3, 7, func(cfg *node.Config) {
+		cfg.StrictReconfigCheck = false // m1 is cut off on purpose while the learner is added
+	})
+	ctx := context.Background()
+	var l *node.Node
+	c.eventually("m1 is a follower", func() bool {
+		l = c.waitLeader()
+		if l != c.node("m1") {
+			return true
+		}
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		l.MoveLeader(tctx, c.node("m2").MemberID())
+		return false
+	})
+	lagging := c.node("m1")
+	c.net.Isolate(lagging.MemberID())
+	c.initial += ",m4=" + peerURL("m4")
+	c.names = append(c.names, "m4")
+	m, _, err := l.MemberAdd(ctx, []string{peerURL("m4")}, true)
+	if err != nil {
+		t.Fatalf("add learner: %v", err)
+	}
+	if _, ok := memberByID(lagging.Members(), m.ID); ok {
+		t.Fatal("the cut-off follower applied the MemberAdd")
+	}
+	n4 := c.start("m4", "existing")
+	if n4.MemberID() != m.ID {
+		t.Fatalf("the new member took ID %x, want the added %x", n4.MemberID(), m.ID)
+	}
+	c.net.Heal()
+	var lastErr error
+	c.eventually("the learner caught up and promoted", func() bool {
+		_, lastErr = c.waitLeader().MemberPromote(ctx, m.ID)
+		return lastErr == nil
+	})
+	c.eventually("every member sees m4 as a voter", func() bool {
+		for _, n := range c.running() {
+			if mm, ok := memberByID(n.Members(), m.ID); !ok || mm.IsLearner || mm.Name != "m4" {
+				return false
+			}
+		}
+		return true
+	})
+	c.converged()
 }
 
 func memberByID(ms []node.Member, id uint64) (node.Member, bool) {
