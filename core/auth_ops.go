@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -127,4 +128,161 @@ func (s *Store) CheckPassword(name, password string) (uint64, error) {
 		return 0, err
 	}
 	return rev, nil
+}
+
+// AuthOp names an auth request. The values are the field numbers of etcd's
+// InternalRaftRequest, so the server's log codec writes them as they are.
+type AuthOp int32
+
+const (
+	AuthEnable               AuthOp = 1000
+	AuthDisable              AuthOp = 1011
+	Authenticate             AuthOp = 1012
+	AuthStatus               AuthOp = 1013
+	AuthUserAdd              AuthOp = 1100
+	AuthUserDelete           AuthOp = 1101
+	AuthUserGet              AuthOp = 1102
+	AuthUserChangePassword   AuthOp = 1103
+	AuthUserGrantRole        AuthOp = 1104
+	AuthUserRevokeRole       AuthOp = 1105
+	AuthUserList             AuthOp = 1106
+	AuthRoleList             AuthOp = 1107
+	AuthRoleAdd              AuthOp = 1200
+	AuthRoleDelete           AuthOp = 1201
+	AuthRoleGet              AuthOp = 1202
+	AuthRoleGrantPermission  AuthOp = 1203
+	AuthRoleRevokePermission AuthOp = 1204
+)
+
+// AuthRequest is one auth request as it is applied. Passwords never get here: a new
+// password comes as its bcrypt hash (base64, etcd's hashedPassword), and a login as the
+// token prefix the proposing member drew after it checked the password itself.
+type AuthRequest struct {
+	Op AuthOp
+	// Name is the user (Authenticate and the User ops) or the role (the Role ops).
+	Name string
+	// Role is the role granted to or revoked from user Name.
+	Role           string
+	HashedPassword string
+	NoPassword     bool
+	SimpleToken    string
+	Perm           *auth.Permission // AuthRoleGrantPermission
+	Key, RangeEnd  []byte           // AuthRoleRevokePermission
+}
+
+// AuthResponse carries what the request asked for: the status, a user's roles, a role's
+// permissions, or a list of names.
+type AuthResponse struct {
+	Header       ResponseHeader
+	Enabled      bool
+	AuthRevision uint64
+	Roles        []string // AuthUserGet; AuthRoleList
+	Users        []string // AuthUserList
+	Perms        []auth.Permission
+}
+
+// Auth applies an auth request from ai, in log order. Authenticate only checks that the
+// user may still log in: the token is the member's to make.
+func (s *Store) Auth(ai AuthInfo, r *AuthRequest) (*AuthResponse, error) {
+	resp := &AuthResponse{}
+	var err error
+	switch r.Op {
+	case Authenticate, AuthStatus, AuthUserGet, AuthUserList, AuthRoleGet, AuthRoleList:
+		s.AuthView(func(st *auth.State) {
+			if err = authGate(st, ai, r); err == nil {
+				err = authRead(st, r, resp)
+			}
+		})
+	default:
+		err = s.AuthUpdate(func(st *auth.State) error {
+			if err := authGate(st, ai, r); err != nil {
+				return err
+			}
+			return authChange(st, r)
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.Header.Revision = s.kv.Rev()
+	return resp, nil
+}
+
+// authGate is etcd's check before an auth request: the administrator for most, the user
+// themself for AuthUserGet, a holder of the role for AuthRoleGet, anyone for Authenticate.
+// It comes before any check of the request itself.
+func authGate(st *auth.State, ai AuthInfo, r *AuthRequest) error {
+	switch {
+	case r.Op == Authenticate:
+		return nil
+	case r.Op == AuthUserGet && r.Name == ai.Username:
+		return nil
+	case r.Op == AuthRoleGet && st.HasRole(ai.Username, r.Name):
+		return nil
+	}
+	return st.IsAdmin(ai.Username)
+}
+
+func authRead(st *auth.State, r *AuthRequest, resp *AuthResponse) error {
+	var err error
+	switch r.Op {
+	case Authenticate:
+		if !st.Enabled {
+			return auth.ErrAuthNotEnabled
+		}
+		if u := st.Users[r.Name]; u == nil || u.NoPassword {
+			return auth.ErrAuthFailed
+		}
+	case AuthStatus:
+		resp.Enabled, resp.AuthRevision = st.Enabled, st.Revision
+	case AuthUserGet:
+		resp.Roles, err = st.UserGet(r.Name)
+	case AuthUserList:
+		resp.Users = st.UserList()
+	case AuthRoleGet:
+		resp.Perms, err = st.RoleGet(r.Name)
+	case AuthRoleList:
+		resp.Roles = st.RoleList()
+	}
+	return err
+}
+
+func authChange(st *auth.State, r *AuthRequest) error {
+	switch r.Op {
+	case AuthEnable:
+		return st.Enable()
+	case AuthDisable:
+		st.Disable()
+		return nil
+	case AuthUserAdd:
+		var hash []byte
+		if !r.NoPassword {
+			var err error
+			if hash, err = base64.StdEncoding.DecodeString(r.HashedPassword); err != nil {
+				return fmt.Errorf("core: user %q: password hash: %w", r.Name, err)
+			}
+		}
+		return st.UserAdd(r.Name, hash, r.NoPassword)
+	case AuthUserDelete:
+		return st.UserDelete(r.Name)
+	case AuthUserChangePassword:
+		hash, err := base64.StdEncoding.DecodeString(r.HashedPassword)
+		if err != nil {
+			return fmt.Errorf("core: user %q: password hash: %w", r.Name, err)
+		}
+		return st.UserChangePassword(r.Name, hash)
+	case AuthUserGrantRole:
+		return st.UserGrantRole(r.Name, r.Role)
+	case AuthUserRevokeRole:
+		return st.UserRevokeRole(r.Name, r.Role)
+	case AuthRoleAdd:
+		return st.RoleAdd(r.Name)
+	case AuthRoleDelete:
+		return st.RoleDelete(r.Name)
+	case AuthRoleGrantPermission:
+		return st.RoleGrantPermission(r.Name, r.Perm)
+	case AuthRoleRevokePermission:
+		return st.RoleRevokePermission(r.Name, r.Key, r.RangeEnd)
+	}
+	return fmt.Errorf("core: unknown auth request %d", r.Op)
 }

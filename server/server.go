@@ -114,9 +114,14 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	nodeRef = n
-	s := &Server{cfg: cfg, node: n, metrics: m, grpc: v3rpc.NewServer(n, cfg.Logger,
-		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()))}
+	s := &Server{cfg: cfg, node: n, metrics: m, grpc: v3rpc.NewServer(n, v3rpc.Options{
+		Logger:         cfg.Logger,
+		ClientCertAuth: cfg.ClientTLS != nil && cfg.ClientTLS.ClientCertAuth,
+		GRPC: []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
+		},
+	})}
 	m.GRPC.InitializeMetrics(s.grpc)
 	var serverTLS, selfTLS *tls.Config
 	if cfg.ClientTLS != nil {

@@ -64,6 +64,8 @@ type flags struct {
 	pprof                                             bool
 	cors                                              string
 	webDir                                            string
+	authToken                                         string
+	authTokenTTL, bcryptCost                          uint
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -78,6 +80,9 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster configuration (default ${name}=http://localhost:2380)")
 	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "initial cluster state ('new' or 'existing')")
 	fs.StringVar(&f.clusterToken, "initial-cluster-token", "etcd-cluster", "initial cluster token")
+	fs.StringVar(&f.authToken, "auth-token", "simple", "auth token type: simple (MetaStore does not implement jwt yet)")
+	fs.UintVar(&f.authTokenTTL, "auth-token-ttl", 300, "seconds a simple token lives after its last use")
+	fs.UintVar(&f.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of the password hashes made (4-31; outside that, 10, as etcd)")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 1536*1024, "maximum client request size in bytes")
 	fs.IntVar(&f.maxTxnOps, "max-txn-ops", 128, "maximum number of operations per txn branch")
 	fs.Int64Var(&f.quotaBackendBytes, "quota-backend-bytes", 0, "backend size quota (0 = default 2 GiB)")
@@ -146,6 +151,9 @@ func (f *flags) validate() error {
 	}
 	if f.electionMs < 5*f.heartbeatMs {
 		problems = append(problems, fmt.Sprintf("--election-timeout (%d) must be at least 5 × --heartbeat-interval (%d)", f.electionMs, f.heartbeatMs))
+	}
+	if f.authToken != "simple" {
+		problems = append(problems, fmt.Sprintf("--auth-token %q: only simple tokens are supported", f.authToken))
 	}
 	if f.maxRequestBytes <= 0 || f.maxTxnOps <= 0 {
 		problems = append(problems, "--max-request-bytes and --max-txn-ops must be positive")
@@ -330,6 +338,8 @@ func main() {
 			WatchProgressNotifyInterval: f.progressNotify,
 			AutoCompaction:              autoCompact,
 			QuotaBackendBytes:           f.quotaBackendBytes,
+			BcryptCost:                  int(f.bcryptCost),
+			AuthTokenTTL:                time.Duration(f.authTokenTTL) * time.Second,
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),
 		ListenPeerURLs:   server.SplitURLs(f.listenPeer),

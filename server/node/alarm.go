@@ -139,7 +139,13 @@ func (n *Node) Alarms(t raftreq.AlarmType) []raftreq.AlarmMember { return n.alar
 // Alarm answers etcd's Alarm RPC: GET reads, ACTIVATE and DEACTIVATE go through the log.
 func (n *Node) Alarm(ctx context.Context, r *raftreq.Alarm) ([]raftreq.AlarmMember, error) {
 	if r.Action == raftreq.AlarmGet {
+		if err := n.CheckAuthenticated(ctx); err != nil {
+			return nil, err
+		}
 		return n.alarms.list(r.Alarm), nil
+	}
+	if err := n.CheckAdmin(ctx); err != nil {
+		return nil, err
 	}
 	return proposeFor[[]raftreq.AlarmMember](ctx, n, &raftreq.Request{Alarm: r})
 }

@@ -82,7 +82,7 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			n.log.Error("skipping a log entry that does not decode", "index", e.Index, "error", err)
 			break
 		}
-		resp, err := n.apply(req)
+		resp, err := n.apply(e.Index, req)
 		if err := s.SaveApplied(); err != nil {
 			r.fatal(fmt.Sprintf("record applied index %d", e.Index), err)
 		}

@@ -12,6 +12,9 @@ import (
 
 // LeaseGrant picks the lease ID before proposing, so that every member applies the same one.
 func (n *Node) LeaseGrant(ctx context.Context, r *core.LeaseGrantRequest) (*core.LeaseGrantResponse, error) {
+	if err := n.CheckAuthenticated(ctx); err != nil {
+		return nil, err
+	}
 	req := *r
 	for req.ID == 0 {
 		req.ID = n.ids.Next()
@@ -19,13 +22,25 @@ func (n *Node) LeaseGrant(ctx context.Context, r *core.LeaseGrantRequest) (*core
 	return proposeFor[*core.LeaseGrantResponse](ctx, n, &raftreq.Request{LeaseGrant: &req})
 }
 
+// LeaseRevoke needs a user here, and the right to write every key of the lease when it is
+// applied.
 func (n *Node) LeaseRevoke(ctx context.Context, id int64) (*core.LeaseRevokeResponse, error) {
+	if err := n.CheckAuthenticated(ctx); err != nil {
+		return nil, err
+	}
 	return proposeFor[*core.LeaseRevokeResponse](ctx, n, &raftreq.Request{LeaseRevoke: &raftreq.LeaseRevoke{ID: id}})
 }
 
 // LeaseRenew is a keep-alive; it does not go through the log, as in etcd. Only the leader
 // keeps lease deadlines, so a follower forwards it there.
 func (n *Node) LeaseRenew(ctx context.Context, id int64) (*core.LeaseKeepAliveResponse, error) {
+	ai, err := n.authInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Store().CheckLeaseKeepAlive(ai, id); err != nil {
+		return nil, err
+	}
 	if lead, err := n.leaderLeases(ctx); err != nil {
 		return nil, err
 	} else if lead {
@@ -80,6 +95,19 @@ func (n *Node) checkpointLeases(interval time.Duration) {
 
 // LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).
 func (n *Node) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*core.LeaseTimeToLiveResponse, error) {
+	ai, err := n.authInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := n.Store()
+	if err := s.CheckAuthenticated(ai); err != nil {
+		return nil, err
+	}
+	if keys {
+		if err := s.CheckLeaseRead(ai, id); err != nil {
+			return nil, err
+		}
+	}
 	if lead, err := n.leaderLeases(ctx); err != nil {
 		return nil, err
 	} else if lead {
@@ -97,8 +125,21 @@ func (n *Node) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*core.
 	return resp, nil
 }
 
+// LeaseLeases lists the leases to someone who may read every key on them.
 func (n *Node) LeaseLeases(ctx context.Context) (*core.LeaseLeasesResponse, error) {
-	return n.Store().LeaseLeases(), nil
+	ai, err := n.authInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := n.Store()
+	if err := s.CheckAuthenticated(ai); err != nil {
+		return nil, err
+	}
+	resp := s.LeaseLeases()
+	if err := s.CheckLeaseRead(ai, resp.Leases...); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // leaderLeases reports whether this member leads with its lease deadlines promoted for its

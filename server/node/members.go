@@ -70,6 +70,9 @@ func checkURLs(urls []string) ([]string, error) {
 // --initial-cluster-state existing. Its ID is derived from its peer URLs and the time, as
 // etcd's is.
 func (n *Node) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (Member, []Member, error) {
+	if err := n.CheckAdmin(ctx); err != nil {
+		return Member{}, nil, err
+	}
 	urls, err := checkURLs(peerURLs)
 	if err != nil {
 		return Member{}, nil, err
@@ -90,6 +93,9 @@ func (n *Node) MemberAdd(ctx context.Context, peerURLs []string, learner bool) (
 
 // MemberRemove removes a member; a removed member stops, and its ID is never reused.
 func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
+	if err := n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	m, ok := n.members.get(id)
 	if !ok {
 		return nil, ErrMemberNotFound
@@ -104,6 +110,9 @@ func (n *Node) MemberRemove(ctx context.Context, id uint64) ([]Member, error) {
 
 // MemberUpdate changes a member's peer URLs.
 func (n *Node) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) ([]Member, error) {
+	if err := n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	m, ok := n.members.get(id)
 	if !ok {
 		return nil, ErrMemberNotFound
@@ -119,6 +128,9 @@ func (n *Node) MemberUpdate(ctx context.Context, id uint64, peerURLs []string) (
 // MemberPromote makes a learner that has caught up a voter. Only the leader knows how far
 // the learner is, so a follower forwards the request to it.
 func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
+	if err := n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	if !n.IsLeader() {
 		leader := n.Leader()
 		if leader == 0 {
@@ -156,6 +168,9 @@ func (n *Node) MemberPromote(ctx context.Context, id uint64) ([]Member, error) {
 
 // MemberList lists the members; a linearizable list first catches up with the leader.
 func (n *Node) MemberList(ctx context.Context, linearizable bool) ([]Member, error) {
+	if err := n.CheckAuthenticated(ctx); err != nil {
+		return nil, err
+	}
 	if linearizable {
 		if err := n.LinearizableRead(ctx); err != nil {
 			return nil, err
@@ -166,6 +181,9 @@ func (n *Node) MemberList(ctx context.Context, linearizable bool) ([]Member, err
 
 // MoveLeader hands leadership to target; only the leader can.
 func (n *Node) MoveLeader(ctx context.Context, target uint64) error {
+	if err := n.CheckAdmin(ctx); err != nil {
+		return err
+	}
 	if !n.IsLeader() {
 		return ErrNotLeader
 	}
@@ -350,6 +368,8 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 	if !n.IsLeader() {
 		return nil, ErrNotLeader
 	}
+	// The member that forwarded the request checked who sent it.
+	ctx = context.WithValue(ctx, credentialsKey{}, Credentials{member: true})
 	switch req[0] {
 	case fwdKeepAlive:
 		if len(req) != 9 {

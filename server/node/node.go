@@ -87,6 +87,12 @@ type Config struct {
 	Join func(ctx context.Context, peerURLs []string) ([]Member, uint64, error)
 	// Clock drives Raft ticks, lease expiry and compaction; default the wall clock.
 	Clock clock.Clock
+	// BcryptCost is the cost of the password hashes this member makes (etcd's
+	// --bcrypt-cost); outside [4, 31] bcrypt's default, 10.
+	BcryptCost int
+	// AuthTokenTTL is how long a simple token lives after its last use (etcd's
+	// --auth-token-ttl); default 300 s.
+	AuthTokenTTL time.Duration
 }
 
 func (c *Config) defaults() {
@@ -129,6 +135,9 @@ func (c *Config) defaults() {
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
 	}
+	if c.AuthTokenTTL <= 0 {
+		c.AuthTokenTTL = 300 * time.Second
+	}
 }
 
 // Node is one member serving the core.
@@ -146,6 +155,7 @@ type Node struct {
 	joinPeers []Member // a joining member's view of the cluster, for the transport only
 	w         *waits
 	reads     *readLoop
+	tokens    *simpleTokens
 
 	applied   atomic.Uint64
 	committed atomic.Uint64
@@ -194,6 +204,7 @@ func New(cfg Config) (*Node, error) {
 		log:      cfg.Logger,
 		members:  newMembership(),
 		w:        newWaits(),
+		tokens:   newSimpleTokens(cfg.Clock, cfg.AuthTokenTTL),
 		quota:    cfg.QuotaBackendBytes,
 		readyc:   make(chan struct{}),
 		removedc: make(chan struct{}),
@@ -496,14 +507,20 @@ func (n *Node) proposeError(err error) error {
 	return err
 }
 
-// apply runs one request against the core. It reads nothing but the request and the
-// core's state, so every member applying the same log reaches the same state.
-func (n *Node) apply(r *raftreq.Request) (any, error) {
+// apply runs one request, the entry at index, against the core. It reads nothing but the
+// request and the core's state, so every member applying the same log reaches the same
+// state (a login's token is the member's own, outside that state).
+func (n *Node) apply(index uint64, r *raftreq.Request) (any, error) {
+	s := n.Store()
+	if err := checkApply(s, r); err != nil {
+		return nil, err
+	}
 	if err := n.capped(r); err != nil {
 		return nil, err
 	}
-	s := n.Store()
 	switch {
+	case r.Auth != nil:
+		return n.applyAuth(index, core.AuthInfo{Username: r.Username, Revision: r.AuthRevision}, r.Auth)
 	case r.Alarm != nil:
 		return n.applyAlarm(r.Alarm)
 	case r.Put != nil:
@@ -561,7 +578,7 @@ func (n *Node) leaderDuty(period time.Duration, fn func()) {
 func (n *Node) proposeDuty(r *raftreq.Request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := n.propose(ctx, r)
+	_, err := n.propose(ctx, n.asRoot(r))
 	return err
 }
 

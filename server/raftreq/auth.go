@@ -3,69 +3,32 @@ package raftreq
 import (
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/auth"
 )
 
-// AuthOp names an auth request by its field number in etcd's InternalRaftRequest.
-type AuthOp int32
-
-const (
-	AuthEnable               AuthOp = 1000
-	AuthDisable              AuthOp = 1011
-	Authenticate             AuthOp = 1012
-	AuthStatus               AuthOp = 1013
-	AuthUserAdd              AuthOp = 1100
-	AuthUserDelete           AuthOp = 1101
-	AuthUserGet              AuthOp = 1102
-	AuthUserChangePassword   AuthOp = 1103
-	AuthUserGrantRole        AuthOp = 1104
-	AuthUserRevokeRole       AuthOp = 1105
-	AuthUserList             AuthOp = 1106
-	AuthRoleList             AuthOp = 1107
-	AuthRoleAdd              AuthOp = 1200
-	AuthRoleDelete           AuthOp = 1201
-	AuthRoleGet              AuthOp = 1202
-	AuthRoleGrantPermission  AuthOp = 1203
-	AuthRoleRevokePermission AuthOp = 1204
-)
-
-// Auth is one auth request. Passwords never enter the log: a new password travels as its
-// bcrypt hash (base64, etcd's hashedPassword), and a login as the token prefix the proposing
-// member drew, after it checked the password itself.
-type Auth struct {
-	Op AuthOp
-	// Name is the user (Authenticate and the User ops) or the role (the Role ops).
-	Name string
-	// Role is the role granted to or revoked from user Name.
-	Role           string
-	HashedPassword string
-	NoPassword     bool
-	SimpleToken    string
-	Perm           *auth.Permission // AuthRoleGrantPermission
-	Key, RangeEnd  []byte           // AuthRoleRevokePermission
-}
-
-func (a *Auth) marshal() []byte {
+// marshalAuth writes an auth request's message (the field its Op numbers holds it).
+func marshalAuth(a *core.AuthRequest) []byte {
 	var b []byte
 	switch a.Op {
-	case AuthUserAdd:
+	case core.AuthUserAdd:
 		b = appendBytes(b, 1, []byte(a.Name))
 		if a.NoPassword {
 			b = appendMsg(b, 3, appendBool(nil, 1, true))
 		}
 		b = appendBytes(b, 4, []byte(a.HashedPassword))
-	case Authenticate:
+	case core.Authenticate:
 		b = appendBytes(b, 1, []byte(a.Name))
 		b = appendBytes(b, 3, []byte(a.SimpleToken))
-	case AuthUserChangePassword:
+	case core.AuthUserChangePassword:
 		b = appendBytes(b, 1, []byte(a.Name))
 		b = appendBytes(b, 3, []byte(a.HashedPassword))
-	case AuthUserGrantRole, AuthUserRevokeRole:
+	case core.AuthUserGrantRole, core.AuthUserRevokeRole:
 		b = appendBytes(b, 1, []byte(a.Name))
 		b = appendBytes(b, 2, []byte(a.Role))
-	case AuthUserDelete, AuthUserGet, AuthRoleAdd, AuthRoleDelete, AuthRoleGet:
+	case core.AuthUserDelete, core.AuthUserGet, core.AuthRoleAdd, core.AuthRoleDelete, core.AuthRoleGet:
 		b = appendBytes(b, 1, []byte(a.Name))
-	case AuthRoleGrantPermission:
+	case core.AuthRoleGrantPermission:
 		b = appendBytes(b, 1, []byte(a.Name))
 		if a.Perm != nil {
 			var p []byte
@@ -74,7 +37,7 @@ func (a *Auth) marshal() []byte {
 			p = appendBytes(p, 3, a.Perm.RangeEnd)
 			b = appendMsg(b, 2, p)
 		}
-	case AuthRoleRevokePermission:
+	case core.AuthRoleRevokePermission:
 		b = appendBytes(b, 1, []byte(a.Name))
 		b = appendBytes(b, 2, a.Key)
 		b = appendBytes(b, 3, a.RangeEnd)
@@ -83,17 +46,17 @@ func (a *Auth) marshal() []byte {
 }
 
 func isAuthOp(num protowire.Number) bool {
-	switch AuthOp(num) {
-	case AuthEnable, AuthDisable, Authenticate, AuthStatus, AuthUserAdd, AuthUserDelete, AuthUserGet,
-		AuthUserChangePassword, AuthUserGrantRole, AuthUserRevokeRole, AuthUserList, AuthRoleList,
-		AuthRoleAdd, AuthRoleDelete, AuthRoleGet, AuthRoleGrantPermission, AuthRoleRevokePermission:
+	switch core.AuthOp(num) {
+	case core.AuthEnable, core.AuthDisable, core.Authenticate, core.AuthStatus, core.AuthUserAdd, core.AuthUserDelete, core.AuthUserGet,
+		core.AuthUserChangePassword, core.AuthUserGrantRole, core.AuthUserRevokeRole, core.AuthUserList, core.AuthRoleList,
+		core.AuthRoleAdd, core.AuthRoleDelete, core.AuthRoleGet, core.AuthRoleGrantPermission, core.AuthRoleRevokePermission:
 		return true
 	}
 	return false
 }
 
-func decodeAuth(op AuthOp, b []byte) (*Auth, error) {
-	a := &Auth{Op: op}
+func decodeAuth(op core.AuthOp, b []byte) (*core.AuthRequest, error) {
+	a := &core.AuthRequest{Op: op}
 	return a, fields(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		if typ == protowire.VarintType {
 			return nil
@@ -101,13 +64,13 @@ func decodeAuth(op AuthOp, b []byte) (*Auth, error) {
 		switch {
 		case num == 1:
 			a.Name = string(v)
-		case num == 2 && (op == AuthUserGrantRole || op == AuthUserRevokeRole):
+		case num == 2 && (op == core.AuthUserGrantRole || op == core.AuthUserRevokeRole):
 			a.Role = string(v)
-		case num == 2 && op == AuthRoleRevokePermission:
+		case num == 2 && op == core.AuthRoleRevokePermission:
 			a.Key = v
-		case num == 3 && op == AuthRoleRevokePermission:
+		case num == 3 && op == core.AuthRoleRevokePermission:
 			a.RangeEnd = v
-		case num == 2 && op == AuthRoleGrantPermission:
+		case num == 2 && op == core.AuthRoleGrantPermission:
 			p := &auth.Permission{}
 			a.Perm = p
 			return fields(v, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
@@ -121,15 +84,15 @@ func decodeAuth(op AuthOp, b []byte) (*Auth, error) {
 				}
 				return nil
 			})
-		case num == 3 && op == AuthUserAdd:
+		case num == 3 && op == core.AuthUserAdd:
 			return varints(v, func(num protowire.Number, x uint64) {
 				if num == 1 {
 					a.NoPassword = x != 0
 				}
 			})
-		case num == 4 && op == AuthUserAdd, num == 3 && op == AuthUserChangePassword:
+		case num == 4 && op == core.AuthUserAdd, num == 3 && op == core.AuthUserChangePassword:
 			a.HashedPassword = string(v)
-		case num == 3 && op == Authenticate:
+		case num == 3 && op == core.Authenticate:
 			a.SimpleToken = string(v)
 		}
 		return nil

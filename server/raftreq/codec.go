@@ -87,7 +87,7 @@ func (r *Request) Marshal() []byte {
 		m = appendMsg(m, 2, attrs)
 		b = appendMsg(b, fMemberAttrSet, m)
 	case r.Auth != nil:
-		b = appendMsg(b, protowire.Number(r.Auth.Op), r.Auth.marshal())
+		b = appendMsg(b, protowire.Number(r.Auth.Op), marshalAuth(r.Auth))
 	}
 	if r.MemberAttrSet == nil && r.Auth == nil {
 		header()
@@ -311,7 +311,7 @@ func Unmarshal(b []byte) (*Request, error) {
 			r.MemberAttrSet, err = decodeMemberAttrs(v)
 		default:
 			if isAuthOp(num) {
-				r.Auth, err = decodeAuth(AuthOp(num), v)
+				r.Auth, err = decodeAuth(core.AuthOp(num), v)
 			}
 		}
 		return err

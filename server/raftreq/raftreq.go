@@ -29,7 +29,7 @@ type Request struct {
 	LeaseCheckpoint *LeaseCheckpoints
 	Alarm           *Alarm
 	MemberAttrSet   *MemberAttrs
-	Auth            *Auth
+	Auth            *core.AuthRequest
 }
 
 type LeaseRevoke struct{ ID int64 }

@@ -26,10 +26,21 @@ import (
 // grpcOverhead is what etcd allows on top of --max-request-bytes for a received message.
 const grpcOverhead = 512 * 1024
 
+// Options configure the gRPC server.
+type Options struct {
+	Logger *slog.Logger
+	// ClientCertAuth: a verified client certificate's common name is the user of a request
+	// without a token (etcd's --client-cert-auth).
+	ClientCertAuth bool
+	// GRPC are further server options (TLS credentials, limits).
+	GRPC []grpc.ServerOption
+}
+
 // NewServer returns a gRPC server with every etcd service registered over n. Interceptors
-// recover from panics (a bad request must never take the server down) and map errors; an
-// auth check will slot in beside them for unary calls and streams alike.
-func NewServer(n *node.Node, log *slog.Logger, opts ...grpc.ServerOption) *grpc.Server {
+// recover from panics (a bad request must never take the server down), map errors, and
+// pass on who the caller is (their token or certificate) for the member to check.
+func NewServer(n *node.Node, o Options) *grpc.Server {
+	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
@@ -38,14 +49,15 @@ func NewServer(n *node.Node, log *slog.Logger, opts ...grpc.ServerOption) *grpc.
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary, metadataUnary(n)),
-		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream, metadataStream(n)),
-	}, opts...)...)
+		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary, metadataUnary(n), credentialsUnary(o.ClientCertAuth)),
+		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream, metadataStream(n), credentialsStream(o.ClientCertAuth)),
+	}, o.GRPC...)...)
 	pb.RegisterKVServer(s, &kvServer{n: n})
 	pb.RegisterWatchServer(s, &watchServer{n: n})
 	pb.RegisterLeaseServer(s, &leaseServer{n: n})
 	pb.RegisterMaintenanceServer(s, &maintenanceServer{n: n})
 	pb.RegisterClusterServer(s, &clusterServer{n: n})
+	pb.RegisterAuthServer(s, &authServer{n: n})
 	epb.RegisterElectionServer(s, &electionServer{n: n})
 	lpb.RegisterLockServer(s, &lockServer{n: n})
 	hs := health.NewServer()

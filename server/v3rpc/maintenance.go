@@ -35,6 +35,9 @@ func (s *maintenanceServer) header() *pb.ResponseHeader {
 }
 
 func (s *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
+	if err := s.n.CheckAuthenticated(ctx); err != nil {
+		return nil, err
+	}
 	h := s.n.Header()
 	resp := &pb.StatusResponse{
 		Header:           s.header(),
@@ -72,6 +75,9 @@ func (s *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 }
 
 func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	if err := s.n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.n.Defragment(); err != nil {
 		return nil, err
 	}
@@ -79,6 +85,9 @@ func (s *maintenanceServer) Defragment(ctx context.Context, r *pb.DefragmentRequ
 }
 
 func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.HashResponse, error) {
+	if err := s.n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	h, err := s.n.Store().HashKV(0)
 	if err != nil {
 		return nil, err
@@ -87,6 +96,9 @@ func (s *maintenanceServer) Hash(ctx context.Context, r *pb.HashRequest) (*pb.Ha
 }
 
 func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	if err := s.n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	h, err := s.n.Store().HashKV(r.Revision)
 	if err != nil {
 		return nil, err
@@ -101,6 +113,9 @@ const snapshotChunk = 32 * 1024
 // multiple of 512 bytes, then a last message holding the SHA-256 of all that — the framing
 // `etcdctl snapshot save` checks. The payload is MetaStore's format, not a bbolt file.
 func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
+	if err := s.n.CheckAdmin(stream.Context()); err != nil {
+		return err
+	}
 	var body bytes.Buffer
 	body.Write(make([]byte, 8))
 	if err := s.n.Store().WriteSnapshot(&body); err != nil {
@@ -131,5 +146,8 @@ func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequ
 }
 
 func (s *maintenanceServer) Downgrade(ctx context.Context, r *pb.DowngradeRequest) (*pb.DowngradeResponse, error) {
+	if err := s.n.CheckAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, "metastore: downgrade is not supported")
 }

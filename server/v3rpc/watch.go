@@ -26,6 +26,10 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 	limit := s.n.Config().MaxRequestBytes + grpcOverhead
 
 	errc := make(chan error, 1)
+	// A watch the caller may not create is answered with a cancel (watch ID -1) on the
+	// still open stream, as etcd does; the answer goes out from this goroutine, the only one
+	// that sends.
+	denied := make(chan *pb.WatchResponse, 16)
 	go func() {
 		for {
 			req, err := stream.Recv()
@@ -38,7 +42,17 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 			}
 			switch {
 			case req.GetCreateRequest() != nil:
-				ws.Create(pbconv.WatchCreateRequest(req.GetCreateRequest()))
+				cr := req.GetCreateRequest()
+				if err := s.checkWatch(stream.Context(), cr); err != nil {
+					select {
+					case denied <- &pb.WatchResponse{Header: pbconv.ResponseHeader(hdr, s.n.Store().Rev()), WatchId: -1,
+						Created: true, Canceled: true, CancelReason: pbconv.Error(err).Error()}:
+					case <-stream.Context().Done():
+						return
+					}
+					continue
+				}
+				ws.Create(pbconv.WatchCreateRequest(cr))
 			case req.GetCancelRequest() != nil:
 				ws.Cancel(watchID(req.GetCancelRequest().WatchId))
 			case req.GetProgressRequest() != nil:
@@ -54,6 +68,10 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 					return err
 				}
 			}
+		case m := <-denied:
+			if err := stream.Send(m); err != nil {
+				return err
+			}
 		case err := <-errc:
 			if err == context.Canceled {
 				return pbconv.ErrWatchCanceled
@@ -66,6 +84,16 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 			return stream.Context().Err()
 		}
 	}
+}
+
+// checkWatch checks the caller may read what a watch covers (a watch on key "" covers the
+// key "\x00", as etcd checks it).
+func (s *watchServer) checkWatch(ctx context.Context, r *pb.WatchCreateRequest) error {
+	key := r.Key
+	if len(key) == 0 {
+		key = []byte{0}
+	}
+	return s.n.CheckWatch(ctx, key, r.RangeEnd)
 }
 
 func watchID(id int64) mvcc.WatchID { return mvcc.WatchID(id) }
