@@ -70,6 +70,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	// grpc-gateway passes Accept on as "grpcgateway-accept", by which the server tells the
+	// gateway's calls (made with the member's own certificate) from a client's: never let
+	// the member's certificate name the user.
+	if r.Header.Get("Accept") == "" {
+		r.Header.Set("Accept", "*/*")
+	}
 	// Streams (POST /v3/watch) write responses while the request body is still open; an
 	// HTTP/1 server would otherwise wait for the whole body before the first write.
 	http.NewResponseController(w).EnableFullDuplex()

@@ -176,7 +176,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mux := s.httpHandler()
-	mux.Handle("/v3/", gateway)
+	mux.Handle("/v3/", s.gatewayCN(gateway))
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}
@@ -400,3 +400,18 @@ func (s source) Revision() int64        { return s.node().Store().Rev() }
 func (s source) CompactRevision() int64 { return s.node().Store().CompactRev() }
 func (s source) Watchers() int          { return s.node().Store().MVCC().Watchers() }
 func (s source) Keys() int              { return s.node().Store().MVCC().Keys() }
+
+// gatewayCN refuses, as etcd's gateway does, a JSON request whose verified client
+// certificate has a common name while auth is on: the gateway calls the member as itself, so
+// that name would not be the user the client expects.
+func (s *Server) gatewayCN(h http.Handler) http.Handler {
+	certAuth := s.cfg.ClientTLS != nil && s.cfg.ClientTLS.ClientCertAuth
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if certAuth && r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 &&
+			r.TLS.VerifiedChains[0][0].Subject.CommonName != "" && s.node.Store().AuthEnabled() {
+			http.Error(w, "CommonName of client sending a request against gateway will be ignored and not used as expected", http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -32,7 +32,10 @@ type Etcd struct {
 
 // Start starts a single-member etcd on 127.0.0.1 in a fresh temporary directory, with fsync
 // off (the tests compare semantics, not durability). It is stopped when the test ends.
-func Start(t testing.TB) *Etcd {
+func Start(t testing.TB) *Etcd { return StartWith(t, nil) }
+
+// StartWith is Start with the configuration adjusted by configure (e.g. a bcrypt cost).
+func StartWith(t testing.TB, configure func(*embed.Config)) *Etcd {
 	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
@@ -43,6 +46,9 @@ func Start(t testing.TB) *Etcd {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, pu.String())
+	if configure != nil {
+		configure(cfg)
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		t.Fatalf("etcdoracle: start etcd: %v", err)
