@@ -80,7 +80,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster configuration (default ${name}=http://localhost:2380)")
 	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "initial cluster state ('new' or 'existing')")
 	fs.StringVar(&f.clusterToken, "initial-cluster-token", "etcd-cluster", "initial cluster token")
-	fs.StringVar(&f.authToken, "auth-token", "simple", "auth token type: simple (MetaStore does not implement jwt yet)")
+	fs.StringVar(&f.authToken, "auth-token", "simple", "auth token: simple, or jwt,sign-method=RS256,priv-key=FILE,pub-key=FILE,ttl=5m")
 	fs.UintVar(&f.authTokenTTL, "auth-token-ttl", 300, "seconds a simple token lives after its last use")
 	fs.UintVar(&f.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of the password hashes made (4-31; outside that, 10, as etcd)")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 1536*1024, "maximum client request size in bytes")
@@ -151,9 +151,6 @@ func (f *flags) validate() error {
 	}
 	if f.electionMs < 5*f.heartbeatMs {
 		problems = append(problems, fmt.Sprintf("--election-timeout (%d) must be at least 5 × --heartbeat-interval (%d)", f.electionMs, f.heartbeatMs))
-	}
-	if f.authToken != "simple" {
-		problems = append(problems, fmt.Sprintf("--auth-token %q: only simple tokens are supported", f.authToken))
 	}
 	if f.maxRequestBytes <= 0 || f.maxTxnOps <= 0 {
 		problems = append(problems, "--max-request-bytes and --max-txn-ops must be positive")
@@ -339,6 +336,7 @@ func main() {
 			AutoCompaction:              autoCompact,
 			QuotaBackendBytes:           f.quotaBackendBytes,
 			BcryptCost:                  int(f.bcryptCost),
+			AuthToken:                   f.authToken,
 			AuthTokenTTL:                time.Duration(f.authTokenTTL) * time.Second,
 		},
 		ListenClientURLs: server.SplitURLs(f.listenClient),

@@ -46,24 +46,19 @@ func (n *Node) authInfo(ctx context.Context) (core.AuthInfo, error) {
 	case c.member:
 		return core.AuthInfo{Username: "root", Revision: s.AuthRevision()}, nil
 	case c.HasToken:
-		user, err := n.tokenUser(ctx, c.Token)
-		if err != nil {
-			return core.AuthInfo{}, err
-		}
-		// A simple token stands for the user now: the current auth revision.
-		return core.AuthInfo{Username: user, Revision: s.AuthRevision()}, nil
+		return n.tokenInfo(ctx, c.Token)
 	case c.HasCN:
 		return core.AuthInfo{Username: c.CommonName, Revision: s.AuthRevision()}, nil
 	}
 	return core.AuthInfo{}, nil
 }
 
-// tokenUser looks a token up, once this member has applied the login that made it (a client
-// may log in through another member and come here first).
-func (n *Node) tokenUser(ctx context.Context, token string) (string, error) {
-	index, ok := tokenIndex(token)
+// tokenInfo looks a token up, once this member has applied the login that made a simple
+// token (a client may log in through another member and come here first).
+func (n *Node) tokenInfo(ctx context.Context, token string) (core.AuthInfo, error) {
+	index, ok := n.tokens.waitIndex(token)
 	if !ok {
-		return "", auth.ErrInvalidAuthToken
+		return core.AuthInfo{}, auth.ErrInvalidAuthToken
 	}
 	if index > n.AppliedIndex() {
 		t := time.NewTimer(n.requestTimeout())
@@ -71,18 +66,18 @@ func (n *Node) tokenUser(ctx context.Context, token string) (string, error) {
 		select {
 		case <-n.w.appliedAt(index):
 		case <-t.C:
-			return "", auth.ErrInvalidAuthToken
+			return core.AuthInfo{}, auth.ErrInvalidAuthToken
 		case <-ctx.Done():
-			return "", auth.ErrInvalidAuthToken
+			return core.AuthInfo{}, auth.ErrInvalidAuthToken
 		case <-n.stopc:
-			return "", ErrStopped
+			return core.AuthInfo{}, ErrStopped
 		}
 	}
-	user, ok := n.tokens.user(token)
+	user, rev, ok := n.tokens.info(token, n.Store().AuthRevision())
 	if !ok {
-		return "", auth.ErrInvalidAuthToken
+		return core.AuthInfo{}, auth.ErrInvalidAuthToken
 	}
-	return user, nil
+	return core.AuthInfo{Username: user, Revision: rev}, nil
 }
 
 // CheckAuthenticated refuses a request without credentials while auth is on (Status,
@@ -152,7 +147,7 @@ func (n *Node) Authenticate(ctx context.Context, name, password string) (*core.A
 		if err != nil {
 			return nil, "", err
 		}
-		req := &raftreq.Request{Auth: &core.AuthRequest{Op: core.Authenticate, Name: name, SimpleToken: tokenPrefix()}}
+		req := &raftreq.Request{Auth: &core.AuthRequest{Op: core.Authenticate, Name: name, SimpleToken: n.tokens.prefix()}}
 		res, err := proposeFor[authResult](ctx, n, req)
 		if err != nil {
 			return nil, "", err
@@ -174,10 +169,9 @@ func (n *Node) applyAuth(index uint64, ai core.AuthInfo, r *core.AuthRequest) (a
 	res := authResult{resp: resp}
 	switch r.Op {
 	case core.Authenticate:
-		if r.SimpleToken == "" {
-			return authResult{}, auth.ErrAuthFailed
+		if res.token, err = n.tokens.assign(r.SimpleToken, index, n.Store().AuthRevision(), r.Name); err != nil {
+			return authResult{}, err
 		}
-		res.token = n.tokens.assign(r.SimpleToken, index, r.Name)
 	case core.AuthDisable:
 		n.tokens.dropAll()
 	case core.AuthUserDelete, core.AuthUserChangePassword:

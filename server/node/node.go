@@ -90,6 +90,9 @@ type Config struct {
 	// BcryptCost is the cost of the password hashes this member makes (etcd's
 	// --bcrypt-cost); outside [4, 31] bcrypt's default, 10.
 	BcryptCost int
+	// AuthToken is etcd's --auth-token: "simple" (the default) or
+	// "jwt,sign-method=…,priv-key=…,pub-key=…,ttl=…".
+	AuthToken string
 	// AuthTokenTTL is how long a simple token lives after its last use (etcd's
 	// --auth-token-ttl); default 300 s.
 	AuthTokenTTL time.Duration
@@ -155,7 +158,7 @@ type Node struct {
 	joinPeers []Member // a joining member's view of the cluster, for the transport only
 	w         *waits
 	reads     *readLoop
-	tokens    *simpleTokens
+	tokens    tokenProvider
 
 	applied   atomic.Uint64
 	committed atomic.Uint64
@@ -193,6 +196,10 @@ func New(cfg Config) (*Node, error) {
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBytes
 	}
+	tokens, err := newTokenProvider(cfg.AuthToken, cfg.Clock, cfg.AuthTokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	// Nothing in the data dir is touched before it is ours alone.
 	lock, err := datadir.Lock(cfg.DataDir)
 	if err != nil {
@@ -204,7 +211,7 @@ func New(cfg Config) (*Node, error) {
 		log:      cfg.Logger,
 		members:  newMembership(),
 		w:        newWaits(),
-		tokens:   newSimpleTokens(cfg.Clock, cfg.AuthTokenTTL),
+		tokens:   tokens,
 		quota:    cfg.QuotaBackendBytes,
 		readyc:   make(chan struct{}),
 		removedc: make(chan struct{}),

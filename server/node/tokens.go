@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/metastore/metastore/core/auth"
 	"github.com/metastore/metastore/core/clock"
 )
 
@@ -37,6 +38,10 @@ func newSimpleTokens(c clock.Clock, ttl time.Duration) *simpleTokens {
 }
 
 const tokenLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+func (t *simpleTokens) prefix() string { return tokenPrefix() }
+
+func (t *simpleTokens) waitIndex(token string) (uint64, bool) { return tokenIndex(token) }
 
 // tokenPrefix draws the random part of a token; the member that checked the password draws
 // it and proposes it with the login.
@@ -70,14 +75,18 @@ func tokenIndex(token string) (uint64, bool) {
 }
 
 // assign makes the token of a login applied at index.
-func (t *simpleTokens) assign(prefix string, index uint64, user string) string {
+func (t *simpleTokens) assign(prefix string, index, _ uint64, user string) (string, error) {
+	if prefix == "" {
+		// A login proposed by a member that signs its tokens (JWT): not ours to honour.
+		return "", auth.ErrAuthFailed
+	}
 	token := prefix + "." + strconv.FormatUint(index, 10)
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sweep(now)
 	t.tokens[token] = &simpleToken{user: user, deadline: now.Add(t.ttl)}
-	return token
+	return token, nil
 }
 
 // sweep forgets expired tokens, at most once a second (etcd's ticker).
@@ -93,21 +102,22 @@ func (t *simpleTokens) sweep(now time.Time) {
 	}
 }
 
-// user returns a live token's user and extends its life.
-func (t *simpleTokens) user(token string) (string, bool) {
+// info returns a live token's user and extends its life; it stands for the user as the
+// auth store is now.
+func (t *simpleTokens) info(token string, current uint64) (string, uint64, bool) {
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := t.tokens[token]
 	if v == nil {
-		return "", false
+		return "", 0, false
 	}
 	if !now.Before(v.deadline) {
 		delete(t.tokens, token)
-		return "", false
+		return "", 0, false
 	}
 	v.deadline = now.Add(t.ttl)
-	return v.user, true
+	return v.user, current, true
 }
 
 // dropUser ends every token of user (a password change, the user's deletion).

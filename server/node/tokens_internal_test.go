@@ -15,33 +15,33 @@ func TestSimpleTokens(t *testing.T) {
 	if !regexp.MustCompile(`^[A-Za-z]{16}$`).MatchString(prefix) {
 		t.Fatalf("token prefix %q is not 16 letters", prefix)
 	}
-	a := ts.assign(prefix, 20, "alice")
+	a, _ := ts.assign(prefix, 20, 5, "alice")
 	if a != prefix+".20" {
 		t.Fatalf("token %q, want %q", a, prefix+".20")
 	}
-	b := ts.assign(tokenPrefix(), 21, "bob")
+	b, _ := ts.assign(tokenPrefix(), 21, 5, "bob")
 
 	// Each use extends a token's life by the TTL; idle for the TTL, it is gone.
 	for range 3 {
 		clk.Advance(1500 * time.Millisecond)
-		if u, ok := ts.user(a); !ok || u != "alice" {
-			t.Fatalf("a token in use expired (%q, %v)", u, ok)
+		if u, rev, ok := ts.info(a, 9); !ok || u != "alice" || rev != 9 {
+			t.Fatalf("a token in use expired or lost its user (%q, %d, %v)", u, rev, ok)
 		}
 	}
-	if _, ok := ts.user(b); ok {
+	if _, _, ok := ts.info(b, 9); ok {
 		t.Fatal("an idle token outlived its TTL")
 	}
 
-	c := ts.assign(tokenPrefix(), 22, "alice")
+	c, _ := ts.assign(tokenPrefix(), 22, 5, "alice")
 	ts.dropUser("alice")
 	for _, tok := range []string{a, c} {
-		if _, ok := ts.user(tok); ok {
+		if _, _, ok := ts.info(tok, 9); ok {
 			t.Fatalf("token %s survived its user's password change", tok)
 		}
 	}
-	d := ts.assign(tokenPrefix(), 23, "bob")
+	d, _ := ts.assign(tokenPrefix(), 23, 5, "bob")
 	ts.dropAll()
-	if _, ok := ts.user(d); ok {
+	if _, _, ok := ts.info(d, 9); ok {
 		t.Fatal("a token survived auth being disabled")
 	}
 }

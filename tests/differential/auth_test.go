@@ -62,7 +62,10 @@ var (
 
 // simpleToken is the shape of etcd's simple token: 16 letters, a dot, the Raft index of the
 // Authenticate entry.
-var simpleToken = regexp.MustCompile(`^[A-Za-z]{16}\.[0-9]+$`)
+var (
+	simpleToken = regexp.MustCompile(`^[A-Za-z]{16}\.[0-9]+$`)
+	jwtToken    = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
+)
 
 // authSide is one server under comparison, with the tokens its users got from it.
 type authSide struct {
@@ -230,29 +233,30 @@ type authPair struct {
 	ctx   context.Context
 	sides [2]*authSide
 	step  int
+	// authToken is both sides' --auth-token ("": simple tokens).
+	authToken string
 }
 
-func newAuthPair(t *testing.T) *authPair {
+func newAuthPair(t *testing.T) *authPair { return newAuthPairWith(t, "") }
+
+// newAuthPairWith starts both sides with bcrypt cost 4 and the given --auth-token.
+func newAuthPairWith(t *testing.T, authToken string) *authPair {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	p := &authPair{t: t, ctx: ctx}
-	p.sides[0] = newAuthSide("etcd", startAuthEtcd(t))
-	p.sides[1] = newAuthSide("metastore", startAuthMetastore(t))
+	p := &authPair{t: t, ctx: ctx, authToken: authToken}
+	etcd := etcdoracle.StartWith(t, func(c *embed.Config) {
+		c.BcryptCost = 4
+		if authToken != "" {
+			c.AuthToken = authToken
+		}
+	})
+	_, addr := testserver.Start(t, testserver.Options{Node: node.Config{BcryptCost: 4, AuthToken: authToken}})
+	p.sides[0] = newAuthSide("etcd", etcd.Conn)
+	p.sides[1] = newAuthSide("metastore", dial(t, addr))
 	return p
 }
 
-// startAuthEtcd starts a single-member embedded etcd with bcrypt cost 4.
-func startAuthEtcd(t *testing.T) *grpc.ClientConn {
-	t.Helper()
-	return etcdoracle.StartWith(t, func(c *embed.Config) { c.BcryptCost = 4 }).Conn
-}
-
-// startAuthMetastore starts a metastore member with bcrypt cost 4 and dials it.
-func startAuthMetastore(t *testing.T) *grpc.ClientConn {
-	t.Helper()
-	_, addr := testserver.Start(t, testserver.Options{Node: node.Config{BcryptCost: 4}})
-	return dial(t, addr)
-}
+func (p *authPair) jwt() bool { return strings.HasPrefix(p.authToken, "jwt") }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -324,8 +328,12 @@ func (p *authPair) compare(what string, resps [2]proto.Message, errs [2]error) {
 	if err := authCheckHeaders(want, got); err != nil {
 		p.t.Fatalf("%s\n%v\netcd:      %v\nmetastore: %v", what, err, want, got)
 	}
+	shape := simpleToken
+	if p.jwt() {
+		shape = jwtToken
+	}
 	for i, m := range []proto.Message{want, got} {
-		if err := authNormalize(p.sides[i].name, m); err != nil {
+		if err := authNormalize(p.sides[i].name, m, shape); err != nil {
 			p.t.Fatalf("%s\n%v\netcd:      %v\nmetastore: %v", what, err, resps[0], resps[1])
 		}
 	}
@@ -359,14 +367,14 @@ func authCheckHeaders(want, got proto.Message) error {
 // metastore: the header's identity and term (checkHeaders checked them), a token's value
 // (its shape is checked), a status' versions, sizes and indexes, a member list's identities,
 // a lease's remaining time, listing orders the API leaves open.
-func authNormalize(who string, m proto.Message) error {
+func authNormalize(who string, m proto.Message, tokenShape *regexp.Regexp) error {
 	if h, ok := m.(interface{ GetHeader() *pb.ResponseHeader }); ok {
 		defer clearHeader(h.GetHeader())
 	}
 	switch r := m.(type) {
 	case *pb.AuthenticateResponse:
-		if !simpleToken.MatchString(r.Token) {
-			return fmt.Errorf("%s's token %q is not shaped like %s", who, r.Token, simpleToken)
+		if !tokenShape.MatchString(r.Token) {
+			return fmt.Errorf("%s's token %q is not shaped like %s", who, r.Token, tokenShape)
 		}
 		r.Token = ""
 	case *pb.StatusResponse:
@@ -399,7 +407,11 @@ func (p *authPair) login(user, password string) {
 	p.t.Helper()
 	resps := p.do(anon, &pb.AuthenticateRequest{Name: user, Password: password}, nil)
 	for i, s := range p.sides {
-		tok := resps[i].(*pb.AuthenticateResponse).Token // shaped like simpleToken: compare checked
+		tok := resps[i].(*pb.AuthenticateResponse).Token // its shape: compare checked
+		if p.jwt() {
+			s.tokens[user] = tok // signed claims: two logins in a second are the same token
+			continue
+		}
 		idx, err := strconv.ParseUint(tok[strings.IndexByte(tok, '.')+1:], 10, 64)
 		if err != nil {
 			p.t.Fatalf("%s's token %q: %v", s.name, tok, err)
