@@ -112,10 +112,10 @@ func TestJWTTokens(t *testing.T) {
 	otherPriv, _ := writeKeyPair(t, ecKey)
 	for spec, want := range map[string]error{
 		"jwt,sign-method=RS256,priv-key=" + priv + ",priv-key=" + priv: ErrInvalidAuthOpts,
-		"jwt,sign-method=RS256,priv-key":                                ErrInvalidAuthOpts,
-		"jwt,sign-method=XX999,priv-key=" + priv:                        errInvalidMethod,
-		"jwt,sign-method=RS256":                                         errMissingKey,
-		"jwt,sign-method=HS256":                                         errMissingKey,
+		"jwt,sign-method=RS256,priv-key":                               ErrInvalidAuthOpts,
+		"jwt,sign-method=XX999,priv-key=" + priv:                       errInvalidMethod,
+		"jwt,sign-method=RS256":                                        errMissingKey,
+		"jwt,sign-method=HS256":                                        errMissingKey,
 	} {
 		if _, err := newTokenProvider(spec, clk, time.Minute); !errors.Is(err, want) {
 			t.Errorf("%s: got %v, want %v", spec, err, want)

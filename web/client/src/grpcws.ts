@@ -2,10 +2,11 @@
 // which carries the bidirectional streams gRPC-Web cannot: Watch and LeaseKeepAlive. Typed by
 // the protobuf-es descriptors of the method.
 //
-// Client → server: a header block (HTTP/1 header text), then 0x00 + one gRPC frame per
-// message, and a single 0x01 byte to half-close. Server → client: gRPC-Web frames (a 0x80
-// header block, 0x00 data frames, a 0x80 trailer block with grpc-status) split over binary
-// messages, then close 1000.
+// Client → server: a header block (HTTP/1 header text: the call's metadata, such as the auth
+// token, since a browser's WebSocket cannot carry headers of its own), then 0x00 + one gRPC
+// frame per message, and a single 0x01 byte to half-close. Server → client: gRPC-Web frames
+// (a 0x80 header block, 0x00 data frames, a 0x80 trailer block with grpc-status) split over
+// binary messages, then close 1000.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethodBiDiStreaming, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 
@@ -28,13 +29,19 @@ export class BidiStream<I extends DescMessage, O extends DescMessage> implements
   private error: Error | null = null;
   private sawStatus = false;
 
-  constructor(baseUrl: string, private readonly method: DescMethodBiDiStreaming<I, O>) {
+  /** headers are the call's metadata (e.g. {token}), sent in the header block. */
+  constructor(baseUrl: string, private readonly method: DescMethodBiDiStreaming<I, O>, headers: Record<string, string> = {}) {
+    let block = "content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n";
+    for (const [k, v] of Object.entries(headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[\r\n]/.test(v)) throw new TypeError(`bad header ${JSON.stringify(k)}`);
+      block += `${k.toLowerCase()}: ${v}\r\n`;
+    }
     const url = baseUrl.replace(/^http/, "ws").replace(/\/$/, "") + `/${method.parent.typeName}/${method.name}`;
     this.ws = new WebSocket(url, "grpc-websockets");
     this.ws.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.ws.onopen = () => {
-        this.ws.send(new TextEncoder().encode("content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n"));
+        this.ws.send(new TextEncoder().encode(block));
         resolve();
       };
       this.ws.onerror = () => reject(new GrpcError(14, `websocket to ${url} failed`));
