@@ -90,6 +90,8 @@ fuzz:
 	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/wal/ -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/raftreq/ -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/node/ -run '^$$' -fuzz '^FuzzTokens$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./grpcweb/ -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin out web/client/dist

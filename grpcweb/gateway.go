@@ -20,12 +20,15 @@ import (
 // lease keep-alive) also work over WebSocket, as in etcd. Unlike etcd's, CORS preflights
 // from allowed origins are answered.
 type Gateway struct {
-	mux    http.Handler
-	policy Origins
+	mux     http.Handler
+	policy  Origins
+	maxBody int64
 }
 
-// NewGateway registers the JSON handlers over conn, a client connection to this server.
-func NewGateway(ctx context.Context, conn *grpc.ClientConn, cors Origins) (*Gateway, error) {
+// NewGateway registers the JSON handlers over conn, a client connection to this server. A
+// request body over maxBody bytes is refused before it is decoded (JSON is larger than the
+// protobuf it carries, so maxBody should allow for that).
+func NewGateway(ctx context.Context, conn *grpc.ClientConn, cors Origins, maxBody int64) (*Gateway, error) {
 	mux := gw.NewServeMux(gw.WithMarshalerOption(gw.MIMEWildcard, &gw.HTTPBodyMarshaler{
 		Marshaler: &gw.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
@@ -48,7 +51,7 @@ func NewGateway(ctx context.Context, conn *grpc.ClientConn, cors Origins) (*Gate
 		}),
 		wsproxy.WithMaxRespBodyBufferSize(0x7fffffff),
 	)
-	return &Gateway{mux: ws, policy: cors}, nil
+	return &Gateway{mux: ws, policy: cors, maxBody: maxBody}, nil
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +72,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	if g.maxBody > 0 && !isWebSocket(r) {
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
 	}
 	// grpc-gateway passes Accept on as "grpcgateway-accept", by which the server tells the
 	// gateway's calls (made with the member's own certificate) from a client's: never let

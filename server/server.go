@@ -47,6 +47,9 @@ type Config struct {
 	// CORS lists the cross-origin origins browsers may call the API from (etcd's --cors);
 	// same-origin pages always may.
 	CORS grpcweb.Origins
+	// MaxConcurrentStreams caps the streams (calls) open at once on one client connection
+	// (etcd's --max-concurrent-streams); 0: no cap, as etcd's default.
+	MaxConcurrentStreams uint32
 	// UI, if set, serves every other path of the client port (the web UI).
 	UI http.Handler
 	// ClientTLS serves https:// client URLs (etcd's --cert-file, --key-file,
@@ -118,6 +121,7 @@ func Start(cfg Config) (*Server, error) {
 		Logger:         cfg.Logger,
 		ClientCertAuth: cfg.ClientTLS != nil && cfg.ClientTLS.ClientCertAuth,
 		GRPC: []grpc.ServerOption{
+			grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
 			grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
 		},
@@ -170,7 +174,8 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.gwConn = conn
-	gateway, err := grpcweb.NewGateway(context.Background(), conn, cfg.CORS)
+	// JSON with base64 bytes is at most about twice the protobuf it decodes to.
+	gateway, err := grpcweb.NewGateway(context.Background(), conn, cfg.CORS, 2*int64(n.Config().MaxRequestBytes)+grpcOverheadBytes)
 	if err != nil {
 		s.Stop()
 		return nil, err
@@ -180,14 +185,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}
-	web := grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+512*1024, mux)
+	web := grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+grpcOverheadBytes, mux)
 	s.http = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if serverTLS != nil {
 		s.https = &http.Server{Handler: grpcOverHTTPS(s.grpc, web), TLSConfig: serverTLS,
 			ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 			// As etcd's TLS server: no cap on a connection's streams (net/http's default of
 			// 250 would block a client's 251st watch or keep-alive stream).
-			HTTP2: &http.HTTP2Config{MaxConcurrentStreams: math.MaxInt32},
+			HTTP2: &http.HTTP2Config{MaxConcurrentStreams: int(min(maxStreams(cfg.MaxConcurrentStreams), math.MaxInt32))},
 			// Failed handshakes (a client without a valid certificate, a probe) are the
 			// clients' business: logged at debug level, not on stderr.
 			ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
@@ -414,4 +419,14 @@ func (s *Server) gatewayCN(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// grpcOverheadBytes is what etcd allows on top of --max-request-bytes for a message.
+const grpcOverheadBytes = 512 * 1024
+
+func maxStreams(n uint32) uint32 {
+	if n == 0 {
+		return math.MaxUint32
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,6 +67,7 @@ type flags struct {
 	webDir                                            string
 	authToken                                         string
 	authTokenTTL, bcryptCost                          uint
+	maxConcurrentStreams                              uint
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -83,6 +85,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.authToken, "auth-token", "simple", "auth token: simple, or jwt,sign-method=RS256,priv-key=FILE,pub-key=FILE,ttl=5m")
 	fs.UintVar(&f.authTokenTTL, "auth-token-ttl", 300, "seconds a simple token lives after its last use")
 	fs.UintVar(&f.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of the password hashes made (4-31; outside that, 10, as etcd)")
+	fs.UintVar(&f.maxConcurrentStreams, "max-concurrent-streams", math.MaxUint32, "maximum concurrent streams (calls) on one client connection")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 1536*1024, "maximum client request size in bytes")
 	fs.IntVar(&f.maxTxnOps, "max-txn-ops", 128, "maximum number of operations per txn branch")
 	fs.Int64Var(&f.quotaBackendBytes, "quota-backend-bytes", 0, "backend size quota (0 = default 2 GiB)")
@@ -339,15 +342,16 @@ func main() {
 			AuthToken:                   f.authToken,
 			AuthTokenTTL:                time.Duration(f.authTokenTTL) * time.Second,
 		},
-		ListenClientURLs: server.SplitURLs(f.listenClient),
-		ListenPeerURLs:   server.SplitURLs(f.listenPeer),
-		ClientTLS:        clientTLS,
-		PeerTLS:          peerTLS,
-		PeerInsecure:     peerGenerated && f.peerTLS.ca == "",
-		Logger:           log,
-		EnablePprof:      f.pprof,
-		CORS:             grpcweb.ParseOrigins(f.cors),
-		UI:               ui(f.webDir),
+		ListenClientURLs:     server.SplitURLs(f.listenClient),
+		ListenPeerURLs:       server.SplitURLs(f.listenPeer),
+		ClientTLS:            clientTLS,
+		PeerTLS:              peerTLS,
+		PeerInsecure:         peerGenerated && f.peerTLS.ca == "",
+		Logger:               log,
+		EnablePprof:          f.pprof,
+		CORS:                 grpcweb.ParseOrigins(f.cors),
+		MaxConcurrentStreams: uint32(min(f.maxConcurrentStreams, math.MaxUint32)),
+		UI:                   ui(f.webDir),
 	})
 	if err != nil {
 		log.Error("failed to start", "error", err)

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -57,4 +59,35 @@ func TestTokenIndex(t *testing.T) {
 			t.Errorf("%q was taken as a simple token", tok)
 		}
 	}
+}
+
+// FuzzTokens: whatever a client sends as a token is refused or names a user it was given
+// to, never a panic; simple and JWT alike.
+func FuzzTokens(f *testing.F) {
+	clk := clock.NewManual(time.Unix(1_700_000_000, 0))
+	simple := newSimpleTokens(clk, time.Minute)
+	issued, _ := simple.assign("abcdefghijklmnop", 12, 1, "alice")
+	secret := filepath.Join(f.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("fuzz secret"), 0o600); err != nil {
+		f.Fatal(err)
+	}
+	jwts, err := newTokenProvider("jwt,sign-method=HS256,priv-key="+secret, clk, time.Minute)
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed, _ := jwts.assign("", 1, 3, "bob")
+	for _, s := range []string{issued, signed, "abc.1", "a.b.c", "", ".", "eyJ.eyJ.x", signed[:len(signed)/2]} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		if _, ok := simple.waitIndex(tok); !ok && tok == issued {
+			t.Fatal("the issued token is not shaped as one")
+		}
+		if user, _, ok := simple.info(tok, 1); ok && (tok != issued || user != "alice") {
+			t.Fatalf("%q passed as %q", tok, user)
+		}
+		if user, _, ok := jwts.info(tok, 1); ok && user != "bob" {
+			t.Fatalf("%q passed as %q", tok, user)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,5 +229,22 @@ func TestGatewayCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example" {
 		t.Fatalf("cross-origin request: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestGatewayBodyLimit: a JSON body past the gateway's limit is refused with an error body
+// before it is decoded, and the member serves on.
+func TestGatewayBodyLimit(t *testing.T) {
+	host := startServer(t, nil)
+	big := `{"key":"` + b64("k") + `","value":"` + strings.Repeat("A", 4<<20) + `"}`
+	code, v := postJSON(t, host, "/v3/kv/put", big)
+	if code == http.StatusOK {
+		t.Fatalf("a 4 MiB body was taken: %v", v)
+	}
+	if m, ok := v.(map[string]any); !ok || m["message"] == nil {
+		t.Fatalf("no error message for an oversized body (HTTP %d): %v", code, v)
+	}
+	if code, v := postJSON(t, host, "/v3/kv/put", `{"key":"`+b64("k")+`","value":"`+b64("v")+`"}`); code != http.StatusOK {
+		t.Fatalf("after an oversized body: HTTP %d %v", code, v)
 	}
 }
