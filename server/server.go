@@ -181,7 +181,14 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	mux := s.httpHandler()
-	mux.Handle("/v3/", s.gatewayCN(gateway))
+	gw := s.gatewayCN(gateway)
+	mux.Handle("/v3/", gw)
+	// etcd still answers its pre-3.4 gateway prefix, as the same API.
+	mux.Handle("/v3beta/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path, r2.URL.RawPath = "/v3/"+strings.TrimPrefix(r.URL.Path, "/v3beta/"), ""
+		gw.ServeHTTP(w, r2)
+	}))
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}

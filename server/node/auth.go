@@ -169,6 +169,11 @@ func (n *Node) applyAuth(index uint64, ai core.AuthInfo, r *core.AuthRequest) (a
 	res := authResult{resp: resp}
 	switch r.Op {
 	case core.Authenticate:
+		if index <= n.r.bootLast {
+			// A login from before this member restarted, replayed from its log: a restart
+			// logs everyone out, as in etcd (else a crash would revive expired tokens).
+			break
+		}
 		if res.token, err = n.tokens.assign(r.SimpleToken, index, n.Store().AuthRevision(), r.Name); err != nil {
 			return authResult{}, err
 		}

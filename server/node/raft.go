@@ -36,6 +36,9 @@ type raftNode struct {
 	captures chan chan captured // requests for the state, to send as a snapshot
 
 	// Owned by the applier:
+	// bootLast is the last entry of the log this member restarted with: entries up to it
+	// belong to its previous run (a login among them makes no token now).
+	bootLast uint64
 	// stored is the last entry whose changes the store holds (from a restart or a
 	// snapshot): normal entries up to it are not applied again.
 	stored    uint64
@@ -215,6 +218,9 @@ func openRaft(n *Node) (*raftNode, error) {
 	}
 	if err := r.storage.Append(st.Entries); err != nil {
 		return fail(err)
+	}
+	if len(st.Entries) > 0 {
+		r.bootLast = st.Entries[len(st.Entries)-1].Index
 	}
 	n.committed.Store(st.HardState.Commit)
 	n.term.Store(st.HardState.Term)
