@@ -92,6 +92,7 @@ fuzz:
 	$(GO) test ./server/raftreq/ -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/node/ -run '^$$' -fuzz '^FuzzTokens$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./grpcweb/ -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/snapfile/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin out web/client/dist

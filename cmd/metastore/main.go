@@ -269,6 +269,9 @@ func leaseCheckpointInterval(on bool) time.Duration {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "snapshot" {
+		os.Exit(snapshotCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	f, _, err := parse(os.Args[1:])
 	if err == flag.ErrHelp {
 		return

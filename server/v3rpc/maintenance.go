@@ -3,8 +3,6 @@ package v3rpc
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -15,6 +13,7 @@ import (
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pbconv"
 	"github.com/metastore/metastore/server/raftreq"
+	"github.com/metastore/metastore/server/snapfile"
 )
 
 // Version is the etcd version MetaStore implements and reports in Status (Kubernetes gates
@@ -109,24 +108,18 @@ func (s *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*p
 // snapshotChunk is the size of each Snapshot message's blob, as etcd's.
 const snapshotChunk = 32 * 1024
 
-// Snapshot streams the state: an 8-byte length, the core's snapshot, zero padding to a
-// multiple of 512 bytes, then a last message holding the SHA-256 of all that — the framing
-// `etcdctl snapshot save` checks. The payload is MetaStore's format, not a bbolt file.
+// Snapshot streams the state in the framing `etcdctl snapshot save` checks (snapfile), the
+// SHA-256 as the last message. The payload is MetaStore's format, not a bbolt file;
+// `metastore snapshot restore` makes a member of it.
 func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
 	if err := s.n.CheckAdmin(stream.Context()); err != nil {
 		return err
 	}
-	var body bytes.Buffer
-	body.Write(make([]byte, 8))
-	if err := s.n.Store().WriteSnapshot(&body); err != nil {
+	var snap bytes.Buffer
+	if err := s.n.Store().WriteSnapshot(&snap); err != nil {
 		return err
 	}
-	b := body.Bytes()
-	binary.BigEndian.PutUint64(b[:8], uint64(len(b)-8))
-	if pad := len(b) % 512; pad != 0 {
-		b = append(b, make([]byte, 512-pad)...)
-	}
-	sum := sha256.Sum256(b)
+	b, sum := snapfile.Frame(snap.Bytes())
 	for off := 0; off < len(b); off += snapshotChunk {
 		end := min(off+snapshotChunk, len(b))
 		msg := &pb.SnapshotResponse{RemainingBytes: uint64(len(b) - end + len(sum)), Blob: b[off:end], Version: StorageVersion}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/snapfile"
+	"github.com/metastore/metastore/server/v3rpc"
+)
+
+const snapshotUsage = `usage:
+  metastore snapshot restore FILE [--data-dir DIR] [--name NAME] [--initial-cluster ...]
+                                  [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS]
+                                  [--skip-hash-check]
+  metastore snapshot status FILE [-w simple|table|json]
+
+FILE is what 'etcdctl snapshot save' wrote from a MetaStore member.`
+
+// snapshotCommand runs etcdutl's snapshot commands on a file saved from a member; it returns
+// the exit code.
+func snapshotCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, snapshotUsage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "restore":
+		err = snapshotRestore(args[1:], stdout)
+	case "status":
+		err = snapshotStatus(args[1:], stdout)
+	default:
+		fmt.Fprintln(stderr, snapshotUsage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var usage usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+// parseWithFile parses flags given before or after the one file argument, as etcdutl's
+// command line takes them.
+func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return "", usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if file == "" {
+		return "", usageError{errors.New("snapshot filename is required")}
+	}
+	return file, nil
+}
+
+func snapshotRestore(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("snapshot restore", flag.ContinueOnError)
+	name := fs.String("name", "default", "human-readable name for this member")
+	dataDir := fs.String("data-dir", "", "path to the data directory (default ${name}.etcd)")
+	cluster := fs.String("initial-cluster", "default=http://localhost:2380", "initial cluster configuration for restore bootstrap")
+	token := fs.String("initial-cluster-token", "etcd-cluster", "initial cluster token for the etcd cluster during restore bootstrap")
+	peerURLs := fs.String("initial-advertise-peer-urls", "http://localhost:2380", "list of this member's peer URLs to advertise to the rest of the cluster")
+	skipHash := fs.Bool("skip-hash-check", false, "ignore snapshot integrity hash value (required if copied from data directory)")
+	markCompacted := fs.Bool("mark-compacted", false, "mark the latest revision after the restore as the compacted one (not supported yet)")
+	bump := fs.Uint64("bump-revision", 0, "how much to increase the latest revision after the restore (not supported yet)")
+	file, err := parseWithFile(fs, args)
+	if err != nil {
+		return err
+	}
+	if *markCompacted || *bump != 0 {
+		return usageError{errors.New("--bump-revision and --mark-compacted are not supported yet")}
+	}
+	if *dataDir == "" {
+		*dataDir = *name + ".etcd"
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	snap, err := snapfile.Parse(b, *skipHash)
+	if err != nil {
+		return err
+	}
+	err = node.Restore(snap, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
+		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored snapshot %s to %s: start metastore with --name %s --initial-cluster %s --initial-cluster-token %s --initial-advertise-peer-urls %s\n",
+		file, *dataDir, *name, *cluster, *token, *peerURLs)
+	return nil
+}
+
+func snapshotStatus(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("snapshot status", flag.ContinueOnError)
+	var format string
+	fs.StringVar(&format, "write-out", "simple", "set the output format (simple, table, json)")
+	fs.StringVar(&format, "w", "simple", "set the output format (simple, table, json)")
+	file, err := parseWithFile(fs, args)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion)
+	if err != nil {
+		return err
+	}
+	row := []string{fmt.Sprintf("%x", st.Hash), fmt.Sprint(st.Revision), fmt.Sprint(st.TotalKey), humanize.Bytes(uint64(st.TotalSize)), st.Version}
+	switch format {
+	case "simple":
+		fmt.Fprintln(stdout, strings.Join(row, ", "))
+	case "table":
+		t := tablewriter.NewWriter(stdout)
+		t.SetHeader([]string{"hash", "revision", "total keys", "total size", "version"})
+		t.Append(row)
+		t.SetAlignment(tablewriter.ALIGN_RIGHT)
+		t.Render()
+	case "json":
+		out, _ := json.Marshal(st)
+		fmt.Fprintln(stdout, string(out))
+	default:
+		return usageError{fmt.Errorf("unknown output format %q", format)}
+	}
+	return nil
+}
