@@ -112,12 +112,19 @@ func (s *Store) CheckLeaseKeepAlive(ai AuthInfo, id int64) error {
 	return s.CheckLease(ai, id)
 }
 
-// CheckLeaseRead checks ai may see the keys of the given leases (LeaseTimeToLive with keys,
-// LeaseLeases): an administrator, or a reader of every one.
+// CheckLeaseRead checks ai may query leases and see the keys of the given ones
+// (LeaseTimeToLive with keys, LeaseLeases): credentials, then an administrator or a reader
+// of every key.
 func (s *Store) CheckLeaseRead(ai AuthInfo, ids ...int64) error {
 	var err error
 	s.AuthView(func(st *auth.State) {
-		if !st.Enabled || st.IsAdmin(ai.Username) == nil {
+		switch {
+		case !st.Enabled:
+			return
+		case ai.Revision == 0:
+			err = auth.ErrUserEmpty
+			return
+		case st.IsAdmin(ai.Username) == nil:
 			return
 		}
 		for _, id := range ids {

@@ -95,18 +95,12 @@ func (n *Node) checkpointLeases(interval time.Duration) {
 
 // LeaseTimeToLive answers from the leader's deadlines (forwarded there from a follower).
 func (n *Node) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*core.LeaseTimeToLiveResponse, error) {
-	ai, err := n.authInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := n.Store()
-	if err := s.CheckAuthenticated(ai); err != nil {
-		return nil, err
-	}
+	var shown []int64 // the leases whose keys the answer shows
 	if keys {
-		if err := s.CheckLeaseRead(ai, id); err != nil {
-			return nil, err
-		}
+		shown = []int64{id}
+	}
+	if err := n.checkLeaseRead(ctx, shown...); err != nil {
+		return nil, err
 	}
 	if lead, err := n.leaderLeases(ctx); err != nil {
 		return nil, err
@@ -127,19 +121,21 @@ func (n *Node) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*core.
 
 // LeaseLeases lists the leases to someone who may read every key on them.
 func (n *Node) LeaseLeases(ctx context.Context) (*core.LeaseLeasesResponse, error) {
-	ai, err := n.authInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := n.Store()
-	if err := s.CheckAuthenticated(ai); err != nil {
-		return nil, err
-	}
-	resp := s.LeaseLeases()
-	if err := s.CheckLeaseRead(ai, resp.Leases...); err != nil {
+	resp := n.Store().LeaseLeases()
+	if err := n.checkLeaseRead(ctx, resp.Leases...); err != nil {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// checkLeaseRead refuses a lease query from a caller without credentials, or one who may
+// not read every key of the leases ids.
+func (n *Node) checkLeaseRead(ctx context.Context, ids ...int64) error {
+	ai, err := n.authInfo(ctx)
+	if err != nil {
+		return err
+	}
+	return n.Store().CheckLeaseRead(ai, ids...)
 }
 
 // leaderLeases reports whether this member leads with its lease deadlines promoted for its
