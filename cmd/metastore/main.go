@@ -5,7 +5,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -60,7 +59,7 @@ type flags struct {
 	heartbeatMs, electionMs                           int
 	progressNotify                                    time.Duration
 	strictReconfig                                    bool
-	logLevel                                          string
+	logLevel, logFormat, logOutputs                   string
 	version                                           bool
 	pprof                                             bool
 	cors                                              string
@@ -68,6 +67,7 @@ type flags struct {
 	authToken                                         string
 	authTokenTTL, bcryptCost                          uint
 	maxConcurrentStreams                              uint
+	warningApplyDuration                              time.Duration
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -109,6 +109,9 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
 	fs.BoolVar(&f.strictReconfig, "strict-reconfig-check", true, "reject reconfiguration that might cause quorum loss")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.warningApplyDuration, "warning-apply-duration", 100*time.Millisecond, "applying a request that takes longer is logged")
+	fs.StringVar(&f.logFormat, "log-format", "json", "json (etcd's zap lines) or console")
+	fs.StringVar(&f.logOutputs, "log-outputs", "default", "where logs go: default (stderr), stderr, stdout or file paths, comma-separated")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
 	fs.StringVar(&f.webDir, "web-dir", "", "serve the files of this directory on the client port instead of the playground (and the browser client at /client/ from web/client/dist)")
@@ -220,14 +223,6 @@ func (f *flags) applyFeatureGates() error {
 	return nil
 }
 
-func logger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %v", err)
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
-}
-
 func (f *flags) cipherSuiteList() []string {
 	if f.cipherSuites == "" {
 		return nil
@@ -288,11 +283,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "metastore:", err)
 		os.Exit(2)
 	}
-	log, err := logger(f.logLevel)
+	log, closeLogs, err := logger(f.logLevel, f.logFormat, f.logOutputs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "metastore:", err)
 		os.Exit(2)
 	}
+	defer closeLogs()
 	if f.dataDir == "" {
 		f.dataDir = f.name + ".etcd"
 	}
@@ -342,6 +338,7 @@ func main() {
 			AutoCompaction:              autoCompact,
 			QuotaBackendBytes:           f.quotaBackendBytes,
 			BcryptCost:                  int(f.bcryptCost),
+			WarningApplyDuration:        f.warningApplyDuration,
 			AuthToken:                   f.authToken,
 			AuthTokenTTL:                time.Duration(f.authTokenTTL) * time.Second,
 		},

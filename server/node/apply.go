@@ -82,7 +82,12 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			n.log.Error("skipping a log entry that does not decode", "index", e.Index, "error", err)
 			break
 		}
+		start := time.Now() // for the log only: nothing applied depends on it
 		resp, err := n.apply(e.Index, req)
+		if took := time.Since(start); took > n.cfg.WarningApplyDuration {
+			n.log.Warn("apply request took too long", "took", took.String(), "expected-duration", n.cfg.WarningApplyDuration.String(),
+				"index", e.Index, "request", req.Kind(), "error", err)
+		}
 		if err := s.SaveApplied(); err != nil {
 			r.fatal(fmt.Sprintf("record applied index %d", e.Index), err)
 		}

@@ -90,6 +90,9 @@ type Config struct {
 	// BcryptCost is the cost of the password hashes this member makes (etcd's
 	// --bcrypt-cost); outside [4, 31] bcrypt's default, 10.
 	BcryptCost int
+	// WarningApplyDuration: applying an entry that takes longer is logged (etcd's "apply
+	// request took too long"); default 100ms.
+	WarningApplyDuration time.Duration
 	// AuthToken is etcd's --auth-token: "simple" (the default) or
 	// "jwt,sign-method=…,priv-key=…,pub-key=…,ttl=…".
 	AuthToken string
@@ -137,6 +140,9 @@ func (c *Config) defaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
+	}
+	if c.WarningApplyDuration <= 0 {
+		c.WarningApplyDuration = 100 * time.Millisecond
 	}
 	if c.AuthTokenTTL <= 0 {
 		c.AuthTokenTTL = 300 * time.Second

@@ -70,3 +70,30 @@ type MemberAttrs struct {
 	Name       string
 	ClientURLs []string
 }
+
+// Kind names the request's operation, for logs.
+func (r *Request) Kind() string {
+	switch {
+	case r.Put != nil:
+		return "put"
+	case r.DeleteRange != nil:
+		return "delete_range"
+	case r.Txn != nil:
+		return "txn"
+	case r.Compaction != nil:
+		return "compaction"
+	case r.LeaseGrant != nil:
+		return "lease_grant"
+	case r.LeaseRevoke != nil:
+		return "lease_revoke"
+	case r.LeaseCheckpoint != nil:
+		return "lease_checkpoint"
+	case r.Alarm != nil:
+		return "alarm"
+	case r.MemberAttrSet != nil:
+		return "cluster_member_attr_set"
+	case r.Auth != nil:
+		return "auth"
+	}
+	return "empty"
+}

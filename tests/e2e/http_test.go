@@ -3,10 +3,13 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,6 +93,40 @@ func TestPlaygroundServed(t *testing.T) {
 	for _, p := range []string{"/app.js", "/wasm_exec.js", "/style.css", "/client/metastore.js"} {
 		if code, _ := httpGet(t, base+p); code != http.StatusOK {
 			t.Errorf("%s: %d", p, code)
+		}
+	}
+}
+
+// TestLogs: etcd's log flags. Lines are zap's JSON (level, ts, caller, msg), go to every
+// --log-outputs target, and a slow apply is logged as etcd logs it.
+func TestLogs(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "metastore.log")
+	m := startMember(t, "--log-outputs", "stderr,"+file, "--warning-apply-duration", "1ns")
+	if _, err := m.client(t).Put(context.Background(), "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	eventually(t, "the slow apply in the log file", func() bool {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = seen[:0]
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var line struct{ Level, Ts, Caller, Msg string }
+			if err := json.Unmarshal([]byte(l), &line); err != nil || line.Level == "" || line.Ts == "" || line.Caller == "" || line.Msg == "" {
+				t.Fatalf("not a zap line (level, ts, caller, msg): %q (%v)", l, err)
+			}
+			seen = append(seen, line.Level+" "+line.Msg)
+		}
+		return slices.Contains(seen, "info ready to serve client requests") && slices.Contains(seen, "warn apply request took too long")
+	})
+	if !strings.Contains(m.log.String(), "apply request took too long") {
+		t.Fatal("stderr, the other output, lacks the slow apply")
+	}
+	for _, bad := range [][]string{{"--log-format", "xml"}, {"--log-outputs", "/nonexistent/dir/log"}} {
+		if out, err := runMetastore(t, bad...); err == nil || !strings.Contains(out, bad[0]) {
+			t.Fatalf("%v: %v\n%s", bad, err, out)
 		}
 	}
 }
