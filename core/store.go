@@ -87,6 +87,14 @@ func New(cfg Config) (*Store, error) {
 // Close stops the store's goroutines. The backend is the caller's to close.
 func (s *Store) Close() { s.kv.Close() }
 
+// BumpRevision raises the revision by n and compacts at it (a restore's --bump-revision and
+// --mark-compacted; the store must not be in use).
+func (s *Store) BumpRevision(n int64) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.kv.BumpAndCompact(n)
+}
+
 // Rev returns the current revision.
 func (s *Store) Rev() int64 { return s.kv.Rev() }
 

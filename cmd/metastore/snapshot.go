@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -21,7 +22,7 @@ import (
 const snapshotUsage = `usage:
   metastore snapshot restore FILE [--data-dir DIR] [--name NAME] [--initial-cluster ...]
                                   [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS]
-                                  [--skip-hash-check]
+                                  [--skip-hash-check] [--bump-revision N --mark-compacted]
   metastore snapshot status FILE [-w simple|table|json]
 
 FILE is what 'etcdctl snapshot save' wrote from a MetaStore member.`
@@ -89,14 +90,14 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 	token := fs.String("initial-cluster-token", "etcd-cluster", "initial cluster token for the etcd cluster during restore bootstrap")
 	peerURLs := fs.String("initial-advertise-peer-urls", "http://localhost:2380", "list of this member's peer URLs to advertise to the rest of the cluster")
 	skipHash := fs.Bool("skip-hash-check", false, "ignore snapshot integrity hash value (required if copied from data directory)")
-	markCompacted := fs.Bool("mark-compacted", false, "mark the latest revision after the restore as the compacted one (not supported yet)")
-	bump := fs.Uint64("bump-revision", 0, "how much to increase the latest revision after the restore (not supported yet)")
+	markCompacted := fs.Bool("mark-compacted", false, "mark the latest revision after restore as the point of scheduled compaction (required if --bump-revision > 0, disallowed otherwise)")
+	bump := fs.Uint64("bump-revision", 0, "how much to increase the latest revision after restore")
 	file, err := parseWithFile(fs, args)
 	if err != nil {
 		return err
 	}
-	if *markCompacted || *bump != 0 {
-		return usageError{errors.New("--bump-revision and --mark-compacted are not supported yet")}
+	if (*bump == 0) == *markCompacted || *bump > math.MaxInt64/2 {
+		return usageError{errors.New("--mark-compacted required if --revision-bump > 0")}
 	}
 	if *dataDir == "" {
 		*dataDir = *name + ".etcd"
@@ -110,7 +111,7 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 		return err
 	}
 	err = node.Restore(snap, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
-		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs)})
+		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)})
 	if err != nil {
 		return err
 	}

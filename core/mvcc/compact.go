@@ -70,3 +70,18 @@ func (s *Store) compactIndex(rev int64, keep map[kv.Revision]struct{}) {
 		s.index.Delete(ki)
 	}
 }
+
+// BumpAndCompact raises the current revision by n and compacts at the new revision, as
+// etcdutl's restore does with --bump-revision n --mark-compacted: clients that saw the old
+// cluster's revisions never see one go back, and their watches from before are told the
+// history is gone.
+func (s *Store) BumpAndCompact(n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("mvcc: bump the revision by %d", n)
+	}
+	s.mu.Lock()
+	s.currentRev += n
+	rev := s.currentRev
+	s.mu.Unlock()
+	return s.Compact(rev)
+}

@@ -21,6 +21,9 @@ type RestoreConfig struct {
 	InitialCluster string // empty: Name alone, on PeerURLs
 	ClusterToken   string
 	PeerURLs       []string
+	// BumpRevision, if positive, raises the revision by that much and compacts at it
+	// (etcdutl's --bump-revision with --mark-compacted).
+	BumpRevision int64
 }
 
 // Restore makes a data dir from a snapshot of the core's state (keys with their history,
@@ -75,5 +78,10 @@ func Restore(snapshot []byte, cfg RestoreConfig) (err error) {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer s.Close()
+	if cfg.BumpRevision > 0 {
+		if err := s.BumpRevision(cfg.BumpRevision); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
 	return db.Flush()
 }

@@ -177,6 +177,26 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Fatalf("member list of the restored cluster: %v %v", ml, err)
 	}
 
+	// --bump-revision with --mark-compacted: revisions go on past the old cluster's, whose
+	// history is compacted away.
+	for _, bad := range [][]string{{"--bump-revision", "10"}, {"--mark-compacted"}} {
+		if out, err := snapshotCmd(t, append([]string{"restore", file, "--data-dir", filepath.Join(dir, "bad.etcd")}, bad...)...); err == nil || !strings.Contains(out, "--mark-compacted required") {
+			t.Fatalf("restore %v: %v\n%s", bad, err, out)
+		}
+	}
+	bsp := newSpec(t)
+	if out, err := snapshotCmd(t, "restore", file, "--data-dir", bsp.dir, "--name", "m1", "--bump-revision", "1000", "--mark-compacted",
+		"--initial-cluster", "m1=http://"+bsp.peer, "--initial-advertise-peer-urls", "http://"+bsp.peer); err != nil {
+		t.Fatalf("restore with a bump: %v\n%s", err, out)
+	}
+	bc := bsp.start(t).client(t)
+	if _, err := bc.Get(ctx, "k0", clientv3.WithRev(last)); err != rpctypes.ErrCompacted {
+		t.Fatalf("get at the old revision after a bump: %v, want compacted", err)
+	}
+	if g, err := bc.Get(ctx, "k", clientv3.WithPrefix()); err != nil || g.Header.Revision != last+1000 || len(g.Kvs) != 4 {
+		t.Fatalf("after a bump: %v %v, want revision %d and the 4 keys", g, err, last+1000)
+	}
+
 	// Damaged files: refused, nothing written.
 	b, _ := os.ReadFile(file)
 	flipped := append([]byte(nil), b...)
