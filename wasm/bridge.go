@@ -3,10 +3,12 @@
 // Command wasm is the core compiled to WebAssembly for a browser tab: a thin syscall/js
 // bridge, with no logic of its own, so the tab behaves like the server.
 //
-// It defines globalThis.metastore.call(method, requestJSON) → Promise<responseJSON>, and
-// callSync(method, requestJSON) → [responseJSON, error] for calls that need no waiting (all
-// but watch.next): the core never waits on the page, so these return at once, without the
-// cost of a goroutine and a Promise per call. Requests
+// It defines globalThis.metastore.call(method, requestJSON[, user]) → Promise<responseJSON>,
+// and callSync(method, requestJSON[, user]) → [responseJSON, error] for calls that need no
+// waiting (all but watch.next): the core never waits on the page, so these return at once,
+// without the cost of a goroutine and a Promise per call. user makes the call a client's,
+// checked as a server checks a request from that user ("": a client without credentials);
+// without it the call is the page's own, which auth does not restrict (see caller). Requests
 // and responses use etcd's JSON gateway shapes (proto field names, bytes as base64, 64-bit
 // integers as strings), so a page can talk to the tab and to a server's /v3/ gateway alike.
 // Errors reject with {code, message}: etcd's gRPC code and text. Work runs off the event
@@ -14,7 +16,10 @@
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
-// watch.cancel; batch (many requests in one call); putMany (the bulk path, outside call:
+// watch.cancel; auth.authenticate (checks a password) and the auth methods named after the
+// gateway's paths (auth.enable, auth.disable, auth.status,
+// auth.user.add|get|list|delete|changepw|grant|revoke, auth.role.add|get|list|delete|grant|
+// revoke); batch (many requests in one call); putMany (the bulk path, outside call:
 // many puts as one Uint8Array, no JSON); the KV, lease and batch methods prefixed
 // "scratch." run on a scratch store (for benchmarks; "scratch.drop" frees it); clock (pause, resume, advance the time
 // leases run on); snapshot, restore and reset (the whole state, for persistence and
@@ -146,16 +151,16 @@ func expireLeases() {
 
 // call(method, requestJSON) returns a Promise of the response JSON.
 func call(this js.Value, args []js.Value) any {
-	if len(args) != 2 {
-		return reject(core.CodeInvalidArgument, "metastore.call(method, requestJSON)")
+	if len(args) < 2 {
+		return reject(core.CodeInvalidArgument, "metastore.call(method, requestJSON[, user])")
 	}
-	method, body := args[0].String(), args[1].String()
+	method, body, who := args[0].String(), args[1].String(), callerOf(args)
 	// The executor runs inside Promise's constructor, so it can be released right after:
 	// kept, each call would pin its closure (and the settled Promise) for good.
 	executor := js.FuncOf(func(_ js.Value, pa []js.Value) any {
 		resolve, rejectFn := pa[0], pa[1]
 		go func() {
-			out, err := dispatch(method, []byte(body))
+			out, err := dispatch(method, []byte(body), who)
 			if err != nil {
 				code, msg := core.Status(err)
 				rejectFn.Invoke(js.ValueOf(map[string]any{"code": int(code), "message": msg}))
@@ -170,13 +175,13 @@ func call(this js.Value, args []js.Value) any {
 	return js.Global().Get("Promise").New(executor)
 }
 
-// callSync(method, requestJSON) returns [responseJSON, null] or [null, {code, message}].
+// callSync(method, requestJSON[, user]) returns [responseJSON, null] or [null, {code, message}].
 func callSync(this js.Value, args []js.Value) any {
-	if len(args) != 2 || args[0].String() == "watch.next" {
+	if len(args) < 2 || args[0].String() == "watch.next" {
 		return js.ValueOf([]any{nil, map[string]any{"code": int(core.CodeInvalidArgument),
-			"message": "metastore.callSync(method, requestJSON); watch.next needs call"}})
+			"message": "metastore.callSync(method, requestJSON[, user]); watch.next needs call"}})
 	}
-	out, err := dispatch(args[0].String(), []byte(args[1].String()))
+	out, err := dispatch(args[0].String(), []byte(args[1].String()), callerOf(args))
 	if err != nil {
 		code, msg := core.Status(err)
 		return js.ValueOf([]any{nil, map[string]any{"code": int(code), "message": msg}})
@@ -226,7 +231,7 @@ type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
 
-func dispatch(method string, body []byte) (any, error) {
+func dispatch(method string, body []byte, who caller) (any, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(body, v); err != nil {
 			return badRequest("bad request: " + err.Error())
@@ -248,13 +253,18 @@ func dispatch(method string, body []byte) (any, error) {
 			return nil, badRequest(fmt.Sprintf("method %q is not available on the scratch store", m))
 		}
 	}
+	ai := who.authInfo(store)
 	switch method {
 	case "range":
 		var r rangeRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		resp, err := store.Range(r.core())
+		req := r.core()
+		if err := checkRange(store, ai, req); err != nil {
+			return nil, err
+		}
+		resp, err := store.Range(req)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +274,11 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		resp, err := store.Put(r.core())
+		req := r.core()
+		if err := checkPut(store, ai, req); err != nil {
+			return nil, err
+		}
+		resp, err := store.Put(req)
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +288,11 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		resp, err := store.DeleteRange(r.core())
+		req := r.core()
+		if err := checkDelete(store, ai, req); err != nil {
+			return nil, err
+		}
+		resp, err := store.DeleteRange(req)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +302,11 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		resp, err := store.Txn(r.core())
+		req := r.core()
+		if err := checkTxn(store, ai, req); err != nil {
+			return nil, err
+		}
+		resp, err := store.Txn(req)
 		if err != nil {
 			return nil, err
 		}
@@ -294,6 +316,9 @@ func dispatch(method string, body []byte) (any, error) {
 			Revision int64 `json:"revision,string"`
 		}
 		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		if err := store.CheckAdmin(ai); err != nil {
 			return nil, err
 		}
 		resp, err := store.Compact(&core.CompactionRequest{Revision: r.Revision})
@@ -309,6 +334,9 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
+		if err := store.CheckAuthenticated(ai); err != nil {
+			return nil, err
+		}
 		resp, err := store.LeaseGrant(&core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
 		if err != nil {
 			return nil, err
@@ -317,6 +345,9 @@ func dispatch(method string, body []byte) (any, error) {
 	case "lease.revoke":
 		var r leaseID
 		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		if err := checkLeaseRevoke(store, ai, r.ID); err != nil {
 			return nil, err
 		}
 		resp, err := store.LeaseRevoke(r.ID)
@@ -329,6 +360,9 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
+		if err := store.CheckLeaseKeepAlive(ai, r.ID); err != nil {
+			return nil, err
+		}
 		resp := store.LeaseKeepAlive(r.ID)
 		return map[string]any{"header": header(resp.Header), "ID": str(resp.ID), "TTL": str(resp.TTL)}, nil
 	case "lease.timetolive":
@@ -339,17 +373,26 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
+		if err := checkTimeToLive(store, ai, r.ID, r.Keys); err != nil {
+			return nil, err
+		}
 		resp := store.LeaseTimeToLive(r.ID, r.Keys)
 		return map[string]any{"header": header(resp.Header), "ID": str(resp.ID), "TTL": str(resp.TTL),
 			"grantedTTL": str(resp.GrantedTTL), "keys": resp.Keys}, nil
 	case "lease.leases":
 		resp := store.LeaseLeases()
+		if err := store.CheckLeaseRead(ai, resp.Leases...); err != nil {
+			return nil, err
+		}
 		ls := make([]map[string]any, len(resp.Leases))
 		for i, id := range resp.Leases {
 			ls[i] = map[string]any{"ID": str(id)}
 		}
 		return map[string]any{"header": header(resp.Header), "leases": ls}, nil
 	case "status":
+		if err := store.CheckAuthenticated(ai); err != nil {
+			return nil, err
+		}
 		mu.RLock()
 		size := str(db.Size())
 		mu.RUnlock()
@@ -362,7 +405,7 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		return runBatch(store, r.Requests)
+		return runBatch(store, ai, r.Requests)
 	case "clock":
 		var r struct {
 			Action  string `json:"action"`
@@ -420,7 +463,7 @@ func dispatch(method string, body []byte) (any, error) {
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		return createWatch(store, &r)
+		return createWatch(store, ai, &r)
 	case "watch.next":
 		var r struct {
 			Stream int64 `json:"stream,string"`
@@ -445,6 +488,9 @@ func dispatch(method string, body []byte) (any, error) {
 		}
 		return map[string]any{}, nil
 	}
+	if out, ok, err := authCall(store, ai, method, decode); ok {
+		return out, err
+	}
 	return nil, badRequest(fmt.Sprintf("unknown method %q", method))
 }
 
@@ -453,9 +499,9 @@ type leaseID struct {
 }
 
 // runBatch runs each request on its own, in order, as separate calls would (a bulk path
-// through the bridge: one crossing for many requests). It stops at the first error, which
-// it returns with the index of the failed request.
-func runBatch(store *core.Store, reqs []requestOp) (any, error) {
+// through the bridge: one crossing for many requests), each checked as its call would be. It
+// stops at the first error, which it returns with the index of the failed request.
+func runBatch(store *core.Store, ai core.AuthInfo, reqs []requestOp) (any, error) {
 	out := make([]map[string]any, 0, len(reqs))
 	for i, op := range ops(reqs) {
 		var (
@@ -464,13 +510,21 @@ func runBatch(store *core.Store, reqs []requestOp) (any, error) {
 		)
 		switch {
 		case op.Range != nil:
-			resp.Range, err = store.Range(op.Range)
+			if err = checkRange(store, ai, op.Range); err == nil {
+				resp.Range, err = store.Range(op.Range)
+			}
 		case op.Put != nil:
-			resp.Put, err = store.Put(op.Put)
+			if err = checkPut(store, ai, op.Put); err == nil {
+				resp.Put, err = store.Put(op.Put)
+			}
 		case op.DeleteRange != nil:
-			resp.DeleteRange, err = store.DeleteRange(op.DeleteRange)
+			if err = checkDelete(store, ai, op.DeleteRange); err == nil {
+				resp.DeleteRange, err = store.DeleteRange(op.DeleteRange)
+			}
 		case op.Txn != nil:
-			resp.Txn, err = store.Txn(op.Txn)
+			if err = checkTxn(store, ai, op.Txn); err == nil {
+				resp.Txn, err = store.Txn(op.Txn)
+			}
 		default:
 			err = badRequest(fmt.Sprintf("batch: request %d is empty", i))
 		}
@@ -491,10 +545,15 @@ type batchError struct {
 func (e batchError) Error() string { return fmt.Sprintf("batch request %d: %v", e.index, e.err) }
 func (e batchError) Unwrap() error { return e.err }
 
-// createWatch opens a watch stream with one watcher; watch.next returns its next message.
-func createWatch(store *core.Store, r *watchCreate) (any, error) {
+// createWatch opens a watch stream with one watcher; watch.next returns its next message. A
+// watch the caller may not create gets a server's answer, a cancel, and no stream.
+func createWatch(store *core.Store, ai core.AuthInfo, r *watchCreate) (any, error) {
+	req := r.core()
+	if err := checkWatch(store, ai, req); err != nil {
+		return map[string]any{"result": deniedWatch(store, err)}, nil
+	}
 	ws := store.NewWatchStream()
-	if _, err := ws.Create(r.core()); err != nil {
+	if _, err := ws.Create(req); err != nil {
 		ws.Close()
 		return nil, err
 	}

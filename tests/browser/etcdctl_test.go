@@ -62,16 +62,22 @@ func etcdctl(t *testing.T) string {
 // until prints nothing: each side then runs for watchFor before it is interrupted (nothing
 // happening can only be seen by waiting).
 //
+// etcdctl, when set, is the line etcdctl runs instead, with stdin as its standard input: for
+// what etcdctl asks for and the console takes on its command line (user passwd's password).
+//
 // Not compared, because the console deliberately differs: etcdctl's stdin (put's value, txn -i
 // and watch -i, which print their prompts; the console has no stdin and shows txn's prompts
-// as its own), watch's exec (watch key -- cmd), -w protobuf (raw bytes, not text), an
-// unknown txn operator (value("a") == "1": clientv3.Compare panics, the console says why),
-// the connection flags' effects (--command-timeout and the like are checked, then ignored;
-// --user and --endpoints are ignored), endpoint status and --cluster (the tab is no cluster member), and the commands
-// the console lacks (member, alarm, auth...: it says so).
+// as its own), etcdctl's password prompts (the console cannot ask: user add NAME and --user
+// NAME without a password fail at once), watch's exec (watch key -- cmd), -w protobuf (raw
+// bytes, not text), an unknown txn operator (value("a") == "1": clientv3.Compare panics, the
+// console says why), the connection flags' effects (--command-timeout and the like are
+// checked, then ignored; --endpoints is ignored), endpoint status and --cluster (the tab is
+// no cluster member), and the commands the console lacks (member, alarm...: it says so).
 type step struct {
 	line      string
 	input     []string
+	etcdctl   string
+	stdin     string
 	errorOnly bool
 	usage     bool
 	head      int
@@ -345,6 +351,131 @@ var script = []step{
 	{line: "endpoint health"},
 	{line: "endpoint health -w json"},
 	{line: "endpoint health -w fields"},
+
+	// auth: users, roles and permissions, set up without credentials (auth is off); then, auth
+	// on, commands without a user and as users (--user); auth off at the end, so that any
+	// step after these runs as before.
+	{line: "auth status"},
+	{line: "auth enable"},
+	{line: "user add root:rootpw"},
+	{line: "user add :x"},
+	{line: "user add alice --new-user-password=apw"},
+	{line: "user add carol --no-password"},
+	{line: "user add dave: -w json"},
+	{line: "user add root:again"},
+	{line: "user list"},
+	{line: "role list"},
+	{line: "role add reader"},
+	{line: "role add reader"},
+	{line: "role add ''"},
+	{line: "role grant-permission reader read foo --prefix"},
+	{line: "role grant-permission reader readwrite k1"},
+	{line: "role grant-permission reader WRITE a c -w fields"},
+	{line: "role add all"},
+	{line: "role grant-permission all read '' --from-key"},
+	{line: "role grant-permission all write '' --prefix"},
+	{line: "role grant-permission all read ''"},
+	{line: "role get all"},
+	{line: "role grant-permission reader bogus x"},
+	{line: "role grant-permission reader read x --prefix --from-key"},
+	{line: "role grant-permission reader read x y --prefix"},
+	{line: "role grant-permission reader read x y --from-key"},
+	{line: "role grant-permission reader read b a"},
+	{line: "role grant-permission nobody read x"},
+	{line: "role grant-permission reader read"},
+	{line: "role get reader"},
+	{line: "role get reader -w fields"},
+	{line: "role get reader -w json"},
+	{line: "role get nobody"},
+	{line: "role list -w fields"},
+	{line: "role list -w json"},
+	{line: "user grant-role alice reader"},
+	{line: "user grant-role alice nobody"},
+	{line: "user grant-role alice reader -w json"},
+	{line: "user get alice"},
+	{line: "user get alice --detail"},
+	{line: "user get alice -w json"},
+	{line: "user get carol"},
+	{line: "user get nobody"},
+	{line: "user list -w fields"},
+	{line: "user list -w json"},
+	{line: "auth status -w json"},
+	{line: "auth status -w fields"},
+	{line: "auth enable"},
+	{line: "auth status"},
+	{line: "auth status --user root:rootpw"},
+	{line: "role get root --user root:rootpw"},
+	{line: "put foo bar"},
+	{line: "get foo"},
+	{line: "put foo bar --user root:rootpw"},
+	{line: "put foo/x y --user=root:rootpw"},
+	{line: "get foo --user alice:apw"},
+	{line: "get foo --prefix --user alice:apw -w json"},
+	{line: "get foo --user alice:wrong"},
+	{line: "get foo --user nobody:x"},
+	{line: "get foo --user carol:x"},
+	{line: "get foo --user alice --password apw"},
+	{line: "get foo --user alice:"},
+	{line: "put foo x --user alice:apw"},
+	{line: "put k1 v --user alice:apw"},
+	{line: "del foo --user alice:apw"},
+	{line: "txn --user alice:apw", input: []string{"", "put k1 w", "", "put foo w", ""}},
+	{line: "txn --user alice:apw", input: []string{`value("k1") = "v"`, "", "put k1 w", "", ""}},
+	{line: "user list --user alice:apw"},
+	{line: "user get alice --user alice:apw"},
+	{line: "user get root --user alice:apw"},
+	{line: "role get reader --user alice:apw"},
+	{line: "role get all --user alice:apw"},
+	{line: "compaction 1 --user alice:apw"},
+	{line: "lease grant 3600 --user root:rootpw"},
+	{line: "put foo/l v --lease=$LEASE --user root:rootpw"},
+	{line: "put k1 x --lease=$LEASE --user alice:apw"},
+	{line: "lease timetolive $LEASE --keys --user alice:apw"},
+	{line: "lease keep-alive --once $LEASE --user alice:apw"},
+	{line: "lease revoke $LEASE --user alice:apw"},
+	{line: "lease revoke $LEASE --user root:rootpw"},
+	{line: "lease grant 3600 --user alice:apw"},
+	{line: "put k1 y --lease=$LEASE --user alice:apw"},
+	{line: "lease list --user alice:apw"},
+	{line: "lease timetolive $LEASE --keys --user alice:apw"},
+	{line: "lease revoke $LEASE --user alice:apw"},
+	{line: "watch foo", watch: true, until: canceled},
+	{line: "watch zzz --user alice:apw", watch: true, until: canceled},
+	{line: "user delete root --user root:rootpw"},
+	{line: "role delete root --user root:rootpw"},
+	{line: "user revoke-role root root --user root:rootpw"},
+	{line: "role revoke-permission reader foo --prefix --user root:rootpw"},
+	{line: "role revoke-permission reader a c --user root:rootpw"},
+	{line: "role revoke-permission all '' --from-key --user root:rootpw"},
+	{line: "role revoke-permission reader nope --user root:rootpw"},
+	{line: "role revoke-permission reader k1 --user root:rootpw -w json"},
+	{line: "get foo --user alice:apw"},
+	{line: "user passwd alice newpw --user root:rootpw", etcdctl: "user passwd alice --interactive=false --user root:rootpw", stdin: "newpw"},
+	{line: "get k1 --user alice:apw"},
+	{line: "user revoke-role alice reader --user alice:newpw"},
+	{line: "user revoke-role alice reader --user root:rootpw"},
+	{line: "user revoke-role alice reader --user root:rootpw"},
+	{line: "auth disable --user alice:newpw"},
+	{line: "auth disable --user root:rootpw"},
+	{line: "auth status"},
+	{line: "get foo"},
+	{line: "user delete carol"},
+	{line: "role delete reader"},
+	{line: "user get alice"},
+	{line: "user list"},
+	{line: "user get alice -w table"},
+	{line: "auth disable extra"},
+	{line: "user get"},
+	{line: "user passwd a b c"},
+	{line: "role add"},
+	{line: "role list x"},
+	{line: "user grant-role alice"},
+	{line: "role revoke-permission all"},
+	{line: "user", usage: true},
+	{line: "role --help", usage: true},
+	{line: "help auth", usage: true},
+	{line: "role grant-permission --help", usage: true},
+	{line: "user get -h", usage: true},
 }
 
 // The last line of a watch from a compacted revision (which ends by itself).
@@ -471,11 +602,18 @@ func runEtcdctl(t *testing.T, bin, endpoint string) []string {
 	var out []string
 	lease := ""
 	for _, s := range script {
-		args := append([]string{"--endpoints", endpoint}, shellWords(strings.ReplaceAll(s.line, "$LEASE", lease))...)
+		line := s.line
+		if s.etcdctl != "" {
+			line = s.etcdctl
+		}
+		args := append([]string{"--endpoints", endpoint}, shellWords(strings.ReplaceAll(line, "$LEASE", lease))...)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, bin, args...)
-		if s.input != nil {
+		switch {
+		case s.input != nil:
 			cmd.Stdin = strings.NewReader(strings.ReplaceAll(strings.Join(s.input, "\n"), "$LEASE", lease) + "\n")
+		case s.etcdctl != "":
+			cmd.Stdin = strings.NewReader(s.stdin + "\n")
 		}
 		var both syncBuffer
 		cmd.Stdout, cmd.Stderr = &both, &both

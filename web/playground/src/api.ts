@@ -2,11 +2,17 @@
 // in this tab (WebAssembly, wasm/) and a live metastore (or etcd) server over gRPC-Web and
 // WebSocket. Both speak etcd's messages (protobuf-es types generated from etcd's protos), so
 // the console and panels cannot tell them apart except by `mode`.
+//
+// Auth: the Api a page gets is the page's own. On a server it is a client without
+// credentials; in the tab it is the store's owner, which auth does not restrict (the panels
+// inspect and edit the store whatever its users may do). client() gives the Api a client of
+// etcd's sees (etcdctl's, for the console): without credentials, or logged in as a user.
 import { create, fromJson, toJson, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import type { PermissionSchema } from "../../client/src/gen/etcd/api/authpb/auth_pb.js";
 import {
-  KV, Lease, Maintenance, Watch,
+  Auth, KV, Lease, Maintenance, Watch,
   RangeRequestSchema, RangeResponseSchema, PutRequestSchema, PutResponseSchema,
   DeleteRangeRequestSchema, DeleteRangeResponseSchema, TxnRequestSchema, TxnResponseSchema,
   CompactionResponseSchema, StatusResponseSchema, LeaseGrantResponseSchema, LeaseRevokeResponseSchema,
@@ -15,6 +21,17 @@ import {
   type RangeResponse, type PutResponse, type DeleteRangeResponse, type TxnResponse, type CompactionResponse,
   type StatusResponse, type LeaseGrantResponse, type LeaseRevokeResponse, type LeaseKeepAliveResponse,
   type LeaseTimeToLiveResponse, type LeaseLeasesResponse, type WatchResponse, type ResponseOp,
+  AuthEnableResponseSchema, AuthDisableResponseSchema, AuthStatusResponseSchema,
+  AuthUserAddRequestSchema, AuthUserAddResponseSchema, AuthUserGetResponseSchema, AuthUserListResponseSchema,
+  AuthUserDeleteResponseSchema, AuthUserChangePasswordResponseSchema, AuthUserGrantRoleResponseSchema,
+  AuthUserRevokeRoleResponseSchema, AuthRoleAddResponseSchema, AuthRoleGetResponseSchema, AuthRoleListResponseSchema,
+  AuthRoleDeleteResponseSchema, AuthRoleGrantPermissionRequestSchema, AuthRoleGrantPermissionResponseSchema,
+  AuthRoleRevokePermissionResponseSchema,
+  type AuthEnableResponse, type AuthDisableResponse, type AuthStatusResponse, type AuthUserAddResponse,
+  type AuthUserGetResponse, type AuthUserListResponse, type AuthUserDeleteResponse, type AuthUserChangePasswordResponse,
+  type AuthUserGrantRoleResponse, type AuthUserRevokeRoleResponse, type AuthRoleAddResponse, type AuthRoleGetResponse,
+  type AuthRoleListResponse, type AuthRoleDeleteResponse, type AuthRoleGrantPermissionResponse,
+  type AuthRoleRevokePermissionResponse,
 } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import { call, MetaStoreError } from "../../client/src/client.js";
 import { BidiStream } from "../../client/src/grpcws.js";
@@ -28,6 +45,15 @@ export type Init<S extends DescMessage> = MessageInitShape<S>;
 export interface WatchHandle {
   cancel(): void;
 }
+
+/** A user's name and password (etcdctl's --user NAME:PASSWORD). */
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** What a login answers while auth is off: clientv3 then goes on without a token. */
+const AUTH_NOT_ENABLED = "etcdserver: authentication is not enabled";
 
 export interface Api {
   /** "tab": the core in this page; "server": a live server at `endpoint`. */
@@ -52,6 +78,31 @@ export interface Api {
    */
   watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
     onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle>;
+  // etcd's Auth service.
+  authEnable(): Promise<AuthEnableResponse>;
+  authDisable(): Promise<AuthDisableResponse>;
+  authStatus(): Promise<AuthStatusResponse>;
+  /** A user with a password (hashed by the server; by the tab at bcrypt cost 4), or options.noPassword. */
+  userAdd(r: Init<typeof AuthUserAddRequestSchema>): Promise<AuthUserAddResponse>;
+  userGet(name: string): Promise<AuthUserGetResponse>;
+  userList(): Promise<AuthUserListResponse>;
+  userDelete(name: string): Promise<AuthUserDeleteResponse>;
+  userChangePassword(name: string, password: string): Promise<AuthUserChangePasswordResponse>;
+  userGrantRole(user: string, role: string): Promise<AuthUserGrantRoleResponse>;
+  userRevokeRole(user: string, role: string): Promise<AuthUserRevokeRoleResponse>;
+  roleAdd(name: string): Promise<AuthRoleAddResponse>;
+  roleGet(name: string): Promise<AuthRoleGetResponse>;
+  roleList(): Promise<AuthRoleListResponse>;
+  roleDelete(name: string): Promise<AuthRoleDeleteResponse>;
+  roleGrantPermission(name: string, perm: Init<typeof PermissionSchema>): Promise<AuthRoleGrantPermissionResponse>;
+  roleRevokePermission(name: string, key: Uint8Array, rangeEnd: Uint8Array): Promise<AuthRoleRevokePermissionResponse>;
+  /**
+   * The store as a client sees it, as clientv3 makes one: logged in as creds.user (the
+   * password is checked now: a wrong one fails here), or, without a user or a password, or
+   * while auth is off, without credentials. Once auth is on, such a client's calls need a
+   * user, and that user's permissions.
+   */
+  client(creds?: Credentials): Promise<Api>;
   /** Only the tab has a clock the page controls, and a whole state it can save. */
   readonly tab?: TabControls;
 }
@@ -103,14 +154,18 @@ const unb64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charC
 export class TabApi implements Api {
   readonly mode = "tab";
   readonly endpoint: string;
-  /** prefix "scratch." makes this the Api of the scratch store. */
-  constructor(private readonly bridge: Bridge, private readonly prefix = "") {
+  /**
+   * prefix "scratch." makes this the Api of the scratch store. user makes it a client's: the
+   * core checks its calls as a server checks that user's ("" for none); without it, it is the
+   * page's own (see the top of this file).
+   */
+  constructor(private readonly bridge: Bridge, private readonly prefix = "", private readonly user?: string) {
     this.endpoint = prefix ? "scratch store" : "this tab";
   }
 
   private async ask(method: string, req: unknown): Promise<unknown> {
     try {
-      return JSON.parse(await this.bridge.call(this.prefix + method, JSON.stringify(req)));
+      return JSON.parse(await this.bridge.call(this.prefix + method, JSON.stringify(req), this.user));
     } catch (e) {
       const { code, message } = e as CallError;
       throw new MetaStoreError(code, message);
@@ -142,12 +197,52 @@ export class TabApi implements Api {
     this.plain("lease.timetolive", { ID: String(id), keys }, LeaseTimeToLiveResponseSchema);
   leaseLeases = () => this.plain("lease.leases", {}, LeaseLeasesResponseSchema);
 
+  authEnable = () => this.plain("auth.enable", {}, AuthEnableResponseSchema);
+  authDisable = () => this.plain("auth.disable", {}, AuthDisableResponseSchema);
+  authStatus = () => this.plain("auth.status", {}, AuthStatusResponseSchema);
+  userAdd = (r: Init<typeof AuthUserAddRequestSchema>) =>
+    this.rpc("auth.user.add", AuthUserAddRequestSchema, r, AuthUserAddResponseSchema);
+  userGet = (name: string) => this.plain("auth.user.get", { name }, AuthUserGetResponseSchema);
+  userList = () => this.plain("auth.user.list", {}, AuthUserListResponseSchema);
+  userDelete = (name: string) => this.plain("auth.user.delete", { name }, AuthUserDeleteResponseSchema);
+  userChangePassword = (name: string, password: string) =>
+    this.plain("auth.user.changepw", { name, password }, AuthUserChangePasswordResponseSchema);
+  userGrantRole = (user: string, role: string) => this.plain("auth.user.grant", { user, role }, AuthUserGrantRoleResponseSchema);
+  userRevokeRole = (user: string, role: string) =>
+    this.plain("auth.user.revoke", { name: user, role }, AuthUserRevokeRoleResponseSchema);
+  roleAdd = (name: string) => this.plain("auth.role.add", { name }, AuthRoleAddResponseSchema);
+  roleGet = (name: string) => this.plain("auth.role.get", { role: name }, AuthRoleGetResponseSchema);
+  roleList = () => this.plain("auth.role.list", {}, AuthRoleListResponseSchema);
+  roleDelete = (name: string) => this.plain("auth.role.delete", { role: name }, AuthRoleDeleteResponseSchema);
+  roleGrantPermission = (name: string, perm: Init<typeof PermissionSchema>) =>
+    this.rpc("auth.role.grant", AuthRoleGrantPermissionRequestSchema, { name, perm }, AuthRoleGrantPermissionResponseSchema);
+  roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
+    this.plain("auth.role.revoke", { role: name, key: b64(key), range_end: b64(rangeEnd) }, AuthRoleRevokePermissionResponseSchema);
+
+  async client(creds?: Credentials): Promise<Api> {
+    const anonymous = new TabApi(this.bridge, this.prefix, "");
+    // clientv3 logs in only with both; a login while auth is off leaves it without a token.
+    if (!creds || creds.user === "" || creds.password === "") return anonymous;
+    try {
+      await anonymous.ask("auth.authenticate", { name: creds.user, password: creds.password });
+    } catch (e) {
+      if (e instanceof MetaStoreError && e.message === AUTH_NOT_ENABLED) return anonymous;
+      throw e;
+    }
+    return new TabApi(this.bridge, this.prefix, creds.user);
+  }
+
   async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
     onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
     const req = toJson(WatchCreateRequestSchema, create(WatchCreateRequestSchema, r), jsonOpts);
-    const first = (await this.ask("watch.create", req)) as { stream: string; result: unknown };
-    const cancel = () => void this.ask("watch.cancel", { stream: first.stream }).catch(() => {});
+    const first = (await this.ask("watch.create", req)) as { stream?: string; result: unknown };
     const parse = (j: unknown) => fromJson(WatchResponseSchema, j as never, { ignoreUnknownFields: true });
+    if (first.stream === undefined) {
+      // Refused (auth): a server's cancel, and no stream.
+      onResponse(parse(first.result));
+      return { cancel: () => {} };
+    }
+    const cancel = () => void this.ask("watch.cancel", { stream: first.stream }).catch(() => {});
     let cancelled = false;
     onResponse(parse(first.result));
     (async () => {
@@ -203,7 +298,7 @@ export class TabApi implements Api {
       }
     },
     bench: async (n) => (await this.ask("bench", { n })) as { puts_per_sec: number; ranges_per_sec: number },
-    scratch: () => new TabApi(this.bridge, "scratch."),
+    scratch: () => new TabApi(this.bridge, "scratch.", this.user),
     dropScratch: async () => void (await this.ask("scratch.drop", {})),
   };
 }
@@ -222,13 +317,57 @@ class ServerApi implements Api {
   private readonly kv: Client<typeof KV>;
   private readonly leases: Client<typeof Lease>;
   private readonly maint: Client<typeof Maintenance>;
+  private readonly auth: Client<typeof Auth>;
 
-  constructor(readonly endpoint: string) {
+  /** token: a login's, sent with every call as clientv3 sends it (the "token" metadata). */
+  constructor(readonly endpoint: string, private readonly token?: string) {
+    const interceptors: Interceptor[] = token === undefined ? [] : [(next) => (req) => {
+      req.header.set("token", token);
+      return next(req);
+    }];
     // A server that stops answering must not hang the page: unary calls give up after 10 s.
-    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true, defaultTimeoutMs: 10_000 });
+    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true, defaultTimeoutMs: 10_000, interceptors });
     this.kv = createClient(KV, transport);
     this.leases = createClient(Lease, transport);
     this.maint = createClient(Maintenance, transport);
+    this.auth = createClient(Auth, transport);
+  }
+
+  authEnable = () => call(() => this.auth.authEnable({}));
+  authDisable = () => call(() => this.auth.authDisable({}));
+  authStatus = () => call(() => this.auth.authStatus({}));
+  userAdd = (r: Init<typeof AuthUserAddRequestSchema>) => call(() => this.auth.userAdd(r));
+  userGet = (name: string) => call(() => this.auth.userGet({ name }));
+  userList = () => call(() => this.auth.userList({}));
+  userDelete = (name: string) => call(() => this.auth.userDelete({ name }));
+  userChangePassword = (name: string, password: string) => call(() => this.auth.userChangePassword({ name, password }));
+  userGrantRole = (user: string, role: string) => call(() => this.auth.userGrantRole({ user, role }));
+  userRevokeRole = (user: string, role: string) => call(() => this.auth.userRevokeRole({ name: user, role }));
+  roleAdd = (name: string) => call(() => this.auth.roleAdd({ name }));
+  roleGet = (name: string) => call(() => this.auth.roleGet({ role: name }));
+  roleList = () => call(() => this.auth.roleList({}));
+  roleDelete = (name: string) => call(() => this.auth.roleDelete({ role: name }));
+  roleGrantPermission = (name: string, perm: Init<typeof PermissionSchema>) =>
+    call(() => this.auth.roleGrantPermission({ name, perm }));
+  roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
+    call(() => this.auth.roleRevokePermission({ role: name, key, rangeEnd }));
+
+  async client(creds?: Credentials): Promise<Api> {
+    const anonymous = this.token === undefined ? this : new ServerApi(this.endpoint);
+    if (!creds || creds.user === "" || creds.password === "") return anonymous;
+    let token: string;
+    try {
+      token = (await call(() => this.auth.authenticate({ name: creds.user, password: creds.password }))).token;
+    } catch (e) {
+      if (e instanceof MetaStoreError && e.message === AUTH_NOT_ENABLED) return anonymous;
+      throw e;
+    }
+    return new ServerApi(this.endpoint, token);
+  }
+
+  /** A stream's metadata: the token, in the header block (a server reads it once, at the start). */
+  private streamHeaders(): Record<string, string> {
+    return this.token === undefined ? {} : { token: this.token };
   }
 
   range = (r: Init<typeof RangeRequestSchema>) => call(() => this.kv.range(r));
@@ -244,7 +383,7 @@ class ServerApi implements Api {
 
   leaseKeepAlive(id: bigint): Promise<LeaseKeepAliveResponse> {
     return call(async () => {
-      const s = new BidiStream(this.endpoint, Lease.method.leaseKeepAlive);
+      const s = new BidiStream(this.endpoint, Lease.method.leaseKeepAlive, this.streamHeaders());
       try {
         await s.send({ ID: id });
         for await (const r of s) return r;
@@ -257,7 +396,7 @@ class ServerApi implements Api {
 
   async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
     onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
-    const s = new BidiStream(this.endpoint, Watch.method.watch);
+    const s = new BidiStream(this.endpoint, Watch.method.watch, this.streamHeaders());
     let cancelled = false;
     await call(() => s.send({ requestUnion: { case: "createRequest", value: r } }));
     (async () => {

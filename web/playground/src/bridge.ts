@@ -9,17 +9,21 @@ export interface CallError {
   message: string;
 }
 
-/** What wasm/bridge.go defines as globalThis.metastore. */
+/**
+ * What wasm/bridge.go defines as globalThis.metastore. user makes a call a client's, checked
+ * as a server checks a request from that user ("" for a client without credentials); without
+ * it, a call is the page's own, which auth does not restrict.
+ */
 export interface GoBridge {
-  call(method: string, json: string): Promise<string>;
-  callSync(method: string, json: string): [string | null, CallError | null];
+  call(method: string, json: string, user?: string): Promise<string>;
+  callSync(method: string, json: string, user?: string): [string | null, CallError | null];
   putMany(records: Uint8Array, scratch: boolean): [string | null, CallError | null];
 }
 
 /** The core as the page sees it: every call answers later; failures reject with a CallError. */
 export interface Bridge {
-  /** A call in etcd's JSON gateway shapes (see wasm/bridge.go for the methods). */
-  call(method: string, json: string): Promise<string>;
+  /** A call in etcd's JSON gateway shapes (see wasm/bridge.go for the methods), by user if given (see GoBridge). */
+  call(method: string, json: string, user?: string): Promise<string>;
   /** The bulk path: puts as records (see encodeRecords); the revision after the last. */
   putMany(records: Uint8Array, scratch: boolean): Promise<string>;
 }
@@ -31,13 +35,13 @@ const waits = new Set(["watch.next", "bench"]);
 export function directBridge(g: GoBridge): Bridge {
   const settle = ([out, err]: [string | null, CallError | null]) => (err ? Promise.reject(err) : Promise.resolve(out!));
   return {
-    call: (method, json) => (waits.has(method) ? g.call(method, json) : settle(g.callSync(method, json))),
+    call: (method, json, user) => (waits.has(method) ? g.call(method, json, user) : settle(g.callSync(method, json, user))),
     putMany: (records, scratch) => settle(g.putMany(records, scratch)),
   };
 }
 
 /** A request to the worker, and its answer (ok or err). */
-export type Request = { id: number; method: string; json: string } | { id: number; records: Uint8Array; scratch: boolean };
+export type Request = { id: number; method: string; json: string; user?: string } | { id: number; records: Uint8Array; scratch: boolean };
 export type Answer = { id: number; ok: string } | { id: number; err: CallError };
 
 /** workerBridge talks to a worker running worker.ts. */
@@ -63,7 +67,7 @@ export function workerBridge(w: Worker): Bridge {
       w.postMessage({ ...req, id }, transfer);
     });
   return {
-    call: (method, json) => send({ method, json }),
+    call: (method, json, user) => send(user === undefined ? { method, json } : { method, json, user }),
     // The records' buffer moves to the worker rather than being copied.
     putMany: (records, scratch) => send({ records, scratch }, [records.buffer]),
   };

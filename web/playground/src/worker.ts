@@ -25,7 +25,7 @@ globalThis.addEventListener("message", async (e: Event) => {
   const req = (e as MessageEvent<Request>).data;
   try {
     const core = await ready;
-    const ok = "records" in req ? await core.putMany(req.records, req.scratch) : await core.call(req.method, req.json);
+    const ok = "records" in req ? await core.putMany(req.records, req.scratch) : await core.call(req.method, req.json, req.user);
     post({ id: req.id, ok });
   } catch (err) {
     const { code, message } = err as { code?: number; message?: string };

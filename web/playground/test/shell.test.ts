@@ -666,6 +666,390 @@ $ endpoint status -w json
 $ version
 etcdctl version: 3.6.16
 API version: 3.6`,
+  },  {
+    name: "auth: users, roles, permissions, and acting as a user",
+    steps: [
+      "auth status", "auth enable", "user add root:rootpw", "user add :x", "user add bob",
+      "user add alice --new-user-password=apw", "user add carol --no-password", "user add dave: -w json",
+      "user add root:again", "user list", "role list", "role add reader", "role add reader", "role add ''",
+      "role grant-permission reader read foo --prefix", "role grant-permission reader readwrite k1",
+      "role grant-permission reader WRITE a c", "role add all", "role grant-permission all read '' --from-key",
+      "role grant-permission all write '' --prefix", "role grant-permission all read ''", "role get all",
+      "role grant-permission reader bogus x", "role grant-permission reader read x --prefix --from-key",
+      "role grant-permission reader read x y --prefix", "role grant-permission reader read b a",
+      "role grant-permission nobody read x", "role grant-permission reader read",
+      "role get reader", "role get reader -w fields", "role get reader -w json", "role get root", "role get nobody",
+      "user grant-role alice reader", "user grant-role alice nobody", "user get alice", "user get alice --detail",
+      "user get alice -w json", "user get carol", "user get nobody", "user list -w fields",
+      "role list -w fields", "auth status -w json",
+      "auth enable", "auth status", "auth status --user root:rootpw", "put foo bar", "get foo",
+      "put foo bar --user root:rootpw", "put foo/x y --user=root:rootpw", "get foo --user alice:apw",
+      "get foo --prefix --user alice:apw", "get foo --user alice:wrong", "get foo --user nobody:x",
+      "get foo --user carol:x", "get foo --user alice", "get foo --user alice --password apw", "get foo --user alice:",
+      "put foo x --user alice:apw", "put k1 v --user alice:apw", "del foo --user alice:apw",
+      "user list --user alice:apw", "user get alice --user alice:apw", "user get root --user alice:apw",
+      "role get reader --user alice:apw", "role get root --user alice:apw", "role list --user root:rootpw",
+      "compaction 1 --user alice:apw", "lease grant 100 --user alice:apw", "lease list --user alice:apw",
+      "endpoint health", "endpoint health --user alice:no",
+      "endpoint status --user alice:apw -w json", "endpoint status",
+      "watch foo", { until: /canceled by the server$/ },
+      "watch zzz --user alice:apw", { until: /canceled by the server$/ },
+      "user delete root --user root:rootpw", "role delete root --user root:rootpw",
+      "user revoke-role root root --user root:rootpw",
+      "role revoke-permission reader foo --prefix --user root:rootpw",
+      "role revoke-permission reader a c --user root:rootpw", "role revoke-permission all '' --from-key --user root:rootpw",
+      "role revoke-permission reader nope --user root:rootpw", "role revoke-permission reader k1 --user root:rootpw -w json",
+      "get foo --user alice:apw",
+      "user passwd alice newpw --user root:rootpw", "get foo --user alice:apw", "user passwd alice",
+      "user revoke-role alice reader --user root:rootpw", "user revoke-role alice reader --user root:rootpw",
+      "auth disable --user alice:newpw", "auth disable --user root:rootpw", "auth status", "get foo",
+      "user delete carol", "role delete reader", "user get alice", "user list",
+    ],
+    want: `$ auth status
+Authentication Status: false
+AuthRevision: 1
+$ auth enable
+! Error: etcdserver: root user does not exist
+$ user add root:rootpw
+User root created
+$ user add :x
+! Error: empty user name is not allowed
+$ user add bob
+! Error: this console cannot ask for a password: give it as bob:PASSWORD or with --new-user-password
+$ user add alice --new-user-password=apw
+User alice created
+$ user add carol --no-password
+User carol created
+$ user add dave: -w json
+{"header":{"revision":1}}
+$ user add root:again
+! Error: etcdserver: user name already exists
+$ user list
+alice
+carol
+dave
+root
+$ role list
+$ role add reader
+Role reader created
+$ role add reader
+! Error: etcdserver: role name already exists
+$ role add ''
+! Error: etcdserver: role name is empty
+$ role grant-permission reader read foo --prefix
+Role reader updated
+$ role grant-permission reader readwrite k1
+Role reader updated
+$ role grant-permission reader WRITE a c
+Role reader updated
+$ role add all
+Role all created
+$ role grant-permission all read '' --from-key
+Role all updated
+$ role grant-permission all write '' --prefix
+Role all updated
+$ role grant-permission all read ''
+Role all updated
+$ role get all
+Role all
+KV Read:
+\t\x00
+KV Write:
+\t[\x00, <open ended>
+$ role grant-permission reader bogus x
+! Error: invalid permission type: bogus
+$ role grant-permission reader read x --prefix --from-key
+! Error: --from-key and --prefix flags are mutually exclusive
+$ role grant-permission reader read x y --prefix
+! Error: unexpected endkey argument with --prefix flag
+$ role grant-permission reader read b a
+! Error: etcdserver: invalid auth management
+$ role grant-permission nobody read x
+! Error: etcdserver: role name not found
+$ role grant-permission reader read
+! Error: role grant command requires role name, permission type, and key [endkey] as its argument
+$ role get reader
+Role reader
+KV Read:
+\t[foo, fop) (prefix foo)
+\tk1
+KV Write:
+\t[a, c)
+\tk1
+$ role get reader -w fields
+"ClusterID" : 0
+"MemberID" : 0
+"Revision" : 1
+"RaftTerm" : 0
+"PermType" :  WRITE
+"Key" : "a"
+"RangeEnd" : "c"
+"PermType" :  READ
+"Key" : "foo"
+"RangeEnd" : "fop"
+"PermType" :  READWRITE
+"Key" : "k1"
+"RangeEnd" : ""
+$ role get reader -w json
+{"header":{"revision":1},"perm":[{"permType":1,"key":"YQ==","range_end":"Yw=="},{"key":"Zm9v","range_end":"Zm9w"},{"permType":2,"key":"azE="}]}
+$ role get root
+! Error: etcdserver: role name not found
+$ role get nobody
+! Error: etcdserver: role name not found
+$ user grant-role alice reader
+Role reader is granted to user alice
+$ user grant-role alice nobody
+! Error: etcdserver: role name not found
+$ user get alice
+User: alice
+Roles: reader
+$ user get alice --detail
+User: alice
+
+Role reader
+KV Read:
+\t[foo, fop) (prefix foo)
+\tk1
+KV Write:
+\t[a, c)
+\tk1
+$ user get alice -w json
+{"header":{"revision":1},"roles":["reader"]}
+$ user get carol
+User: carol
+Roles:
+$ user get nobody
+! Error: etcdserver: user name not found
+$ user list -w fields
+! Error: fields not supported as output format
+$ role list -w fields
+"ClusterID" : 0
+"MemberID" : 0
+"Revision" : 1
+"RaftTerm" : 0
+"Roles" : "all" "reader"
+$ auth status -w json
+{"header":{"revision":1},"authRevision":14}
+$ auth enable
+Authentication Enabled
+$ auth status
+! Error: etcdserver: user name is empty
+$ auth status --user root:rootpw
+Authentication Status: true
+AuthRevision: 16
+$ put foo bar
+! Error: etcdserver: user name is empty
+$ get foo
+! Error: etcdserver: user name is empty
+$ put foo bar --user root:rootpw
+OK
+$ put foo/x y --user=root:rootpw
+OK
+$ get foo --user alice:apw
+foo
+bar
+$ get foo --prefix --user alice:apw
+foo
+bar
+foo/x
+y
+$ get foo --user alice:wrong
+! Error: etcdserver: authentication failed, invalid user ID or password
+$ get foo --user nobody:x
+! Error: etcdserver: authentication failed, invalid user ID or password
+$ get foo --user carol:x
+! Error: rpc error: code = Unknown desc = auth: authentication failed, password was given for no password user
+$ get foo --user alice
+! Error: this console cannot ask for a password: give it as --user NAME:PASSWORD or with --password
+$ get foo --user alice --password apw
+foo
+bar
+$ get foo --user alice:
+! Error: etcdserver: user name is empty
+$ put foo x --user alice:apw
+! Error: etcdserver: permission denied
+$ put k1 v --user alice:apw
+OK
+$ del foo --user alice:apw
+! Error: etcdserver: permission denied
+$ user list --user alice:apw
+! Error: etcdserver: permission denied
+$ user get alice --user alice:apw
+User: alice
+Roles: reader
+$ user get root --user alice:apw
+! Error: etcdserver: permission denied
+$ role get reader --user alice:apw
+Role reader
+KV Read:
+\t[foo, fop) (prefix foo)
+\tk1
+KV Write:
+\t[a, c)
+\tk1
+$ role get root --user alice:apw
+! Error: etcdserver: permission denied
+$ role list --user root:rootpw
+all
+reader
+root
+$ compaction 1 --user alice:apw
+! Error: etcdserver: permission denied
+$ lease grant 100 --user alice:apw
+lease $LEASE granted with TTL(100s)
+$ lease list --user alice:apw
+found 1 leases
+$LEASE
+$ endpoint health
+! this tab is unhealthy: failed to commit proposal: etcdserver: user name is empty
+! Error: unhealthy cluster
+$ endpoint health --user alice:no
+! this tab is unhealthy: failed to commit proposal: etcdserver: authentication failed, invalid user ID or password
+! Error: unhealthy cluster
+$ endpoint status --user alice:apw -w json
+[{"Endpoint":"this tab","Status":{"header":{"revision":4},"version":"3.6.16","dbSize":$DB,"dbSizeInUse":$DB}}]
+$ endpoint status
+! Failed to get the status of endpoint this tab (etcdserver: user name is empty)
+$ watch foo
+! watch was canceled (rpc error: code = InvalidArgument desc = etcdserver: user name is empty)
+! Error: watch is canceled by the server
+$ watch zzz --user alice:apw
+! watch was canceled (rpc error: code = PermissionDenied desc = etcdserver: permission denied)
+! Error: watch is canceled by the server
+$ user delete root --user root:rootpw
+! Error: etcdserver: invalid auth management
+$ role delete root --user root:rootpw
+! Error: etcdserver: invalid auth management
+$ user revoke-role root root --user root:rootpw
+! Error: etcdserver: invalid auth management
+$ role revoke-permission reader foo --prefix --user root:rootpw
+Permission of range [foo, fop) is revoked from role reader
+$ role revoke-permission reader a c --user root:rootpw
+Permission of range [a, c) is revoked from role reader
+$ role revoke-permission all '' --from-key --user root:rootpw
+Permission of range [, <open ended> is revoked from role all
+$ role revoke-permission reader nope --user root:rootpw
+! Error: etcdserver: permission is not granted to the role
+$ role revoke-permission reader k1 --user root:rootpw -w json
+{"header":{"revision":4}}
+$ get foo --user alice:apw
+! Error: etcdserver: permission denied
+$ user passwd alice newpw --user root:rootpw
+Password updated
+$ get foo --user alice:apw
+! Error: etcdserver: authentication failed, invalid user ID or password
+$ user passwd alice
+! Error: this console cannot ask for a password: give it after the user name (user passwd alice PASSWORD)
+$ user revoke-role alice reader --user root:rootpw
+Role reader is revoked from user alice
+$ user revoke-role alice reader --user root:rootpw
+! Error: etcdserver: role is not granted to the user
+$ auth disable --user alice:newpw
+! Error: etcdserver: permission denied
+$ auth disable --user root:rootpw
+Authentication Disabled
+$ auth status
+Authentication Status: false
+AuthRevision: 23
+$ get foo
+foo
+bar
+$ user delete carol
+User carol deleted
+$ role delete reader
+Role reader deleted
+$ user get alice
+User: alice
+Roles:
+$ user list
+alice
+dave
+root`,
+  },
+  {
+    name: "auth: leases, txn, and a lease's keys",
+    steps: [
+      "user add root:r", "role add w", "role grant-permission w readwrite k --prefix", "user add u:p",
+      "user grant-role u w", "auth enable", "lease grant 100 --user root:r", "put s v --lease=$LEASE --user root:r",
+      "put k v --lease=$LEASE --user u:p", "lease revoke $LEASE --user u:p", "lease timetolive $LEASE --keys --user u:p",
+      "lease timetolive $LEASE --user u:p", "lease keep-alive --once $LEASE --user u:p", "lease list --user u:p",
+      "lease keep-alive --once $LEASE --user root:r", "txn --user u:p\n\nput k1 1\n\nput s 2\n",
+      "txn --user u:p\nvalue(\"k1\") = \"1\"\n\nput k1 2\n\nget k2\n", "txn\n\nget k\n\n",
+      "lease grant 100 --user u:p", "put k2 v --lease=$LEASE --user u:p", "lease timetolive $LEASE --keys --user u:p",
+      "lease revoke $LEASE --user u:p", "get k --prefix --user u:p -w json", "watch k --prefix --user u:p", "put k3 z --user root:r",
+      { until: /PUT\nk3\nz\nOK$/ }, { interrupt: true }, "auth disable --user root:r",
+    ],
+    want: `$ user add root:r
+User root created
+$ role add w
+Role w created
+$ role grant-permission w readwrite k --prefix
+Role w updated
+$ user add u:p
+User u created
+$ user grant-role u w
+Role w is granted to user u
+$ auth enable
+Authentication Enabled
+$ lease grant 100 --user root:r
+lease $LEASE granted with TTL(100s)
+$ put s v --lease=$LEASE --user root:r
+OK
+$ put k v --lease=$LEASE --user u:p
+! Error: etcdserver: permission denied
+$ lease revoke $LEASE --user u:p
+! Error: failed to revoke lease (etcdserver: permission denied)
+$ lease timetolive $LEASE --keys --user u:p
+! Error: etcdserver: permission denied
+$ lease timetolive $LEASE --user u:p
+lease $LEASE granted with TTL(100s), remaining(100s)
+$ lease keep-alive --once $LEASE --user u:p
+! Error: etcdserver: permission denied
+$ lease list --user u:p
+! Error: etcdserver: permission denied
+$ lease keep-alive --once $LEASE --user root:r
+lease $LEASE keepalived with TTL(100)
+$ txn --user u:p
+compares:
+success requests (get, put, del): put k1 1
+success requests (get, put, del):
+failure requests (get, put, del): put s 2
+failure requests (get, put, del):
+! Error: etcdserver: permission denied
+$ txn --user u:p
+compares: value("k1") = "1"
+compares:
+success requests (get, put, del): put k1 2
+success requests (get, put, del):
+failure requests (get, put, del): get k2
+failure requests (get, put, del):
+FAILURE
+
+$ txn
+compares:
+success requests (get, put, del): get k
+success requests (get, put, del):
+failure requests (get, put, del):
+! Error: etcdserver: user name is empty
+$ lease grant 100 --user u:p
+lease $LEASE granted with TTL(100s)
+$ put k2 v --lease=$LEASE --user u:p
+OK
+$ lease timetolive $LEASE --keys --user u:p
+lease $LEASE granted with TTL(100s), remaining(100s), attached keys([k2])
+$ lease revoke $LEASE --user u:p
+lease $LEASE revoked
+$ get k --prefix --user u:p -w json
+{"header":{"revision":4}}
+$ watch k --prefix --user u:p
+$ put k3 z --user root:r
+PUT
+k3
+z
+OK
+^C
+$ auth disable --user root:r
+Authentication Disabled`,
   },
 ];
 
@@ -736,6 +1120,23 @@ for (const c of cases) {
   });
 }
 
+test("auth restricts the console's client, not the page's own Api", async () => {
+  await api.tab!.reset();
+  const r = new Recorder(api);
+  await r.shell.run("user add root:r\nauth enable\nput a 1 --user root:r\nget a");
+  assert.equal(r.take(), "User root created\nAuthentication Enabled\nOK\n! Error: etcdserver: user name is empty");
+  // The panels read and write the store whoever its users are.
+  await api.put({ key: new TextEncoder().encode("b"), value: new TextEncoder().encode("2") });
+  assert.equal((await api.range({ key: new TextEncoder().encode("a") })).count, 1n);
+  assert.equal((await api.status()).header?.revision, 3n);
+  const anonymous = await api.client();
+  await assert.rejects(anonymous.range({ key: new TextEncoder().encode("a") }), /user name is empty/);
+  await assert.rejects(api.client({ user: "root", password: "x" }), /authentication failed/);
+  const root = await api.client({ user: "root", password: "r" });
+  assert.equal((await root.range({ key: new TextEncoder().encode("b") })).kvs.length, 1);
+  await root.authDisable();
+});
+
 // The prompt shown for line i of a multi-line input (for the transcript only).
 function promptAfter(input: string, i: number): string {
   const lines = input.split("\n");
@@ -782,8 +1183,9 @@ test("Ctrl+C gives the prompt back while a call hangs, and drops its late output
   const gate = new Promise<void>((r) => (release = r));
   const inRange = new Promise<void>((r) => (entered = r));
   const rangeDone = new Promise<void>((r) => (answered = r));
-  const slow = new Proxy(api, {
-    get: (t, k, r) => (k === "range" ? async (...a: unknown[]) => {
+  // The console's client (see Api.client) is this Api too, with its range slowed.
+  const slow: Api = new Proxy(api, {
+    get: (t, k, r) => (k === "client" ? async () => slow : k === "range" ? async (...a: unknown[]) => {
       entered();
       await gate;
       try {
@@ -793,7 +1195,7 @@ test("Ctrl+C gives the prompt back while a call hangs, and drops its late output
       }
     } : Reflect.get(t, k, r)),
   });
-  const r = new Recorder(slow as Api);
+  const r = new Recorder(slow);
   const hung = r.shell.run("get a");
   await inRange;
   r.shell.interrupt();
@@ -821,7 +1223,9 @@ test("random input never breaks the console", async () => {
     "'", '"', "--prefix", "--from-key", "--rev=", "--rev=-1", "--rev=3", "--limit=x", "--limit", "5", "-w", "json",
     "fields", "table", "protobuf", "--hex", "--prev-kv", "--lease=zz", "--lease=1", "--keys-only", "--count-only",
     "--sort-by=VALUE", "--order=UP", "--", "-", "--=", "value(\"a\")", "=", "!=", ">", "<", "mod(\"a\")", "\"1\"",
-    "create(", ")", "9999999999999999999999", "0x10", "é", "\\", "--physical", "--once", "--keys", "\t"];
+    "create(", ")", "9999999999999999999999", "0x10", "é", "\\", "--physical", "--once", "--keys", "\t",
+    "user", "role", "auth", "add", "grant-role", "grant-permission", "revoke-permission", "passwd", "enable", "disable",
+    "readwrite", "--user", "--user=a:b", "a:b", "root:r", "--detail", "--no-password", "--new-user-password"];
   const prompts = new Set(["$", "compares:", "success requests (get, put, del):", "failure requests (get, put, del):"]);
   const r = new Recorder(api);
   for (let i = 0; i < 3000; i++) {

@@ -3,10 +3,11 @@
 import type { WatchResponse } from "../../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import type { Api } from "../api.js";
 import type { FlagSpec, FlagValue } from "./args.js";
-import { GoError, goDuration, hex16, parseInt64, utf8 } from "./gofmt.js";
+import { GoError, errorMessage, goDuration, hex16, parseInt64, utf8 } from "./gofmt.js";
 import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, prefixEnd, putRequest } from "./kv.js";
 import { FORMATS, Printer, type EpHealth, type EpStatus, type Format, type Sink } from "./print.js";
 import { TxnReader } from "./txn.js";
+import { auth, role, user } from "./auth.js";
 
 export const VERSION = "3.6.16";
 export const API_VERSION = "3.6";
@@ -22,8 +23,8 @@ export interface Env {
   sleep(ms: number): Promise<boolean>;
   /** Registers a background task (watch, keep-alive); the shell calls stop() on interrupt. */
   startTask(stop: () => void): { end(): void };
-  /** Switches the console to reading a txn, printed with printer when done. */
-  beginTxn(reader: TxnReader, printer: Printer): void;
+  /** Switches the console to reading a txn, committed through api and printed with printer when done. */
+  beginTxn(reader: TxnReader, printer: Printer, api: Api): void;
 }
 
 export interface Call {
@@ -32,8 +33,11 @@ export interface Call {
   /** The words after the command's name, as typed (watch looks for "--"). */
   raw: string[];
   flags: Record<string, FlagValue>;
-  /** etcdctl's mustClientFromCmd: checks --write-out, then gives the client. */
-  client(): Api;
+  /**
+   * etcdctl's mustClientFromCmd: checks the credentials (--user) and --write-out, then gives
+   * the client, logged in if --user says so (a failed login rejects, as clientv3.New fails).
+   */
+  client(): Promise<Api>;
   /** The printer for --write-out/--hex (after client()). */
   printer(): Printer;
 }
@@ -58,8 +62,8 @@ const int = (name: string, usage: string): FlagSpec => ({ name, type: "int64", d
 const dur = (name: string, def: string, usage: string): FlagSpec => ({ name, type: "duration", def, usage });
 
 /**
- * etcdctl's global flags: -w and --hex act; the connection ones are accepted (and their values
- * checked as etcdctl checks them) but ignored.
+ * etcdctl's global flags: -w, --hex, --user and --password act; the connection ones are
+ * accepted (and their values checked as etcdctl checks them) but ignored.
  */
 export const GLOBAL_FLAGS: FlagSpec[] = [
   str("write-out", "simple", "set the output format (fields, json, protobuf, simple, table)", "w"),
@@ -78,8 +82,8 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   str("cert", "", "(ignored here)"),
   str("key", "", "(ignored here)"),
   str("cacert", "", "(ignored here)"),
-  str("user", "", "(ignored here)"),
-  str("password", "", "(ignored here)"),
+  str("user", "", "username[:password] for authentication (this console cannot prompt for a missing password)"),
+  str("password", "", "password for authentication (if this option is used, --user option shouldn't include password)"),
   str("discovery-srv", "", "(ignored here)", "d"),
   str("discovery-srv-name", "", "(ignored here)"),
 ];
@@ -88,7 +92,7 @@ export function isFormat(s: string): s is Format {
   return (FORMATS as readonly string[]).includes(s);
 }
 
-const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const msg = errorMessage;
 
 function leaseFromArg(arg: string): bigint {
   try {
@@ -104,7 +108,7 @@ const get: Command = {
   name: "get", use: "get [options] <key> [range_end]", short: "Gets the key or a range of keys", flags: GET_FLAGS,
   async run(c) {
     const req = getRequest(c.args, c.flags);
-    const resp = await c.client().range(req);
+    const resp = await (await c.client()).range(req);
     const p = c.printer();
     if (c.flags["count-only"] && p.format !== "fields") throw new GoError("--count-only is only for `--write-out=fields`");
     if (c.flags["print-value-only"]) {
@@ -128,7 +132,7 @@ $ put -- <key> <value>
 (There is no standard input here: give <value> as an argument, or use --ignore-value.)`,
   async run(c) {
     const req = putRequest(c.args, c.flags);
-    const resp = await c.client().put(req);
+    const resp = await (await c.client()).put(req);
     c.printer().put(resp);
   },
 };
@@ -142,7 +146,7 @@ const del: Command = {
       c.env.out.err(warning);
       if (!(await c.env.sleep(2000))) return;
     }
-    const resp = await c.client().deleteRange(req);
+    const resp = await (await c.client()).deleteRange(req);
     c.printer().del(resp);
   },
 };
@@ -172,10 +176,10 @@ put key2 "some extra key"
 
 Compares: value("k") = "v", version("k") != "1", create("k") < "5", mod("k") > "0", lease("k") = "<hex id>"
 (operators =, !=, <, >; targets may be abbreviated val, ver, c, m).`,
-  run(c) {
+  async run(c) {
     if (c.args.length !== 0) throw new GoError("txn command does not accept argument");
-    c.client();
-    c.env.beginTxn(new TxnReader(), c.printer());
+    const api = await c.client();
+    c.env.beginTxn(new TxnReader(), c.printer(), api);
   },
 };
 
@@ -185,7 +189,7 @@ const compaction: Command = {
   async run(c) {
     if (c.args.length !== 1) throw new GoError("compaction command needs 1 argument");
     const rev = parseInt64(c.args[0], 10);
-    await c.client().compact(rev);
+    await (await c.client()).compact(rev);
     c.env.out.line(`compacted revision ${rev}`);
   },
 };
@@ -210,7 +214,7 @@ const watch: Command = {
     if (sep < 0 && c.raw.length === 0) throw new GoError("bad number of arguments");
     if (sep >= 0) throw new GoError("watch cannot run commands (-- <command>) here");
     // mustClientFromCmd (which checks --write-out), then getWatchChan's checks.
-    const api = c.client();
+    const api = await c.client();
     if (c.args.length < 1) throw new GoError("bad number of arguments");
     const prefix = c.flags.prefix as boolean;
     if (c.args.length === 2 && prefix) throw new GoError("`range_end` and `--prefix` are mutually exclusive");
@@ -293,7 +297,7 @@ const lease: Command = {
         } catch (e) {
           throw new GoError(`bad TTL (${msg(e)})`);
         }
-        const api = c.client();
+        const api = await c.client();
         let resp;
         try {
           resp = await api.leaseGrant(ttl);
@@ -310,7 +314,7 @@ const lease: Command = {
       async run(c) {
         if (c.args.length !== 1) throw new GoError("lease keep-alive command needs lease ID as argument");
         const id = leaseFromArg(c.args[0]);
-        const api = c.client();
+        const api = await c.client();
         const p0 = c.printer();
         if (c.flags.once) {
           const r = await api.leaseKeepAlive(id);
@@ -364,7 +368,7 @@ const lease: Command = {
     {
       name: "list", use: "list", short: "List all active leases",
       async run(c) {
-        const resp = await c.client().leaseLeases();
+        const resp = await (await c.client()).leaseLeases();
         c.printer().leases(resp);
       },
     },
@@ -373,7 +377,7 @@ const lease: Command = {
       async run(c) {
         if (c.args.length !== 1) throw new GoError("lease revoke command needs 1 argument");
         const id = leaseFromArg(c.args[0]);
-        const api = c.client();
+        const api = await c.client();
         let resp;
         try {
           resp = await api.leaseRevoke(id);
@@ -388,7 +392,7 @@ const lease: Command = {
       flags: [bool("keys", "Get keys attached to this lease")],
       async run(c) {
         if (c.args.length !== 1) throw new GoError("lease timetolive command needs lease ID as argument");
-        const api = c.client();
+        const api = await c.client();
         const keys = c.flags.keys as boolean;
         const resp = await api.leaseTimeToLive(leaseFromArg(c.args[0]), keys);
         c.printer().timeToLive(resp, keys);
@@ -407,17 +411,27 @@ const endpoint: Command = {
     {
       name: "health", use: "health", short: "Checks the healthiness of endpoints specified in `--endpoints` flag",
       async run(c) {
-        const api = c.client();
+        // The flags are checked first; a client that cannot log in is an unhealthy endpoint.
         const p = c.printer();
-        const start = performance.now();
-        const h: EpHealth = { ep: api.endpoint, health: false, took: "", error: "" };
+        const h: EpHealth = { ep: c.env.api.endpoint, health: false, took: "", error: "" };
+        let api: Api | undefined;
         try {
-          await api.range({ key: utf8("health") });
-          h.health = true;
+          api = await c.client();
         } catch (e) {
           h.error = msg(e);
         }
-        h.took = goDuration(performance.now() - start);
+        if (api) {
+          const start = performance.now();
+          try {
+            await api.range({ key: utf8("health") });
+            h.health = true;
+          } catch (e) {
+            // A denied read went through the server all the same.
+            if (msg(e) === "etcdserver: permission denied") h.health = true;
+            else h.error = msg(e);
+          }
+          h.took = goDuration(performance.now() - start);
+        }
         p.endpointHealth([h]);
         if (h.error) throw new GoError("unhealthy cluster");
       },
@@ -427,7 +441,7 @@ const endpoint: Command = {
       long: `When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.
 The items in the lists are endpoint, ID, version, db size, is leader, is learner, raft term, raft index, raft applied index, errors.`,
       async run(c) {
-        const api = c.client();
+        const api = await c.client();
         const p = c.printer();
         const list: EpStatus[] = [];
         try {
@@ -455,7 +469,7 @@ const missing = (name: string, short: string): Command => ({ name, use: name, sh
 /** The root's commands, sorted as cobra lists them. "help" is handled by the dispatcher. */
 export const COMMANDS: Command[] = [
   missing("alarm", "Alarm related commands"),
-  missing("auth", "Enable or disable authentication"),
+  auth,
   missing("check", "commands for checking properties of the etcd cluster"),
   compaction,
   missing("completion", "Generate completion script"),
@@ -472,10 +486,10 @@ export const COMMANDS: Command[] = [
   missing("member", "Membership related commands"),
   missing("move-leader", "Transfers leadership to another etcd cluster member."),
   put,
-  missing("role", "Role related commands"),
+  role,
   missing("snapshot", "Manages etcd node snapshots"),
   txn,
-  missing("user", "User related commands"),
+  user,
   version,
   watch,
 ];

@@ -2,6 +2,7 @@
 // (etcdctl turns on prefix matching), flags anywhere, "unknown command" with suggestions,
 // help for -h/--help, for "help <command>" and for commands that only group others.
 import { HELP_FLAG, parseFlags, type FlagSpec } from "./args.js";
+import type { Credentials } from "../api.js";
 import { GLOBAL_FLAGS, ROOT, isFormat, type Call, type Command, type Env } from "./commands.js";
 import { GoError, goQuote } from "./gofmt.js";
 import { commandHelp, rootHelp } from "./help.js";
@@ -92,6 +93,19 @@ function find(words: string[]): Found {
 
 const print = (env: Env, lines: string[]) => lines.forEach((l) => env.out.line(l));
 
+/**
+ * etcdctl's authCfgFromCmd: --user NAME:PASSWORD, or --user NAME with --password PASSWORD
+ * (then NAME is taken whole, colons and all). etcdctl asks for a password missing from both;
+ * this console cannot ask.
+ */
+function credentials(user: string, password: string): Credentials | undefined {
+  if (user === "") return undefined;
+  if (password !== "") return { user, password };
+  const i = user.indexOf(":");
+  if (i < 0) throw new GoError("this console cannot ask for a password: give it as --user NAME:PASSWORD or with --password");
+  return { user: user.slice(0, i), password: user.slice(i + 1) };
+}
+
 /** Runs one etcdctl command line (already split into words, without "etcdctl"). */
 export async function dispatch(words: string[], env: Env): Promise<void> {
   const { cmd, path, inherited, rest } = find(words);
@@ -118,22 +132,25 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
   if (cmd.missing) throw new GoError(`"etcdctl ${path.join(" ")}" is not available in this console (see 'help')`);
 
   let printer: Printer | undefined;
+  // clientConfigFromCmd: the TLS files (keyAndCertFromCmd), the credentials (authCfgFromCmd),
+  // then the printer; clientv3.New then logs in.
+  const config = (): Credentials | undefined => {
+    for (const f of ["cert", "key", "cacert"])
+      if (p.changed.has(f) && p.values[f] === "") throw new GoError(`empty string is passed to --${f} option`);
+    const creds = credentials(p.values.user as string, p.values.password as string);
+    const format = p.values["write-out"] as string;
+    if (!isFormat(format)) throw new GoError("unsupported output format");
+    printer ??= new Printer(env.out, format, p.values.hex as boolean);
+    return creds;
+  };
   const call: Call = {
     env,
     args: p.args,
     raw: rest,
     flags: p.values,
-    client() {
-      // clientConfigFromCmd: the TLS files (keyAndCertFromCmd), then the printer.
-      for (const f of ["cert", "key", "cacert"])
-        if (p.changed.has(f) && p.values[f] === "") throw new GoError(`empty string is passed to --${f} option`);
-      const format = p.values["write-out"] as string;
-      if (!isFormat(format)) throw new GoError("unsupported output format");
-      printer ??= new Printer(env.out, format, p.values.hex as boolean);
-      return env.api;
-    },
+    client: async () => env.api.client(config()),
     printer() {
-      if (!printer) this.client();
+      if (!printer) config();
       return printer!;
     },
   };

@@ -12,6 +12,16 @@ export const text = (b: Uint8Array): string => dec.decode(b);
 /** An error with Go's text; the shell prints it as "Error: <message>". */
 export class GoError extends Error {}
 
+/**
+ * An error's text as etcdctl prints it. clientv3 turns the errors of etcd's error table into
+ * their bare text, and leaves any other status (code Unknown: an error the table lacks, such
+ * as a no-password user's login) as gRPC prints it.
+ */
+export function errorMessage(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  return (e as { code?: unknown }).code === 2 ? `rpc error: code = Unknown desc = ${e.message}` : e.message;
+}
+
 const MAX_INT64 = (1n << 63n) - 1n;
 const MIN_INT64 = -(1n << 63n);
 

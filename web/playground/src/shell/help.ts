@@ -30,7 +30,8 @@ function leaves(cmd: Command, path: string[] = []): [string, Command][] {
 }
 
 // Only the global flags that act here are listed.
-const globals = GLOBAL_FLAGS.filter((f) => f.name === "write-out" || f.name === "hex");
+const ACTING = new Set(["write-out", "hex", "user", "password"]);
+const globals = GLOBAL_FLAGS.filter((f) => ACTING.has(f.name));
 
 export function rootHelp(): string[] {
   const missing = ROOT.sub!.filter((c) => c.missing).map((c) => c.name);
@@ -43,6 +44,7 @@ export function rootHelp(): string[] {
     "Not in this console: " + missing.join(", ") + ".", "",
     "OPTIONS:", ...columns(flagRows(globals, "etcdctl")), "",
     "Ctrl+C stops a running watch or keep-alive (and leaves txn); clear clears the console.",
+    "With auth on, --user NAME:PASSWORD runs a command as that user (see 'help user add').",
     "Run 'help <command>' (or '<command> --help') for a command's options.",
   ];
 }

@@ -6,6 +6,7 @@ import type { Api } from "../api.js";
 import { tokenize } from "./args.js";
 import type { Env } from "./commands.js";
 import { dispatch } from "./dispatch.js";
+import { errorMessage } from "./gofmt.js";
 import { Printer, type Format, type Sink } from "./print.js";
 import type { TxnReader } from "./txn.js";
 
@@ -52,10 +53,12 @@ class Block implements Sink {
 
 class Interrupted extends Error {}
 
-const errorText = (e: unknown): string => `Error: ${e instanceof Error ? e.message : String(e)}`;
+const errorText = (e: unknown): string => `Error: ${errorMessage(e)}`;
 
 interface OpenTxn {
   reader: TxnReader;
+  /** The client the txn command made (logged in if it had --user). */
+  api: Api;
   format: Format;
   hex: boolean;
   /** The run that started it, so that a multi-line input can finish it. */
@@ -210,8 +213,8 @@ export class Shell {
         this.tasks.add(t);
         return { end: () => void this.tasks.delete(t) };
       },
-      beginTxn: (reader, printer) => {
-        this.txn = { reader, format: printer.format, hex: printer.isHex, run };
+      beginTxn: (reader, printer, api) => {
+        this.txn = { reader, api, format: printer.format, hex: printer.isHex, run };
       },
     };
     await dispatch(words, env);
@@ -235,7 +238,7 @@ export class Shell {
   private async commit(out: Block): Promise<void> {
     const t = this.txn!;
     this.txn = undefined;
-    const resp = await this.current.txn(t.reader.request());
+    const resp = await t.api.txn(t.reader.request());
     new Printer(out, t.format, t.hex).txn(resp);
   }
 }

@@ -2,13 +2,20 @@
 // the same lines for the same responses. JSON goes through json.ts; where etcdctl prints a
 // clientv3 wrapper rather than the protobuf message (watch, lease grant/keep-alive/
 // time-to-live/list, endpoint status), the wrapper's shape is built here.
+import type { DescMessage } from "@bufbuild/protobuf";
+import { Permission_Type, type Permission } from "../../../client/src/gen/etcd/api/authpb/auth_pb.js";
 import {
+  AuthRoleGetResponseSchema, AuthRoleListResponseSchema, AuthStatusResponseSchema, AuthUserGetResponseSchema,
+  AuthUserListResponseSchema,
   DeleteRangeResponseSchema, LeaseRevokeResponseSchema, PutResponseSchema, RangeResponseSchema, ResponseHeaderSchema,
   StatusResponseSchema, TxnResponseSchema,
+  type AuthRoleGetResponse, type AuthRoleListResponse, type AuthStatusResponse, type AuthUserGetResponse,
+  type AuthUserListResponse,
   type DeleteRangeResponse, type LeaseGrantResponse, type LeaseKeepAliveResponse, type LeaseLeasesResponse,
   type LeaseRevokeResponse, type LeaseTimeToLiveResponse, type PutResponse, type RangeResponse, type ResponseHeader,
   type StatusResponse, type TxnResponse, type WatchResponse,
 } from "../../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import { prefixEnd } from "../../../client/src/client.js";
 import { EventSchema, Event_EventType, type KeyValue } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
 import { GoError, goQuote, goQuoteBytes, hex, hex16, hexBytes, humanizeBytes, jsonString, base64, text } from "./gofmt.js";
 import { goFields, goJSON, object } from "./json.js";
@@ -319,6 +326,110 @@ export class Printer {
     }
   }
 
+  // ---- auth ----
+
+  /**
+   * What a change answers (user add, role grant-permission...): a line (simple), the
+   * response (json), its header (fields). etcdctl has no table for any auth response.
+   */
+  authChanged(schema: DescMessage, r: { header?: ResponseHeader }, simple: string): void {
+    switch (this.format) {
+      case "simple": return this.out.line(simple);
+      case "json": return this.json(goJSON(schema, r));
+      case "fields": return this.fhdr(r.header);
+      default: this.unsupported();
+    }
+  }
+
+  /** role revoke-permission: key as typed, end as computed from it and the flags. */
+  static revokedText(role: string, key: string, end: Uint8Array): string {
+    if (end.length === 0) return `Permission of key ${key} is revoked from role ${role}`;
+    if (end.length === 1 && end[0] === 0) return `Permission of range [${key}, <open ended> is revoked from role ${role}`;
+    return `Permission of range [${key}, ${text(end)}) is revoked from role ${role}`;
+  }
+
+  authStatus(r: AuthStatusResponse): void {
+    switch (this.format) {
+      case "simple":
+        this.out.line(`Authentication Status: ${r.enabled}`);
+        this.out.line(`AuthRevision: ${r.authRevision}`);
+        return;
+      case "json": return this.json(goJSON(AuthStatusResponseSchema, r));
+      default: this.unsupported();
+    }
+  }
+
+  userGet(name: string, r: AuthUserGetResponse): void {
+    switch (this.format) {
+      case "simple":
+        this.out.line(`User: ${name}`);
+        this.out.line("Roles:" + r.roles.map((role) => " " + role).join(""));
+        return;
+      case "json": return this.json(goJSON(AuthUserGetResponseSchema, r));
+      default: this.unsupported();
+    }
+  }
+
+  userList(r: AuthUserListResponse): void {
+    switch (this.format) {
+      case "simple": return r.users.forEach((u) => this.out.line(u));
+      case "json": return this.json(goJSON(AuthUserListResponseSchema, r));
+      default: this.unsupported();
+    }
+  }
+
+  roleList(r: AuthRoleListResponse): void {
+    switch (this.format) {
+      case "simple": return r.roles.forEach((role) => this.out.line(role));
+      case "json": return this.json(goJSON(AuthRoleListResponseSchema, r));
+      case "fields":
+        this.fhdr(r.header);
+        this.out.line(`"Roles" :` + r.roles.map((role) => " " + goQuote(role)).join(""));
+        return;
+      default: this.unsupported();
+    }
+  }
+
+  roleGet(role: string, r: AuthRoleGetResponse): void {
+    switch (this.format) {
+      case "simple": {
+        const o = this.out;
+        o.line(`Role ${role}`);
+        if (role === "root" && r.perm.length === 0) {
+          o.line("KV Read:");
+          o.line("\t[, <open ended>");
+          o.line("KV Write:");
+          o.line("\t[, <open ended>");
+          return;
+        }
+        // Keys as they are (etcdctl prints their bytes); a range that is a prefix says so.
+        const show = (p: Permission) => {
+          if (p.rangeEnd.length === 0) return o.line(`\t${text(p.key)}`);
+          const open = p.rangeEnd.length === 1 && p.rangeEnd[0] === 0;
+          let s = open ? `\t[${text(p.key)}, <open ended>` : `\t[${text(p.key)}, ${text(p.rangeEnd)})`;
+          if (p.key.length > 0 && equal(prefixEnd(p.key), p.rangeEnd)) s += ` (prefix ${text(p.key)})`;
+          o.line(s);
+        };
+        o.line("KV Read:");
+        r.perm.filter((p) => p.permType === Permission_Type.READ || p.permType === Permission_Type.READWRITE).forEach(show);
+        o.line("KV Write:");
+        r.perm.filter((p) => p.permType === Permission_Type.WRITE || p.permType === Permission_Type.READWRITE).forEach(show);
+        return;
+      }
+      case "json": return this.json(goJSON(AuthRoleGetResponseSchema, r));
+      case "fields":
+        this.fhdr(r.header);
+        for (const p of r.perm) {
+          // fmt.Println's space after the name's own: two.
+          this.out.line(`"PermType" :  ${Permission_Type[p.permType] ?? p.permType}`);
+          this.out.line(`"Key" : ${goQuoteBytes(p.key)}`);
+          this.out.line(`"RangeEnd" : ${goQuoteBytes(p.rangeEnd)}`);
+        }
+        return;
+      default: this.unsupported();
+    }
+  }
+
   endpointHealth(list: EpHealth[]): void {
     switch (this.format) {
       case "simple":
@@ -345,3 +456,5 @@ export class Printer {
     }
   }
 }
+
+const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
