@@ -93,6 +93,7 @@ fuzz:
 	$(GO) test ./server/node/ -run '^$$' -fuzz '^FuzzTokens$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./grpcweb/ -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/snapfile/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/etcdsnap/ -run '^$$' -fuzz '^FuzzEtcdSnapConvert$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf bin out web/client/dist

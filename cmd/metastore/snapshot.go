@@ -25,7 +25,8 @@ const snapshotUsage = `usage:
                                   [--skip-hash-check] [--bump-revision N --mark-compacted]
   metastore snapshot status FILE [-w simple|table|json]
 
-FILE is what 'etcdctl snapshot save' wrote from a MetaStore member.`
+FILE is what 'etcdctl snapshot save' wrote from a MetaStore member or from etcd (its db,
+converted), or, with --skip-hash-check, an etcd member's member/snap/db file.`
 
 // snapshotCommand runs etcdutl's snapshot commands on a file saved from a member; it returns
 // the exit code.
@@ -106,11 +107,15 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	snap, err := snapfile.Parse(b, *skipHash)
+	snap, err := snapfile.Load(b, *skipHash)
 	if err != nil {
 		return err
 	}
-	err = node.Restore(snap, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
+	if e := snap.Etcd; e != nil {
+		fmt.Fprintf(stdout, "converted etcd db (storage version %q): revision %d, compacted at %d, %d keys (%d revisions), %d leases, %d users, %d roles, auth enabled: %v\n",
+			e.StorageVersion, e.Revision, e.CompactRevision, e.Keys, e.Records, e.Leases, e.Users, e.Roles, e.AuthEnabled)
+	}
+	err = node.Restore(snap.Core, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
 		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)})
 	if err != nil {
 		return err

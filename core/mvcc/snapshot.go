@@ -107,9 +107,10 @@ func RestoreSnapshot(r io.ByteReader, b backend.Backend) error {
 			batch.Reset()
 		}
 	}
-	if compactRev > last.Main && compactRev > 1 {
-		return fmt.Errorf("%w: compact revision %d above last revision %d", ErrBadSnapshot, compactRev, last.Main)
-	}
+	// The compact revision may be above the last record: after BumpAndCompact (a restore's
+	// --bump-revision), or when the newest revisions were tombstones compacted away (etcd
+	// before 3.6 dropped a tombstone at the compact revision; etcdsnap converts such files).
+	// The store then starts at the compact revision, as etcd does.
 	if compactRev >= 0 {
 		var v [8]byte
 		binary.BigEndian.PutUint64(v[:], uint64(compactRev))

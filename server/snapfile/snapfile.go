@@ -3,6 +3,9 @@
 // 8-byte big-endian length, the core's snapshot (its own checksum inside), zero padding to a
 // multiple of 512 bytes, and the SHA-256 of everything before it (etcd's rule: a file whose
 // size is 32 past a multiple of 512 carries its hash).
+//
+// Load also takes what `etcdctl snapshot save` writes from etcd (its bbolt db, with the same
+// SHA-256 rule) and an etcd member's db file, converting them with etcdsnap.
 package snapfile
 
 import (
@@ -14,6 +17,7 @@ import (
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/server/etcdsnap"
 )
 
 // Frame wraps a core snapshot: the body to stream, then its SHA-256 as the last message.
@@ -30,8 +34,19 @@ func Frame(core []byte) (body []byte, sum [sha256.Size]byte) {
 var ErrNotMetaStore = errors.New("snapfile: not a MetaStore snapshot")
 
 // Parse returns the core snapshot a saved file holds, after checking its hash (etcdutl's
-// --skip-hash-check skips that, for a file with no hash).
+// --skip-hash-check skips that, for a file with no hash). It takes MetaStore's files only;
+// Load takes etcd's too.
 func Parse(file []byte, skipHashCheck bool) ([]byte, error) {
+	body, err := checkHash(file, skipHashCheck)
+	if err != nil {
+		return nil, err
+	}
+	return parseBody(body)
+}
+
+// checkHash returns the file without its SHA-256 (if it has one, by etcd's size rule),
+// having checked it unless skipHashCheck, as etcdutl does for etcd's own files.
+func checkHash(file []byte, skipHashCheck bool) ([]byte, error) {
 	body := file
 	switch {
 	case len(file)%512 == sha256.Size:
@@ -44,6 +59,45 @@ func Parse(file []byte, skipHashCheck bool) ([]byte, error) {
 	case !skipHashCheck:
 		return nil, errors.New("snapshot missing hash but --skip-hash-check=false")
 	}
+	return body, nil
+}
+
+// Snapshot is what a saved file holds, ready for core.Restore (node.Restore).
+type Snapshot struct {
+	// Core is the core snapshot.
+	Core []byte
+	// Etcd describes the etcd db the snapshot was converted from; nil for a MetaStore file.
+	Etcd *etcdsnap.Info
+}
+
+// Load reads a saved file: a MetaStore member's, or an etcd member's (its bbolt db as
+// `etcdctl snapshot save` writes it, or, with skipHashCheck, a db file copied from a data
+// dir), converted. The hash is checked first in both cases.
+func Load(file []byte, skipHashCheck bool) (*Snapshot, error) {
+	body, err := checkHash(file, skipHashCheck)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := parseBody(body)
+	if err == nil {
+		return &Snapshot{Core: snap}, nil
+	}
+	if !errors.Is(err, ErrNotMetaStore) {
+		return nil, err
+	}
+	if !etcdsnap.IsBolt(body) {
+		return nil, fmt.Errorf("%w, nor an etcd db file", err)
+	}
+	var b bytes.Buffer
+	info, err := etcdsnap.Convert(body, &b)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Core: b.Bytes(), Etcd: &info}, nil
+}
+
+// parseBody returns the core snapshot in MetaStore's framing.
+func parseBody(body []byte) ([]byte, error) {
 	if len(body) < 8 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrNotMetaStore, len(body))
 	}
@@ -70,13 +124,18 @@ type Status struct {
 	Version   string `json:"version"`
 }
 
-// ReadStatus restores a saved file in memory and describes it.
+// ReadStatus restores a saved file (MetaStore's or etcd's, as Load) in memory and
+// describes it. The version is the one given for a MetaStore file, the storage version an
+// etcd file declares for etcd's.
 func ReadStatus(file []byte, skipHashCheck bool, version string) (Status, error) {
-	snap, err := Parse(file, skipHashCheck)
+	snap, err := Load(file, skipHashCheck)
 	if err != nil {
 		return Status{}, err
 	}
-	s, err := core.Restore(bytes.NewReader(snap), core.Config{Backend: backend.NewMemory()})
+	if snap.Etcd != nil {
+		version = snap.Etcd.StorageVersion
+	}
+	s, err := core.Restore(bytes.NewReader(snap.Core), core.Config{Backend: backend.NewMemory()})
 	if err != nil {
 		return Status{}, err
 	}
