@@ -87,6 +87,12 @@ func Start(cfg Config) (*Server, error) {
 	var nodeRef *node.Node
 	m = metrics.New(source{&nodeRef})
 	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
+	cfg.Config.ObserveBackendCommit = func(d time.Duration) { m.BackendCommit.Observe(d.Seconds()) }
+	cfg.Config.ObserveLeaderChange = m.LeaderChanges.Inc
+	cfg.Config.ObserveProposalsPending = func(delta int) { m.ProposalsPending.Add(float64(delta)) }
+	cfg.Config.ObserveProposalFailed = m.ProposalsFailed.Inc
+	cfg.Config.ObserveSlowApply = m.SlowApplies.Inc
+	cfg.Config.ObserveSlowReadIndex = m.SlowReadIndexes.Inc
 	if len(cfg.ListenPeerURLs) > 0 {
 		var ptls *peer.TLS
 		secure := slices.ContainsFunc(cfg.ListenPeerURLs, isHTTPS)
@@ -106,7 +112,8 @@ func Start(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Config.Transport = peer.New(cfg.Logger, lns, ptls)
+		cfg.Config.Transport = peer.New(cfg.Logger, lns, ptls, peer.Observer{
+			Sent: m.PeerSent, Received: m.PeerReceived, SendFailed: m.PeerSendFailed, RoundTrip: m.PeerRoundTrip})
 		cfg.Config.Join = peer.Joiner(ptls)
 	}
 	n, err := node.New(cfg.Config)
@@ -122,6 +129,7 @@ func Start(cfg Config) (*Server, error) {
 		ClientCertAuth: cfg.ClientTLS != nil && cfg.ClientTLS.ClientCertAuth,
 		GRPC: []grpc.ServerOption{
 			grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
+			grpc.StatsHandler(m.ClientStats()),
 			grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
 		},
@@ -408,6 +416,7 @@ func (s source) AppliedIndex() uint64   { return s.node().AppliedIndex() }
 func (s source) Term() uint64           { return s.node().Term() }
 func (s source) DBSize() int64          { return s.node().DiskUsage() }
 func (s source) DBSizeInUse() int64     { return s.node().Store().MVCC().Size() }
+func (s source) Quota() int64           { return s.node().Quota() }
 func (s source) Revision() int64        { return s.node().Store().Rev() }
 func (s source) CompactRevision() int64 { return s.node().Store().CompactRev() }
 func (s source) Watchers() int          { return s.node().Store().MVCC().Watchers() }

@@ -85,6 +85,7 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 		start := time.Now() // for the log only: nothing applied depends on it
 		resp, err := n.apply(e.Index, req)
 		if took := time.Since(start); took > n.cfg.WarningApplyDuration {
+			n.cfg.ObserveSlowApply()
 			n.log.Warn("apply request took too long", "took", took.String(), "expected-duration", n.cfg.WarningApplyDuration.String(),
 				"index", e.Index, "request", req.Kind(), "error", err)
 		}
@@ -399,6 +400,7 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	if err != nil {
 		return err
 	}
+	db.ObserveCommit = n.cfg.ObserveBackendCommit
 	s, err := core.Restore(bytes.NewReader(data), n.coreConfig(db))
 	if err != nil {
 		db.Close()

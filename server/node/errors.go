@@ -25,4 +25,5 @@ var (
 	// etcd sends these two with code Unknown (they are missing from its error map).
 	ErrNotEnoughStartedMembers = errors.New("etcdserver: re-configuration failed due to not enough started members")
 	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
+	ErrTimeoutWaitAppliedIndex = errors.New("etcdserver: request timed out, waiting for the applied index took too long")
 )

@@ -60,6 +60,9 @@ func (n *Node) LeaseRenew(ctx context.Context, id int64) (*core.LeaseKeepAliveRe
 // first, as etcd does, so that a new leader gives the renewed lease its full TTL (at most two
 // log entries per lease and checkpoint interval).
 func (n *Node) renew(ctx context.Context, id int64) (*core.LeaseKeepAliveResponse, error) {
+	if err := n.waitCommittedApplied(ctx); err != nil {
+		return nil, err
+	}
 	if n.Store().LeaseCheckpointed(id) {
 		clear := &raftreq.LeaseCheckpoints{Checkpoints: []core.LeaseCheckpoint{{ID: id}}}
 		if _, err := n.propose(ctx, &raftreq.Request{LeaseCheckpoint: clear}); err != nil {
@@ -105,6 +108,9 @@ func (n *Node) LeaseTimeToLive(ctx context.Context, id int64, keys bool) (*core.
 	if lead, err := n.leaderLeases(ctx); err != nil {
 		return nil, err
 	} else if lead {
+		if err := n.waitCommittedApplied(ctx); err != nil {
+			return nil, err
+		}
 		return n.Store().LeaseTimeToLive(id, keys), nil
 	}
 	b, err := n.forward(ctx, append([]byte{fwdTimeToLive}, raftreq.MarshalTTLQuery(id, keys)...))
@@ -159,4 +165,22 @@ func (n *Node) leaderLeases(ctx context.Context) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// waitCommittedApplied waits until the leader has applied everything committed so far (etcd's
+// waitAppliedIndex): a lease granted through a follower that applied the grant first is then
+// known here too, rather than "not found".
+func (n *Node) waitCommittedApplied(ctx context.Context) error {
+	t := time.NewTimer(time.Second) // etcd's applyTimeout
+	defer t.Stop()
+	select {
+	case <-n.w.appliedAt(n.CommittedIndex()):
+		return nil
+	case <-t.C:
+		return ErrTimeoutWaitAppliedIndex
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
 }

@@ -407,7 +407,7 @@ func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 // names, so the gRPC edge maps it to etcd's code.
 func knownError(err error) error {
 	for _, e := range []error{ErrLearnerNotReady, ErrMemberNotFound, ErrMemberNotLearner,
-		ErrNotLeader, ErrNoLeader, ErrUnhealthy, ErrNotEnoughStartedMembers, core.ErrLeaseNotFound} {
+		ErrNotLeader, ErrNoLeader, ErrUnhealthy, ErrNotEnoughStartedMembers, core.ErrLeaseNotFound, ErrTimeoutWaitAppliedIndex} {
 		if err != nil && strings.Contains(err.Error(), e.Error()) {
 			return e
 		}

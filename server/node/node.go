@@ -71,6 +71,22 @@ type Config struct {
 	Logger                      *slog.Logger
 	// ObserveFsync, if set, is told how long each fsync of the log took.
 	ObserveFsync func(time.Duration)
+	// ObserveBackendCommit, if set, is told how long each commit and flush of the backend
+	// took.
+	ObserveBackendCommit func(time.Duration)
+	// ObserveLeaderChange, if set, is called each time this member sees a new leader.
+	ObserveLeaderChange func()
+	// ObserveProposalsPending, if set, is told of proposals waiting for their entry to
+	// apply: +1 once one is handed to Raft, -1 when its wait ends.
+	ObserveProposalsPending func(delta int)
+	// ObserveProposalFailed, if set, is called for each proposal that failed (Raft refused
+	// it, or the caller gave up waiting for it).
+	ObserveProposalFailed func()
+	// ObserveSlowApply, if set, is called for each apply slower than WarningApplyDuration.
+	ObserveSlowApply func()
+	// ObserveSlowReadIndex, if set, is called for each ReadIndex answer that came too late
+	// (its round had given up) or not at all.
+	ObserveSlowReadIndex func()
 	// AutoCompaction, if set, makes the leader compact history automatically.
 	AutoCompaction *AutoCompaction
 	// LeaseCheckpointInterval, if set, makes the leader replicate every long lease's
@@ -146,6 +162,14 @@ func (c *Config) defaults() {
 	}
 	if c.AuthTokenTTL <= 0 {
 		c.AuthTokenTTL = 300 * time.Second
+	}
+	for _, f := range []*func(){&c.ObserveLeaderChange, &c.ObserveProposalFailed, &c.ObserveSlowApply, &c.ObserveSlowReadIndex} {
+		if *f == nil {
+			*f = func() {}
+		}
+	}
+	if c.ObserveProposalsPending == nil {
+		c.ObserveProposalsPending = func(int) {}
 	}
 }
 
@@ -496,13 +520,17 @@ func (n *Node) propose(ctx context.Context, r *raftreq.Request) (any, error) {
 	ch := n.w.register(id)
 	if err := n.r.node.Propose(ctx, data); err != nil {
 		n.w.cancel(id)
+		n.cfg.ObserveProposalFailed()
 		return nil, n.proposeError(err)
 	}
+	n.cfg.ObserveProposalsPending(1)
+	defer n.cfg.ObserveProposalsPending(-1)
 	select {
 	case res := <-ch:
 		return res.resp, res.err
 	case <-ctx.Done():
 		n.w.cancel(id)
+		n.cfg.ObserveProposalFailed()
 		return nil, ctx.Err()
 	case <-n.stopc:
 		return nil, ErrStopped

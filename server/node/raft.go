@@ -141,6 +141,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(),
 		applyc: make(chan toApply, 16), advanced: newWaits(), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
 	w.ObserveSync = n.cfg.ObserveFsync
+	db.ObserveCommit = n.cfg.ObserveBackendCommit
 	c := &raft.Config{
 		ID:              n.id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
@@ -284,6 +285,9 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 				if rd.SoftState.Lead != 0 {
 					n.followedOther.Store(true)
 				}
+			}
+			if rd.SoftState.Lead != 0 {
+				n.cfg.ObserveLeaderChange()
 			}
 			n.log.Info("leader changed", "leader", fmt.Sprintf("%x", rd.SoftState.Lead), "was", fmt.Sprintf("%x", old))
 			n.reads.leaderChanged()

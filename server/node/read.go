@@ -138,6 +138,7 @@ func (l *readLoop) readIndex() (uint64, error) {
 				return rs.Index, nil
 			}
 			// An answer to an earlier round that gave up: ignore it.
+			n.cfg.ObserveSlowReadIndex()
 		case <-l.leadc:
 			return 0, ErrLeaderChanged
 		case <-retry.C():
@@ -145,6 +146,7 @@ func (l *readLoop) readIndex() (uint64, error) {
 				return 0, n.proposeError(err)
 			}
 		case <-deadline.C():
+			n.cfg.ObserveSlowReadIndex()
 			return 0, ErrTimeout
 		case <-n.stopc:
 			return 0, ErrStopped

@@ -42,6 +42,7 @@ var serverTable = []struct {
 	{ErrNotSupportedForLearner, codes.FailedPrecondition},
 	{node.ErrNotEnoughStartedMembers, codes.Unknown},
 	{node.ErrTimeoutLeaderTransfer, codes.Unknown},
+	{node.ErrTimeoutWaitAppliedIndex, codes.Unavailable},
 }
 
 // Error turns an error of the core or the server into the gRPC status error etcd would

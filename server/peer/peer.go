@@ -50,6 +50,10 @@ const (
 	snapChunk   = 1 << 20
 	mdClusterID = "x-metastore-cluster-id"
 	mdFrom      = "x-metastore-from"
+	// probeInterval is how often each peer's round trip is measured (etcd's prober: 4 s);
+	// probeTimeout bounds one probe.
+	probeInterval = 4 * time.Second
+	probeTimeout  = 5 * time.Second
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -59,6 +63,7 @@ type Transport struct {
 	log       *slog.Logger
 	listeners []net.Listener
 	tls       *TLS
+	obs       Observer
 	srv       *grpc.Server
 
 	mu    sync.Mutex
@@ -92,13 +97,38 @@ func (t *TLS) creds(rawURL string) grpc.DialOption {
 	return grpc.WithTransportCredentials(credentials.NewTLS(t.Client))
 }
 
+// Observer is told of the transport's traffic, for the member's metrics (etcd's
+// etcd_network_peer_*). Each func may be nil, and must be safe for concurrent use.
+type Observer struct {
+	// Sent: bytes of Raft messages (frames, snapshot parts) written to member to.
+	Sent func(to uint64, bytes int)
+	// Received: bytes of Raft messages (frames, snapshot parts) read from member from.
+	Received func(from uint64, bytes int)
+	// SendFailed: a message to member to was dropped (its queue was full, or the stream
+	// carrying it failed), a snapshot or a probe to it failed, or the stream to it could
+	// not be opened.
+	SendFailed func(to uint64)
+	// RoundTrip: a probe of member to (an empty call on the peer connection, every
+	// probeInterval) took d there and back. Without it nothing is probed.
+	RoundTrip func(to uint64, d time.Duration)
+}
+
 // New returns a transport that will serve peers on the listeners once started; tlsc nil
-// means plain connections.
-func New(log *slog.Logger, listeners []net.Listener, tlsc *TLS) *Transport {
+// means plain connections; obs is told of the traffic.
+func New(log *slog.Logger, listeners []net.Listener, tlsc *TLS, obs Observer) *Transport {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Transport{log: log, listeners: listeners, tls: tlsc, peers: map[uint64]*peer{}, stopc: make(chan struct{})}
+	if obs.Sent == nil {
+		obs.Sent = func(uint64, int) {}
+	}
+	if obs.Received == nil {
+		obs.Received = func(uint64, int) {}
+	}
+	if obs.SendFailed == nil {
+		obs.SendFailed = func(uint64) {}
+	}
+	return &Transport{log: log, listeners: listeners, tls: tlsc, obs: obs, peers: map[uint64]*peer{}, stopc: make(chan struct{})}
 }
 
 // Listen opens the listeners of --listen-peer-urls; https:// ones need secure set.
@@ -186,6 +216,7 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 		select {
 		case p.queue <- m:
 		default:
+			t.obs.SendFailed(m.To)
 			p.h.ReportUnreachable(m.To)
 		}
 	}
@@ -395,6 +426,14 @@ var streamDesc = &grpc.StreamDesc{StreamName: "Stream", ClientStreams: true}
 // run keeps one stream open to the peer and sends the queue on it in batches.
 func (p *peer) run() {
 	defer close(p.done)
+	if p.conn == nil {
+		return
+	}
+	if p.t.obs.RoundTrip != nil {
+		probed := make(chan struct{})
+		go func() { defer close(probed); p.probe() }()
+		defer func() { <-probed }()
+	}
 	backoff := 50 * time.Millisecond
 	for {
 		select {
@@ -402,14 +441,13 @@ func (p *peer) run() {
 			return
 		default:
 		}
-		if p.conn == nil {
-			return
-		}
 		ctx, cancel := context.WithCancel(p.withMD(p.ctx))
 		stream, err := p.conn.NewStream(ctx, streamDesc, "/"+serviceName+"/Stream", grpc.ForceCodec(rawCodec{}))
 		if err == nil {
 			backoff = 50 * time.Millisecond
 			err = p.pump(stream)
+		} else if p.ctx.Err() == nil {
+			p.t.obs.SendFailed(p.id)
 		}
 		cancel()
 		if err == nil {
@@ -452,9 +490,43 @@ func (p *peer) pump(stream grpc.ClientStream) error {
 		}
 		if err := stream.SendMsg(frame); err != nil {
 			for _, m := range batch {
+				if p.ctx.Err() == nil {
+					p.t.obs.SendFailed(m.To)
+				}
 				p.h.ReportUnreachable(m.To)
 			}
 			return err
+		}
+		p.t.obs.Sent(p.id, len(frame))
+	}
+}
+
+// probe measures the round trip to the peer every probeInterval, as etcd's prober does,
+// with an empty call on the connection the messages take; a probe that fails counts as a
+// failed send.
+func (p *peer) probe() {
+	wait := time.Duration(0)
+	for {
+		select {
+		case <-p.stopc:
+			return
+		case <-time.After(wait):
+		}
+		wait = probeInterval
+		ctx, cancel := context.WithTimeout(p.withMD(p.ctx), probeTimeout)
+		var resp []byte
+		start := time.Now()
+		err := p.conn.Invoke(ctx, "/"+serviceName+"/Probe", []byte{}, &resp, grpc.ForceCodec(rawCodec{}))
+		took := time.Since(start)
+		cancel()
+		switch {
+		case err == nil:
+			p.t.obs.RoundTrip(p.id, took)
+		case p.ctx.Err() == nil && status.Code(err) != codes.Unimplemented:
+			// The probe is what this member sends a peer it has no messages for (as
+			// etcd's link heartbeats): a dead peer shows in the failures of every member.
+			// (A peer without the probe, of an older version, is not a failing one.)
+			p.t.obs.SendFailed(p.id)
 		}
 	}
 }
@@ -465,7 +537,12 @@ var snapDesc = &grpc.StreamDesc{StreamName: "Snapshot", ClientStreams: true}
 // chunks, then the data's CRC-32C.
 func (p *peer) sendSnapshot(m raftpb.Message) {
 	status := raft.SnapshotFailure
-	defer func() { p.h.ReportSnapshot(m.To, status) }()
+	defer func() {
+		if status != raft.SnapshotFinish && p.ctx.Err() == nil {
+			p.t.obs.SendFailed(m.To)
+		}
+		p.h.ReportSnapshot(m.To, status)
+	}()
 	if p.conn == nil {
 		return
 	}
@@ -488,14 +565,18 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	if err := stream.SendMsg(hb); err != nil {
 		return
 	}
+	p.t.obs.Sent(p.id, len(hb))
 	for off := 0; off < len(data); off += snapChunk {
-		if err := stream.SendMsg(data[off:min(off+snapChunk, len(data))]); err != nil {
+		chunk := data[off:min(off+snapChunk, len(data))]
+		if err := stream.SendMsg(chunk); err != nil {
 			return
 		}
+		p.t.obs.Sent(p.id, len(chunk))
 	}
 	if err := stream.SendMsg(binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, crcTable))); err != nil {
 		return
 	}
+	p.t.obs.Sent(p.id, 4)
 	if err := stream.CloseSend(); err != nil {
 		return
 	}
@@ -559,6 +640,7 @@ type raftServer interface {
 	snapshot(grpc.ServerStream) error
 	forward(context.Context, []byte) ([]byte, error)
 	members(context.Context) ([]byte, error)
+	probe(context.Context) ([]byte, error)
 }
 
 var serviceDesc = grpc.ServiceDesc{
@@ -582,6 +664,13 @@ var serviceDesc = grpc.ServiceDesc{
 				return nil, err
 			}
 			return srv.(*service).members(ctx)
+		}},
+		{MethodName: "Probe", Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			var req []byte
+			if err := dec(&req); err != nil {
+				return nil, err
+			}
+			return srv.(*service).probe(ctx)
 		}},
 	},
 }
@@ -635,6 +724,9 @@ func (s *service) stream(ss grpc.ServerStream) error {
 		if err != nil {
 			return status.Errorf(codes.InvalidArgument, "bad frame: %v", err)
 		}
+		if len(msgs) > 0 {
+			s.t.obs.Received(msgs[0].From, len(frame)) // a stream carries one member's messages
+		}
 		for _, m := range msgs {
 			if m.Type == raftpb.MsgProp {
 				select {
@@ -663,12 +755,14 @@ func (s *service) snapshot(ss grpc.ServerStream) error {
 	if err := m.Unmarshal(head); err != nil || m.Snapshot == nil {
 		return status.Error(codes.InvalidArgument, "bad snapshot message")
 	}
+	s.t.obs.Received(m.From, len(head))
 	var data, last []byte
 	for {
 		var chunk []byte
 		if err := ss.RecvMsg(&chunk); err != nil {
 			break
 		}
+		s.t.obs.Received(m.From, len(chunk))
 		data = append(data, last...)
 		last = chunk
 	}
@@ -695,6 +789,14 @@ func (s *service) forward(ctx context.Context, req []byte) ([]byte, error) {
 		resp = []byte{}
 	}
 	return resp, nil
+}
+
+// probe answers a peer measuring its round trip to this member.
+func (s *service) probe(ctx context.Context) ([]byte, error) {
+	if _, err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return []byte{}, nil
 }
 
 func (s *service) members(ctx context.Context) ([]byte, error) {

@@ -45,6 +45,11 @@ func TestHTTPEndpoints(t *testing.T) {
 			`grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 1`,
 			"grpc_server_handling_seconds_bucket",
 			"etcd_disk_wal_fsync_duration_seconds_count",
+			"etcd_disk_backend_commit_duration_seconds_count",
+			"etcd_server_leader_changes_seen_total 1",
+			"etcd_server_quota_backend_bytes 2.147483648e+09",
+			"etcd_network_client_grpc_received_bytes_total",
+			"etcd_network_client_grpc_sent_bytes_total",
 		}},
 	}
 	for _, tt := range tests {
