@@ -495,14 +495,8 @@ func TestPlaygroundKeyTree(t *testing.T) {
 // every view of the playground, at laptop and phone widths: no serious or critical
 // violations of WCAG 2.1 A/AA.
 func TestPlaygroundAccessibility(t *testing.T) {
-	axe, err := os.ReadFile(filepath.Join("..", "..", "web", "node_modules", "axe-core", "axe.min.js"))
-	if err != nil {
-		t.Fatalf("axe-core is missing (make web installs it): %v", err)
-	}
 	ctx, _ := playground(t)
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(axe)+";true")); err != nil {
-		t.Fatal(err)
-	}
+	loadAxe(t, ctx)
 	command(t, ctx, "put /a/b '{\"x\": 1}'")
 	command(t, ctx, "lease grant 60")
 	for _, width := range []int64{1280, 390} {
@@ -511,18 +505,37 @@ func TestPlaygroundAccessibility(t *testing.T) {
 		}
 		for _, tab := range []string{"keys", "watch", "leases", "history", "examples", "bench"} {
 			click(t, ctx, "#tab-"+tab)
-			var found []struct {
-				ID, Impact, Help string
-				Nodes            []string
-			}
-			eval(t, ctx, `
-				const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
-				return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-					.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" "))}));`, &found)
-			for _, v := range found {
-				t.Errorf("%dpx, %s view: %s (%s): %s at %v", width, tab, v.ID, v.Impact, v.Help, v.Nodes)
-			}
+			accessible(t, ctx, fmt.Sprintf("%dpx, %s view", width, tab))
 		}
+	}
+}
+
+// loadAxe puts axe-core (web/node_modules, installed by make web) in the page.
+func loadAxe(t *testing.T, ctx context.Context) {
+	t.Helper()
+	axe, err := os.ReadFile(filepath.Join("..", "..", "web", "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is missing (make web installs it): %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(axe)+";true")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// accessible runs axe-core (loadAxe) on the page as it is now: no serious or critical
+// violations of WCAG 2.1 A/AA.
+func accessible(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	var found []struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	eval(t, ctx, `
+		const r = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
+		return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+			.map((v) => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" "))}));`, &found)
+	for _, v := range found {
+		t.Errorf("%s: %s (%s): %s at %v", what, v.ID, v.Impact, v.Help, v.Nodes)
 	}
 }
 

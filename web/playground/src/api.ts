@@ -4,11 +4,12 @@
 // the console and panels cannot tell them apart except by `mode`.
 //
 // Auth: the Api a page gets is the page's own. On a server it is a client without
-// credentials; in the tab it is the store's owner, which auth does not restrict (the panels
-// inspect and edit the store whatever its users may do). client() gives the Api a client of
-// etcd's sees (etcdctl's, for the console): without credentials, or logged in as a user.
+// credentials until the page signs in (then the client() of that user); in the tab it is the
+// store's owner, which auth does not restrict (the panels inspect and edit the store whatever
+// its users may do). client() gives the Api a client of etcd's sees (etcdctl's, for the
+// console): without credentials, or logged in as a user.
 import { create, fromJson, toJson, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { PermissionSchema } from "../../client/src/gen/etcd/api/authpb/auth_pb.js";
 import {
@@ -99,8 +100,9 @@ export interface Api {
   /**
    * The store as a client sees it, as clientv3 makes one: logged in as creds.user (the
    * password is checked now: a wrong one fails here), or, without a user or a password, or
-   * while auth is off, without credentials. Once auth is on, such a client's calls need a
-   * user, and that user's permissions.
+   * (in the tab) while auth is off, without credentials. Once auth is on, such a client's
+   * calls need a user, and that user's permissions. A server's client keeps the credentials
+   * (in memory) to log in again when its token is dropped or expires, or when auth is turned on.
    */
   client(creds?: Credentials): Promise<Api>;
   /** Only the tab has a clock the page controls, and a whole state it can save. */
@@ -305,10 +307,45 @@ export class TabApi implements Api {
 
 // ---- a live server: gRPC-Web for unary calls, WebSocket for the streams ----
 
-/** Connects to a metastore (or etcd behind a gRPC-Web proxy) at baseUrl, e.g. http://127.0.0.1:2379. */
+/**
+ * etcd's answers to a call whose token it does not take (expired, dropped by a password change
+ * or by auth turned off and on, older than a change of the auth store) or that has none while
+ * auth is on: a client with credentials then logs in again and tries once more, as clientv3
+ * (and the TypeScript client) do.
+ */
+const TOKEN_ERRORS = [
+  "etcdserver: invalid auth token",
+  "etcdserver: revision of auth store is old",
+  "etcdserver: user name is empty",
+];
+const isTokenError = (e: unknown) => e instanceof MetaStoreError && TOKEN_ERRORS.includes(e.message);
+/** A watch refused for its token: the cancel reason ends with the error's text. */
+const tokenRefusal = (reason: string) => TOKEN_ERRORS.some((t) => reason.endsWith(t));
+
+/**
+ * A server's answers to a caller it does not let in: who is asking (no user, a token it does
+ * not take, a failed login), or not this user. The page then asks for a sign-in.
+ */
+const REFUSALS = [
+  "etcdserver: user name is empty",
+  "etcdserver: invalid auth token",
+  "etcdserver: permission denied",
+  "etcdserver: authentication failed, invalid user ID or password",
+];
+export const isRefusal = (message: string): boolean => REFUSALS.includes(message);
+
+/**
+ * Connects to a metastore (or etcd behind a gRPC-Web proxy) at baseUrl, e.g. http://127.0.0.1:2379,
+ * without credentials. It fails now, with the server's error, rather than at the first command;
+ * a server that answers but refuses (auth is on) is connected to: the page then asks for a user.
+ */
 export async function connectServer(baseUrl: string): Promise<Api> {
   const api = new ServerApi(baseUrl.replace(/\/+$/, ""));
-  await api.status(); // fail now, with the server's error, rather than at the first command
+  try {
+    await api.status();
+  } catch (e) {
+    if (!(e instanceof MetaStoreError && isRefusal(e.message))) throw e;
+  }
   return api;
 }
 
@@ -318,72 +355,109 @@ class ServerApi implements Api {
   private readonly leases: Client<typeof Lease>;
   private readonly maint: Client<typeof Maintenance>;
   private readonly auth: Client<typeof Auth>;
+  /** The latest login's token ("" while auth is off), for a client made with credentials. */
+  private session?: Promise<string>;
 
-  /** token: a login's, sent with every call as clientv3 sends it (the "token" metadata). */
-  constructor(readonly endpoint: string, private readonly token?: string) {
-    const interceptors: Interceptor[] = token === undefined ? [] : [(next) => (req) => {
-      req.header.set("token", token);
-      return next(req);
-    }];
+  /**
+   * creds: a client logged in as creds.user, as clientv3 makes one: the token goes with every
+   * call (the "token" metadata) and in each stream's header block; a token the server no
+   * longer takes is replaced by a new login. The password stays in this object only.
+   */
+  constructor(readonly endpoint: string, private readonly creds?: Credentials) {
     // A server that stops answering must not hang the page: unary calls give up after 10 s.
-    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true, defaultTimeoutMs: 10_000, interceptors });
+    const transport = createGrpcWebTransport({ baseUrl: endpoint, useBinaryFormat: true, defaultTimeoutMs: 10_000 });
     this.kv = createClient(KV, transport);
     this.leases = createClient(Lease, transport);
     this.maint = createClient(Maintenance, transport);
     this.auth = createClient(Auth, transport);
   }
 
-  authEnable = () => call(() => this.auth.authEnable({}));
-  authDisable = () => call(() => this.auth.authDisable({}));
-  authStatus = () => call(() => this.auth.authStatus({}));
-  userAdd = (r: Init<typeof AuthUserAddRequestSchema>) => call(() => this.auth.userAdd(r));
-  userGet = (name: string) => call(() => this.auth.userGet({ name }));
-  userList = () => call(() => this.auth.userList({}));
-  userDelete = (name: string) => call(() => this.auth.userDelete({ name }));
-  userChangePassword = (name: string, password: string) => call(() => this.auth.userChangePassword({ name, password }));
-  userGrantRole = (user: string, role: string) => call(() => this.auth.userGrantRole({ user, role }));
-  userRevokeRole = (user: string, role: string) => call(() => this.auth.userRevokeRole({ name: user, role }));
-  roleAdd = (name: string) => call(() => this.auth.roleAdd({ name }));
-  roleGet = (name: string) => call(() => this.auth.roleGet({ role: name }));
-  roleList = () => call(() => this.auth.roleList({}));
-  roleDelete = (name: string) => call(() => this.auth.roleDelete({ role: name }));
+  /** Logs in afresh (while auth is off: no token, the credentials kept for when it is on). */
+  private logIn(): Promise<string> {
+    const { user, password } = this.creds!;
+    const p = call(() => this.auth.authenticate({ name: user, password })).then((r) => r.token, (e) => {
+      if (e instanceof MetaStoreError && e.message === AUTH_NOT_ENABLED) return "";
+      throw e;
+    });
+    this.session = p;
+    // A failed login is not kept: the next call tries again.
+    p.catch(() => {
+      if (this.session === p) this.session = undefined;
+    });
+    return p;
+  }
+
+  /** The metadata of a call: the current login's token (logging in first if need be). */
+  private async headers(): Promise<Record<string, string>> {
+    if (!this.creds) return {};
+    const token = await (this.session ?? this.logIn());
+    return token ? { token } : {};
+  }
+
+  /**
+   * Makes a call (unary, or a stream's whole life) with the token. If the server no longer
+   * takes it, logs in again (unless another call already has) and tries once more.
+   */
+  private async rpc<T>(f: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    for (let retried = false; ; retried = true) {
+      const session = this.creds ? (this.session ?? this.logIn()) : undefined;
+      try {
+        return await call(async () => {
+          const token = await session;
+          return f(token ? { token } : {});
+        });
+      } catch (e) {
+        if (retried || !session || !isTokenError(e)) throw e;
+        if (this.session === session) void this.logIn().catch(() => {});
+      }
+    }
+  }
+
+  authEnable = () => this.rpc((headers) => this.auth.authEnable({}, { headers }));
+  authDisable = () => this.rpc((headers) => this.auth.authDisable({}, { headers }));
+  authStatus = () => this.rpc((headers) => this.auth.authStatus({}, { headers }));
+  userAdd = (r: Init<typeof AuthUserAddRequestSchema>) => this.rpc((headers) => this.auth.userAdd(r, { headers }));
+  userGet = (name: string) => this.rpc((headers) => this.auth.userGet({ name }, { headers }));
+  userList = () => this.rpc((headers) => this.auth.userList({}, { headers }));
+  userDelete = (name: string) => this.rpc((headers) => this.auth.userDelete({ name }, { headers }));
+  userChangePassword = (name: string, password: string) =>
+    this.rpc((headers) => this.auth.userChangePassword({ name, password }, { headers }));
+  userGrantRole = (user: string, role: string) => this.rpc((headers) => this.auth.userGrantRole({ user, role }, { headers }));
+  userRevokeRole = (user: string, role: string) =>
+    this.rpc((headers) => this.auth.userRevokeRole({ name: user, role }, { headers }));
+  roleAdd = (name: string) => this.rpc((headers) => this.auth.roleAdd({ name }, { headers }));
+  roleGet = (name: string) => this.rpc((headers) => this.auth.roleGet({ role: name }, { headers }));
+  roleList = () => this.rpc((headers) => this.auth.roleList({}, { headers }));
+  roleDelete = (name: string) => this.rpc((headers) => this.auth.roleDelete({ role: name }, { headers }));
   roleGrantPermission = (name: string, perm: Init<typeof PermissionSchema>) =>
-    call(() => this.auth.roleGrantPermission({ name, perm }));
+    this.rpc((headers) => this.auth.roleGrantPermission({ name, perm }, { headers }));
   roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
-    call(() => this.auth.roleRevokePermission({ role: name, key, rangeEnd }));
+    this.rpc((headers) => this.auth.roleRevokePermission({ role: name, key, rangeEnd }, { headers }));
 
   async client(creds?: Credentials): Promise<Api> {
-    const anonymous = this.token === undefined ? this : new ServerApi(this.endpoint);
-    if (!creds || creds.user === "" || creds.password === "") return anonymous;
-    let token: string;
-    try {
-      token = (await call(() => this.auth.authenticate({ name: creds.user, password: creds.password }))).token;
-    } catch (e) {
-      if (e instanceof MetaStoreError && e.message === AUTH_NOT_ENABLED) return anonymous;
-      throw e;
-    }
-    return new ServerApi(this.endpoint, token);
+    // clientv3 logs in only with both.
+    if (!creds || creds.user === "" || creds.password === "") return this.creds === undefined ? this : new ServerApi(this.endpoint);
+    const api = new ServerApi(this.endpoint, creds);
+    await api.logIn(); // the password is checked now: a wrong one fails here
+    return api;
   }
 
-  /** A stream's metadata: the token, in the header block (a server reads it once, at the start). */
-  private streamHeaders(): Record<string, string> {
-    return this.token === undefined ? {} : { token: this.token };
-  }
-
-  range = (r: Init<typeof RangeRequestSchema>) => call(() => this.kv.range(r));
-  put = (r: Init<typeof PutRequestSchema>) => call(() => this.kv.put(r));
-  deleteRange = (r: Init<typeof DeleteRangeRequestSchema>) => call(() => this.kv.deleteRange(r));
-  txn = (r: Init<typeof TxnRequestSchema>) => call(() => this.kv.txn(r));
-  compact = (revision: bigint) => call(() => this.kv.compact({ revision }));
-  status = () => call(() => this.maint.status({}));
-  leaseGrant = (ttl: bigint, id = 0n) => call(() => this.leases.leaseGrant({ TTL: ttl, ID: id }));
-  leaseRevoke = (id: bigint) => call(() => this.leases.leaseRevoke({ ID: id }));
-  leaseTimeToLive = (id: bigint, keys: boolean) => call(() => this.leases.leaseTimeToLive({ ID: id, keys }));
-  leaseLeases = () => call(() => this.leases.leaseLeases({}));
+  range = (r: Init<typeof RangeRequestSchema>) => this.rpc((headers) => this.kv.range(r, { headers }));
+  put = (r: Init<typeof PutRequestSchema>) => this.rpc((headers) => this.kv.put(r, { headers }));
+  deleteRange = (r: Init<typeof DeleteRangeRequestSchema>) => this.rpc((headers) => this.kv.deleteRange(r, { headers }));
+  txn = (r: Init<typeof TxnRequestSchema>) => this.rpc((headers) => this.kv.txn(r, { headers }));
+  compact = (revision: bigint) => this.rpc((headers) => this.kv.compact({ revision }, { headers }));
+  status = () => this.rpc((headers) => this.maint.status({}, { headers }));
+  leaseGrant = (ttl: bigint, id = 0n) => this.rpc((headers) => this.leases.leaseGrant({ TTL: ttl, ID: id }, { headers }));
+  leaseRevoke = (id: bigint) => this.rpc((headers) => this.leases.leaseRevoke({ ID: id }, { headers }));
+  leaseTimeToLive = (id: bigint, keys: boolean) =>
+    this.rpc((headers) => this.leases.leaseTimeToLive({ ID: id, keys }, { headers }));
+  leaseLeases = () => this.rpc((headers) => this.leases.leaseLeases({}, { headers }));
 
   leaseKeepAlive(id: bigint): Promise<LeaseKeepAliveResponse> {
-    return call(async () => {
-      const s = new BidiStream(this.endpoint, Lease.method.leaseKeepAlive, this.streamHeaders());
+    // A stream's metadata goes in its header block (a server reads it once, at the start).
+    return this.rpc(async (headers) => {
+      const s = new BidiStream(this.endpoint, Lease.method.leaseKeepAlive, headers);
       try {
         await s.send({ ID: id });
         for await (const r of s) return r;
@@ -396,9 +470,27 @@ class ServerApi implements Api {
 
   async watch(r: Init<typeof WatchCreateRequestSchema>, onResponse: (w: WatchResponse) => void,
     onEnd?: (err: MetaStoreError) => void): Promise<WatchHandle> {
-    const s = new BidiStream(this.endpoint, Watch.method.watch, this.streamHeaders());
+    let s!: BidiStream<typeof Watch.method.watch.input, typeof Watch.method.watch.output>;
+    const open = async (): Promise<WatchResponse> => {
+      s = new BidiStream(this.endpoint, Watch.method.watch, await this.headers());
+      await s.send({ requestUnion: { case: "createRequest", value: r } });
+      for await (const w of s) return w; // the rest is read below, from the same stream
+      throw new MetaStoreError(14, "watch stream ended");
+    };
+    // The first answer, created or refused. One refused for its token (dropped since the
+    // login) is asked again once, after a new login.
+    let first = await call(open);
+    if (first.canceled && this.creds && tokenRefusal(first.cancelReason)) {
+      s.close();
+      await call(() => this.logIn());
+      first = await call(open);
+    }
     let cancelled = false;
-    await call(() => s.send({ requestUnion: { case: "createRequest", value: r } }));
+    onResponse(first);
+    if (first.canceled) {
+      s.close();
+      return { cancel: () => {} };
+    }
     (async () => {
       try {
         for await (const w of s) {

@@ -1,7 +1,52 @@
-// The playground's shared state: the store it talks to (this tab or a server), the console
-// shell, and a change feed the panels refresh from.
-import type { Api } from "./api.js";
+// The playground's shared state: the store it talks to (this tab or a server), who the page
+// is signed in as there, the console shell, and a change feed the panels refresh from.
+import type { RangeResponse } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import type { KeyValue } from "../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
+import { Permission_Type } from "../../client/src/gen/etcd/api/authpb/auth_pb.js";
+import { MetaStoreError, type Api, type Credentials } from "./api.js";
+import { ALL } from "./dom.js";
 import type { Shell } from "./shell/index.js";
+
+/** Keys from key to rangeEnd, as etcd gives a range (no rangeEnd: the one key). */
+export interface KeyRange {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+}
+
+/**
+ * A user signed in to a server: the panels and the status line read as it, and the console's
+ * commands run as it unless they say --user. The password is kept in memory only.
+ */
+export interface Session {
+  creds: Credentials;
+  /** The keys the user may read, which the panels show and follow (every key: [ALL]). */
+  scope: KeyRange[];
+}
+
+/**
+ * The keys a user may read: every key if it may read them all (an administrator, or auth is
+ * off), else the ranges its roles may read (a user may get itself and its roles).
+ */
+export async function readable(api: Api, user: string): Promise<KeyRange[]> {
+  try {
+    await api.range({ ...ALL, countOnly: true });
+    return [ALL];
+  } catch (e) {
+    if (!(e instanceof MetaStoreError && e.message === "etcdserver: permission denied")) throw e;
+  }
+  const scope: KeyRange[] = [];
+  for (const role of (await api.userGet(user)).roles) {
+    for (const p of (await api.roleGet(role)).perm) {
+      if (p.permType !== Permission_Type.WRITE) scope.push({ key: p.key, rangeEnd: p.rangeEnd.length ? p.rangeEnd : undefined });
+    }
+  }
+  return scope;
+}
+
+const compare = (a: Uint8Array, b: Uint8Array): number => {
+  for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+};
 
 /** A view on the right: refresh() redraws it from the store (only while it is in view); reset() drops what belonged to the old store. */
 export interface Panel {
@@ -14,6 +59,8 @@ export class App {
   revision = 0n;
   /** Why the store did not answer the last refresh, if it did not. */
   error = "";
+  /** Who the page is signed in as, on a server. */
+  session?: Session;
   private readonly panels: { panel: Panel; root: HTMLElement }[] = [];
   private running: Promise<void> | undefined;
   private readonly listeners = new Set<(text: string) => void>();
@@ -82,11 +129,38 @@ export class App {
     void this.changed();
   }
 
-  /** Switches to another store: panels drop their state, the shell follows. */
-  use(api: Api): void {
+  /** The keys the panels show and follow: every key, unless the page is signed in as a user who may read fewer. */
+  get scope(): KeyRange[] {
+    return this.session?.scope ?? [ALL];
+  }
+
+  /**
+   * The keys in scope (up to limit from each range), in key order, at revision (0: the
+   * latest); as one range's answer: count sums the ranges', header is the first one's.
+   */
+  async read(o: { revision?: bigint; limit?: bigint } = {}): Promise<Pick<RangeResponse, "kvs" | "count" | "more" | "header">> {
+    const out: Pick<RangeResponse, "kvs" | "count" | "more" | "header"> = { kvs: [], count: 0n, more: false, header: undefined };
+    const seen = new Map<string, KeyValue>();
+    let revision = o.revision ?? 0n;
+    for (const r of this.scope) {
+      const resp = await this.api.range({ ...r, revision, limit: o.limit });
+      out.header ??= resp.header;
+      if (revision === 0n) revision = resp.header?.revision ?? 0n; // the others at the same revision
+      out.count += resp.count;
+      out.more ||= resp.more;
+      for (const kv of resp.kvs) seen.set(kv.key.join(), kv);
+    }
+    out.kvs = [...seen.values()].sort((a, b) => compare(a.key, b.key));
+    return out;
+  }
+
+  /** Switches to another store (as session's user, or without one): panels drop their state, the shell follows. */
+  use(api: Api, session?: Session): void {
     this.shell.interrupt();
     this.api = api;
+    this.session = session;
     this.shell.api = api;
+    this.shell.credentials = session?.creds;
     this.onPrompt();
     for (const p of this.panels) p.panel.reset?.();
     this.revision = 0n;

@@ -1,7 +1,7 @@
 // The playground page: boots the core in this tab (restoring the state saved in IndexedDB),
 // wires the console, the toolbar and the panels, and can switch all of them to a live server.
-import { connectServer, startTab, type Api, type WatchHandle } from "./api.js";
-import { App } from "./app.js";
+import { connectServer, isRefusal, startTab, type Api, type WatchHandle } from "./api.js";
+import { App, readable, type KeyRange, type Session } from "./app.js";
 import { $, ALL, debounce, h } from "./dom.js";
 import * as persist from "./persist.js";
 import { Shell } from "./shell/index.js";
@@ -42,7 +42,10 @@ function echo(cmd: string): void {
   for (const [i, l] of cmd.split("\n").entries()) line(`${i === 0 ? shell.prompt : ">"} ${l}`, "in");
 }
 
-// Command history survives reloads where storage is allowed (not in every embedded frame).
+// Command history survives reloads where storage is allowed (not in every embedded frame),
+// but for the lines that may carry a password: those last this page only.
+const SECRET = /(^|\s)--(user|password|new-user-password)\b|(^|\s)user\s+(add|passwd)\s/;
+
 function loadHistory(): string[] {
   try {
     const h = JSON.parse(localStorage.getItem("metastore-history") ?? "[]");
@@ -60,7 +63,7 @@ async function submit(cmd: string): Promise<void> {
   if (cmd.trim() !== "" && history[history.length - 1] !== cmd) {
     history.push(cmd);
     try {
-      localStorage.setItem("metastore-history", JSON.stringify(history.slice(-200)));
+      localStorage.setItem("metastore-history", JSON.stringify(history.filter((c) => !SECRET.test(c)).slice(-200)));
     } catch {
       // storage refused: history lasts this page only
     }
@@ -147,7 +150,9 @@ document.addEventListener("visibilitychange", () => {
 
 const app = new App(tab, shell, echo, () => {
   const where = app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.endpoint;
-  setText(statusLine, app.error ? `${where} · unreachable: ${app.error}` : `${where} · revision ${app.revision}`);
+  const who = app.session ? ` · as ${app.session.creds.user}` : "";
+  const why = isRefusal(app.error) ? `refused: ${app.error}${app.session ? "" : " (sign in)"}` : `unreachable: ${app.error}`;
+  setText(statusLine, `${where}${who} · ${app.error ? why : `revision ${app.revision}`}`);
   if (app.api.mode === "tab") {
     unsaved = true;
     save();
@@ -177,32 +182,40 @@ for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases",
 }
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
-// views: one watch over all keys. If it ends (a server restarting), it is reopened with
-// backoff; switching stores replaces it. feedGen tells a stale feed from the current one.
-let feed: WatchHandle | undefined;
+// views: one watch over all keys (over each range a signed-in user may read, if not all). If
+// it ends (a server restarting), it is reopened with backoff; switching stores replaces it.
+// feedGen tells a stale feed from the current one.
+let feed: WatchHandle[] = [];
 let feedGen = 0;
 let retry: ReturnType<typeof setTimeout> | undefined;
 
-async function follow(api: Api): Promise<void> {
+async function follow(api: Api, scope: KeyRange[] = [ALL]): Promise<void> {
   const gen = ++feedGen;
   clearTimeout(retry);
-  feed?.cancel();
-  feed = undefined;
-  const h = await api.watch({ ...ALL }, (w) => {
+  for (const h of feed) h.cancel();
+  feed = [];
+  const opened = await Promise.allSettled(scope.map((r) => api.watch({ ...r }, (w) => {
     if (w.events.length > 0) void app.changed();
-  }, () => reconnect(api, gen, 0));
-  if (gen === feedGen) feed = h;
-  else h.cancel();
+  }, () => reconnect(api, scope, gen, 0))));
+  const handles = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+  const failed = opened.find((o) => o.status === "rejected");
+  if (gen === feedGen && !failed) {
+    feed = handles;
+    return;
+  }
+  for (const h of handles) h.cancel();
+  if (failed) throw failed.reason;
 }
 
-function reconnect(api: Api, gen: number, attempt: number): void {
+function reconnect(api: Api, scope: KeyRange[], gen: number, attempt: number): void {
   if (gen !== feedGen) return;
   void app.changed(); // shows the store as unreachable if it is
+  clearTimeout(retry); // once, however many of the feed's watches ended
   retry = setTimeout(() => {
     if (gen !== feedGen) return;
-    const p = follow(api);
+    const p = follow(api, scope);
     const mine = feedGen;
-    p.then(() => void app.changed(), () => reconnect(api, mine, attempt + 1));
+    p.then(() => void app.changed(), () => reconnect(api, scope, mine, attempt + 1));
   }, Math.min(10_000, 500 * 2 ** attempt));
 }
 
@@ -213,11 +226,13 @@ const useTab = $<HTMLButtonElement>("#use-tab");
 const tabOnly = ["#clock", "#state"].map((s) => $(s));
 if (location.protocol.startsWith("http")) endpoint.placeholder = `e.g. ${location.origin}`;
 
-async function switchTo(api: Api, announce = true): Promise<void> {
-  await follow(api); // first: a store whose watch fails is not switched to
-  app.use(api);
+/** Shows api's store in the views and the console, as session's user (a server's) or without one. */
+async function switchTo(api: Api, announce = true, session?: Session): Promise<void> {
+  await follow(api, session?.scope); // first: a store whose watch fails is not switched to
+  app.use(api, session);
   useTab.hidden = api.mode === "tab";
   for (const el of tabOnly) el.toggleAttribute("hidden", api.mode !== "tab");
+  showSession();
   if (announce) line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
 }
 
@@ -228,6 +243,57 @@ $<HTMLFormElement>("#connect").addEventListener("submit", async (e) => {
     await switchTo(await connectServer(url));
   } catch (err) {
     line(`Error: cannot connect to ${url}: ${(err as Error).message}`, "err");
+    return;
+  }
+  await app.changed();
+  if (isRefusal(app.error)) {
+    line(`${app.api.endpoint} refuses a client without a user (${app.error}): sign in, or give each command --user NAME:PASSWORD.`, "out");
+    userField.focus();
+  }
+});
+
+// ---- sign-in (server mode) ----
+
+// A server with auth on refuses a client without a user. Signed in, the page's views and
+// status line read as that user (only the keys it may read), and the console's commands run
+// as it unless they say --user. The password is kept in memory only (the field is emptied at
+// once, nothing is saved); signing out, switching stores or reloading drops it.
+const sessionGroup = $("#session");
+const signIn = $<HTMLFormElement>("#sign-in");
+const userField = $<HTMLInputElement>("#user");
+const passwordField = $<HTMLInputElement>("#password");
+const signedIn = $("#signed-in");
+const signOut = $<HTMLButtonElement>("#sign-out");
+
+function showSession(): void {
+  sessionGroup.hidden = app.api.mode !== "server";
+  signIn.hidden = app.session !== undefined;
+  signedIn.hidden = signOut.hidden = app.session === undefined;
+  setText($("#signed-in-user"), app.session?.creds.user ?? "");
+}
+
+signIn.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const creds = { user: userField.value, password: passwordField.value };
+  passwordField.value = "";
+  try {
+    const api = await app.api.client(creds); // a wrong password fails here
+    await switchTo(api, false, { creds, scope: await readable(api, creds.user) });
+    line(`Signed in to ${api.endpoint} as ${creds.user}: the views and the console's commands (unless they say --user) act as ${creds.user}.`, "out");
+    signOut.focus();
+  } catch (err) {
+    line(`Error: cannot sign in as ${creds.user}: ${(err as Error).message}`, "err");
+    passwordField.focus();
+  }
+});
+
+signOut.addEventListener("click", async () => {
+  try {
+    await switchTo(await app.api.client(), false);
+    line(`Signed out of ${app.api.endpoint}.`, "out");
+    userField.focus();
+  } catch (err) {
+    line(`Error: ${(err as Error).message}`, "err");
   }
 });
 useTab.addEventListener("click", () => void switchTo(tab).catch((e) => line(`Error: ${(e as Error).message}`, "err")));

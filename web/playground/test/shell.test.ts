@@ -1137,6 +1137,22 @@ test("auth restricts the console's client, not the page's own Api", async () => 
   await root.authDisable();
 });
 
+test("the page's sign-in is the console's default user; --user overrides it", async () => {
+  await api.tab!.reset();
+  const r = new Recorder(api);
+  await r.shell.run("user add root:r\nuser add alice:a\nrole add reader\nrole grant-permission reader read a --prefix\n" +
+    "user grant-role alice reader\nauth enable\nput a1 1 --user root:r");
+  assert.match(r.take(), /Authentication Enabled\nOK$/);
+  r.shell.credentials = { user: "alice", password: "a" };
+  await r.shell.run("get a1\nput a2 x\nput a2 x --user root:r\nget a2 --user root:r\nget a2 --user alice:wrong");
+  assert.equal(r.take(), "a1\n1\n! Error: etcdserver: permission denied\nOK\na2\nx\n" +
+    "! Error: etcdserver: authentication failed, invalid user ID or password");
+  r.shell.credentials = undefined;
+  await r.shell.run("get a1");
+  assert.equal(r.take(), "! Error: etcdserver: user name is empty");
+  await r.shell.run("auth disable --user root:r");
+});
+
 // The prompt shown for line i of a multi-line input (for the transcript only).
 function promptAfter(input: string, i: number): string {
   const lines = input.split("\n");

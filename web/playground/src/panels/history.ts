@@ -17,12 +17,12 @@ const isCompacted = (e: unknown) => (e as { code?: number }).code === 11 && Stri
  * tells): ranges at a revision at or after the compaction succeed, before it fail. guess, the
  * answer last time, is checked first (two reads) before searching.
  */
-export async function oldestRevision(api: Api, current: bigint, guess = 0n): Promise<bigint> {
+export async function oldestRevision(api: Api, current: bigint, guess = 0n, probe: Uint8Array = ALL.key): Promise<bigint> {
   let lo = 1n, hi = current; // invariant: reading at hi works
   if (hi < 1n) return 1n;
   const readable = async (rev: bigint) => {
     try {
-      await api.range({ key: ALL.key, revision: rev, countOnly: true }); // one key: cheap
+      await api.range({ key: probe, revision: rev, countOnly: true }); // one key (one the user may read): cheap
       return true;
     } catch (e) {
       if (isCompacted(e)) return false;
@@ -129,7 +129,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     const rev = BigInt(slider.value);
     const mine = ++asked;
     at.textContent = String(rev);
-    const r = await app.api.range({ ...ALL, revision: rev, limit: LIMIT });
+    const r = await app.read({ revision: rev, limit: LIMIT });
     if (mine !== asked) return;
     snapshot.replaceChildren(...r.kvs.map((kv) => h("tr", {},
       h("td", { class: "mono" }, text(kv.key)), h("td", { class: "mono" }, text(kv.value)),
@@ -154,7 +154,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
 
   const showDiff = guard(async () => {
     const [x, y] = [num(a.value, oldest, "from"), num(b.value, app.revision, "to")];
-    const [ra, rb] = await Promise.all([app.api.range({ ...ALL, revision: x }), app.api.range({ ...ALL, revision: y })]);
+    const [ra, rb] = await Promise.all([app.read({ revision: x }), app.read({ revision: y })]);
     const d = diff(ra.kvs, rb.kvs);
     changes.replaceChildren(...d.map((c) => h("tr", { class: c.before === undefined ? "put" : c.after === undefined ? "delete" : "" },
       h("td", { class: "mono" }, c.key), h("td", { class: "mono" }, c.before ?? "—"), h("td", { class: "mono" }, c.after ?? "—"))));
@@ -192,7 +192,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
 
   return {
     async refresh() {
-      oldest = await oldestRevision(app.api, app.revision, oldest);
+      oldest = await oldestRevision(app.api, app.revision, oldest, app.scope[0]?.key);
       slider.min = String(oldest);
       slider.max = String(app.revision);
       if (follow.checked || BigInt(slider.value) < oldest) slider.value = String(app.revision);

@@ -156,15 +156,24 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
 
   return {
     async refresh() {
-      const r = await app.api.range({ ...ALL, limit: LIMIT });
+      const r = await app.read({ limit: LIMIT }).catch((e: Error) => {
+        // The tree shown (if any) is what the store held before: say it is not current.
+        count.textContent = `Keys not read: ${e.message}`;
+        throw e;
+      });
       last = r.kvs;
-      count.textContent = `${r.count} key${r.count === 1n ? "" : "s"}${r.more ? ` (first ${LIMIT} shown)` : ""} at revision ${r.header?.revision ?? 0n}`;
+      // A user who may read only some keys sees those (the count says so).
+      const who = app.scope[0] === ALL ? "" : ` ${app.session?.creds.user} may read`;
+      count.textContent = `${r.count} key${r.count === 1n ? "" : "s"}${who}${r.more ? ` (first ${LIMIT} shown)` : ""} at revision ${r.header?.revision ?? 0n}`;
       await render();
     },
     reset() {
       selected = undefined;
       editor = undefined;
       treeShown = viewShown = "";
+      last = [];
+      count.textContent = "";
+      treeEl.replaceChildren();
     },
   };
 }

@@ -1,7 +1,7 @@
 // The etcdctl commands this console runs, with etcdctl's flags, checks, calls and output.
 // Each command's run gets its parsed arguments and an Env from the shell.
 import type { WatchResponse } from "../../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
-import type { Api } from "../api.js";
+import type { Api, Credentials } from "../api.js";
 import type { FlagSpec, FlagValue } from "./args.js";
 import { GoError, errorMessage, goDuration, hex16, parseInt64, utf8 } from "./gofmt.js";
 import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, prefixEnd, putRequest } from "./kv.js";
@@ -15,6 +15,8 @@ export const API_VERSION = "3.6";
 /** What a command may use of the shell. */
 export interface Env {
   readonly api: Api;
+  /** The user a command without --user runs as (the page's sign-in, as etcdctl's ETCDCTL_USER). */
+  readonly credentials?: Credentials;
   /** This command's output (flushed when it returns). */
   readonly out: Sink;
   /** A sink for output that comes later, from a background task; flush() after each burst. */
@@ -35,7 +37,8 @@ export interface Call {
   flags: Record<string, FlagValue>;
   /**
    * etcdctl's mustClientFromCmd: checks the credentials (--user) and --write-out, then gives
-   * the client, logged in if --user says so (a failed login rejects, as clientv3.New fails).
+   * the client, logged in if --user (or else the Env's credentials) says so (a failed login
+   * rejects, as clientv3.New fails).
    */
   client(): Promise<Api>;
   /** The printer for --write-out/--hex (after client()). */

@@ -148,7 +148,7 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
     args: p.args,
     raw: rest,
     flags: p.values,
-    client: async () => env.api.client(config()),
+    client: async () => env.api.client(config() ?? env.credentials),
     printer() {
       if (!printer) config();
       return printer!;

@@ -2,7 +2,7 @@
 // (the core in this tab, or a server) and prints what etcdctl v3.6 prints.
 //
 // `clear` is not a command here: the page handles it before calling run().
-import type { Api } from "../api.js";
+import type { Api, Credentials } from "../api.js";
 import { tokenize } from "./args.js";
 import type { Env } from "./commands.js";
 import { dispatch } from "./dispatch.js";
@@ -76,6 +76,12 @@ export class Shell {
   private readonly wakers = new Set<() => void>();
   /** What interrupt() calls to give the prompt back from the runs in progress. */
   private readonly stoppers = new Set<() => void>();
+
+  /**
+   * The user a command without --user runs as: the page's sign-in to a server (etcdctl's
+   * ETCDCTL_USER, in effect). A command's own --user overrides it.
+   */
+  credentials?: Credentials;
 
   constructor(api: Api, private readonly out: Output) {
     this.current = api;
@@ -205,6 +211,7 @@ export class Shell {
     if (/(^|\/)etcdctl$/.test(words[0])) words = words.slice(1);
     const env: Env = {
       api: this.current,
+      credentials: this.credentials,
       out,
       background: () => new Block(this.out),
       sleep: (ms) => this.sleep(ms, out, epoch),
