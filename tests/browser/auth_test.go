@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -59,16 +58,6 @@ func TestBrowserAuth(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	tlsConf := &tls.Config{RootCAs: roots}
-	dial := func(user, password string) *clientv3.Client {
-		t.Helper()
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{pageOrigin}, DialTimeout: 5 * time.Second,
-			TLS: tlsConf, Username: user, Password: password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cli.Close() })
-		return cli
-	}
 	bg := context.Background()
 	must := func(_ any, err error) {
 		t.Helper()
@@ -76,18 +65,8 @@ func TestBrowserAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-
 	// Root, a role reading app/, the user alice with it; then auth on.
-	setup := dial("", "")
-	must(setup.UserAdd(bg, "root", "rootpw"))
-	must(setup.UserGrantRole(bg, "root", "root"))
-	must(setup.RoleAdd(bg, "reader"))
-	must(setup.RoleGrantPermission(bg, "reader", "app/", clientv3.GetPrefixRangeEnd("app/"), clientv3.PermissionType(clientv3.PermRead)))
-	must(setup.UserAdd(bg, "alice", "pw1"))
-	must(setup.UserGrantRole(bg, "alice", "reader"))
-	must(setup.Put(bg, "app/a", "1"))
-	must(setup.Put(bg, "secret/x", "s"))
-	must(setup.AuthEnable(bg))
+	dial := setupAuth(t, pageOrigin, tlsConf, "pw1").dial
 	root := dial("root", "rootpw")
 
 	// tokenDropped reports whether the member now refuses a token it gave alice before: raw

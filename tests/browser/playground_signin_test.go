@@ -6,9 +6,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // TestPlaygroundServerSignIn: the playground in server mode against a member with auth on
@@ -23,16 +20,6 @@ func TestPlaygroundServerSignIn(t *testing.T) {
 	ctx, addr := playground(t)
 	const password = "alice-secret-pw"
 
-	dial := func(user, password string) *clientv3.Client {
-		t.Helper()
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second,
-			Username: user, Password: password})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cli.Close() })
-		return cli
-	}
 	bg := context.Background()
 	must := func(_ any, err error) {
 		t.Helper()
@@ -40,17 +27,7 @@ func TestPlaygroundServerSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	setup := dial("", "")
-	must(setup.UserAdd(bg, "root", "rootpw"))
-	must(setup.UserGrantRole(bg, "root", "root"))
-	must(setup.RoleAdd(bg, "reader"))
-	must(setup.RoleGrantPermission(bg, "reader", "app/", clientv3.GetPrefixRangeEnd("app/"), clientv3.PermissionType(clientv3.PermRead)))
-	must(setup.UserAdd(bg, "alice", password))
-	must(setup.UserGrantRole(bg, "alice", "reader"))
-	must(setup.Put(bg, "app/a", "1"))
-	must(setup.Put(bg, "app/b", "2"))
-	must(setup.Put(bg, "secret/x", "s"))
-	must(setup.AuthEnable(bg))
+	dial := setupAuth(t, addr, nil, password, "app/b", "2").dial
 
 	status := func(want, what string) {
 		t.Helper()

@@ -56,7 +56,8 @@ type pair struct {
 	stats map[string]*[2]int
 }
 
-func numOps(t *testing.T) int {
+// numOps is how many random operations a run makes: DIFF_OPS, or full (short under -short).
+func numOps(t *testing.T, full, short int) int {
 	if s := os.Getenv("DIFF_OPS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -65,9 +66,9 @@ func numOps(t *testing.T) int {
 		return n
 	}
 	if testing.Short() {
-		return 3000
+		return short
 	}
-	return 20000
+	return full
 }
 
 func seed(t *testing.T) int64 {
@@ -120,7 +121,7 @@ func runDifferential(t *testing.T, sut target, sutHeaders bool, revs revisions, 
 	ew := startGRPCWatches(t, ctx, "etcd", pb.NewWatchClient(etcd.Conn), watches)
 	cw := watch(watches)
 
-	n := numOps(t)
+	n := numOps(t, 20000, 3000)
 	for p.step = 0; p.step < n; p.step++ {
 		switch k := g.rng.Intn(100); {
 		case k < 28:

@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -45,20 +44,6 @@ func TestDifferentialEtcdSnapshot(t *testing.T) {
 	for _, authOn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("auth=%v", authOn), func(t *testing.T) { runEtcdSnapshot(t, authOn) })
 	}
-}
-
-func etcdSnapOps(t *testing.T) int {
-	if s := os.Getenv("DIFF_OPS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("DIFF_OPS: %v", err)
-		}
-		return n
-	}
-	if testing.Short() {
-		return 500
-	}
-	return 1500
 }
 
 // Passwords of the users the history creates.
@@ -122,7 +107,7 @@ func runEtcdSnapshot(t *testing.T, authOn bool) {
 		g.rev = max(g.rev, h.Revision)
 	}
 	var writes, deletes, revokes int
-	n := etcdSnapOps(t)
+	n := numOps(t, 1500, 500)
 	for step := range n {
 		switch k := rng.Intn(100); {
 		case step == n/3:
