@@ -19,6 +19,7 @@ import (
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/internal/testserver"
+	"github.com/metastore/metastore/server/node"
 )
 
 // The playground's console is etcdctl reimplemented in TypeScript. These tests type the same
@@ -598,6 +599,10 @@ func shellWords(line string) []string {
 // step printed, stdout and stderr in order, without the JSON log lines of etcdctl's client.
 // It may run on a goroutine of its own (beside the console's run), so it reports with
 // t.Errorf, never t.Fatal.
+// fastLogins: bcrypt's cheapest cost for the members the script logs in to (the tab uses it
+// too); a login at the default cost takes seconds under -race on a loaded machine.
+var fastLogins = node.Config{BcryptCost: 4}
+
 func runEtcdctl(t *testing.T, bin, endpoint string) []string {
 	var out []string
 	lease := ""
@@ -606,7 +611,10 @@ func runEtcdctl(t *testing.T, bin, endpoint string) []string {
 		if s.etcdctl != "" {
 			line = s.etcdctl
 		}
-		args := append([]string{"--endpoints", endpoint}, shellWords(strings.ReplaceAll(line, "$LEASE", lease))...)
+		// Generous timeouts first (a step's own flags come later and win): a loaded machine
+		// must not turn etcdctl's 2 s dial (a login included) or 5 s call into an error.
+		args := append([]string{"--endpoints", endpoint, "--dial-timeout=15s", "--command-timeout=15s"},
+			shellWords(strings.ReplaceAll(line, "$LEASE", lease))...)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		switch {
@@ -789,7 +797,7 @@ func errorLines(s string) string {
 // TestConsoleLikeEtcdctl: the console on the store in the tab against etcdctl on a fresh
 // member.
 func TestConsoleLikeEtcdctl(t *testing.T) {
-	_, ref := testserver.Start(t, testserver.Options{})
+	_, ref := testserver.Start(t, testserver.Options{Node: fastLogins})
 	want := etcdctlBeside(t, ref)
 	ctx, _ := playground(t)
 	got := runConsole(t, ctx)
@@ -812,11 +820,11 @@ func etcdctlBeside(t *testing.T, ref string) <-chan []string {
 // than the page's) against etcdctl on another: the same script, the same output, headers
 // included.
 func TestConsoleLikeEtcdctlServer(t *testing.T) {
-	_, ref := testserver.Start(t, testserver.Options{})
+	_, ref := testserver.Start(t, testserver.Options{Node: fastLogins})
 	want := etcdctlBeside(t, ref)
 	ctx, page := playground(t)
 	// Another origin than the page's: the member must allow it, as etcd's --cors does.
-	_, other := testserver.Start(t, testserver.Options{CORS: grpcweb.ParseOrigins("http://" + page)})
+	_, other := testserver.Start(t, testserver.Options{Node: fastLogins, CORS: grpcweb.ParseOrigins("http://" + page)})
 	fill(t, ctx, `[aria-label="server address"]`, "http://"+other)
 	click(t, ctx, "#connect-button")
 	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")

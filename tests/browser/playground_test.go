@@ -36,7 +36,8 @@ func playground(t *testing.T) (context.Context, string) {
 			t.Fatalf("the playground is not built (run make web): %v", err)
 		}
 	}
-	_, addr := testserver.Start(t, testserver.Options{UI: web.Handler(os.DirFS(dist))})
+	// bcrypt's cheapest cost: the sign-in test logs in once per console command.
+	_, addr := testserver.Start(t, testserver.Options{UI: web.Handler(os.DirFS(dist)), Node: fastLogins})
 	ctx := browser(t)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)); err != nil {
 		t.Fatal(err)

@@ -130,18 +130,24 @@ function setText(el: HTMLElement, text: string): void {
 // The tab's state is saved shortly after each change (and when the page is hidden or left),
 // and restored on load. Only the tab's store is saved, whichever store the page shows.
 let unsaved = false;
-const saveNow = async () => {
-  if (!unsaved) return;
-  unsaved = false;
-  try {
-    const snap = await tab.tab!.snapshot();
-    await persist.save(snap);
-    setText(savedState, `saved at rev ${(await tab.status()).header?.revision ?? 0n}`);
-  } catch (e) {
-    unsaved = true;
-    setText(savedState, `not saved: ${(e as Error).message}`);
-  }
-};
+// Saves run one after another: two at once could finish out of order and leave the older
+// snapshot in IndexedDB (a reload then lost the last change).
+let saving: Promise<void> = Promise.resolve();
+const saveNow = (): Promise<void> =>
+  (saving = saving.then(async () => {
+    if (!unsaved) return;
+    unsaved = false;
+    try {
+      // The revision before the snapshot: the label never claims more than was saved.
+      const rev = (await tab.status()).header?.revision ?? 0n;
+      const snap = await tab.tab!.snapshot();
+      await persist.save(snap);
+      setText(savedState, `saved at rev ${rev}`);
+    } catch (e) {
+      unsaved = true;
+      setText(savedState, `not saved: ${(e as Error).message}`);
+    }
+  }));
 const save = debounce(() => void saveNow(), 200);
 addEventListener("pagehide", () => void saveNow());
 document.addEventListener("visibilitychange", () => {
