@@ -183,7 +183,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.gwConn = conn
 	// JSON with base64 bytes is at most about twice the protobuf it decodes to.
-	gateway, err := grpcweb.NewGateway(context.Background(), conn, cfg.CORS, 2*int64(n.Config().MaxRequestBytes)+grpcOverheadBytes)
+	gateway, err := grpcweb.NewGateway(context.Background(), conn, cfg.CORS, 2*int64(n.Config().MaxRequestBytes)+v3rpc.GRPCOverhead)
 	if err != nil {
 		s.Stop()
 		return nil, err
@@ -200,7 +200,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.UI != nil {
 		mux.Handle("/", cfg.UI)
 	}
-	web := grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+grpcOverheadBytes, mux)
+	web := grpcweb.New(s.grpc, cfg.CORS, n.Config().MaxRequestBytes+v3rpc.GRPCOverhead, mux)
 	s.http = &http.Server{Handler: web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if serverTLS != nil {
 		s.https = &http.Server{Handler: grpcOverHTTPS(s.grpc, web), TLSConfig: serverTLS,
@@ -436,9 +436,6 @@ func (s *Server) gatewayCN(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
-// grpcOverheadBytes is what etcd allows on top of --max-request-bytes for a message.
-const grpcOverheadBytes = 512 * 1024
 
 func maxStreams(n uint32) uint32 {
 	if n == 0 {

@@ -23,8 +23,8 @@ import (
 	"github.com/metastore/metastore/server/pbconv"
 )
 
-// grpcOverhead is what etcd allows on top of --max-request-bytes for a received message.
-const grpcOverhead = 512 * 1024
+// GRPCOverhead is what etcd allows on top of --max-request-bytes for a received message.
+const GRPCOverhead = 512 * 1024
 
 // Options configure the gRPC server.
 type Options struct {
@@ -45,7 +45,7 @@ func NewServer(n *node.Node, o Options) *grpc.Server {
 		log = slog.Default()
 	}
 	s := grpc.NewServer(append([]grpc.ServerOption{
-		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes + grpcOverhead),
+		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes + GRPCOverhead),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),

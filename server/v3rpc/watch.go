@@ -23,7 +23,7 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 	ws := s.n.Store().NewWatchStream()
 	defer ws.Close()
 	hdr := s.n.Header()
-	limit := s.n.Config().MaxRequestBytes + grpcOverhead
+	limit := s.n.Config().MaxRequestBytes + GRPCOverhead
 
 	errc := make(chan error, 1)
 	// A watch the caller may not create is answered with a cancel (watch ID -1) on the
