@@ -61,8 +61,8 @@ func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Contex
 	bctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
 	// A bound for a hung browser, not a speed check: the longest test (the console against
-	// etcdctl) takes about 40 s in its browser on an idle machine.
-	ctx, cancel3 := context.WithTimeout(bctx, 5*time.Minute)
+	// etcdctl, both modes at once) takes about a minute in its browser on an idle machine.
+	ctx, cancel3 := context.WithTimeout(bctx, 10*time.Minute)
 	t.Cleanup(cancel3)
 	return ctx
 }

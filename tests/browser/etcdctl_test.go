@@ -796,40 +796,41 @@ func errorLines(s string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestConsoleLikeEtcdctl: the console on the store in the tab against etcdctl on a fresh
-// member.
+// TestConsoleLikeEtcdctl types the script into the console in two tabs of one browser at
+// once, and compares each with one run of etcdctl on a fresh member (on a goroutine of its
+// own, beside them: the runs touch different members, and each spends most of its time
+// waiting on processes, pages and watches that print nothing):
+//   - tab: the console on the store in the tab (headers differ: not compared);
+//   - server: the console connected to a fresh member of another origin than the page's,
+//     headers included.
+//
+// The pages come from two origins, so that the tab's saved store (IndexedDB) is not shared.
 func TestConsoleLikeEtcdctl(t *testing.T) {
 	_, ref := testserver.Start(t, testserver.Options{Node: fastLogins})
-	want := etcdctlBeside(t, ref)
-	ctx, _ := playground(t)
-	got := runConsole(t, ctx)
-	compareWithEtcdctl(t, <-want, got, true)
-}
-
-// etcdctlBeside runs the script through etcdctl against ref on a goroutine of its own, while
-// the test drives the console: the two runs touch different members, and each spends most
-// of its time waiting (on processes, on the page, on watches that print nothing).
-func etcdctlBeside(t *testing.T, ref string) <-chan []string {
 	bin := etcdctl(t)
-	want := make(chan []string, 1)
-	done := make(chan struct{})
-	go func() { defer close(done); want <- runEtcdctl(t, bin, ref) }()
-	t.Cleanup(func() { <-done }) // it reports through t: the test must outlive it
-	return want
-}
-
-// TestConsoleLikeEtcdctlServer: the console connected to a fresh member (of another origin
-// than the page's) against etcdctl on another: the same script, the same output, headers
-// included.
-func TestConsoleLikeEtcdctlServer(t *testing.T) {
-	_, ref := testserver.Start(t, testserver.Options{Node: fastLogins})
-	want := etcdctlBeside(t, ref)
-	ctx, page := playground(t)
-	// Another origin than the page's: the member must allow it, as etcd's --cors does.
-	_, other := testserver.Start(t, testserver.Options{Node: fastLogins, CORS: grpcweb.ParseOrigins("http://" + page)})
-	fill(t, ctx, `[aria-label="server address"]`, "http://"+other)
-	click(t, ctx, "#connect-button")
-	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
-	got := runConsole(t, ctx)
-	compareWithEtcdctl(t, <-want, got, false)
+	var want []string
+	etcdctlDone := make(chan struct{})
+	go func() { defer close(etcdctlDone); want = runEtcdctl(t, bin, ref) }()
+	t.Cleanup(func() { <-etcdctlDone }) // it reports through t: the test must outlive it
+	tabCtx, _ := playground(t)
+	serverCtx, page := playgroundInTab(t, tabCtx)
+	compare := func(t *testing.T, got []string, tab bool) {
+		<-etcdctlDone
+		compareWithEtcdctl(t, want, got, tab)
+	}
+	t.Run("modes", func(t *testing.T) {
+		t.Run("tab", func(t *testing.T) {
+			t.Parallel()
+			compare(t, runConsole(t, tabCtx), true)
+		})
+		t.Run("server", func(t *testing.T) {
+			t.Parallel()
+			// Another origin than the page's: the member must allow it, as etcd's --cors does.
+			_, other := testserver.Start(t, testserver.Options{Node: fastLogins, CORS: grpcweb.ParseOrigins("http://" + page)})
+			fill(t, serverCtx, `[aria-label="server address"]`, "http://"+other)
+			click(t, serverCtx, "#connect-button")
+			waitFor(t, serverCtx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
+			compare(t, runConsole(t, serverCtx), false)
+		})
+	})
 }
