@@ -1,6 +1,8 @@
 package core
 
 import (
+	"time"
+
 	"sync"
 
 	"github.com/metastore/metastore/core/auth"
@@ -32,6 +34,10 @@ type Config struct {
 	MinLeaseTTL int64
 	// Watch tunes the watch hub.
 	Watch mvcc.WatchConfig
+	// CompactionBatchLimit and CompactionSleepInterval pace the background deletes of a
+	// compaction (mvcc.Config); zero takes etcd's defaults.
+	CompactionBatchLimit    int
+	CompactionSleepInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -107,15 +113,21 @@ func (s *Store) MVCC() *mvcc.Store { return s.kv }
 // Clock returns the store's clock.
 func (s *Store) Clock() clock.Clock { return s.cfg.Clock }
 
-// Compact discards history below r.Revision (see mvcc.Store.Compact). Physical has no
-// extra effect: compaction completes before Compact returns.
+// Compact discards history below r.Revision (see mvcc.Store.Compact): reads and watches
+// below it fail once Compact returns, and the backend's deletes follow in the background.
+// With r.Physical the response's PhysicalDone tells when they are done; Compact itself never
+// waits for them (it runs on the apply path).
 func (s *Store) Compact(r *CompactionRequest) (*CompactionResponse, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.kv.Compact(r.Revision); err != nil {
 		return nil, err
 	}
-	return &CompactionResponse{Header: ResponseHeader{Revision: s.kv.Rev()}}, nil
+	resp := &CompactionResponse{Header: ResponseHeader{Revision: s.kv.Rev()}}
+	if r.Physical {
+		resp.PhysicalDone = s.kv.PhysicalDone(r.Revision)
+	}
+	return resp, nil
 }
 
 // HashKV hashes the key history up to rev (0 = current).

@@ -145,6 +145,10 @@ type CompactionRequest struct {
 
 type CompactionResponse struct {
 	Header ResponseHeader
+	// PhysicalDone, set when the request asked for Physical, is closed once the backend
+	// holds nothing the compaction dropped; whoever answers the client waits for it, not the
+	// apply path. Not part of etcd's response.
+	PhysicalDone <-chan struct{}
 }
 
 type LeaseGrantRequest struct {

@@ -314,6 +314,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 	case "compaction":
 		var r struct {
 			Revision int64 `json:"revision,string"`
+			Physical bool  `json:"physical"`
 		}
 		if err := decode(&r); err != nil {
 			return nil, err
@@ -321,9 +322,12 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err := store.CheckAdmin(ai); err != nil {
 			return nil, err
 		}
-		resp, err := store.Compact(&core.CompactionRequest{Revision: r.Revision})
+		resp, err := store.Compact(&core.CompactionRequest{Revision: r.Revision, Physical: r.Physical})
 		if err != nil {
 			return nil, err
+		}
+		if resp.PhysicalDone != nil {
+			<-resp.PhysicalDone
 		}
 		return map[string]any{"header": header(resp.Header)}, nil
 	case "lease.grant":

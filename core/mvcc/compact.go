@@ -3,15 +3,53 @@ package mvcc
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/kv"
 )
 
+// Compaction, as etcd does it, in two parts:
+//
+//   - Compact (on the apply path, under the write lock) compacts the key index, which is in
+//     memory, and records the new compact revision with the entry's applied index. From then on
+//     no read or watch can reach below it: the logical state is final and the same on every
+//     member.
+//   - A background goroutine (the compactor) then hashes the history it is about to drop (the
+//     compaction hash HashKV keeps, as etcd's hashStorage) and deletes the dropped versions
+//     from the backend in batches of CompactionBatchLimit, pausing CompactionSleepInterval
+//     between batches and taking the write lock only for each batch's commit, so that writes
+//     go on while a year of history is deleted. When it is done it records the revision as
+//     finished; a store that opens with an unfinished one (a crash, a snapshot taken
+//     meanwhile) resumes it.
+//
+// The backend may thus hold versions below the compact revision that nothing can read; HashKV
+// skips them, so hashes do not depend on how far a member's compactor has got.
+
+// Defaults of etcd's --compaction-batch-limit and --compaction-sleep-interval.
+const (
+	DefaultCompactionBatchLimit    = 1000
+	DefaultCompactionSleepInterval = 10 * time.Millisecond
+)
+
+// metaFinishedCompactRev is the last compaction whose deletes are all in the backend (etcd's
+// finishedCompactRev; metaCompactRev is its scheduledCompactRev).
+const metaFinishedCompactRev = "mvcc/finishedCompactRev"
+
+// compactJob is one physical compaction.
+type compactJob struct {
+	rev  int64                    // the compact revision
+	prev int64                    // the compact revision before it
+	hash bool                     // take the compaction hash (not for one resumed after a restart)
+	keep map[kv.Revision]struct{} // the versions at or below rev that stay
+	done chan struct{}            // closed when the deletes are committed
+}
+
 // Compact discards history below rev: for every key it keeps the newest version at or below
 // rev and everything newer. It fails with ErrCompacted when rev is at or below the current
 // compact revision and with ErrFutureRev above the current revision. Compacting changes no
-// revision. The physical deletion happens before Compact returns.
+// revision. The index is compacted before Compact returns; the backend's deletes follow in
+// the background (PhysicalDone tells when).
 //
 // A tombstone exactly at rev stays in the backend until the next compaction, so a watcher
 // starting at rev still sees that delete (etcd issue #19179); it is left out of the index and
@@ -25,32 +63,18 @@ func (s *Store) Compact(rev int64) error {
 	if rev > s.currentRev {
 		return ErrFutureRev
 	}
-	s.hashes = append(s.hashes, HashResult{Hash: s.hashLocked(rev), CompactRevision: s.compactRev, HashRevision: rev})
-	if len(s.hashes) > maxHashes {
-		s.hashes = s.hashes[1:]
-	}
 	keep := make(map[kv.Revision]struct{})
 	s.compactIndex(rev, keep)
 
-	b := &s.batch
-	s.b.Ascend(0, rev+1, func(r *backend.Record) bool {
-		if _, ok := keep[r.Rev]; ok {
-			return true
-		}
-		if r.Tombstone && r.Rev.Main == rev {
-			return true
-		}
-		b.Deletes = append(b.Deletes, r.Rev)
-		return true
-	})
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], uint64(rev))
-	b.Meta = append(b.Meta, backend.MetaEntry{Key: metaCompactRev, Value: v[:]})
+	s.batch.Meta = append(s.batch.Meta, backend.MetaEntry{Key: metaCompactRev, Value: v[:]})
 	err := s.commitLocked()
-	b.Reset()
+	s.batch.Reset()
 	if err != nil {
 		return fmt.Errorf("mvcc: compact at %d: %w", rev, err)
 	}
+	s.scheduleLocked(&compactJob{rev: rev, prev: s.compactRev, hash: true, keep: keep})
 	s.compactRev = rev
 	s.hub.kick()
 	return nil
@@ -69,6 +93,158 @@ func (s *Store) compactIndex(rev int64, keep map[kv.Revision]struct{}) {
 	for _, ki := range empty {
 		s.index.Delete(ki)
 	}
+}
+
+// keptLocked returns the versions at or below the compact revision that the index still
+// refers to: once the index is compacted, exactly those the backend keeps there. The caller
+// holds s.mu.
+func (s *Store) keptLocked() map[kv.Revision]struct{} {
+	keep := make(map[kv.Revision]struct{})
+	s.index.Ascend(func(ki *keyIndex) bool {
+		for _, e := range ki.revs {
+			if e.rev.Main > s.compactRev {
+				break
+			}
+			if !e.tomb {
+				keep[e.rev] = struct{}{}
+			}
+		}
+		return true
+	})
+	return keep
+}
+
+// pendingDelete reports whether r is a version that compaction at compactRev dropped and the
+// compactor has yet to delete, given keep (keptLocked; nil when no deletes are pending).
+func pendingDelete(r *backend.Record, compactRev int64, keep map[kv.Revision]struct{}) bool {
+	if keep == nil || r.Rev.Main > compactRev || (r.Tombstone && r.Rev.Main == compactRev) {
+		return false
+	}
+	_, ok := keep[r.Rev]
+	return !ok
+}
+
+// scheduleLocked queues j for the compactor. The caller holds s.mu.
+func (s *Store) scheduleLocked(j *compactJob) {
+	j.done = make(chan struct{})
+	s.cmu.Lock()
+	s.jobs = append(s.jobs, j)
+	s.cmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// PhysicalDone returns a channel closed once the backend holds nothing that the compaction at
+// rev (or an earlier one) drops: what CompactionRequest.physical waits for.
+func (s *Store) PhysicalDone(rev int64) <-chan struct{} {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	for _, j := range s.jobs {
+		if j.rev >= rev {
+			return j.done
+		}
+	}
+	return closedChan
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// compactPending reports whether a compaction's deletes are not all in the backend yet.
+func (s *Store) compactPending() bool {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return len(s.jobs) > 0
+}
+
+// runCompactor runs the queued compactions, oldest first, until stop is closed.
+func (s *Store) runCompactor() {
+	defer close(s.compactorDone)
+	for {
+		s.cmu.Lock()
+		var j *compactJob
+		if len(s.jobs) > 0 {
+			j = s.jobs[0]
+		}
+		s.cmu.Unlock()
+		if j == nil {
+			select {
+			case <-s.wake:
+				continue
+			case <-s.stop:
+				return
+			}
+		}
+		if !s.compactPhysical(j) {
+			return // stopped; the next open resumes it
+		}
+		s.cmu.Lock()
+		s.jobs = s.jobs[1:]
+		s.cmu.Unlock()
+		close(j.done)
+	}
+}
+
+// compactPhysical hashes what j drops and deletes it from the backend; false if the store was
+// closed first.
+func (s *Store) compactPhysical(j *compactJob) bool {
+	if j.hash {
+		// Below j.rev nothing changes but these deletes: the hash needs no lock.
+		h := s.hashRange(j.rev, j.prev, nil)
+		s.mu.Lock()
+		s.hashes = append(s.hashes, HashResult{Hash: h, CompactRevision: j.prev, HashRevision: j.rev})
+		if len(s.hashes) > maxHashes {
+			s.hashes = s.hashes[1:]
+		}
+		s.mu.Unlock()
+	}
+	var b backend.Batch
+	from := int64(0)
+	for {
+		b.Reset()
+		s.b.Ascend(from, j.rev+1, func(r *backend.Record) bool {
+			from = r.Rev.Main
+			if _, ok := j.keep[r.Rev]; ok || (r.Tombstone && r.Rev.Main == j.rev) {
+				return true
+			}
+			b.Deletes = append(b.Deletes, r.Rev)
+			return len(b.Deletes) < s.batchLimit
+		})
+		last := len(b.Deletes) < s.batchLimit
+		if last {
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], uint64(j.rev))
+			b.Meta = append(b.Meta, backend.MetaEntry{Key: metaFinishedCompactRev, Value: v[:]})
+		}
+		// Under the write lock so that the commit does not interleave with a writer's; not
+		// with the applied index, which belongs to the apply path.
+		s.mu.Lock()
+		err := s.b.Commit(&b)
+		s.mu.Unlock()
+		if err != nil {
+			// The index is compacted and durable; what is left is garbage no read reaches. The
+			// next open retries.
+			s.compactErr.Store(fmt.Errorf("mvcc: compaction at %d: %w", j.rev, err))
+			return false
+		}
+		if last {
+			return true
+		}
+		select {
+		case <-s.stop:
+			return false
+		case <-time.After(s.sleep):
+		}
+	}
+}
+
+// CompactionError returns the error that stopped the background compactor, if any.
+func (s *Store) CompactionError() error {
+	if err, ok := s.compactErr.Load().(error); ok {
+		return err
+	}
+	return nil
 }
 
 // BumpAndCompact raises the current revision by n and compacts at the new revision, as

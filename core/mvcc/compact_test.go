@@ -1,7 +1,12 @@
 package mvcc
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/metastore/metastore/core/backend"
 )
@@ -39,5 +44,132 @@ func TestBumpAndCompact(t *testing.T) {
 	tx.End()
 	if s.Rev() != 103 {
 		t.Fatalf("the next write is at revision %d, want 103", s.Rev())
+	}
+}
+
+// writeHistory writes n versions of each of keys k0..k(keys-1), then deletes k0; it returns the
+// revision of the last version written before the delete.
+func writeHistory(s *Store, keys, n int) int64 {
+	for i := 0; i < n; i++ {
+		for k := 0; k < keys; k++ {
+			tx := s.Write()
+			tx.Put([]byte(fmt.Sprint("k", k)), []byte(fmt.Sprint(i)), 0)
+			tx.End()
+		}
+	}
+	rev := s.Rev()
+	tx := s.Write()
+	tx.DeleteRange([]byte("k0"), nil)
+	tx.End()
+	return rev
+}
+
+// TestCompactionInBackground: Compact drops the history from reads at once and the backend's
+// deletes follow in batches; HashKV and snapshots are the same before and after they land, and
+// the last compaction's hash is remembered once they do.
+func TestCompactionInBackground(t *testing.T) {
+	b := backend.NewMemory()
+	s, err := New(Config{Backend: b, CompactionBatchLimit: 3, CompactionSleepInterval: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rev := writeHistory(s, 4, 10) // 40 versions and a tombstone
+	hashBefore, err := s.HashKV(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(rev); err != nil {
+		t.Fatal(err)
+	}
+	tx := s.Read()
+	_, err = tx.Range([]byte("k1"), nil, RangeOptions{Rev: rev - 1})
+	tx.End()
+	if err != ErrCompacted {
+		t.Fatalf("a read below the compact revision right after Compact: %v", err)
+	}
+	pending, err := s.HashKV(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view bytes.Buffer
+	if err := s.View().Encode(&view); err != nil {
+		t.Fatal(err)
+	}
+	<-s.PhysicalDone(rev)
+	if n := b.Len(); n != 4+1 { // the newest version of each key, and the tombstone after rev
+		t.Fatalf("%d records after the compaction, want 5", n)
+	}
+	done, err := s.HashKV(0)
+	if err != nil || done != pending {
+		t.Fatalf("HashKV while the deletes were pending %+v, after %+v (%v)", pending, done, err)
+	}
+	var after bytes.Buffer
+	if err := s.View().Encode(&after); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(view.Bytes(), after.Bytes()) {
+		t.Fatal("the snapshot taken while the deletes were pending differs from the one after")
+	}
+	h, err := s.HashKV(rev)
+	if err != nil || h.Hash != hashBefore.Hash || h.CompactRevision != -1 {
+		t.Fatalf("the compaction hash at %d: %+v %v, want %d with compact revision -1", rev, h, err, hashBefore.Hash)
+	}
+	if v, ok := b.Meta(metaFinishedCompactRev); !ok || int64(binary.BigEndian.Uint64(v)) != rev {
+		t.Fatalf("finished compact revision %x %v, want %d", v, ok, rev)
+	}
+}
+
+// TestCompactionDoesNotHoldWrites: with a compactor that pauses an hour between batches,
+// writes, reads and HashKV go on, and Close does not wait for it; the store opened next on the
+// same backend finishes the compaction, and the applied index its batches committed is only
+// ever the apply path's.
+func TestCompactionDoesNotHoldWrites(t *testing.T) {
+	b := backend.NewMemory()
+	s, err := New(Config{Backend: b, CompactionBatchLimit: 1, CompactionSleepInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := writeHistory(s, 2, 5)
+	s.SetApplied(7)
+	if err := s.SaveApplied(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(rev); err != nil {
+		t.Fatal(err)
+	}
+	s.SetApplied(8) // an entry being applied; its changes are not committed yet
+	// The first batch (one delete) commits; the rest waits an hour.
+	for b.Len() == 2*5+1 {
+		runtime.Gosched()
+	}
+	if v, _ := b.Meta(metaApplied); binary.BigEndian.Uint64(v) != 7 {
+		t.Fatalf("the compactor committed applied index %d", binary.BigEndian.Uint64(v))
+	}
+	tx := s.Write()
+	tx.Put([]byte("new"), []byte("v"), 0)
+	tx.End()
+	if _, err := s.HashKV(0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.PhysicalDone(rev):
+		t.Fatal("the compaction finished within its hour's pause")
+	default:
+	}
+	s.Close()
+
+	s, err = New(Config{Backend: b, CompactionBatchLimit: 1, CompactionSleepInterval: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	<-s.PhysicalDone(rev)
+	// The newest version of k0 and k1 at rev, k0's tombstone after it, and "new".
+	if n := b.Len(); n != 4 {
+		t.Fatalf("%d records after the resumed compaction, want 4", n)
+	}
+	if n := s.Keys(); n != 2 {
+		t.Fatalf("%d live keys, want 2", n)
 	}
 }

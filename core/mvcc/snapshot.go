@@ -25,20 +25,29 @@ var ErrBadSnapshot = errors.New("mvcc: malformed snapshot")
 type View struct {
 	b          backend.Backend
 	compactRev int64
-	release    func() // set when the view borrows the live backend under the read lock
+	keep       map[kv.Revision]struct{} // set while a compaction's deletes are pending (see hashRecords)
+	release    func()                   // set when the view borrows the live backend under the read lock
 }
 
 // View captures the store's state. With a backend that can clone itself (backend.Cloner) it
 // returns at once and writes go on; otherwise the store stays read-locked until the view is
 // written.
+//
+// Versions a compaction dropped that the compactor has not deleted yet are left out, so that
+// members with the same history write the same snapshot.
 func (s *Store) View() *View {
 	s.mu.RLock()
+	v := &View{compactRev: s.compactRev}
+	if s.compactPending() {
+		v.keep = s.keptLocked()
+	}
 	if c, ok := s.b.(backend.Cloner); ok {
-		v := &View{b: c.Clone(), compactRev: s.compactRev}
+		v.b = c.Clone()
 		s.mu.RUnlock()
 		return v
 	}
-	return &View{b: s.b, compactRev: s.compactRev, release: s.mu.RUnlock}
+	v.b, v.release = s.b, s.mu.RUnlock
+	return v
 }
 
 // Encode writes the view as a snapshot stream. A view is written once.
@@ -53,6 +62,9 @@ func (v *View) Encode(w io.Writer) error {
 	buf = binary.AppendVarint(buf, v.compactRev)
 	var werr error
 	v.b.Ascend(0, 0, func(r *backend.Record) bool {
+		if pendingDelete(r, v.compactRev, v.keep) {
+			return true
+		}
 		buf = append(buf, 1)
 		buf = backend.AppendRecord(buf, r)
 		if len(buf) > 32<<10 {

@@ -2,10 +2,13 @@ package mvcc
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/btree"
 
@@ -47,11 +50,17 @@ type Config struct {
 	Clock clock.Clock
 	// Watch tunes the watch hub; zero values take etcd's defaults.
 	Watch WatchConfig
+	// CompactionBatchLimit is how many versions the background compactor deletes per commit
+	// (etcd's --compaction-batch-limit); 0 means DefaultCompactionBatchLimit.
+	CompactionBatchLimit int
+	// CompactionSleepInterval is its pause between commits (etcd's
+	// --compaction-sleep-interval); 0 means DefaultCompactionSleepInterval.
+	CompactionSleepInterval time.Duration
 }
 
 // Store is the MVCC key-value store.
 //
-// It owns the watch hub's goroutine, stopped by Close.
+// It owns the watch hub's goroutine and the compactor's, stopped by Close.
 type Store struct {
 	// mu guards index, currentRev, compactRev and batch. Readers hold it shared for the whole
 	// read transaction, writers exclusively; it is always taken before hub.mu.
@@ -65,9 +74,23 @@ type Store struct {
 	// commit carried.
 	applied, appliedSaved uint64
 
+	liveKeys int // keys with a live version (Keys), kept as writes commit
+
 	b      backend.Backend
 	leases LeaseTracker
 	hub    *hub
+
+	// The background compactor (compact.go). cmu guards jobs; it is taken after mu, never
+	// before it.
+	cmu           sync.Mutex
+	jobs          []*compactJob // queued and running physical compactions, oldest first
+	wake          chan struct{}
+	stop          chan struct{}
+	closeOnce     sync.Once
+	compactorDone chan struct{}
+	compactErr    atomic.Value
+	batchLimit    int
+	sleep         time.Duration
 }
 
 func keyIndexLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
@@ -81,16 +104,22 @@ func New(cfg Config) (*Store, error) {
 		cfg.Clock = clock.Real{}
 	}
 	s := &Store{
-		index:      btree.NewG(32, keyIndexLess),
-		currentRev: 1,
-		compactRev: -1,
-		b:          cfg.Backend,
-		leases:     cfg.Leases,
+		index:         btree.NewG(32, keyIndexLess),
+		currentRev:    1,
+		compactRev:    -1,
+		b:             cfg.Backend,
+		leases:        cfg.Leases,
+		wake:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		compactorDone: make(chan struct{}),
+		batchLimit:    cmp.Or(max(cfg.CompactionBatchLimit, 0), DefaultCompactionBatchLimit),
+		sleep:         cmp.Or(cfg.CompactionSleepInterval, DefaultCompactionSleepInterval),
 	}
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
 	s.hub = newHub(s, cfg.Clock, cfg.Watch)
+	go s.runCompactor()
 	return s, nil
 }
 
@@ -132,7 +161,23 @@ func (s *Store) recover() error {
 	})
 	if s.compactRev > 0 {
 		s.compactIndex(s.compactRev, nil)
+		// A compaction whose deletes did not all reach the backend (a crash, or a snapshot
+		// taken meanwhile) is finished now. (Stores from before the compactor recorded no
+		// finished revision: they get one idle pass.)
+		var finished int64 = -1
+		if v, ok := s.b.Meta(metaFinishedCompactRev); ok && len(v) == 8 {
+			finished = int64(binary.BigEndian.Uint64(v))
+		}
+		if finished != s.compactRev {
+			s.scheduleLocked(&compactJob{rev: s.compactRev, keep: s.keptLocked()})
+		}
 	}
+	s.index.Ascend(func(ki *keyIndex) bool {
+		if ki.live() {
+			s.liveKeys++
+		}
+		return true
+	})
 	if s.leases != nil {
 		s.index.Ascend(func(ki *keyIndex) bool {
 			if ki.live() && ki.lease != 0 {
@@ -171,8 +216,13 @@ func (s *Store) CompactRev() int64 {
 	return s.compactRev
 }
 
-// Close stops the watch hub. The backend is the caller's to close.
-func (s *Store) Close() { s.hub.stop() }
+// Close stops the watch hub and the compactor (an unfinished compaction resumes when the
+// backend is next opened). The backend is the caller's to close.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.compactorDone
+	s.hub.stop()
+}
 
 // Read starts a read transaction: a consistent view at the current revision until End.
 func (s *Store) Read() TxnRead {
@@ -230,18 +280,12 @@ func (s *Store) Size() int64 {
 // Watchers returns the number of watchers, for metrics.
 func (s *Store) Watchers() int { return s.hub.count() }
 
-// Keys returns the number of live keys, for metrics.
+// Keys returns the number of live keys, for metrics: a count kept as writes commit, so that
+// a scrape does not walk the index under the lock.
 func (s *Store) Keys() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n := 0
-	s.index.Ascend(func(ki *keyIndex) bool {
-		if ki.live() {
-			n++
-		}
-		return true
-	})
-	return n
+	return s.liveKeys
 }
 
 // SetApplied tells the store which log entry the next changes belong to; every commit from

@@ -148,6 +148,7 @@ type writeTxn struct {
 	readTxn
 	batch *backend.Batch // the store's, reused across transactions
 	undo  []undoEntry    // how to revert each change, for Abort
+	live  int            // change in the number of live keys, applied at End
 }
 
 // undoEntry restores a key's index entry as it was before one change.
@@ -181,6 +182,7 @@ func (t *writeTxn) Abort() {
 		}
 	}
 	t.undo = nil
+	t.live = 0
 	t.batch.Reset()
 	s.mu.Unlock()
 }
@@ -202,6 +204,7 @@ func (t *writeTxn) End() {
 		}
 		t.batch.Reset()
 	}
+	s.liveKeys += t.live
 	s.mu.Unlock()
 }
 
@@ -220,6 +223,9 @@ func (t *writeTxn) Put(key, value []byte, lease int64) int64 {
 		ki = t.s.addKeyIndex(key)
 	}
 	t.remember(ki, isNew)
+	if !ki.live() {
+		t.live++
+	}
 	oldLease := ki.lease
 	created, ver := ki.put(rev, lease)
 	t.batch.Puts = append(t.batch.Puts, backend.Record{Rev: rev, KV: kv.KeyValue{
@@ -255,6 +261,7 @@ func (t *writeTxn) DeleteRange(key, end []byte) (int64, int64) {
 			t.s.leases.Detach(ki.lease, ki.key)
 		}
 		t.remember(ki, false)
+		t.live--
 		ki.tombstone(rev)
 		t.batch.Puts = append(t.batch.Puts, backend.Record{Rev: rev, Tombstone: true,
 			KV: kv.KeyValue{Key: ki.key, ModRevision: rev.Main}})

@@ -93,7 +93,19 @@ func (n *Node) Compact(ctx context.Context, r *core.CompactionRequest) (*core.Co
 	if err := n.CheckAdmin(ctx); err != nil {
 		return nil, err
 	}
-	return proposeFor[*core.CompactionResponse](ctx, n, &raftreq.Request{Compaction: r})
+	resp, err := proposeFor[*core.CompactionResponse](ctx, n, &raftreq.Request{Compaction: r})
+	if err != nil || resp.PhysicalDone == nil {
+		return resp, err
+	}
+	// physical: answer once the deletes are in this member's backend, as etcd does.
+	select {
+	case <-resp.PhysicalDone:
+		return resp, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.stopc:
+		return nil, ErrStopped
+	}
 }
 
 // proposeFor proposes r and returns what applying it produced, as R.

@@ -68,7 +68,12 @@ type Config struct {
 	MaxRequestBytes int
 	// WatchProgressNotifyInterval: default 10 minutes.
 	WatchProgressNotifyInterval time.Duration
-	Logger                      *slog.Logger
+	// CompactionBatchLimit and CompactionSleepInterval pace a compaction's background deletes
+	// (etcd's --compaction-batch-limit, --compaction-sleep-interval); zero takes etcd's
+	// defaults, 1000 and 10 ms.
+	CompactionBatchLimit    int
+	CompactionSleepInterval time.Duration
+	Logger                  *slog.Logger
 	// ObserveFsync, if set, is told how long each fsync of the log took.
 	ObserveFsync func(time.Duration)
 	// ObserveBackendCommit, if set, is told how long each commit and flush of the backend
@@ -363,6 +368,9 @@ func (n *Node) coreConfig(b backend.Backend) core.Config {
 		MinLeaseTTL: int64((3*n.cfg.ElectionTimeout/2 + time.Second - 1) / time.Second),
 		IDs:         n.ids,
 		Watch:       watchConfig(n.cfg),
+
+		CompactionBatchLimit:    n.cfg.CompactionBatchLimit,
+		CompactionSleepInterval: n.cfg.CompactionSleepInterval,
 	}
 }
 
