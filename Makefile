@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-core fuzz clean
+.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-ops bench-core fuzz clean
 
 all: build
 
@@ -77,6 +77,11 @@ bench:
 # The same with 3-member clusters (3 etcd, 3 metastore processes); writes its section of docs/benchmarks.md.
 bench-cluster:
 	scripts/bench-cluster.sh $(or $(ROUNDS),3)
+
+# Restart time and put latency during a compaction of a large history, metastore beside etcd;
+# writes its section of docs/benchmarks.md.
+bench-ops:
+	scripts/bench-ops.sh
 
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...

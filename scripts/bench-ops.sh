@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# An operator's worst days, measured side by side on this machine: metastore and etcd 3.6.16,
+# one fresh member each, one after the other, driven by etcd's own benchmark tool (issue #12).
+#
+#   - history: REVISIONS puts over KEYS keys (so most revisions are old versions);
+#   - restart: the member is stopped (SIGTERM) and started again on that history; the time is
+#     from the start of the process to its first answered request (etcdctl get);
+#   - compaction: p99 latency of PUTS puts (100 clients) on a quiet member, then of the same
+#     puts while the member compacts the whole history at once (etcdctl compaction --physical,
+#     started just before them), and how long that compaction took.
+#
+# Writes its section of docs/benchmarks.md.
+#
+#   scripts/bench-ops.sh          (REVISIONS=1000000 KEYS=100000 PUTS=100000 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REVISIONS=${REVISIONS:-1000000} KEYS=${KEYS:-100000} PUTS=${PUTS:-100000}
+SHARED=${SHARED:-../shared}
+go build -o bin/metastore ./cmd/metastore
+REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
+
+work=$(mktemp -d /tmp/bench-ops.XXXXXX)
+pid=""
+cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+ctl() { "$REF_BIN/etcdctl" --endpoints "$ep" --dial-timeout 1s --command-timeout 600s "$@"; }
+
+# start <label> <binary>: starts the member on its data dir ($cp, $pp chosen once per label) and
+# prints the seconds until it answered a read.
+start() {
+  local label=$1 bin=$2 t0
+  t0=$(now)
+  "$bin" --name "$label" --data-dir "$work/$label" \
+    --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
+    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+    --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
+  pid=$!
+  until ctl get /ready >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { echo "bench-ops: $label exited; its log:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+# p99 <benchmark args>: prints "p99ms req/s" of one benchmark run.
+p99() {
+  local out
+  out=$("$REF_BIN/benchmark" --endpoints "$ep" --conns 10 --clients 100 "$@" 2>/dev/null | tr -d '\r')
+  awk '/99% in/ && !p { p = $3 * 1000 } /Requests\/sec/ { r = $2 } END { printf "%.1f %.0f", p, r }' <<<"$out"
+}
+
+# measure <label> <binary>: prints "restart_s quiet_p99 compacting_p99 compaction_s load_req/s"
+measure() {
+  local label=$1 bin=$2 load quiet busy restart rev t0 cpid took
+  cp=$(free_port) pp=$(free_port) ep="127.0.0.1:$cp"
+  start "$label" "$bin" >/dev/null
+  load=$(p99 put --key-size 8 --val-size 256 --total "$REVISIONS" --key-space-size "$KEYS" --sequential-keys | cut -d' ' -f2)
+  stop
+  restart=$(start "$label" "$bin")
+  quiet=$(p99 put --key-size 8 --val-size 256 --total "$PUTS" --key-space-size "$KEYS" | cut -d' ' -f1)
+  rev=$(ctl put /ready 1 -w json | sed -n 's/.*"revision":\([0-9]*\).*/\1/p')
+  t0=$(now)
+  ( ctl compaction --physical "$rev" >/dev/null; awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }' >"$work/took" ) &
+  cpid=$!
+  busy=$(p99 put --key-size 8 --val-size 256 --total "$PUTS" --key-space-size "$KEYS" | cut -d' ' -f1)
+  wait "$cpid"
+  took=$(<"$work/took")
+  stop
+  rm -rf "${work:?}/$label"
+  echo "$restart $quiet $busy $took $load"
+}
+
+read -r e_restart e_quiet e_busy e_took e_load <<<"$(measure etcd "$REF_BIN/etcd")"
+read -r m_restart m_quiet m_busy m_took m_load <<<"$(measure metastore bin/metastore)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+{
+  echo "## Operations: restart and compaction"
+  echo
+  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), one fresh member each, one after the other on the same"
+  echo "machine, driven by etcd's benchmark tool. History: $REVISIONS puts (8-byte keys, 256-byte values) over"
+  echo "$KEYS keys. Restart: SIGTERM, then the time from starting the process to its first answered"
+  echo "read. Compaction: p99 of $PUTS puts from 100 clients on the quiet member, then of the same puts"
+  echo "while the member compacts all that history (\`etcdctl compaction --physical\`, started just"
+  echo "before them), and how long the compaction took."
+  echo
+  echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
+  echo "- machine: $(nproc) cores ($cpu)"
+  echo "- command: \`make bench-ops\` (scripts/bench-ops.sh)"
+  echo
+  echo "| | etcd | metastore |"
+  echo "|---|---|---|"
+  echo "| loading the history (puts/s) | $e_load | $m_load |"
+  echo "| restart to first read | ${e_restart} s | ${m_restart} s |"
+  echo "| put p99, quiet | ${e_quiet} ms | ${m_quiet} ms |"
+  echo "| put p99, while compacting | ${e_busy} ms | ${m_busy} ms |"
+  echo "| compacting / quiet p99 | $(ratio "$e_busy" "$e_quiet") | $(ratio "$m_busy" "$m_quiet") |"
+  echo "| the compaction took | ${e_took} s | ${m_took} s |"
+} | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md operations
