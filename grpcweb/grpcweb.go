@@ -82,6 +82,29 @@ func (o Origins) Allows(origin string) bool {
 	return false
 }
 
+// ReadOnly applies the policy to a plain read endpoint (/metrics): a page of a listed origin
+// may read it (its answers carry Access-Control-Allow-Origin, and a preflight is answered for
+// GET), a same-origin page or a client that is no page always may, any other page gets 403.
+func (o Origins) ReadOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !o.Permits(r) {
+			http.Error(w, "metastore: origin not allowed (see --cors)", http.StatusForbidden)
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Permits reports whether r may be served: no Origin (not a browser page), the same origin
 // as the server, or an allowed one.
 func (o Origins) Permits(r *http.Request) bool {

@@ -206,6 +206,52 @@ func TestOriginPolicy(t *testing.T) {
 	}
 }
 
+// TestMetricsOriginPolicy: /metrics follows the same rule (etcd's --cors covers its whole
+// client port): a listed origin may read it, cross-origin, and a preflight is answered; a
+// same-origin page and a scraper (no Origin) may; another page gets 403.
+func TestMetricsOriginPolicy(t *testing.T) {
+	base := start(t, grpcweb.ParseOrigins("http://app.example"))
+	host := strings.TrimPrefix(base, "http://")
+	get := func(method, origin string) *http.Response {
+		hr, _ := http.NewRequest(method, base+"/metrics", nil)
+		if origin != "" {
+			hr.Header.Set("Origin", origin)
+		}
+		if method == "OPTIONS" {
+			hr.Header.Set("Access-Control-Request-Method", "GET")
+		}
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, tt := range []struct {
+		origin    string
+		want      int
+		allowedAs string
+	}{
+		{"", 200, ""},
+		{"http://" + host, 200, "http://" + host},
+		{"http://app.example", 200, "http://app.example"},
+		{"http://evil.example", 403, ""},
+	} {
+		resp := get("GET", tt.origin)
+		if resp.StatusCode != tt.want || resp.Header.Get("Access-Control-Allow-Origin") != tt.allowedAs {
+			t.Errorf("GET /metrics from %q: HTTP %d, Access-Control-Allow-Origin %q; want %d, %q",
+				tt.origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), tt.want, tt.allowedAs)
+		}
+	}
+	if resp := get("OPTIONS", "http://app.example"); resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example" {
+		t.Errorf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := get("OPTIONS", "http://evil.example"); resp.StatusCode != 403 {
+		t.Errorf("preflight from another origin: %d", resp.StatusCode)
+	}
+}
+
 func TestOrigins(t *testing.T) {
 	o := grpcweb.ParseOrigins(" http://a.example/ , https://b.example:8443")
 	for origin, want := range map[string]bool{"http://a.example": true, "https://b.example:8443": true, "http://b.example": false, "": false} {

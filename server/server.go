@@ -30,6 +30,7 @@ import (
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/peer"
 	"github.com/metastore/metastore/server/tlsutil"
+	"github.com/metastore/metastore/server/tracing"
 	"github.com/metastore/metastore/server/v3rpc"
 )
 
@@ -60,6 +61,10 @@ type Config struct {
 	// trusted CA, as etcd).
 	PeerTLS      *tlsutil.Info
 	PeerInsecure bool
+	// Tracing, if set, exports a span per client gRPC request to an OpenTelemetry collector
+	// (etcd's --enable-distributed-tracing and --distributed-tracing-* flags); nil: no
+	// tracing, at no cost.
+	Tracing *tracing.Config
 }
 
 // Server is a running member.
@@ -74,6 +79,7 @@ type Server struct {
 	https   *http.Server
 	muxes   []cmux.CMux
 	gwConn  *grpc.ClientConn // the JSON gateway's connection to our gRPC port
+	tracer  *tracing.Tracer  // nil without --enable-distributed-tracing
 	wg      sync.WaitGroup
 }
 
@@ -124,15 +130,29 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	nodeRef = n
-	s := &Server{cfg: cfg, node: n, metrics: m, grpc: v3rpc.NewServer(n, v3rpc.Options{
+	gopts := []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
+		grpc.StatsHandler(m.ClientStats()),
+		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
+	}
+	var tracer *tracing.Tracer
+	if cfg.Tracing != nil {
+		if tracer, err = tracing.Start(context.Background(), *cfg.Tracing); err != nil {
+			n.Stop()
+			return nil, err
+		}
+		// Every client gRPC call: native, gRPC-Web and the JSON gateway's (it calls this
+		// port); not the peer transport, as etcd traces only its client server.
+		gopts = append(gopts, grpc.StatsHandler(tracer.ServerHandler()))
+		cfg.Logger.Info("distributed tracing setup enabled", "address", cfg.Tracing.Address,
+			"service-name", cfg.Tracing.ServiceName, "service-instance-id", cfg.Tracing.InstanceID,
+			"sampling-rate", cfg.Tracing.SamplingRatePerMillion)
+	}
+	s := &Server{cfg: cfg, node: n, metrics: m, tracer: tracer, grpc: v3rpc.NewServer(n, v3rpc.Options{
 		Logger:         cfg.Logger,
 		ClientCertAuth: cfg.ClientTLS != nil && cfg.ClientTLS.ClientCertAuth,
-		GRPC: []grpc.ServerOption{
-			grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
-			grpc.StatsHandler(m.ClientStats()),
-			grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
-			grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
-		},
+		GRPC:           gopts,
 	})}
 	m.GRPC.InitializeMetrics(s.grpc)
 	var serverTLS, selfTLS *tls.Config
@@ -337,6 +357,14 @@ func (s *Server) Stop() {
 		s.https.Shutdown(ctx)
 	}
 	s.wg.Wait()
+	if s.tracer != nil {
+		// The requests' spans are all ended: send those still batched.
+		tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.tracer.Shutdown(tctx); err != nil {
+			s.cfg.Logger.Warn("failed to flush distributed tracing spans", "error", err)
+		}
+		tcancel()
+	}
 	s.node.Stop()
 }
 
@@ -371,7 +399,8 @@ func (s *Server) httpHandler() *http.ServeMux {
 		}
 		fmt.Fprint(w, "ok")
 	}
-	mux.Handle("/metrics", s.metrics.Handler())
+	// Under the same --cors rule as the API: the playground, on another origin, charts a member from it.
+	mux.Handle("/metrics", s.cfg.CORS.ReadOnly(s.metrics.Handler()))
 	if s.cfg.EnablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -16,10 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/tlsutil"
+	"github.com/metastore/metastore/server/tracing"
 	"github.com/metastore/metastore/server/v3rpc"
 	"github.com/metastore/metastore/web"
 )
@@ -58,6 +61,8 @@ type flags struct {
 	cipherSuites, tlsMinVersion, tlsMaxVersion        string
 	heartbeatMs, electionMs                           int
 	progressNotify                                    time.Duration
+	compactionBatchLimit                              int
+	compactionSleepInterval                           time.Duration
 	strictReconfig                                    bool
 	logLevel, logFormat, logOutputs                   string
 	version                                           bool
@@ -68,6 +73,8 @@ type flags struct {
 	authTokenTTL, bcryptCost                          uint
 	maxConcurrentStreams                              uint
 	warningApplyDuration                              time.Duration
+	tracing                                           bool
+	tracingCfg                                        tracing.Config
 }
 
 func parse(args []string) (*flags, *flag.FlagSet, error) {
@@ -107,6 +114,11 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
 	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
 	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
+	// etcd 3.6 names them without "experimental-" and still takes the old names.
+	for _, prefix := range []string{"", "experimental-"} {
+		fs.IntVar(&f.compactionBatchLimit, prefix+"compaction-batch-limit", 1000, "versions a compaction deletes per backend commit")
+		fs.DurationVar(&f.compactionSleepInterval, prefix+"compaction-sleep-interval", 10*time.Millisecond, "pause between a compaction's backend commits")
+	}
 	fs.BoolVar(&f.strictReconfig, "strict-reconfig-check", true, "reject reconfiguration that might cause quorum loss")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.warningApplyDuration, "warning-apply-duration", 100*time.Millisecond, "applying a request that takes longer is logged")
@@ -115,6 +127,11 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.pprof, "enable-pprof", false, "serve runtime profiling data on /debug/pprof/ on the client port")
 	fs.StringVar(&f.webDir, "web-dir", "", "serve the files of this directory on the client port instead of the playground (and the browser client at /client/ from web/client/dist)")
+	fs.BoolVar(&f.tracing, "enable-distributed-tracing", false, "export a span per client gRPC request to an OpenTelemetry collector")
+	fs.StringVar(&f.tracingCfg.Address, "distributed-tracing-address", tracing.DefaultAddress, "the OpenTelemetry collector's OTLP/gRPC host:port (plain, no TLS)")
+	fs.StringVar(&f.tracingCfg.ServiceName, "distributed-tracing-service-name", tracing.DefaultServiceName, "service name of the spans (service.name), the same on every member")
+	fs.StringVar(&f.tracingCfg.InstanceID, "distributed-tracing-instance-id", "", "service instance ID of the spans (service.instance.id), unique per member (empty: none)")
+	fs.IntVar(&f.tracingCfg.SamplingRatePerMillion, "distributed-tracing-sampling-rate", 0, "how many of a million requests without a client's trace context start a sampled trace (a client's sampled trace is always continued)")
 	fs.StringVar(&f.cors, "cors", "", "comma-separated origins browsers may call the API from cross-origin ('*' for any); same-origin pages always may")
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
@@ -190,6 +207,12 @@ func (f *flags) validate() error {
 	if _, err := (tlsutil.Info{MinVersion: f.tlsMinVersion, MaxVersion: f.tlsMaxVersion, CipherSuites: f.cipherSuiteList()}).Check(); err != nil {
 		problems = append(problems, err.Error())
 	}
+	// As etcd, the tracing flags are checked only when tracing is on.
+	if f.tracing {
+		if err := f.tracingCfg.Validate(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -255,6 +278,15 @@ func (f *flags) tlsInfo(t tlsFlags, dir, listen string) (info *tlsutil.Info, gen
 	return &i, generated, nil
 }
 
+// tracingConfig is the tracing settings, nil without --enable-distributed-tracing.
+func (f *flags) tracingConfig() *tracing.Config {
+	if !f.tracing {
+		return nil
+	}
+	c := f.tracingCfg
+	return &c
+}
+
 // leaseCheckpointInterval is etcd's: 5 minutes when checkpoints are on.
 func leaseCheckpointInterval(on bool) time.Duration {
 	if on {
@@ -289,6 +321,11 @@ func main() {
 		os.Exit(2)
 	}
 	defer closeLogs()
+	if f.tracing {
+		// Failed exports (an unreachable collector) are logged as our other lines, not by
+		// otel's default logger in the standard library's format.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("distributed tracing", "error", err) }))
+	}
 	if f.dataDir == "" {
 		f.dataDir = f.name + ".etcd"
 	}
@@ -335,6 +372,8 @@ func main() {
 			MaxRequestBytes:             f.maxRequestBytes,
 			ElectionTimeout:             time.Duration(f.electionMs) * time.Millisecond,
 			WatchProgressNotifyInterval: f.progressNotify,
+			CompactionBatchLimit:        f.compactionBatchLimit,
+			CompactionSleepInterval:     f.compactionSleepInterval,
 			AutoCompaction:              autoCompact,
 			QuotaBackendBytes:           f.quotaBackendBytes,
 			BcryptCost:                  int(f.bcryptCost),
@@ -352,6 +391,7 @@ func main() {
 		CORS:                 grpcweb.ParseOrigins(f.cors),
 		MaxConcurrentStreams: uint32(min(f.maxConcurrentStreams, math.MaxUint32)),
 		UI:                   ui(f.webDir),
+		Tracing:              f.tracingConfig(),
 	})
 	if err != nil {
 		log.Error("failed to start", "error", err)

@@ -11,6 +11,7 @@ import { leasesPanel } from "./panels/leases.js";
 import { historyPanel } from "./panels/history.js";
 import { examplesPanel } from "./panels/examples.js";
 import { benchPanel } from "./panels/bench.js";
+import { memberPanel } from "./panels/member.js";
 
 const output = $<HTMLDivElement>("#output");
 const input = $<HTMLInputElement>("#command");
@@ -227,6 +228,9 @@ function reconnect(api: Api, scope: KeyRange[], gen: number, attempt: number): v
 
 // ---- toolbar ----
 
+// A live view of the member in server mode (hidden, and not polling, in the tab).
+const member = memberPanel($("#member"));
+
 const endpoint = $<HTMLInputElement>("#endpoint");
 const useTab = $<HTMLButtonElement>("#use-tab");
 const tabOnly = ["#clock", "#state"].map((s) => $(s));
@@ -236,6 +240,7 @@ if (location.protocol.startsWith("http")) endpoint.placeholder = `e.g. ${locatio
 async function switchTo(api: Api, announce = true, session?: Session): Promise<void> {
   await follow(api, session?.scope); // first: a store whose watch fails is not switched to
   app.use(api, session);
+  member.follow(api);
   useTab.hidden = api.mode === "tab";
   for (const el of tabOnly) el.toggleAttribute("hidden", api.mode !== "tab");
   showSession();
