@@ -14,6 +14,8 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/etcdexport"
+	"github.com/metastore/metastore/server/etcdsnap"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/snapfile"
 	"github.com/metastore/metastore/server/v3rpc"
@@ -24,9 +26,13 @@ const snapshotUsage = `usage:
                                   [--initial-cluster-token TOKEN] [--initial-advertise-peer-urls URLS]
                                   [--skip-hash-check] [--bump-revision N --mark-compacted]
   metastore snapshot status FILE [-w simple|table|json]
+  metastore snapshot export FILE --output OUT.db [--format etcd]
 
 FILE is what 'etcdctl snapshot save' wrote from a MetaStore member or from etcd (its db,
-converted), or, with --skip-hash-check, an etcd member's member/snap/db file.`
+converted), or, with --skip-hash-check, an etcd member's member/snap/db file.
+
+export writes a MetaStore member's saved FILE as an etcd 3.6 snapshot (the bbolt db with the
+SHA-256 'etcdctl snapshot save' appends), for etcd's own 'etcdutl snapshot restore OUT.db'.`
 
 // snapshotCommand runs etcdutl's snapshot commands on a file saved from a member; it returns
 // the exit code.
@@ -41,6 +47,8 @@ func snapshotCommand(args []string, stdout, stderr io.Writer) int {
 		err = snapshotRestore(args[1:], stdout)
 	case "status":
 		err = snapshotStatus(args[1:], stdout)
+	case "export":
+		err = snapshotExport(args[1:], stdout)
 	default:
 		fmt.Fprintln(stderr, snapshotUsage)
 		return 2
@@ -158,5 +166,40 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("unknown output format %q", format)}
 	}
+	return nil
+}
+
+// snapshotExport writes a MetaStore member's saved file as an etcd snapshot.
+func snapshotExport(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("snapshot export", flag.ContinueOnError)
+	output := fs.String("output", "", "path of the etcd snapshot to write (replaced if it exists)")
+	format := fs.String("format", "etcd", "format to write: etcd (etcd 3.6's bbolt db, for 'etcdutl snapshot restore')")
+	file, err := parseWithFile(fs, args)
+	if err != nil {
+		return err
+	}
+	if *format != "etcd" {
+		return usageError{fmt.Errorf("unknown format %q (etcd is the only one)", *format)}
+	}
+	if *output == "" {
+		return usageError{errors.New("--output is required")}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	snap, err := snapfile.Parse(b, false)
+	if err != nil && etcdsnap.IsBolt(b) { // with its hash or without (a member's db)
+		return fmt.Errorf("%s is already an etcd snapshot: restore it with etcdutl", file)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	info, err := etcdexport.WriteFile(snap, *output)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Snapshot exported to %s (etcd storage version %s): revision %d, compacted at %d, %d keys (%d revisions), %d leases, %d users, %d roles, auth enabled: %v\n",
+		*output, etcdexport.StorageVersion, info.Revision, info.CompactRevision, info.Keys, info.Records, info.Leases, info.Users, info.Roles, info.AuthEnabled)
 	return nil
 }

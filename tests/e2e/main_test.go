@@ -20,8 +20,18 @@ import (
 )
 
 // bins holds the binaries TestMain builds: metastore from this repository, etcdctl from
-// the module go.mod pins.
-var bins struct{ metastore, etcdctl string }
+// the module go.mod pins; dir is where they are.
+var bins struct{ dir, metastore, etcdctl string }
+
+// etcdutlBin builds etcdutl (the module go.mod pins, a tool there as etcdctl is) on first
+// use, beside the other binaries: only the tests that run it pay for the build.
+var etcdutlBin = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(bins.dir, "etcdutl")
+	if out, err := exec.Command("go", "build", "-o", path, "go.etcd.io/etcd/etcdutl/v3").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build etcdutl: %v\n%s", err, out)
+	}
+	return path, nil
+})
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "metastore-e2e")
@@ -29,6 +39,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	bins.dir = dir
 	bins.metastore = filepath.Join(dir, "metastore")
 	bins.etcdctl = filepath.Join(dir, "etcdctl")
 	for _, b := range [][2]string{{bins.metastore, "github.com/metastore/metastore/cmd/metastore"}, {bins.etcdctl, "go.etcd.io/etcd/etcdctl/v3"}} {

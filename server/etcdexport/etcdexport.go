@@ -1,0 +1,369 @@
+package etcdexport
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/authpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/auth"
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
+	"github.com/metastore/metastore/core/kv"
+	"github.com/metastore/metastore/core/lease"
+)
+
+// StorageVersion is the schema version the file declares (etcd 3.6's, which etcd 3.6 and
+// etcdutl 3.6 read as "3.6.0").
+const StorageVersion = "3.6.0"
+
+// Bucket and key names of etcd 3.6's schema (go.etcd.io/etcd/server/v3/storage/schema).
+const (
+	bucketKey            = "key"
+	bucketMeta           = "meta"
+	bucketLease          = "lease"
+	bucketAlarm          = "alarm"
+	bucketCluster        = "cluster"
+	bucketMembers        = "members"
+	bucketMembersRemoved = "members_removed"
+	bucketAuth           = "auth"
+	bucketAuthUsers      = "authUsers"
+	bucketAuthRoles      = "authRoles"
+
+	metaConsistentIndex  = "consistent_index"
+	metaTerm             = "term"
+	metaScheduledCompact = "scheduledCompactRev"
+	metaFinishedCompact  = "finishedCompactRev"
+	metaStorageVersion   = "storageVersion"
+	authEnabledKey       = "authEnabled"
+	authRevisionKey      = "authRevision"
+)
+
+// allBuckets are the buckets an etcd 3.6 db holds (schema.AllBuckets); etcdutl's restore
+// writes into members and members_removed without creating them.
+var allBuckets = []string{bucketKey, bucketMeta, bucketLease, bucketAlarm, bucketCluster,
+	bucketMembers, bucketMembersRemoved, bucketAuth, bucketAuthUsers, bucketAuthRoles}
+
+// Info describes what was written.
+type Info struct {
+	// Revision is the store's current revision, which etcd starts at: the newest record's,
+	// or the compacted revision if that is higher.
+	Revision int64
+	// CompactRevision is the compacted revision, -1 if the store was never compacted.
+	CompactRevision int64
+	// Records is the number of key revisions written (puts and tombstones), Keys the number
+	// of live keys at Revision.
+	Records, Keys        int
+	Leases, Users, Roles int
+	AuthEnabled          bool
+	AuthRevision         uint64
+	// Size is the file's size in bytes, its SHA-256 included.
+	Size int64
+}
+
+// WriteFile writes the state a core snapshot holds (core.Store.WriteSnapshot's format; the
+// payload of a MetaStore member's saved file, see snapfile.Parse) to path as an etcd 3.6 db
+// file followed by its SHA-256. The snapshot is checked (its checksum, every record) before
+// anything is written; on any error path is left as it was and nothing else remains. An
+// existing file at path is replaced, as `etcdctl snapshot save` replaces it.
+func WriteFile(snapshot []byte, path string) (Info, error) {
+	mem := backend.NewMemory()
+	// A fixed clock: leases keep their full TTL, and nothing depends on when this runs.
+	s, err := core.Restore(bytes.NewReader(snapshot), core.Config{Backend: mem, Clock: clock.NewManual(time.Unix(0, 0))})
+	if err != nil {
+		return Info{}, fmt.Errorf("etcdexport: read snapshot: %w", err)
+	}
+	defer s.Close()
+	var st *auth.State
+	s.AuthView(func(a *auth.State) { st = a.Clone() })
+	src := &source{records: mem, compact: s.CompactRev(), leases: s.Lessor().Entries(), auth: st}
+	info := Info{Revision: s.Rev(), CompactRevision: s.CompactRev(), Keys: s.MVCC().Keys(),
+		Leases: len(src.leases), Users: len(st.Users), Roles: len(st.Roles), AuthEnabled: st.Enabled, AuthRevision: st.Revision}
+	if info.Size, err = write(src, path); err != nil {
+		return Info{}, err
+	}
+	info.Records = src.written
+	return info, nil
+}
+
+// source is the state to write.
+type source struct {
+	records backend.Backend // every record, read with Ascend
+	compact int64           // -1: never compacted
+	leases  []lease.Entry
+	auth    *auth.State
+	written int // records written
+}
+
+// write makes the file at path: a scratch bbolt db, copied out as etcd's Snapshot RPC copies
+// its own, then the SHA-256, then a rename.
+func write(src *source, path string) (size int64, err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	scratch, err := os.CreateTemp(dir, "."+base+".bolt-*")
+	if err != nil {
+		return 0, fmt.Errorf("etcdexport: %w", err)
+	}
+	scratch.Close()
+	defer os.Remove(scratch.Name())
+	// The scratch file is thrown away: no fsync; the output is synced once, at the end.
+	db, err := bbolt.Open(scratch.Name(), 0o600, &bbolt.Options{NoSync: true, NoFreelistSync: true})
+	if err != nil {
+		return 0, fmt.Errorf("etcdexport: open %s: %w", scratch.Name(), err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bbolt.Tx) error { return fill(tx, src) }); err != nil {
+		return 0, err
+	}
+
+	part, err := os.CreateTemp(dir, base+".part-*")
+	if err != nil {
+		return 0, fmt.Errorf("etcdexport: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			part.Close()
+			os.Remove(part.Name())
+		}
+	}()
+	h := sha256.New()
+	err = db.View(func(tx *bbolt.Tx) error {
+		size, err = tx.WriteTo(io.MultiWriter(part, h))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("etcdexport: copy the db to %s: %w", part.Name(), err)
+	}
+	// etcdctl's rule: a file whose size is 32 past a multiple of 512 ends with its hash. A
+	// bbolt file is a whole number of pages, so its size is a multiple of 512.
+	if size%512 != 0 {
+		return 0, fmt.Errorf("etcdexport: db of %d bytes, not a multiple of 512", size)
+	}
+	if _, err = part.Write(h.Sum(nil)); err != nil {
+		return 0, fmt.Errorf("etcdexport: write %s: %w", part.Name(), err)
+	}
+	if err = part.Sync(); err != nil {
+		return 0, fmt.Errorf("etcdexport: sync %s: %w", part.Name(), err)
+	}
+	if err = part.Close(); err != nil {
+		return 0, fmt.Errorf("etcdexport: close %s: %w", part.Name(), err)
+	}
+	if err = os.Rename(part.Name(), path); err != nil {
+		return 0, fmt.Errorf("etcdexport: %w", err)
+	}
+	syncDir(dir)
+	return size + sha256.Size, nil
+}
+
+// syncDir makes a rename in dir durable, where the platform allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// fill writes the state into the buckets of a fresh db.
+func fill(tx *bbolt.Tx, src *source) error {
+	bs := map[string]*bbolt.Bucket{}
+	for _, name := range allBuckets {
+		b, err := tx.CreateBucket([]byte(name))
+		if err != nil {
+			return fmt.Errorf("etcdexport: create bucket %s: %w", name, err)
+		}
+		bs[name] = b
+	}
+	put := func(bucket string, k, v []byte) error {
+		if err := bs[bucket].Put(k, v); err != nil {
+			return fmt.Errorf("etcdexport: bucket %s, key %q: %w", bucket, k, err)
+		}
+		return nil
+	}
+
+	// Revisions ascend: pages fill as etcd's sequential puts fill them.
+	bs[bucketKey].FillPercent = 0.9
+	var err error
+	live := compacted(src.records, src.compact)
+	src.records.Ascend(0, 0, func(r *backend.Record) bool {
+		if r.Rev.Main <= src.compact && !live(r) {
+			return true
+		}
+		var v []byte
+		if v, err = recordValue(r); err == nil {
+			err = put(bucketKey, revKey(r.Rev, r.Tombstone), v)
+			src.written++
+		}
+		return err == nil
+	})
+	if err != nil {
+		return err
+	}
+
+	meta := [][2][]byte{
+		{[]byte(metaStorageVersion), []byte(StorageVersion)},
+		{[]byte(metaConsistentIndex), binary.BigEndian.AppendUint64(nil, 0)},
+		{[]byte(metaTerm), binary.BigEndian.AppendUint64(nil, 0)},
+	}
+	if src.compact >= 0 {
+		// etcd records a compaction as scheduled, then as finished once the records are gone.
+		c := revKey(kv.Revision{Main: src.compact}, false)
+		meta = append(meta, [2][]byte{[]byte(metaScheduledCompact), c}, [2][]byte{[]byte(metaFinishedCompact), c})
+	}
+	for _, m := range meta {
+		if err := put(bucketMeta, m[0], m[1]); err != nil {
+			return err
+		}
+	}
+
+	for _, e := range src.leases {
+		if err := put(bucketLease, binary.BigEndian.AppendUint64(nil, uint64(e.ID)), leaseValue(e)); err != nil {
+			return err
+		}
+	}
+
+	enabled := []byte{0}
+	if src.auth.Enabled {
+		enabled = []byte{1}
+	}
+	if err := put(bucketAuth, []byte(authEnabledKey), enabled); err != nil {
+		return err
+	}
+	if err := put(bucketAuth, []byte(authRevisionKey), binary.BigEndian.AppendUint64(nil, src.auth.Revision)); err != nil {
+		return err
+	}
+	for _, name := range sortedKeys(src.auth.Users) {
+		v, err := userValue(src.auth.Users[name])
+		if err != nil {
+			return err
+		}
+		if err := put(bucketAuthUsers, []byte(name), v); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(src.auth.Roles) {
+		v, err := roleValue(src.auth.Roles[name])
+		if err != nil {
+			return err
+		}
+		if err := put(bucketAuthRoles, []byte(name), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// compacted returns which records at or below the compacted revision a finished compaction
+// leaves (etcd's rule, kvstore_compaction.go): for each key its newest record there, if that
+// is a put, or a delete exactly at the compacted revision (etcd 3.6 keeps it for watchers
+// starting there). The store keeps the same, but deletes the rest in the background: its
+// snapshots leave out what is still to delete, and so does the export, whatever snapshot it
+// is given (an older one, or the store restored here resuming the deletes meanwhile).
+func compacted(records backend.Backend, compact int64) func(*backend.Record) bool {
+	newest := map[string]kv.Revision{}
+	if compact >= 0 {
+		records.Ascend(0, compact+1, func(r *backend.Record) bool {
+			newest[string(r.KV.Key)] = r.Rev
+			return true
+		})
+	}
+	return func(r *backend.Record) bool {
+		return newest[string(r.KV.Key)] == r.Rev && (!r.Tombstone || r.Rev.Main == compact)
+	}
+}
+
+// revKey is etcd's key-bucket key for a revision (mvcc.BucketKeyToBytes).
+func revKey(rev kv.Revision, tombstone bool) []byte {
+	b := make([]byte, 0, 18)
+	b = binary.BigEndian.AppendUint64(b, uint64(rev.Main))
+	b = append(b, '_')
+	b = binary.BigEndian.AppendUint64(b, uint64(rev.Sub))
+	if tombstone {
+		b = append(b, 't')
+	}
+	return b
+}
+
+// recordValue is the mvccpb.KeyValue etcd stores for a record: the whole version for a put,
+// the key alone for a delete.
+func recordValue(r *backend.Record) ([]byte, error) {
+	pkv := mvccpb.KeyValue{Key: r.KV.Key}
+	if !r.Tombstone {
+		if r.KV.ModRevision != r.Rev.Main {
+			return nil, fmt.Errorf("etcdexport: record %v: mod revision %d", r.Rev, r.KV.ModRevision)
+		}
+		pkv = mvccpb.KeyValue{Key: r.KV.Key, CreateRevision: r.KV.CreateRevision, ModRevision: r.KV.ModRevision,
+			Version: r.KV.Version, Value: r.KV.Value, Lease: r.KV.Lease}
+	}
+	v, err := pkv.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("etcdexport: record %v: %w", r.Rev, err)
+	}
+	return v, nil
+}
+
+// leaseValue encodes a leasepb.Lease {ID int64 = 1, TTL int64 = 2, RemainingTTL int64 = 3}
+// as gogo's marshaller does (fields in order, zeros left out). leasepb lives in etcd's server
+// module, which the product does not import. RemainingTTL is the checkpointed remaining TTL,
+// which etcd persists only for a checkpointed lease.
+func leaseValue(e lease.Entry) []byte {
+	var b []byte
+	for i, v := range []int64{e.ID, e.TTL, e.Checkpoint} {
+		if v != 0 {
+			b = protowire.AppendTag(b, protowire.Number(i+1), protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(v))
+		}
+	}
+	return b
+}
+
+// userValue is the authpb.User etcd stores. Users added through etcd's API carry their
+// options (clientv3 always sends them), so the options are always written.
+func userValue(u *auth.User) ([]byte, error) {
+	pu := authpb.User{Name: []byte(u.Name), Roles: slices.Clone(u.Roles), Options: &authpb.UserAddOptions{NoPassword: u.NoPassword}}
+	if !u.NoPassword {
+		pu.Password = u.Password
+	}
+	v, err := pu.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("etcdexport: user %q: %w", u.Name, err)
+	}
+	return v, nil
+}
+
+// roleValue is the authpb.Role etcd stores.
+func roleValue(r *auth.Role) ([]byte, error) {
+	pr := authpb.Role{Name: []byte(r.Name)}
+	for _, p := range r.Perms {
+		if p.Type < auth.Read || p.Type > auth.ReadWrite {
+			return nil, fmt.Errorf("etcdexport: role %q: permission type %d", r.Name, p.Type)
+		}
+		pr.KeyPermission = append(pr.KeyPermission, &authpb.Permission{PermType: authpb.Permission_Type(p.Type), Key: p.Key, RangeEnd: p.RangeEnd})
+	}
+	v, err := pr.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("etcdexport: role %q: %w", r.Name, err)
+	}
+	return v, nil
+}
