@@ -40,8 +40,9 @@ func (b *Batch) Reset() {
 func (b *Batch) Empty() bool { return len(b.Puts) == 0 && len(b.Deletes) == 0 && len(b.Meta) == 0 }
 
 // Backend is the storage the MVCC store writes through. Implementations must be safe for
-// concurrent readers while one writer commits; the store serialises writers itself.
-// Records handed out must not be modified by the caller.
+// concurrent readers and for two concurrent commits: the store's writer (serialised by the
+// store) and its compactor, whose batches delete only records below the compact revision,
+// which no writer touches. Records handed out must not be modified by the caller.
 type Backend interface {
 	// Get returns the record written at rev.
 	Get(rev kv.Revision) (*Record, bool)
@@ -60,6 +61,22 @@ type Backend interface {
 	Len() int
 	// Close releases the backend.
 	Close() error
+}
+
+// IndexScanner is implemented by backends that can list records without copying their
+// values out: Ascend, with each Record's KV.Value left nil. Rebuilding the key index and
+// compacting need no values.
+type IndexScanner interface {
+	AscendIndex(from, to int64, fn func(*Record) bool)
+}
+
+// AscendIndex is b.AscendIndex if b has it, else b.Ascend.
+func AscendIndex(b Backend, from, to int64, fn func(*Record) bool) {
+	if s, ok := b.(IndexScanner); ok {
+		s.AscendIndex(from, to, fn)
+		return
+	}
+	b.Ascend(from, to, fn)
 }
 
 // Sizer is implemented by backends that know how many bytes they hold.

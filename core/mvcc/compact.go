@@ -18,8 +18,8 @@ import (
 //   - A background goroutine (the compactor) then hashes the history it is about to drop (the
 //     compaction hash HashKV keeps, as etcd's hashStorage) and deletes the dropped versions
 //     from the backend in batches of CompactionBatchLimit, pausing CompactionSleepInterval
-//     between batches and taking the write lock only for each batch's commit, so that writes
-//     go on while a year of history is deleted. When it is done it records the revision as
+//     between batches and never taking the write lock (its records are below anything a
+//     writer touches), so that writes go on while a year of history is deleted. When it is done it records the revision as
 //     finished; a store that opens with an unfinished one (a crash, a snapshot taken
 //     meanwhile) resumes it.
 //
@@ -203,7 +203,7 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 	from := int64(0)
 	for {
 		b.Reset()
-		s.b.Ascend(from, j.rev+1, func(r *backend.Record) bool {
+		backend.AscendIndex(s.b, from, j.rev+1, func(r *backend.Record) bool {
 			from = r.Rev.Main
 			if _, ok := j.keep[r.Rev]; ok || (r.Tombstone && r.Rev.Main == j.rev) {
 				return true
@@ -217,11 +217,10 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 			binary.BigEndian.PutUint64(v[:], uint64(j.rev))
 			b.Meta = append(b.Meta, backend.MetaEntry{Key: metaFinishedCompactRev, Value: v[:]})
 		}
-		// Under the write lock so that the commit does not interleave with a writer's; not
-		// with the applied index, which belongs to the apply path.
-		s.mu.Lock()
+		// Without the store's lock: these records are below the compact revision, where no
+		// writer goes (the backend takes concurrent commits), so writes never wait on a
+		// compaction. Not with the applied index either: that belongs to the apply path.
 		err := s.b.Commit(&b)
-		s.mu.Unlock()
 		if err != nil {
 			// The index is compacted and durable; what is left is garbage no read reaches. The
 			// next open retries.

@@ -140,7 +140,7 @@ func (s *Store) recover() error {
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
-	s.b.Ascend(0, 0, func(r *backend.Record) bool {
+	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
 		ki := s.keyIndex(r.KV.Key)
 		if ki == nil && !r.Tombstone {
 			ki = s.addKeyIndex(r.KV.Key)

@@ -417,7 +417,11 @@ func (n *Node) Header() *Header {
 func (n *Node) Store() *core.Store { return n.store.Load() }
 
 // DiskUsage is what the member's database takes on disk.
-func (n *Node) DiskUsage() int64 { return n.DB().DiskUsage() }
+//
+// Pebble keeps the newest writes in memory until it flushes them (the Raft log holds them
+// meanwhile), so its disk usage alone can be below what is in use; the size reported, like
+// etcd's db size, is never below the bytes in use.
+func (n *Node) DiskUsage() int64 { return max(n.DB().DiskUsage(), n.Store().MVCC().Size()) }
 
 // DB is the store's backend (replaced with the store when a snapshot is installed).
 func (n *Node) DB() *pebblekv.DB { return n.dbp.Load() }

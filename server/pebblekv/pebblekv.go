@@ -12,7 +12,6 @@
 package pebblekv
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -49,10 +48,21 @@ const recordCost = 64
 
 func cost(r *backend.Record) int64 { return int64(len(r.KV.Key)+len(r.KV.Value)) + recordCost }
 
+// rawCost is cost read from a stored record's encoding, without decoding it.
+func rawCost(v []byte) int64 {
+	n, ok := backend.RecordSize(v)
+	if !ok {
+		panic(fmt.Sprintf("pebblekv: stored record of %d bytes does not decode", len(v)))
+	}
+	return int64(n) + recordCost
+}
+
 var (
 	_ backend.Backend = (*DB)(nil)
 	_ backend.Cloner  = (*DB)(nil)
 	_ backend.Sizer   = (*DB)(nil)
+
+	_ backend.IndexScanner = (*DB)(nil)
 )
 
 // Open opens (or creates) the database in dir.
@@ -65,8 +75,20 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
+	// Sized from the records' encodings, not decoded: this scan is part of every restart.
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'r'}, UpperBound: []byte{'r' + 1}})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
 	var n int64
-	d.Ascend(0, 0, func(r *backend.Record) bool { n += cost(r); return true })
+	for ok := it.First(); ok; ok = it.Next() {
+		n += rawCost(it.Value())
+	}
+	if err := it.Close(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
 	d.live.Store(n)
 	return d, nil
 }
@@ -100,7 +122,7 @@ func get(r reader, rev kv.Revision) (*backend.Record, bool) {
 		return nil, false
 	}
 	defer c.Close()
-	rec, err := backend.ReadRecord(bytes.NewReader(v))
+	rec, err := backend.DecodeRecord(v, true)
 	if err != nil {
 		panic(fmt.Sprintf("pebblekv: record %v does not decode: %v", rev, err))
 	}
@@ -108,6 +130,10 @@ func get(r reader, rev kv.Revision) (*backend.Record, bool) {
 }
 
 func ascend(r reader, from, to int64, fn func(*backend.Record) bool) {
+	ascendRecords(r, from, to, true, fn)
+}
+
+func ascendRecords(r reader, from, to int64, withValue bool, fn func(*backend.Record) bool) {
 	upper := []byte{'r' + 1}
 	if to > 0 {
 		upper = mainKey(to)
@@ -118,7 +144,7 @@ func ascend(r reader, from, to int64, fn func(*backend.Record) bool) {
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		rec, err := backend.ReadRecord(bytes.NewReader(it.Value()))
+		rec, err := backend.DecodeRecord(it.Value(), withValue)
 		if err != nil {
 			panic(fmt.Sprintf("pebblekv: record at %x does not decode: %v", it.Key(), err))
 		}
@@ -155,6 +181,11 @@ func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) {
 
 func (d *DB) Ascend(from, to int64, fn func(*backend.Record) bool) { ascend(d.db, from, to, fn) }
 
+// AscendIndex is Ascend without the values (backend.IndexScanner).
+func (d *DB) AscendIndex(from, to int64, fn func(*backend.Record) bool) {
+	ascendRecords(d.db, from, to, false, fn)
+}
+
 func (d *DB) AscendMeta(prefix string, fn func(string, []byte) bool) { ascendMeta(d.db, prefix, fn) }
 
 func (d *DB) Meta(key string) ([]byte, bool) {
@@ -184,8 +215,11 @@ func (d *DB) Commit(b *backend.Batch) error {
 		}
 	}
 	for _, rev := range b.Deletes {
-		if r, ok := d.Get(rev); ok {
+		if r, ok := d.cache.get(rev); ok {
 			delta -= cost(r)
+		} else if v, c, err := d.db.Get(revKey(rev)); err == nil {
+			delta -= rawCost(v) // not decoded: a compaction deletes millions
+			c.Close()
 		}
 		if err := wb.Delete(revKey(rev), nil); err != nil {
 			return err

@@ -14,7 +14,8 @@ import (
 
 // TestQuotaNoSpace fills a small quota: the write that would cross it fails with etcd's
 // "database space exceeded" and raises NOSPACE; then writes that add data fail, reads,
-// deletes and compaction work, and disarming after freeing space lets writes in again.
+// deletes, compaction and defragment work and free the space, and disarming then lets writes
+// in again.
 func TestQuotaNoSpace(t *testing.T) {
 	m := startMember(t, "--quota-backend-bytes", "200000")
 	c := m.client(t)
@@ -51,8 +52,25 @@ func TestQuotaNoSpace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("delete under NOSPACE: %v", err)
 	}
-	if _, err := c.Compact(cx, d.Header.Revision); err != nil {
+	// etcd's way out: compact (physical: the deletes are in the backend when it answers),
+	// defragment, disarm. What is in use shrinks with the compaction, the file with the defrag.
+	full, err := c.Status(cx, m.endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compact(cx, d.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
 		t.Fatalf("compact under NOSPACE: %v", err)
+	}
+	if _, err := c.Defragment(cx, m.endpoint); err != nil {
+		t.Fatalf("defragment under NOSPACE: %v", err)
+	}
+	freed, err := c.Status(cx, m.endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if freed.DbSizeInUse >= full.DbSizeInUse/10 || freed.DbSize >= full.DbSize {
+		t.Fatalf("db size %d, in use %d after compaction and defragment; before: %d, %d",
+			freed.DbSize, freed.DbSizeInUse, full.DbSize, full.DbSizeInUse)
 	}
 	if _, err := c.AlarmDisarm(cx, &clientv3.AlarmMember{MemberID: al.Alarms[0].MemberID, Alarm: pb.AlarmType_NOSPACE}); err != nil {
 		t.Fatal(err)
