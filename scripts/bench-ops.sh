@@ -20,8 +20,12 @@ go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 
 work=$(mktemp -d /tmp/bench-ops.XXXXXX)
-pid=""
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+# The member's PID is kept in a file: start also runs inside $(...), a subshell.
+cleanup() {
+  [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
@@ -36,14 +40,19 @@ start() {
     --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
     --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
     --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
-  pid=$!
+  echo $! >"$work/pid"
   until ctl get /ready >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { echo "bench-ops: $label exited; its log:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
+    kill -0 "$(<"$work/pid")" 2>/dev/null || { echo "bench-ops: $label exited; its log:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
     sleep 0.05
   done
   awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'
 }
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+stop() { # SIGTERM, then wait for the process to be gone (it may be another shell's child)
+  local p; p=$(<"$work/pid")
+  kill "$p"
+  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+  rm -f "$work/pid"
+}
 
 # p99 <benchmark args>: prints "p99ms req/s" of one benchmark run.
 p99() {
