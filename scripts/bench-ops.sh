@@ -91,7 +91,7 @@ cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
   echo "## Operations: restart and compaction"
   echo
   echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), one fresh member each, one after the other on the same"
-  echo "machine, driven by etcd's benchmark tool. History: $REVISIONS puts (8-byte keys, 256-byte values) over"
+  echo "machine, one run each (no medians: each run takes minutes), driven by etcd's benchmark tool. History: $REVISIONS puts (8-byte keys, 256-byte values) over"
   echo "$KEYS keys. Restart: SIGTERM, then the time from starting the process to its first answered"
   echo "read. Compaction: p99 of $PUTS puts from 100 clients on the quiet member, then of the same puts"
   echo "while the member compacts all that history (\`etcdctl compaction --physical\`, started just"
