@@ -133,6 +133,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	}
 	n.id, n.clusterID = id.MemberID, id.ClusterID
 	n.ids = idgen.New(uint16(n.id), n.cfg.Clock.Now())
+	db.ObserveCommit = n.cfg.ObserveBackendCommit // before the store: its compactor commits at once
 	s, err := core.New(n.coreConfig(db))
 	if err != nil {
 		return fail(fmt.Errorf("open store: %w", err))
@@ -141,7 +142,6 @@ func openRaft(n *Node) (*raftNode, error) {
 	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(),
 		applyc: make(chan toApply, 16), advanced: newWaits(), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
 	w.ObserveSync = n.cfg.ObserveFsync
-	db.ObserveCommit = n.cfg.ObserveBackendCommit
 	c := &raft.Config{
 		ID:              n.id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
