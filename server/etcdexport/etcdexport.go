@@ -22,38 +22,12 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/core/lease"
+	"github.com/metastore/metastore/server/etcdschema"
 )
 
 // StorageVersion is the schema version the file declares (etcd 3.6's, which etcd 3.6 and
 // etcdutl 3.6 read as "3.6.0").
 const StorageVersion = "3.6.0"
-
-// Bucket and key names of etcd 3.6's schema (go.etcd.io/etcd/server/v3/storage/schema).
-const (
-	bucketKey            = "key"
-	bucketMeta           = "meta"
-	bucketLease          = "lease"
-	bucketAlarm          = "alarm"
-	bucketCluster        = "cluster"
-	bucketMembers        = "members"
-	bucketMembersRemoved = "members_removed"
-	bucketAuth           = "auth"
-	bucketAuthUsers      = "authUsers"
-	bucketAuthRoles      = "authRoles"
-
-	metaConsistentIndex  = "consistent_index"
-	metaTerm             = "term"
-	metaScheduledCompact = "scheduledCompactRev"
-	metaFinishedCompact  = "finishedCompactRev"
-	metaStorageVersion   = "storageVersion"
-	authEnabledKey       = "authEnabled"
-	authRevisionKey      = "authRevision"
-)
-
-// allBuckets are the buckets an etcd 3.6 db holds (schema.AllBuckets); etcdutl's restore
-// writes into members and members_removed without creating them.
-var allBuckets = []string{bucketKey, bucketMeta, bucketLease, bucketAlarm, bucketCluster,
-	bucketMembers, bucketMembersRemoved, bucketAuth, bucketAuthUsers, bucketAuthRoles}
 
 // Info describes what was written.
 type Info struct {
@@ -179,7 +153,7 @@ func syncDir(dir string) {
 // fill writes the state into the buckets of a fresh db.
 func fill(tx *bbolt.Tx, src *source) error {
 	bs := map[string]*bbolt.Bucket{}
-	for _, name := range allBuckets {
+	for _, name := range etcdschema.AllBuckets {
 		b, err := tx.CreateBucket([]byte(name))
 		if err != nil {
 			return fmt.Errorf("etcdexport: create bucket %s: %w", name, err)
@@ -194,7 +168,7 @@ func fill(tx *bbolt.Tx, src *source) error {
 	}
 
 	// Revisions ascend: pages fill as etcd's sequential puts fill them.
-	bs[bucketKey].FillPercent = 0.9
+	bs[etcdschema.BucketKey].FillPercent = 0.9
 	var err error
 	live := compacted(src.records, src.compact)
 	src.records.Ascend(0, 0, func(r *backend.Record) bool {
@@ -203,7 +177,7 @@ func fill(tx *bbolt.Tx, src *source) error {
 		}
 		var v []byte
 		if v, err = recordValue(r); err == nil {
-			err = put(bucketKey, revKey(r.Rev, r.Tombstone), v)
+			err = put(etcdschema.BucketKey, etcdschema.RevKey(r.Rev, r.Tombstone), v)
 			src.written++
 		}
 		return err == nil
@@ -213,23 +187,23 @@ func fill(tx *bbolt.Tx, src *source) error {
 	}
 
 	meta := [][2][]byte{
-		{[]byte(metaStorageVersion), []byte(StorageVersion)},
-		{[]byte(metaConsistentIndex), binary.BigEndian.AppendUint64(nil, 0)},
-		{[]byte(metaTerm), binary.BigEndian.AppendUint64(nil, 0)},
+		{[]byte(etcdschema.MetaStorageVersion), []byte(StorageVersion)},
+		{[]byte(etcdschema.MetaConsistentIndex), binary.BigEndian.AppendUint64(nil, 0)},
+		{[]byte(etcdschema.MetaTerm), binary.BigEndian.AppendUint64(nil, 0)},
 	}
 	if src.compact >= 0 {
 		// etcd records a compaction as scheduled, then as finished once the records are gone.
-		c := revKey(kv.Revision{Main: src.compact}, false)
-		meta = append(meta, [2][]byte{[]byte(metaScheduledCompact), c}, [2][]byte{[]byte(metaFinishedCompact), c})
+		c := etcdschema.RevKey(kv.Revision{Main: src.compact}, false)
+		meta = append(meta, [2][]byte{[]byte(etcdschema.MetaScheduledCompactRev), c}, [2][]byte{[]byte(etcdschema.MetaFinishedCompactRev), c})
 	}
 	for _, m := range meta {
-		if err := put(bucketMeta, m[0], m[1]); err != nil {
+		if err := put(etcdschema.BucketMeta, m[0], m[1]); err != nil {
 			return err
 		}
 	}
 
 	for _, e := range src.leases {
-		if err := put(bucketLease, binary.BigEndian.AppendUint64(nil, uint64(e.ID)), leaseValue(e)); err != nil {
+		if err := put(etcdschema.BucketLease, binary.BigEndian.AppendUint64(nil, uint64(e.ID)), leaseValue(e)); err != nil {
 			return err
 		}
 	}
@@ -238,10 +212,10 @@ func fill(tx *bbolt.Tx, src *source) error {
 	if src.auth.Enabled {
 		enabled = []byte{1}
 	}
-	if err := put(bucketAuth, []byte(authEnabledKey), enabled); err != nil {
+	if err := put(etcdschema.BucketAuth, []byte(etcdschema.AuthEnabled), enabled); err != nil {
 		return err
 	}
-	if err := put(bucketAuth, []byte(authRevisionKey), binary.BigEndian.AppendUint64(nil, src.auth.Revision)); err != nil {
+	if err := put(etcdschema.BucketAuth, []byte(etcdschema.AuthRevision), binary.BigEndian.AppendUint64(nil, src.auth.Revision)); err != nil {
 		return err
 	}
 	for _, name := range sortedKeys(src.auth.Users) {
@@ -249,7 +223,7 @@ func fill(tx *bbolt.Tx, src *source) error {
 		if err != nil {
 			return err
 		}
-		if err := put(bucketAuthUsers, []byte(name), v); err != nil {
+		if err := put(etcdschema.BucketAuthUsers, []byte(name), v); err != nil {
 			return err
 		}
 	}
@@ -258,7 +232,7 @@ func fill(tx *bbolt.Tx, src *source) error {
 		if err != nil {
 			return err
 		}
-		if err := put(bucketAuthRoles, []byte(name), v); err != nil {
+		if err := put(etcdschema.BucketAuthRoles, []byte(name), v); err != nil {
 			return err
 		}
 	}
@@ -291,18 +265,6 @@ func compacted(records backend.Backend, compact int64) func(*backend.Record) boo
 	return func(r *backend.Record) bool {
 		return newest[string(r.KV.Key)] == r.Rev && (!r.Tombstone || r.Rev.Main == compact)
 	}
-}
-
-// revKey is etcd's key-bucket key for a revision (mvcc.BucketKeyToBytes).
-func revKey(rev kv.Revision, tombstone bool) []byte {
-	b := make([]byte, 0, 18)
-	b = binary.BigEndian.AppendUint64(b, uint64(rev.Main))
-	b = append(b, '_')
-	b = binary.BigEndian.AppendUint64(b, uint64(rev.Sub))
-	if tombstone {
-		b = append(b, 't')
-	}
-	return b
 }
 
 // recordValue is the mvccpb.KeyValue etcd stores for a record: the whole version for a put,

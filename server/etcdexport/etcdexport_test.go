@@ -26,6 +26,7 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/core/mvcc"
+	"github.com/metastore/metastore/server/etcdschema"
 	"github.com/metastore/metastore/server/etcdsnap"
 )
 
@@ -381,7 +382,7 @@ func TestExportLayout(t *testing.T) {
 	}
 
 	rev := func(main, sub int64, tomb bool) string {
-		return string(revKey(kv.Revision{Main: main, Sub: sub}, tomb))
+		return string(etcdschema.RevKey(kv.Revision{Main: main, Sub: sub}, tomb))
 	}
 	mkv := func(kv *mvccpb.KeyValue) string { b, _ := kv.Marshal(); return string(b) }
 	u64 := func(v uint64) string { return string(binary.BigEndian.AppendUint64(nil, v)) }

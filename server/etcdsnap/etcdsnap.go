@@ -40,28 +40,12 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/core/lease"
+	"github.com/metastore/metastore/server/etcdschema"
 )
 
 // ErrNotEtcd is returned for a file that is not a bbolt file, or a bbolt file without etcd's
 // key bucket.
 var ErrNotEtcd = errors.New("etcdsnap: not an etcd db file")
-
-// Bucket and key names of etcd's schema (go.etcd.io/etcd/server/v3/storage/schema).
-const (
-	bucketKey       = "key"
-	bucketMeta      = "meta"
-	bucketLease     = "lease"
-	bucketAuth      = "auth"
-	bucketAuthUsers = "authUsers"
-	bucketAuthRoles = "authRoles"
-
-	metaScheduledCompact = "scheduledCompactRev"
-	metaFinishedCompact  = "finishedCompactRev"
-	metaStorageVersion   = "storageVersion"
-	metaTerm             = "term"
-	authEnabledKey       = "authEnabled"
-	authRevisionKey      = "authRevision"
-)
 
 // Info describes what a file held.
 type Info struct {
@@ -124,28 +108,28 @@ func read(db []byte) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	if buckets[bucketKey] == nil || buckets[bucketMeta] == nil {
-		return nil, fmt.Errorf("%w: no %q or %q bucket", ErrNotEtcd, bucketKey, bucketMeta)
+	if buckets[etcdschema.BucketKey] == nil || buckets[etcdschema.BucketMeta] == nil {
+		return nil, fmt.Errorf("%w: no %q or %q bucket", ErrNotEtcd, etcdschema.BucketKey, etcdschema.BucketMeta)
 	}
 	st := &state{finished: -1, scheduled: -1, auth: auth.New()}
-	if err := b.forEach(buckets[bucketKey], st.addRecord); err != nil {
+	if err := b.forEach(buckets[etcdschema.BucketKey], st.addRecord); err != nil {
 		return nil, err
 	}
-	err = b.forEach(buckets[bucketMeta], func(k, v []byte) error {
+	err = b.forEach(buckets[etcdschema.BucketMeta], func(k, v []byte) error {
 		switch string(k) {
-		case metaFinishedCompact, metaScheduledCompact:
+		case etcdschema.MetaFinishedCompactRev, etcdschema.MetaScheduledCompactRev:
 			// A revision's bucket key (etcd's RevToBytes): its main revision first.
 			if len(v) < 8 || int64(binary.BigEndian.Uint64(v)) < 0 {
 				return fmt.Errorf("etcdsnap: meta %s: bad revision %x", k, v)
 			}
-			if string(k) == metaFinishedCompact {
+			if string(k) == etcdschema.MetaFinishedCompactRev {
 				st.finished = int64(binary.BigEndian.Uint64(v))
 			} else {
 				st.scheduled = int64(binary.BigEndian.Uint64(v))
 			}
-		case metaStorageVersion:
+		case etcdschema.MetaStorageVersion:
 			st.version = string(v)
-		case metaTerm:
+		case etcdschema.MetaTerm:
 			if st.version == "" && len(v) == 8 && binary.BigEndian.Uint64(v) != 0 {
 				st.version = "3.5.0"
 			}
@@ -155,17 +139,17 @@ func read(db []byte) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h := buckets[bucketLease]; h != nil {
+	if h := buckets[etcdschema.BucketLease]; h != nil {
 		if err := b.forEach(h, st.addLease); err != nil {
 			return nil, err
 		}
 	}
-	if h := buckets[bucketAuth]; h != nil {
+	if h := buckets[etcdschema.BucketAuth]; h != nil {
 		err := b.forEach(h, func(k, v []byte) error {
 			switch string(k) {
-			case authEnabledKey:
+			case etcdschema.AuthEnabled:
 				st.auth.Enabled = bytes.Equal(v, []byte{1}) // etcd's test: anything else is off
-			case authRevisionKey:
+			case etcdschema.AuthRevision:
 				if len(v) != 8 {
 					return fmt.Errorf("etcdsnap: auth revision of %d bytes", len(v))
 				}
@@ -179,12 +163,12 @@ func read(db []byte) (*state, error) {
 	}
 	// etcd starts a store whose auth revision is 0 (none recorded) at 1.
 	st.auth.Revision = max(st.auth.Revision, 1)
-	if h := buckets[bucketAuthUsers]; h != nil {
+	if h := buckets[etcdschema.BucketAuthUsers]; h != nil {
 		if err := b.forEach(h, st.addUser); err != nil {
 			return nil, err
 		}
 	}
-	if h := buckets[bucketAuthRoles]; h != nil {
+	if h := buckets[etcdschema.BucketAuthRoles]; h != nil {
 		if err := b.forEach(h, st.addRole); err != nil {
 			return nil, err
 		}
@@ -196,10 +180,10 @@ func read(db []byte) (*state, error) {
 // '_', 8-byte sub, then 't' for a tombstone), the value a mvccpb.KeyValue (only the key for a
 // tombstone).
 func (st *state) addRecord(k, v []byte) error {
-	if !(len(k) == 17 || len(k) == 18 && k[17] == 't') || k[8] != '_' {
+	rev, tombstone, ok := etcdschema.ParseRevKey(k)
+	if !ok {
 		return fmt.Errorf("etcdsnap: key bucket: bad revision key %x", k)
 	}
-	rev := kv.Revision{Main: int64(binary.BigEndian.Uint64(k)), Sub: int64(binary.BigEndian.Uint64(k[9:]))}
 	if rev.Main < 2 || rev.Sub < 0 {
 		return fmt.Errorf("etcdsnap: key bucket: revision %v out of range", rev)
 	}
@@ -213,7 +197,7 @@ func (st *state) addRecord(k, v []byte) error {
 	if len(pkv.Key) == 0 {
 		return fmt.Errorf("etcdsnap: key bucket: revision %v: empty key", rev)
 	}
-	r := backend.Record{Rev: rev, Tombstone: len(k) == 18}
+	r := backend.Record{Rev: rev, Tombstone: tombstone}
 	if r.Tombstone {
 		// The core's tombstone: the key and the delete's revision.
 		r.KV = kv.KeyValue{Key: pkv.Key, ModRevision: rev.Main}
