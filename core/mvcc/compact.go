@@ -19,9 +19,9 @@ import (
 //     compaction hash HashKV keeps, as etcd's hashStorage) and deletes the dropped versions
 //     from the backend in batches of CompactionBatchLimit, pausing CompactionSleepInterval
 //     between batches and never taking the write lock (its records are below anything a
-//     writer touches), so that writes go on while a year of history is deleted. When it is done it records the revision as
-//     finished; a store that opens with an unfinished one (a crash, a snapshot taken
-//     meanwhile) resumes it.
+//     writer touches), so that writes go on while a year of history is deleted. When it is
+//     done it records the revision as finished; a store that opens with an unfinished one (a
+//     crash, a snapshot taken meanwhile) resumes it.
 //
 // The backend may thus hold versions below the compact revision that nothing can read; HashKV
 // skips them, so hashes do not depend on how far a member's compactor has got.
@@ -205,7 +205,7 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 		b.Reset()
 		backend.AscendIndex(s.b, from, j.rev+1, func(r *backend.Record) bool {
 			from = r.Rev.Main
-			if _, ok := j.keep[r.Rev]; ok || (r.Tombstone && r.Rev.Main == j.rev) {
+			if !pendingDelete(r, j.rev, j.keep) {
 				return true
 			}
 			b.Deletes = append(b.Deletes, r.Rev)
