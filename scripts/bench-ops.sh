@@ -12,14 +12,27 @@
 # Writes its section of docs/benchmarks.md.
 #
 #   scripts/bench-ops.sh          (REVISIONS=1000000 KEYS=100000 PUTS=100000 by default)
+#
+# With "restart" it measures restarts only, at the issue's scale, in ROUNDS alternating rounds
+# (etcd, metastore, etcd, ...): REVISIONS=5000000 KEYS=1000000 ROUNDS=3 by default. Loading that
+# history takes minutes per server; with DATA=dir the loaded data dirs are kept there and
+# reused by the next run (delete the dir after changing the storage format).
+#
+#   scripts/bench-ops.sh restart  (make bench-restart)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-ops}
+if [[ $mode == restart ]]; then
+  REVISIONS=${REVISIONS:-5000000} KEYS=${KEYS:-1000000} ROUNDS=${ROUNDS:-3}
+fi
 REVISIONS=${REVISIONS:-1000000} KEYS=${KEYS:-100000} PUTS=${PUTS:-100000}
 SHARED=${SHARED:-../shared}
 go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 
 work=$(mktemp -d /tmp/bench-ops.XXXXXX)
+data=${DATA:-$work}
+mkdir -p "$data"
 # The member's PID is kept in a file: start also runs inside $(...), a subshell.
 cleanup() {
   [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
@@ -36,7 +49,7 @@ ctl() { "$REF_BIN/etcdctl" --endpoints "$ep" --dial-timeout 1s --command-timeout
 start() {
   local label=$1 bin=$2 t0
   t0=$(now)
-  "$bin" --name "$label" --data-dir "$work/$label" \
+  "$bin" --name "$label" --data-dir "$data/$label" \
     --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
     --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
     --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
@@ -78,9 +91,69 @@ measure() {
   wait "$cpid"
   took=$(<"$work/took")
   stop
-  rm -rf "${work:?}/$label"
+  rm -rf "${data:?}/$label"
   echo "$restart $quiet $busy $took $load"
 }
+
+# ports <label>: sets the member's ports, the ones its data dir was made with if it was
+# loaded before (a member's ID comes from its peer URL).
+ports() {
+  if [[ -f $data/$1.ports ]]; then
+    read -r cp pp <"$data/$1.ports"
+  else
+    cp=$(free_port) pp=$(free_port)
+  fi
+  ep="127.0.0.1:$cp"
+}
+
+# load <label> <binary>: the history, unless $data already holds it (DATA=dir).
+load() {
+  local label=$1 bin=$2
+  [[ -f $data/$label.loaded ]] && return
+  rm -rf "${data:?}/$label" "$data/$label.ports"
+  ports "$label"
+  start "$label" "$bin" >/dev/null
+  p99 put --key-size 8 --val-size 256 --total "$REVISIONS" --key-space-size "$KEYS" --sequential-keys >/dev/null
+  stop
+  echo "$cp $pp" >"$data/$label.ports"
+  echo "$REVISIONS $KEYS" >"$data/$label.loaded"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+
+if [[ $mode == restart ]]; then
+  load etcd "$REF_BIN/etcd"
+  load metastore bin/metastore
+  : >"$work/etcd.times"
+  : >"$work/metastore.times"
+  for ((i = 0; i < ROUNDS; i++)); do
+    for label in etcd metastore; do
+      bin=bin/metastore
+      [[ $label == etcd ]] && bin=$REF_BIN/etcd
+      ports "$label"
+      start "$label" "$bin" >>"$work/$label.times"
+      echo >>"$work/$label.times"
+      stop
+    done
+  done
+  cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+  {
+    echo "## Restart at scale"
+    echo
+    echo "Time from starting the process to its first answered read (etcdctl get), on a member"
+    echo "holding $REVISIONS revisions (8-byte keys, 256-byte values, loaded by etcd's benchmark tool) over"
+    echo "$KEYS keys, stopped with SIGTERM. $ROUNDS alternating rounds; median (min–max)."
+    echo
+    echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
+    echo "- machine: $(nproc) cores ($cpu)"
+    echo "- command: \`make bench-restart\` (scripts/bench-ops.sh restart)"
+    echo
+    echo "| | etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}') | metastore |"
+    echo "|---|---|---|"
+    echo "| restart to first read (s) | $(median <"$work/etcd.times") | $(median <"$work/metastore.times") |"
+  } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md restart
+  exit 0
+fi
 
 read -r e_restart e_quiet e_busy e_took e_load <<<"$(measure etcd "$REF_BIN/etcd")"
 read -r m_restart m_quiet m_busy m_took m_load <<<"$(measure metastore bin/metastore)"

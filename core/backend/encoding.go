@@ -74,7 +74,8 @@ func checkRecord(rec *Record) error {
 
 // DecodeRecord decodes one record that AppendRecord wrote into b (and nothing else), with the
 // checks of ReadRecord. The key and value are copied out of b. Without withValue the value is
-// skipped (left nil): what rebuilding an index or compacting needs, at a fraction of the cost.
+// skipped (left nil) and the key is not copied (it points into b): what rebuilding an index
+// or compacting needs, at a fraction of the cost.
 func DecodeRecord(b []byte, withValue bool) (Record, error) {
 	var rec Record
 	if len(b) < 17 {
@@ -106,8 +107,12 @@ func DecodeRecord(b []byte, withValue bool) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	if len(key) > 0 {
+	switch {
+	case len(key) == 0:
+	case withValue:
 		rec.KV.Key = append([]byte(nil), key...)
+	default:
+		rec.KV.Key = key[:len(key):len(key)]
 	}
 	value, err := field()
 	if err != nil {
@@ -132,20 +137,33 @@ func DecodeRecord(b []byte, withValue bool) (Record, error) {
 // RecordSize is the key and value length of the record AppendRecord wrote into b, read
 // without decoding the rest (for size accounting).
 func RecordSize(b []byte) (int, bool) {
+	key, n, ok := recordKey(b)
+	return len(key) + n, ok
+}
+
+// RecordKey is the key of the record AppendRecord wrote into b (pointing into b), read
+// without decoding the rest.
+func RecordKey(b []byte) ([]byte, bool) {
+	key, _, ok := recordKey(b)
+	return key, ok
+}
+
+// recordKey reads the key and the value's length from the front of an encoded record.
+func recordKey(b []byte) (key []byte, valueLen int, ok bool) {
 	if len(b) < 17 {
-		return 0, false
+		return nil, 0, false
 	}
 	b = b[17:]
 	k, w := binary.Uvarint(b)
 	if w <= 0 || k > uint64(len(b)-w) {
-		return 0, false
+		return nil, 0, false
 	}
-	b = b[w+int(k):]
+	key, b = b[w:w+int(k)], b[w+int(k):]
 	v, w := binary.Uvarint(b)
 	if w <= 0 || v > uint64(len(b)-w) {
-		return 0, false
+		return nil, 0, false
 	}
-	return int(k + v), true
+	return key, int(v), true
 }
 
 func readBytes(r io.ByteReader) ([]byte, error) {

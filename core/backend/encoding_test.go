@@ -22,7 +22,7 @@ func encodingSeeds() [][]byte {
 }
 
 // FuzzDecodeRecord: the slice decoder (disk reads, restarts) and the stream decoder
-// (snapshots) agree on every input, with and without values, and RecordSize agrees with both;
+// (snapshots) agree on every input, with and without values, and RecordSize and RecordKey agree with both;
 // none panics.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range encodingSeeds() {
@@ -57,6 +57,9 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if n, ok := RecordSize(b); !ok || n != len(full.KV.Key)+len(full.KV.Value) {
 			t.Fatalf("RecordSize %d %v for %+v", n, ok, full)
+		}
+		if k, ok := RecordKey(b); !ok || !bytes.Equal(k, full.KV.Key) {
+			t.Fatalf("RecordKey %q %v for %+v", k, ok, full)
 		}
 		// (Varints may come non-minimal: b itself need not be AppendRecord's bytes.)
 		if again, err := DecodeRecord(AppendRecord(nil, &full), true); err != nil || !reflect.DeepEqual(again, full) {

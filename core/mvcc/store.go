@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,25 +141,11 @@ func (s *Store) recover() error {
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
-	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
-		ki := s.keyIndex(r.KV.Key)
-		if ki == nil && !r.Tombstone {
-			ki = s.addKeyIndex(r.KV.Key)
-		}
-		if ki == nil {
-			// A tombstone for a key with no earlier history left (compacted away): nothing to index.
-			return true
-		}
-		if r.Tombstone {
-			ki.tombstone(r.Rev)
-		} else {
-			ki.restore(r.Rev, r.KV.CreateRevision, r.KV.Version, r.KV.Lease)
-		}
-		if r.Rev.Main > s.currentRev {
-			s.currentRev = r.Rev.Main
-		}
-		return true
-	})
+	if ks, ok := s.b.(backend.KeyScanner); ok {
+		s.recoverByKey(ks)
+	} else {
+		s.recoverByRevision()
+	}
 	if s.compactRev > 0 {
 		s.compactIndex(s.compactRev, nil)
 		// A compaction whose deletes did not all reach the backend (a crash, or a snapshot
@@ -173,20 +160,89 @@ func (s *Store) recover() error {
 		}
 	}
 	s.index.Ascend(func(ki *keyIndex) bool {
-		if ki.live() {
-			s.liveKeys++
+		if !ki.live() {
+			return true
+		}
+		s.liveKeys++
+		if s.leases != nil && ki.lease != 0 {
+			s.leases.Attach(ki.lease, ki.key)
 		}
 		return true
 	})
-	if s.leases != nil {
-		s.index.Ascend(func(ki *keyIndex) bool {
-			if ki.live() && ki.lease != 0 {
-				s.leases.Attach(ki.lease, ki.key)
-			}
-			return true
-		})
-	}
 	return nil
+}
+
+// restoreRecord replays one record into ki, which is nil for a key not seen yet; it returns
+// the key's entry, nil for a tombstone of a key with no earlier history left (compacted
+// away): nothing to index.
+func (s *Store) restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
+	if r.Rev.Main > s.currentRev {
+		s.currentRev = r.Rev.Main
+	}
+	if ki == nil {
+		if r.Tombstone {
+			return nil
+		}
+		ki = &keyIndex{key: append([]byte(nil), r.KV.Key...)}
+	}
+	if r.Tombstone {
+		ki.tombstone(r.Rev)
+	} else {
+		ki.restore(r.Rev, r.KV.CreateRevision, r.KV.Version, r.KV.Lease)
+	}
+	return ki
+}
+
+// recoverByKey builds the index a key at a time, in key order: no lookups, and each entry's
+// revisions allocated once, at their final size.
+func (s *Store) recoverByKey(ks backend.KeyScanner) {
+	var (
+		cur     *keyIndex
+		scratch keyIndex // the current key's entry while it grows
+	)
+	done := func() {
+		if cur == nil {
+			return
+		}
+		ki := *cur
+		ki.revs = slices.Clone(cur.revs)
+		s.index.ReplaceOrInsert(&ki)
+		cur = nil
+	}
+	ks.AscendByKey(func(r *backend.Record) bool {
+		if cur != nil && !bytes.Equal(cur.key, r.KV.Key) {
+			done()
+		}
+		if cur == nil && !r.Tombstone {
+			scratch = keyIndex{key: append([]byte(nil), r.KV.Key...), revs: scratch.revs[:0]}
+			cur = &scratch
+		}
+		cur = s.restoreRecord(cur, r)
+		return true
+	})
+	done()
+}
+
+// recoverByRevision builds the index from the records in revision order (keys in any): a
+// map finds a key's entry several times faster than the tree, which is then filled once, in
+// key order.
+func (s *Store) recoverByRevision() {
+	byKey := make(map[string]*keyIndex)
+	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
+		prev := byKey[string(r.KV.Key)]
+		if ki := s.restoreRecord(prev, r); prev == nil && ki != nil {
+			byKey[string(ki.key)] = ki
+		}
+		return true
+	})
+	sorted := make([]*keyIndex, 0, len(byKey))
+	for _, ki := range byKey {
+		sorted = append(sorted, ki)
+	}
+	slices.SortFunc(sorted, func(a, b *keyIndex) int { return bytes.Compare(a.key, b.key) })
+	for _, ki := range sorted {
+		s.index.ReplaceOrInsert(ki)
+	}
 }
 
 // keyIndex returns the index entry of key, nil if it has none.

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -181,7 +182,34 @@ func recovCompare(t *testing.T, got, want *Store, gotT, wantT *recovTracker) {
 // recovRun applies ops to a reference store and to a store that is reopened over its
 // backend after every op index listed in reopenAfter, comparing them after each reopening,
 // and then continues with more writes on both.
+// It runs once over the memory backend (recovery in revision order) and once over one
+// that also lists records by key (backend.KeyScanner, as the server's disk backend does).
 func recovRun(t *testing.T, ops []recovOp, reopenAfter []int) {
+	t.Helper()
+	recovRunOn(t, backend.NewMemory(), ops, reopenAfter)
+	recovRunOn(t, byKeyMemory{backend.NewMemory()}, ops, reopenAfter)
+}
+
+// byKeyMemory is a memory backend that is also a backend.KeyScanner.
+type byKeyMemory struct{ *backend.Memory }
+
+func (m byKeyMemory) AscendByKey(fn func(*backend.Record) bool) {
+	var recs []*backend.Record
+	m.Ascend(0, 0, func(r *backend.Record) bool {
+		recs = append(recs, r)
+		return true
+	})
+	slices.SortStableFunc(recs, func(a, b *backend.Record) int { return bytes.Compare(a.KV.Key, b.KV.Key) })
+	for _, r := range recs {
+		if !fn(&backend.Record{Rev: r.Rev, Tombstone: r.Tombstone, KV: kv.KeyValue{
+			Key: r.KV.Key, CreateRevision: r.KV.CreateRevision, ModRevision: r.KV.ModRevision,
+			Version: r.KV.Version, Lease: r.KV.Lease}}) {
+			return
+		}
+	}
+}
+
+func recovRunOn(t *testing.T, b backend.Backend, ops []recovOp, reopenAfter []int) {
 	t.Helper()
 	refT := newRecovTracker()
 	ref, err := New(Config{Leases: refT})
@@ -189,7 +217,6 @@ func recovRun(t *testing.T, ops []recovOp, reopenAfter []int) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	b := backend.NewMemory()
 	curT := newRecovTracker()
 	cur, err := New(Config{Backend: b, Leases: curT})
 	if err != nil {

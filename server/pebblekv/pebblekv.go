@@ -8,7 +8,11 @@
 // and the node replays the log from the first entry it lacks.
 //
 // Keys: 'r' + 8-byte main + 8-byte sub revision → the record (backend.AppendRecord);
-// 'm' + name → metadata.
+// 'k' + the record's key (escaped, see keyIdxKey) + the revision → the record's tombstone
+// flag, create revision, version and lease: every restart rebuilds the key index from these,
+// a key at a time and in key order, reading a tenth of the bytes; 'm' + name → metadata;
+// 's' → DB.live, written in every batch so that opening needs no scan; 'f' → present once
+// the 'k' records are complete (a database from before them gets them when first opened).
 package pebblekv
 
 import (
@@ -17,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +38,9 @@ type DB struct {
 	// memory backend's measure), kept up to date by Commit: quota checks read it, and unlike
 	// pebble's disk usage it does not lag behind flushes and compactions.
 	live atomic.Int64
+	// commitMu orders Commits (the apply path's and the compactor's) so that each batch
+	// records the size after it.
+	commitMu sync.Mutex
 	// cache serves hot records without a pebble read and a decode.
 	cache *recordCache
 	// ObserveCommit, if set, is told how long each Commit and each Flush took (etcd's
@@ -63,6 +71,7 @@ var (
 	_ backend.Sizer   = (*DB)(nil)
 
 	_ backend.IndexScanner = (*DB)(nil)
+	_ backend.KeyScanner   = (*DB)(nil)
 )
 
 // Open opens (or creates) the database in dir.
@@ -75,22 +84,186 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
-	// Sized from the records' encodings, not decoded: this scan is part of every restart.
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'r'}, UpperBound: []byte{'r' + 1}})
+	n, err := storedSize(db)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
+	d.live.Store(n)
+	if err := d.ensureIndexRecords(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+var (
+	sizeKey   = []byte{'s'}
+	formatKey = []byte{'f'}
+)
+
+// storedSize reads the size the last batch recorded. A database written before batches
+// recorded it is sized by a scan of the records' encodings (not decoded).
+func storedSize(db *pebble.DB) (int64, error) {
+	v, c, err := db.Get(sizeKey)
+	if err == nil {
+		defer c.Close()
+		if len(v) != 8 {
+			return 0, fmt.Errorf("size record of %d bytes", len(v))
+		}
+		return int64(binary.BigEndian.Uint64(v)), nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return 0, err
+	}
+	return scanSize(db)
+}
+
+func scanSize(db *pebble.DB) (int64, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{'r'}, UpperBound: []byte{'r' + 1}})
+	if err != nil {
+		return 0, err
 	}
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
 		n += rawCost(it.Value())
 	}
-	if err := it.Close(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	return n, it.Close()
+}
+
+// ensureIndexRecords writes the 'k' records of a database from before they existed: once,
+// in batches, the mark last (a crash before the mark is flushed makes the next open redo it
+// from the start).
+func (d *DB) ensureIndexRecords() error {
+	if _, c, err := d.db.Get(formatKey); err == nil {
+		c.Close()
+		return nil
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
 	}
-	d.live.Store(n)
-	return d, nil
+	wb := d.db.NewBatch()
+	defer func() { wb.Close() }()
+	if err := wb.DeleteRange([]byte{'k'}, []byte{'k' + 1}, nil); err != nil {
+		return err
+	}
+	var (
+		buf []byte
+		n   int
+		err error
+	)
+	ascend(d.db, 0, 0, func(r *backend.Record) bool {
+		buf = appendKeyIdxValue(buf[:0], r)
+		if err = wb.Set(keyIdxKey(r.KV.Key, r.Rev), buf, nil); err != nil {
+			return false
+		}
+		if n++; n%10000 == 0 {
+			if err = wb.Commit(pebble.NoSync); err != nil {
+				return false
+			}
+			wb.Close()
+			wb = d.db.NewBatch()
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if err := wb.Set(formatKey, []byte{1}, nil); err != nil {
+		return err
+	}
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	return d.db.Flush()
+}
+
+// keyIdxKey is the 'k' key of the record of key at rev. The key is escaped so that its end
+// is unambiguous and the order is the keys' byte order: 0x00 is written 0x00 0xff, and 0x00
+// 0x01 ends it.
+func keyIdxKey(key []byte, rev kv.Revision) []byte {
+	k := make([]byte, 0, 1+len(key)+2+16)
+	k = append(k, 'k')
+	for _, c := range key {
+		k = append(k, c)
+		if c == 0 {
+			k = append(k, 0xff)
+		}
+	}
+	k = append(k, 0, 1)
+	k = binary.BigEndian.AppendUint64(k, uint64(rev.Main))
+	return binary.BigEndian.AppendUint64(k, uint64(rev.Sub))
+}
+
+// appendKeyIdxValue appends the 'k' value of r.
+func appendKeyIdxValue(b []byte, r *backend.Record) []byte {
+	kind := byte('p')
+	if r.Tombstone {
+		kind = 't'
+	}
+	b = append(b, kind)
+	b = binary.AppendVarint(b, r.KV.CreateRevision)
+	b = binary.AppendVarint(b, r.KV.Version)
+	return binary.AppendVarint(b, r.KV.Lease)
+}
+
+// decodeKeyIdx decodes a 'k' record into rec, the key unescaped into scratch (or pointing into
+// k when it has nothing escaped).
+func decodeKeyIdx(k, v []byte, rec *backend.Record, scratch []byte) ([]byte, error) {
+	if len(k) == 0 {
+		return scratch, errors.New("empty key")
+	}
+	k = k[1:]
+	end := -1
+	escaped := false
+	for i := 0; i+1 < len(k); i++ {
+		if k[i] != 0 {
+			continue
+		}
+		if k[i+1] == 1 {
+			end = i
+			break
+		}
+		if k[i+1] != 0xff {
+			return scratch, fmt.Errorf("bad escape %x", k[i+1])
+		}
+		escaped = true
+		i++
+	}
+	if end < 0 || len(k) != end+2+16 {
+		return scratch, errors.New("malformed key")
+	}
+	key := k[:end:end]
+	if escaped {
+		scratch = scratch[:0]
+		for i := 0; i < end; i++ {
+			scratch = append(scratch, k[i])
+			if k[i] == 0 {
+				i++
+			}
+		}
+		key = scratch
+	}
+	*rec = backend.Record{}
+	rec.KV.Key = key
+	rec.Rev.Main = int64(binary.BigEndian.Uint64(k[end+2:]))
+	rec.Rev.Sub = int64(binary.BigEndian.Uint64(k[end+10:]))
+	rec.KV.ModRevision = rec.Rev.Main
+	if len(v) < 1 || (v[0] != 'p' && v[0] != 't') {
+		return scratch, errors.New("bad kind")
+	}
+	rec.Tombstone = v[0] == 't'
+	v = v[1:]
+	for _, p := range []*int64{&rec.KV.CreateRevision, &rec.KV.Version, &rec.KV.Lease} {
+		x, w := binary.Varint(v)
+		if w <= 0 {
+			return scratch, io.ErrUnexpectedEOF
+		}
+		*p, v = x, v[w:]
+	}
+	if len(v) != 0 {
+		return scratch, errors.New("trailing bytes")
+	}
+	return scratch, nil
 }
 
 func revKey(rev kv.Revision) []byte {
@@ -186,6 +359,25 @@ func (d *DB) AscendIndex(from, to int64, fn func(*backend.Record) bool) {
 	ascendRecords(d.db, from, to, false, fn)
 }
 
+// AscendByKey lists the records by key from the 'k' records (backend.KeyScanner).
+func (d *DB) AscendByKey(fn func(*backend.Record) bool) {
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'k'}, UpperBound: []byte{'k' + 1}})
+	if err != nil {
+		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
+	}
+	defer it.Close()
+	var rec backend.Record
+	var scratch []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if scratch, err = decodeKeyIdx(it.Key(), it.Value(), &rec, scratch); err != nil {
+			panic(fmt.Sprintf("pebblekv: index record at %x does not decode: %v", it.Key(), err))
+		}
+		if !fn(&rec) {
+			return
+		}
+	}
+}
+
 func (d *DB) AscendMeta(prefix string, fn func(string, []byte) bool) { ascendMeta(d.db, prefix, fn) }
 
 func (d *DB) Meta(key string) ([]byte, bool) {
@@ -213,15 +405,30 @@ func (d *DB) Commit(b *backend.Batch) error {
 		if err := wb.Set(revKey(b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
+		buf = appendKeyIdxValue(buf[:0], &b.Puts[i])
+		if err := wb.Set(keyIdxKey(b.Puts[i].KV.Key, b.Puts[i].Rev), buf, nil); err != nil {
+			return err
+		}
 	}
 	for _, rev := range b.Deletes {
+		// The record's size and key, for the size and its 'k' record: not decoded, as a
+		// compaction deletes millions.
+		var key []byte
 		if r, ok := d.cache.get(rev); ok {
 			delta -= cost(r)
+			key = r.KV.Key
 		} else if v, c, err := d.db.Get(revKey(rev)); err == nil {
-			delta -= rawCost(v) // not decoded: a compaction deletes millions
+			delta -= rawCost(v)
+			key, _ = backend.RecordKey(v)
+			key = append([]byte(nil), key...)
 			c.Close()
+		} else {
+			continue // not held
 		}
 		if err := wb.Delete(revKey(rev), nil); err != nil {
+			return err
+		}
+		if err := wb.Delete(keyIdxKey(key, rev), nil); err != nil {
 			return err
 		}
 	}
@@ -236,10 +443,20 @@ func (d *DB) Commit(b *backend.Batch) error {
 			return err
 		}
 	}
-	if err := wb.Commit(pebble.NoSync); err != nil {
+	d.commitMu.Lock()
+	size := d.live.Load() + delta
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], uint64(size))
+	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
+		d.commitMu.Unlock()
 		return err
 	}
-	d.live.Add(delta)
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		d.commitMu.Unlock()
+		return err
+	}
+	d.live.Store(size)
+	d.commitMu.Unlock()
 	for _, rev := range b.Deletes {
 		d.cache.remove(rev)
 	}

@@ -1,10 +1,15 @@
 package pebblekv
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
+	"reflect"
+	"sort"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
@@ -163,4 +168,168 @@ func TestCoreOnPebbleMatchesMemory(t *testing.T) {
 	}
 	defer disk.Close()
 	same("reopened")
+}
+
+// TestSizeKeptAcrossReopen: the size each batch records is what a scan of the records
+// finds, and what the database reports again after a reopen (which no longer scans). A
+// database without the record (written before it existed) is sized by the scan.
+func TestSizeKeptAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	var held []kv.Revision
+	for main := int64(2); main < 500; main++ {
+		b := &backend.Batch{}
+		if main%7 == 0 { // a record of an earlier batch, as compaction deletes
+			i := rng.Intn(len(held))
+			b.Deletes = append(b.Deletes, held[i])
+			held = append(held[:i], held[i+1:]...)
+		}
+		for sub := int64(0); sub < 3; sub++ {
+			r := rec(main, sub, fmt.Sprintf("k%d", rng.Intn(50)), string(make([]byte, rng.Intn(300))))
+			b.Puts = append(b.Puts, r)
+			held = append(held, r.Rev)
+		}
+		if err := d.Commit(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := scanSize(d.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Size() != want {
+		t.Fatalf("size %d, a scan finds %d", d.Size(), want)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if d.Size() != want {
+		t.Fatalf("after reopen: size %d, want %d", d.Size(), want)
+	}
+	// As written before the size was recorded.
+	if err := d.db.Delete(sizeKey, pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	d.Flush()
+	d.Close()
+	if d, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Size() != want {
+		t.Fatalf("without a size record: size %d, want %d", d.Size(), want)
+	}
+}
+
+// TestIndexRecordsMatchRecords: AscendByKey (the 'k' records) lists what Ascend lists, less
+// the values, grouped by key in byte order (keys with 0x00 bytes and keys that are prefixes
+// of others included), after puts and deletes, across a reopen, and after a database
+// without 'k' records (as written before they existed) is opened and given them.
+func TestIndexRecordsMatchRecords(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "a\x00", "a\x00b", "a\x00\x01", "a\x01", "ab", "b", "\x00", "\x00\xff", "\xff"}
+	var held []kv.Revision
+	for main := int64(2); main < 300; main++ {
+		b := &backend.Batch{}
+		if main%5 == 0 {
+			b.Deletes = append(b.Deletes, held[0])
+			held = held[1:]
+		}
+		r := rec(main, 0, keys[int(main)%len(keys)], "v")
+		if main%11 == 0 {
+			r.Tombstone, r.KV.Value, r.KV.CreateRevision, r.KV.Version = true, nil, 0, 0
+		}
+		b.Puts = append(b.Puts, r)
+		held = append(held, r.Rev)
+		if err := d.Commit(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		var want, got []string
+		var recs []backend.Record
+		d.Ascend(0, 0, func(r *backend.Record) bool {
+			recs = append(recs, *r)
+			return true
+		})
+		sort.SliceStable(recs, func(i, j int) bool { return bytes.Compare(recs[i].KV.Key, recs[j].KV.Key) < 0 })
+		for _, r := range recs {
+			r.KV.Value = nil
+			want = append(want, fmt.Sprintf("%v %+v %v", r.Rev, r.KV, r.Tombstone))
+		}
+		d.AscendByKey(func(r *backend.Record) bool {
+			got = append(got, fmt.Sprintf("%v %+v %v", r.Rev, r.KV, r.Tombstone))
+			return true
+		})
+		if len(want) != len(held) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: %d records held, Ascend lists %d, AscendByKey %d:\n%v\n%v", when, len(held), len(want), len(got), want, got)
+		}
+	}
+	check("after writes")
+	reopen := func() {
+		t.Helper()
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if d, err = Open(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopen()
+	check("after a reopen")
+	// Back to the format before 'k' records.
+	if err := d.db.DeleteRange([]byte{'k'}, []byte{'k' + 1}, pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.db.Delete(formatKey, pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	defer d.Close()
+	check("after opening a database without index records")
+}
+
+// FuzzKeyIdx: a 'k' record decodes back to the key, revision and fields it was written
+// from, whatever bytes the key holds, and keys sort as their user keys do; arbitrary bytes
+// read as a 'k' record fail cleanly, never panic.
+func FuzzKeyIdx(f *testing.F) {
+	f.Add([]byte("a"), []byte("b"), int64(5), int64(0), int64(3), false)
+	f.Add([]byte("a\x00"), []byte("a\x00\x01"), int64(1), int64(2), int64(-1), true)
+	f.Add([]byte{0, 0xff, 0}, []byte{0}, int64(1<<40), int64(7), int64(0), false)
+	f.Fuzz(func(t *testing.T, key, other []byte, main, sub, lease int64, tomb bool) {
+		if len(key) == 0 || len(other) == 0 {
+			return
+		}
+		r := rec(main, sub, string(key), "")
+		r.Tombstone, r.KV.Lease = tomb, lease
+		k, v := keyIdxKey(key, r.Rev), appendKeyIdxValue(nil, &r)
+		var got backend.Record
+		if _, err := decodeKeyIdx(k, v, &got, nil); err != nil {
+			t.Fatalf("decode %x: %v", k, err)
+		}
+		r.KV.Value = nil
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("decoded %+v, wrote %+v", got, r)
+		}
+		ko := keyIdxKey(other, kv.Revision{Main: main + 1})
+		if c, want := bytes.Compare(k, ko), bytes.Compare(key, other); want != 0 && c != want {
+			t.Fatalf("%q vs %q: 'k' keys compare %d, keys %d", key, other, c, want)
+		}
+		decodeKeyIdx(key, other, &got, nil) // arbitrary bytes: an error or a record, no panic
+		decodeKeyIdx(nil, other, &got, nil)
+	})
 }
