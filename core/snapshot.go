@@ -177,7 +177,8 @@ func newWithLeases(cfg Config, entries []lease.Entry) (*Store, error) {
 		}
 	}
 	kvs, err := mvcc.New(mvcc.Config{Backend: cfg.Backend, Leases: s.lessor, Clock: cfg.Clock, Watch: cfg.Watch,
-		CompactionBatchLimit: cfg.CompactionBatchLimit, CompactionSleepInterval: cfg.CompactionSleepInterval})
+		CompactionBatchLimit: cfg.CompactionBatchLimit, CompactionSleepInterval: cfg.CompactionSleepInterval,
+		OnCompactionError: cfg.OnCompactionError})
 	if err != nil {
 		return nil, err
 	}

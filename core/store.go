@@ -38,6 +38,8 @@ type Config struct {
 	// compaction (mvcc.Config); zero takes etcd's defaults.
 	CompactionBatchLimit    int
 	CompactionSleepInterval time.Duration
+	// OnCompactionError is mvcc.Config's: told when a compaction's background deletes fail.
+	OnCompactionError func(error)
 }
 
 func (c Config) withDefaults() Config {

@@ -224,7 +224,13 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 		if err != nil {
 			// The index is compacted and durable; what is left is garbage no read reaches. The
 			// next open retries.
-			s.compactErr.Store(fmt.Errorf("mvcc: compaction at %d: %w", j.rev, err))
+			select {
+			case <-s.stop: // closing: not a failure
+			default:
+				if s.onCompactErr != nil {
+					s.onCompactErr(fmt.Errorf("mvcc: compaction at %d: %w", j.rev, err))
+				}
+			}
 			return false
 		}
 		if last {
@@ -236,14 +242,6 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 		case <-time.After(s.sleep):
 		}
 	}
-}
-
-// CompactionError returns the error that stopped the background compactor, if any.
-func (s *Store) CompactionError() error {
-	if err, ok := s.compactErr.Load().(error); ok {
-		return err
-	}
-	return nil
 }
 
 // BumpAndCompact raises the current revision by n and compacts at the new revision, as

@@ -173,3 +173,40 @@ func TestCompactionDoesNotHoldWrites(t *testing.T) {
 		t.Fatalf("%d live keys, want 2", n)
 	}
 }
+
+// failingDeletes is a memory backend whose commits that delete fail, as a failing disk would.
+type failingDeletes struct{ *backend.Memory }
+
+func (f failingDeletes) Commit(b *backend.Batch) error {
+	if len(b.Deletes) > 0 {
+		return fmt.Errorf("disk on fire")
+	}
+	return f.Memory.Commit(b)
+}
+
+// TestCompactionErrorReported: a background delete batch that fails to commit is reported
+// through OnCompactionError (the server stops on it), once; the versions stay readable as
+// garbage no read reaches, and closing the store reports nothing more.
+func TestCompactionErrorReported(t *testing.T) {
+	errs := make(chan error, 4)
+	s, err := New(Config{Backend: failingDeletes{backend.NewMemory()}, OnCompactionError: func(err error) { errs <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := writeHistory(s, 3, 5)
+	if err := s.Compact(rev); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !bytes.Contains([]byte(err.Error()), []byte("disk on fire")) {
+			t.Fatalf("reported %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the failed compaction was not reported")
+	}
+	s.Close()
+	if len(errs) != 0 {
+		t.Fatalf("more reports: %v", <-errs)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
@@ -57,6 +56,10 @@ type Config struct {
 	// CompactionSleepInterval is its pause between commits (etcd's
 	// --compaction-sleep-interval); 0 means DefaultCompactionSleepInterval.
 	CompactionSleepInterval time.Duration
+	// OnCompactionError, if set, is called (from the compactor's goroutine) when a batch of
+	// background deletes fails to commit; the compactor then stops, and the next open
+	// resumes the compaction. The server treats it as the disk failure it is.
+	OnCompactionError func(error)
 }
 
 // Store is the MVCC key-value store.
@@ -89,7 +92,7 @@ type Store struct {
 	stop          chan struct{}
 	closeOnce     sync.Once
 	compactorDone chan struct{}
-	compactErr    atomic.Value
+	onCompactErr  func(error)
 	batchLimit    int
 	sleep         time.Duration
 }
@@ -115,6 +118,7 @@ func New(cfg Config) (*Store, error) {
 		compactorDone: make(chan struct{}),
 		batchLimit:    cmp.Or(max(cfg.CompactionBatchLimit, 0), DefaultCompactionBatchLimit),
 		sleep:         cmp.Or(cfg.CompactionSleepInterval, DefaultCompactionSleepInterval),
+		onCompactErr:  cfg.OnCompactionError,
 	}
 	if err := s.recover(); err != nil {
 		return nil, err

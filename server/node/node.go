@@ -371,6 +371,12 @@ func (n *Node) coreConfig(b backend.Backend) core.Config {
 
 		CompactionBatchLimit:    n.cfg.CompactionBatchLimit,
 		CompactionSleepInterval: n.cfg.CompactionSleepInterval,
+		// The backend refused a write: the disk is failing, as when the apply path's commit
+		// fails, and the member stops the same way (etcd exits on a failed backend commit).
+		OnCompactionError: func(err error) {
+			n.log.Error("cannot finish a compaction; stopping", "error", err)
+			panic(fmt.Sprintf("node: compaction: %v", err))
+		},
 	}
 }
 
