@@ -408,7 +408,7 @@ func (r *raftNode) fatal(what string, err error) {
 	panic(fmt.Sprintf("node: %s: %v", what, err))
 }
 
-// snapshotSaved truncates the log behind a snapshot that is now durable, keeping
+// snapshotSaved starts the log after a snapshot that is now durable (wal.Snapshot), keeping
 // SnapshotCatchupEntries entries in memory for followers a little behind.
 func (r *raftNode) snapshotSaved(res snapResult) {
 	n := r.n
@@ -435,7 +435,8 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 		}
 	}
 	hs, _, _ := r.storage.InitialState()
-	if err := r.wal.Compact(res.meta, hs, rest); err != nil {
+	start := time.Now()
+	if err := r.wal.Snapshot(res.meta, hs, rest); err != nil {
 		n.log.Error("truncating the log failed", "error", err)
 		return
 	}
@@ -443,7 +444,7 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 	if index > n.cfg.SnapshotCatchupEntries && index-n.cfg.SnapshotCatchupEntries > first {
 		r.storage.Compact(index - n.cfg.SnapshotCatchupEntries)
 	}
-	n.log.Info("backend flushed; log truncated", "index", index)
+	n.log.Info("backend flushed; log starts after it", "index", index, "took", time.Since(start).String())
 }
 
 // close flushes the backend (so the next start replays less) and closes it and the log. The

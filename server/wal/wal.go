@@ -10,6 +10,12 @@
 // log), so that appending does not change its size and a sync need not flush metadata
 // (fdatasync): this takes about a quarter off each sync on ext4.
 //
+// A snapshot (Snapshot) is normally one more record: Open drops the entries before it. Only
+// once the file is three quarters full is the log rewritten (Compact), into a spare file
+// (log.wal.spare) zero-filled in the background beforehand. A rewrite costs the Raft loop a
+// sync of the new file, a rename and a sync of the directory, which every request in flight
+// waits for: at every snapshot (each 10,000 entries) that showed in the p99 latency.
+//
 // # Torn tail or corruption
 //
 // A valid record is one we could have written: a length of 1 to maxRecord whose payload lies
@@ -69,7 +75,7 @@ const (
 
 // preallocChunk is how far ahead of the last record the file is zero-filled (a variable so
 // that the fuzz test can make it small).
-var preallocChunk int64 = 16 << 20
+var preallocChunk int64 = 64 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -85,8 +91,56 @@ type WAL struct {
 	off   int64 // end of the last record
 	alloc int64 // bytes of the file zero-filled so far
 	buf   []byte
+	// spare is the next log file, zero-filled and synced in the background so that Compact,
+	// which the Raft loop waits on, need not zero-fill one itself (tens of milliseconds that
+	// every request in flight would wait).
+	spare chan spareFile
 	// ObserveSync, if set, is told how long each fsync took.
 	ObserveSync func(time.Duration)
+}
+
+// spareFile is a file zero-filled up to alloc, or the error that prevented it.
+type spareFile struct {
+	f     *os.File
+	alloc int64
+	err   error
+}
+
+const spareName = fileName + ".spare"
+
+// prepareSpare zero-fills a new spare file in the background.
+func (w *WAL) prepareSpare() {
+	ch := make(chan spareFile, 1)
+	w.spare = ch
+	go func() {
+		f, err := os.OpenFile(filepath.Join(w.dir, spareName), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			ch <- spareFile{err: err}
+			return
+		}
+		s := &WAL{f: f}
+		if err := s.extend(preallocChunk); err != nil {
+			f.Close()
+			ch <- spareFile{err: err}
+			return
+		}
+		ch <- spareFile{f: f, alloc: s.alloc}
+	}()
+}
+
+// takeSpare returns the spare file, zero-filled up to alloc: normally ready long before it is
+// needed (snapshots are thousands of entries apart), else waited for. If it could not be
+// made, a new empty file is returned instead.
+func (w *WAL) takeSpare() (*os.File, int64, error) {
+	if w.spare != nil {
+		s := <-w.spare
+		w.spare = nil
+		if s.err == nil {
+			return s.f, s.alloc, nil
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(w.dir, fileName+".tmp"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	return f, 0, err
 }
 
 // State is what a log held when opened.
@@ -133,6 +187,7 @@ func Open(dir string) (*WAL, State, error) {
 		f.Close()
 		return nil, st, err
 	}
+	w.prepareSpare()
 	return w, st, nil
 }
 
@@ -352,15 +407,30 @@ func isEmptyHardState(hs raftpb.HardState) bool {
 	return hs.Term == 0 && hs.Vote == 0 && hs.Commit == 0
 }
 
+// Snapshot records that the log may start after meta: as one more record while the file is
+// less than three quarters full (written, and synced by the next Save: if it is lost, the
+// log merely starts earlier), else by a rewrite (Compact). ents are the entries after
+// meta.Index, which a rewrite keeps.
+func (w *WAL) Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
+	if w.off < w.alloc-preallocChunk/4 {
+		if err := w.append(recSnapshot, &meta); err != nil {
+			return err
+		}
+		return w.flush()
+	}
+	return w.Compact(meta, hs, ents)
+}
+
 // Compact rewrites the log to start after snapshot meta: a new file holding meta, hs and the
 // entries after meta.Index replaces the old one atomically.
 func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
-	tmp := filepath.Join(w.dir, fileName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, alloc, err := w.takeSpare()
+	defer w.prepareSpare()
 	if err != nil {
 		return err
 	}
-	nw := &WAL{dir: w.dir, f: f}
+	tmp := f.Name()
+	nw := &WAL{dir: w.dir, f: f, alloc: alloc}
 	err = nw.append(recSnapshot, &meta)
 	for i := range ents {
 		if err == nil && ents[i].Index > meta.Index {
@@ -394,6 +464,11 @@ func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []
 
 // Close flushes and closes the log.
 func (w *WAL) Close() error {
+	if w.spare != nil {
+		if s := <-w.spare; s.f != nil {
+			s.f.Close()
+		}
+	}
 	err := w.flush()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr

@@ -107,6 +107,9 @@ func TestWALTornTail(t *testing.T) {
 	}
 }
 
+// TestWALCompact: compactions in a row (each moves the log into the spare file prepared in
+// the background, and starts the next spare) keep the entries after the snapshot and what
+// is saved after them.
 func TestWALCompact(t *testing.T) {
 	dir := t.TempDir()
 	w, _, _ := Open(dir)
@@ -119,6 +122,66 @@ func TestWALCompact(t *testing.T) {
 	st := reopen(t, dir)
 	if st.Snapshot.Index != 7 || len(st.Entries) != 4 || st.Entries[0].Index != 8 || st.HardState.Commit != 11 {
 		t.Fatalf("after compaction: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
+	}
+	w, _, _ = Open(dir)
+	for i := uint64(0); i < 3; i++ {
+		last := 11 + 5*i
+		w.Save(raftpb.HardState{Term: 1, Commit: last + 5}, ents(last+1, last+5, 1), true)
+		if err := w.Compact(raftpb.SnapshotMetadata{Index: last + 3, Term: 1}, raftpb.HardState{Term: 1, Commit: last + 5}, ents(last+1, last+5, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 27}, ents(27, 27, 1), true)
+	w.Close()
+	st = reopen(t, dir)
+	if st.Snapshot.Index != 24 || fmt.Sprint(indexes(st.Entries)) != "[25 26 27]" || st.HardState.Commit != 27 {
+		t.Fatalf("after three more compactions: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
+	}
+}
+
+// TestWALSnapshotInPlace: a snapshot is one more record while the file has room (reopening
+// drops the entries before it, and the file is not rewritten), and a rewrite once the file
+// is three quarters full (the file starts with the snapshot then).
+func TestWALSnapshotInPlace(t *testing.T) {
+	defer func(c int64) { preallocChunk = c }(preallocChunk)
+	preallocChunk = 8 << 10
+	dir := t.TempDir()
+	w, _, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 10}, ents(1, 10, 1), true)
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: 6, Term: 1}, raftpb.HardState{Term: 1, Commit: 10}, ents(7, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 11}, ents(11, 11, 1), true)
+	w.Close()
+	b, _ := os.ReadFile(filepath.Join(dir, fileName))
+	if offs, _ := recordOffsets(t, b); len(offs) != 14 { // 10 entries, a hard state, the snapshot, an entry, a hard state
+		t.Fatalf("%d records in the file, want the 14 written (no rewrite)", len(offs))
+	}
+	st := reopen(t, dir)
+	if st.Snapshot.Index != 6 || fmt.Sprint(indexes(st.Entries)) != "[7 8 9 10 11]" || st.HardState.Commit != 11 {
+		t.Fatalf("after an in-place snapshot: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
+	}
+	// Fill the file past three quarters: the next snapshot rewrites it.
+	w, _, _ = Open(dir)
+	last := uint64(11)
+	for w.off < w.alloc-preallocChunk/4 {
+		w.Save(raftpb.HardState{Term: 1, Commit: last + 1}, ents(last+1, last+1, 1), true)
+		last++
+	}
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: last - 1, Term: 1}, raftpb.HardState{Term: 1, Commit: last}, ents(last, last, 1)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	b, _ = os.ReadFile(filepath.Join(dir, fileName))
+	if offs, _ := recordOffsets(t, b); len(offs) != 3 { // the snapshot, the entry after it, the hard state
+		t.Fatalf("%d records in the file after a full one's snapshot, want 3 (a rewrite)", len(offs))
+	}
+	st = reopen(t, dir)
+	if st.Snapshot.Index != last-1 || fmt.Sprint(indexes(st.Entries)) != fmt.Sprint([]uint64{last}) {
+		t.Fatalf("after the rewrite: snapshot %d, entries %v", st.Snapshot.Index, indexes(st.Entries))
 	}
 }
 
