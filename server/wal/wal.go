@@ -75,7 +75,7 @@ const (
 
 // preallocChunk is how far ahead of the last record the file is zero-filled (a variable so
 // that the fuzz test can make it small).
-var preallocChunk int64 = 64 << 20
+var preallocChunk int64 = 16 << 20
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -129,8 +129,8 @@ func (w *WAL) prepareSpare() {
 }
 
 // takeSpare returns the spare file, zero-filled up to alloc: normally ready long before it is
-// needed (snapshots are thousands of entries apart), else waited for. If it could not be
-// made, a new empty file is returned instead.
+// needed (Snapshot starts it when the file is half full), else waited for. If there is none
+// or it could not be made, a new empty file is returned instead.
 func (w *WAL) takeSpare() (*os.File, int64, error) {
 	if w.spare != nil {
 		s := <-w.spare
@@ -187,7 +187,6 @@ func Open(dir string) (*WAL, State, error) {
 		f.Close()
 		return nil, st, err
 	}
-	w.prepareSpare()
 	return w, st, nil
 }
 
@@ -412,6 +411,9 @@ func isEmptyHardState(hs raftpb.HardState) bool {
 // log merely starts earlier), else by a rewrite (Compact). ents are the entries after
 // meta.Index, which a rewrite keeps.
 func (w *WAL) Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
+	if w.spare == nil && w.off > w.alloc-preallocChunk/2 {
+		w.prepareSpare() // a rewrite is near (not before: most logs never get that far)
+	}
 	if w.off < w.alloc-preallocChunk/4 {
 		if err := w.append(recSnapshot, &meta); err != nil {
 			return err
@@ -425,7 +427,6 @@ func (w *WAL) Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents [
 // entries after meta.Index replaces the old one atomically.
 func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
 	f, alloc, err := w.takeSpare()
-	defer w.prepareSpare()
 	if err != nil {
 		return err
 	}
