@@ -468,7 +468,7 @@ func TestPlaygroundExamples(t *testing.T) {
 		{"SUCCESS\n\nOK", "FAILURE\n\n/lock/job\nholder-1", "revoked"},
 		{"PUT\n/election/leader\nnode-a", "DELETE\n/election/leader"},
 		{"/services/web/10.0.0.1\n\n/services/web/10.0.0.2", "attached keys([/services/web/10.0.0.1 /services/web/10.0.0.2])"},
-		{"compacted revision 2", "Error: etcdserver: mvcc: required revision has been compacted"},
+		{"compacted revision ", "Error: etcdserver: mvcc: required revision has been compacted", "/old/value\nv2"},
 	} {
 		before := textOf(t, ctx, "[aria-label=output]")
 		btn := fmt.Sprintf(`#panel-examples li:nth-child(%d) button`, i+1)
@@ -598,4 +598,156 @@ func TestPlaygroundServerGoneAndBack(t *testing.T) {
 	}
 	waitFor(t, ctx, `document.querySelector("[aria-label=keys]").innerText.includes("restart")`, "the page did not follow the server back")
 	waitFor(t, ctx, `/revision 3$/.test(document.querySelector("#status").textContent)`, "the status line did not recover")
+}
+
+// TestPlaygroundStopButtons: each watch and keep-alive the console runs is listed under its
+// output with a Stop button (Ctrl+C stops them all, and a phone has no Ctrl key); Stop ends
+// that one only.
+func TestPlaygroundStopButtons(t *testing.T) {
+	ctx, _ := playground(t)
+	command(t, ctx, "watch /stop/a")
+	command(t, ctx, "watch /stop/b")
+	command(t, ctx, "lease grant 60")
+	command(t, ctx, "lease keep-alive $LEASE")
+	waitFor(t, ctx, `document.querySelectorAll("#tasks li").length === 3`, "the watches and the keep-alive are not listed")
+	if got := textOf(t, ctx, "#tasks"); !strings.Contains(got, "watch /stop/a") || !strings.Contains(got, "watch /stop/b") || !strings.Contains(got, "lease keep-alive ") {
+		t.Fatalf("the list: %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "console-tasks-phone")
+	loadAxe(t, ctx)
+	accessible(t, ctx, "the console's list of running tasks")
+	click(t, ctx, `#tasks button[aria-label="Stop watch /stop/a"]`)
+	waitFor(t, ctx, `document.querySelectorAll("#tasks li").length === 2`, "Stop did not take the watch off the list")
+	command(t, ctx, "put /stop/a 1")
+	command(t, ctx, "put /stop/b 2")
+	waitFor(t, ctx, `document.querySelector("[aria-label=output]").innerText.includes("PUT\n/stop/b\n2")`, "the other watch stopped too")
+	if out := textOf(t, ctx, "[aria-label=output]"); strings.Contains(out, "PUT\n/stop/a") || !strings.Contains(out, "Stopped: watch /stop/a") {
+		t.Errorf("after Stop:\n%s", out)
+	}
+	for range 2 {
+		click(t, ctx, `#tasks button`)
+	}
+	waitFor(t, ctx, `document.querySelector("#tasks").hidden && !playground.shell.busy`, "the last two did not stop")
+}
+
+// TestPlaygroundWideTables: a wide table (endpoint status -w table) keeps its lines in the
+// console and scrolls sideways, on a laptop and on a phone; and txn -i shows each section's
+// syntax in the input, as a newcomer cannot guess it from etcdctl's prompts.
+func TestPlaygroundWideTables(t *testing.T) {
+	ctx, _ := playground(t)
+	for _, width := range []int64{1280, 390} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 844)); err != nil {
+			t.Fatal(err)
+		}
+		command(t, ctx, "endpoint status -w table")
+		var got struct {
+			Lines, Rows      int
+			Scrolls, Outside bool
+		}
+		// A line's height is the echo's, one line above the table.
+		eval(t, ctx, `const out = document.querySelector("[aria-label=output]");
+			const table = [...out.querySelectorAll("pre")].at(-1), echo = table.previousElementSibling;
+			return {lines: table.textContent.split("\n").length, rows: Math.round(table.clientHeight / echo.clientHeight),
+				scrolls: table.scrollWidth > table.clientWidth, outside: out.scrollWidth > out.clientWidth};`, &got)
+		if got.Lines != 5 || got.Rows != got.Lines || !got.Scrolls || got.Outside {
+			t.Errorf("%d px: the table's %d lines take %d rows (scrolls sideways: %v; the whole output scrolls: %v)", width, got.Lines, got.Rows, got.Scrolls, got.Outside)
+		}
+		screenshot(t, ctx, fmt.Sprintf("console-table-%d", width))
+	}
+
+	placeholder := func() string {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[aria-label=command]").placeholder`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	plain := placeholder()
+	for _, want := range []string{`mod("k") > "0"`, "put k v", "empty line commits"} {
+		if want == `mod("k") > "0"` {
+			command(t, ctx, "txn -i")
+		} else {
+			command(t, ctx, "")
+		}
+		if got := placeholder(); !strings.Contains(got, want) {
+			t.Errorf("at %q the input suggests %q, want %q", textOf(t, ctx, "#prompt"), got, want)
+		}
+	}
+	if got := command(t, ctx, ""); got != "SUCCESS" || placeholder() != plain {
+		t.Errorf("the txn printed %q; the input then suggests %q, want %q", got, placeholder(), plain)
+	}
+}
+
+// TestPlaygroundExamplesOnAServer: on a server with history of its own, the examples read at
+// the revisions they made (not at a fixed one), and the compaction example asks, in a dialog
+// of the page, before it compacts the server: No leaves the server's history whole.
+func TestPlaygroundExamplesOnAServer(t *testing.T) {
+	ctx, addr := playground(t)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var old int64
+	for i := range 5 {
+		r, err := cli.Put(context.Background(), "/history", fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			old = r.Header.Revision
+		}
+	}
+	fill(t, ctx, `[aria-label="server address"]`, "http://"+addr)
+	click(t, ctx, "#connect-button")
+	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
+	click(t, ctx, "#tab-examples")
+
+	run := func(n int) string {
+		t.Helper()
+		before := textOf(t, ctx, "[aria-label=output]")
+		btn := fmt.Sprintf(`#panel-examples li:nth-child(%d) button`, n)
+		click(t, ctx, btn)
+		waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q).dataset.runs === "1"`, btn), fmt.Sprintf("example %d did not finish", n))
+		return textOf(t, ctx, "[aria-label=output]")[len(before):]
+	}
+	if got := run(1); !strings.HasSuffix(strings.TrimSpace(got), "/demo/greeting\nhello") || strings.Contains(got, "Error") {
+		t.Errorf("keys and revisions on a used server:\n%s", got)
+	}
+
+	compaction := `#panel-examples li:nth-child(6) button`
+	click(t, ctx, compaction)
+	waitFor(t, ctx, `document.querySelector("dialog.ask")?.open === true`, "the page did not ask before compacting the server")
+	screenshot(t, ctx, "ask-compaction")
+	loadAxe(t, ctx)
+	accessible(t, ctx, "the dialog asking before a compaction")
+	if q := textOf(t, ctx, "dialog.ask p"); !strings.Contains(q, addr) {
+		t.Errorf("the question does not name the server: %q", q)
+	}
+	click(t, ctx, `dialog.ask button[value=no]`)
+	waitFor(t, ctx, fmt.Sprintf(`!document.querySelector("dialog.ask") && !document.querySelector(%q).disabled`, compaction), "No did not close the dialog")
+	if out := textOf(t, ctx, "[aria-label=output]"); strings.Contains(out, "compaction") {
+		t.Fatalf("the example ran after No:\n%s", out)
+	}
+	if _, err := cli.Get(context.Background(), "/history", clientv3.WithRev(old)); err != nil {
+		t.Fatalf("the server's history after No: %v", err)
+	}
+
+	click(t, ctx, compaction)
+	waitFor(t, ctx, `document.querySelector("dialog.ask")?.open === true`, "the page did not ask the second time")
+	before := textOf(t, ctx, "[aria-label=output]")
+	click(t, ctx, `dialog.ask button[value=yes]`)
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q).dataset.runs === "1"`, compaction), "the compaction example did not finish")
+	got := textOf(t, ctx, "[aria-label=output]")[len(before):]
+	for _, want := range []string{"compacted revision ", "Error: etcdserver: mvcc: required revision has been compacted", "/old/value\nv2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the compaction example lacks %q:\n%s", want, got)
+		}
+	}
+	if _, err := cli.Get(context.Background(), "/history", clientv3.WithRev(old)); err == nil || !strings.Contains(err.Error(), "compacted") {
+		t.Errorf("the server's history after Yes: %v", err)
+	}
 }

@@ -231,8 +231,9 @@ export class MetaStore {
     return this.rpc((c) => this.kv.txn(req, c));
   }
 
-  compact(revision: bigint): Promise<unknown> {
-    return this.rpc((c) => this.kv.compact({ revision }, c));
+  /** Compacts the history before revision; physical: answers once the old revisions are gone from the backend. */
+  compact(revision: bigint, o: { physical?: boolean } = {}): Promise<unknown> {
+    return this.rpc((c) => this.kv.compact({ revision, physical: o.physical }, c));
   }
 
   status(): Promise<StatusResponse> {

@@ -6,7 +6,8 @@
 // Run: cd web && npm run test:shell   (needs web/dist/metastore.wasm: make web)
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Api } from "../src/api.js";
+import { TabApi, type Api } from "../src/api.js";
+import { examples } from "../src/panels/examples.js";
 import { Recorder, sleep, startCore } from "./harness.js";
 
 /**
@@ -1252,4 +1253,128 @@ test("random input never breaks the console", async () => {
     r.take();
   }
   r.shell.interrupt();
+});
+
+// ---- what a newcomer tripped over (issue #14) ----
+
+/** A store that has been used: its revision far past 2, its history before the last put compacted. */
+async function usedStore(r: Recorder): Promise<void> {
+  await api.tab!.reset();
+  await r.shell.run(Array.from({ length: 20 }, (_, i) => `put /used/${i % 3} ${i}`).join("\n") + "\ncompaction 21");
+  assert.match(r.take(), /compacted revision 21$/);
+}
+
+test("variables: $REV, $LEASE and NAME=VALUE work in typed lines and txn lines; help lists them", async () => {
+  const r = new Recorder(api);
+  await usedStore(r);
+  await r.shell.run("put a 1\nFIRST=$REV\nput a 2\nget a --rev=$FIRST --print-value-only\nget a --rev=${REV} --print-value-only");
+  assert.equal(r.take(), "OK\nOK\n1\n2");
+  assert.equal(r.shell.vars.get("FIRST"), "22");
+  // As in sh: 'single quotes' keep a $ as typed, "double quotes" do not; a variable not set stays as typed.
+  await r.shell.run(`put q '$REV'\nget q --print-value-only\nput q "rev $REV"\nget q --print-value-only\nput q $NOPE\nget q --print-value-only`);
+  assert.equal(r.take(), "OK\n$REV\nOK\nrev 24\nOK\n$NOPE");
+  await r.shell.run("lease grant 100");
+  const id = /lease ([0-9a-f]{16}) granted/.exec(r.take())?.[1];
+  assert.equal(r.shell.vars.get("LEASE"), id);
+  await r.shell.run(`put k v --lease=$LEASE\ntxn\nlease("k") = "$LEASE"\n\nput t $LEASE\n\n`);
+  assert.equal(r.take(), "OK\nSUCCESS\n\nOK");
+  assert.equal(r.shell.vars.get("REV"), "28"); // the txn's
+  await r.shell.run("get t --print-value-only");
+  assert.equal(r.take(), id);
+  await r.shell.run("help");
+  const help = r.take();
+  assert.match(help, /\nVARIABLES:\n {2}\$LEASE\t+the ID of the last lease granted here/);
+  assert.match(help, /\n {2}\$REV\t+the revision the last put, del or txn left the store at\n/);
+  assert.match(help, new RegExp(`\\n {2}Set now: .*LEASE=${id}`));
+  await r.shell.run(`lease revoke $LEASE`);
+});
+
+test("the examples run on a used store, and read and compact at the revisions they made", async () => {
+  const r = new Recorder(api);
+  await usedStore(r);
+  const printed = new Map<string, string[]>();
+  for (const ex of examples) {
+    r.shell.interrupt(); // as the page does before each example
+    const out: string[] = [];
+    for (const c of ex.commands) {
+      await r.shell.run(c);
+      await sleep(5); // a watch's event is due
+      out.push(r.take());
+    }
+    printed.set(ex.title, out);
+  }
+  r.shell.interrupt();
+  for (const [title, out] of printed) {
+    if (title !== "Compaction") assert.doesNotMatch(out.join("\n"), /Error/, `${title}:\n${out.join("\n")}`);
+  }
+  assert.equal(printed.get("Keys and revisions")!.at(-1), "/demo/greeting\nhello");
+  const compaction = printed.get("Compaction")!;
+  assert.deepEqual(compaction.slice(-3), [`compacted revision ${r.shell.vars.get("REV")}`,
+    "! Error: etcdserver: mvcc: required revision has been compacted", "/old/value\nv2"]);
+});
+
+test("each watch and keep-alive is listed, and stops alone", { timeout: patienceMs }, async () => {
+  await api.tab!.reset();
+  const r = new Recorder(api);
+  let changes = 0;
+  r.shell.onTasks = () => changes++;
+  await r.shell.run("watch a\nwatch b --prefix --user=root:secret\nwatch c --user bob --password pw\nlease grant 3\nlease keep-alive $LEASE");
+  const id = r.shell.vars.get("LEASE");
+  assert.deepEqual(r.shell.running.map((t) => t.label),
+    ["watch a", "watch b --prefix --user=root:***", "watch c --user bob --password ***", `lease keep-alive ${id}`]);
+  assert.equal(changes, 4);
+  r.shell.running[0].stop();
+  assert.deepEqual(r.shell.running.map((t) => t.label).slice(0, 1), ["watch b --prefix --user=root:***"]);
+  assert.equal(changes, 5);
+  r.take();
+  await r.shell.run("put a 1\nput b 2");
+  for (const end = Date.now() + patienceMs; !/PUT\nb\n2/.test(r.lines.join("\n")); await sleep(5)) {
+    if (Date.now() > end) assert.fail(`the watch on b printed nothing:\n${r.lines.join("\n")}`);
+  }
+  await sleep(50);
+  assert.doesNotMatch(r.take(), /PUT\na/, "the stopped watch still printed");
+  // A keep-alive whose lease goes ends by itself, and leaves the list.
+  await r.shell.run("lease revoke $LEASE");
+  for (const end = Date.now() + patienceMs; r.shell.running.length > 2; await sleep(5)) {
+    if (Date.now() > end) assert.fail(`the keep-alive did not end:\n${r.lines.join("\n")}`);
+  }
+  assert.match(r.take(), /expired or revoked\.$/);
+  r.shell.interrupt();
+  assert.deepEqual(r.shell.running, []);
+  assert.equal(r.shell.busy, false);
+});
+
+test("txn -i shows each section's syntax as the input's hint", async () => {
+  await api.tab!.reset();
+  const r = new Recorder(api);
+  assert.equal(r.shell.hint, "");
+  await r.shell.run("txn -i");
+  assert.match(r.shell.hint, /^mod\("k"\) > "0" · value\("k"\) = "v"/);
+  await r.shell.run("");
+  assert.match(r.shell.hint, /^put k v · get k · del k --prefix · empty line ends$/);
+  await r.shell.run("");
+  assert.match(r.shell.hint, /empty line commits$/);
+  await r.shell.run("");
+  assert.equal(r.shell.hint, "");
+  assert.equal(r.take(), "SUCCESS");
+});
+
+test("compaction --physical asks for a physical compaction, in the tab as on a server", async () => {
+  await api.tab!.reset();
+  const calls: unknown[][] = [];
+  const spy: Api = new Proxy(api, {
+    get: (t, k, r) => (k === "client" ? async () => spy : k === "compact" ? (...a: [bigint, boolean?]) => {
+      calls.push(a);
+      return t.compact(...a);
+    } : Reflect.get(t, k, r)),
+  });
+  const r = new Recorder(spy);
+  await r.shell.run("put a 1\nput a 2\ncompaction 2 --physical\ncompaction 3");
+  assert.equal(r.take(), "OK\nOK\ncompacted revision 2\ncompacted revision 3");
+  assert.deepEqual(calls, [[2n, true], [3n, false]]);
+  // The tab's Api passes it on to the core (wasm/bridge.go honours it).
+  const sent: string[] = [];
+  const tab = new TabApi({ call: async (m, j) => (sent.push(`${m} ${j}`), '{"header":{"revision":"3"}}'), putMany: async () => "0" });
+  await tab.compact(3n, true);
+  assert.deepEqual(sent, ['compaction {"revision":"3","physical":true}']);
 });

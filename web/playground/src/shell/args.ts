@@ -1,13 +1,47 @@
-// A command line as a shell would split it, and flags as cobra/pflag parse them (interspersed
-// with arguments, --flag=value or --flag value, -w json or -wjson, "--" ends the flags), with
-// pflag's error texts.
+// A command line as a shell would split it (the console's variables expanded), and flags as
+// cobra/pflag parse them (interspersed with arguments, --flag=value or --flag value, -w json
+// or -wjson, "--" ends the flags), with pflag's error texts.
 import { GoError, goQuote, parseBool, parseDuration, parseInt64 } from "./gofmt.js";
+
+/** The console's variables (LEASE, REV and those the user sets), by name. */
+export type Vars = ReadonlyMap<string, string>;
+
+const VAR = /\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/y;
+
+/**
+ * The variable $NAME or ${NAME} at line[i]: its value and how many characters it takes. A
+ * variable that is not set is left as typed (sh would make it empty: then "lease revoke
+ * $LEASE" before any grant would complain of a missing argument instead of naming $LEASE).
+ */
+function variableAt(line: string, i: number, vars: Vars): [string, number] | undefined {
+  VAR.lastIndex = i;
+  const m = VAR.exec(line);
+  const v = m ? vars.get(m[1] ?? m[2]) : undefined;
+  return m && v !== undefined ? [v, m[0].length] : undefined;
+}
+
+/**
+ * The line with its variables replaced, quotes or not, as a here-document expands them: for
+ * the lines a txn reads (etcdctl reads them from its standard input, so "txn <<EOF" is how a
+ * shell would give them a lease ID).
+ */
+export function expand(line: string, vars: Vars): string {
+  let out = "";
+  for (let i = 0; i < line.length; i++) {
+    const v = line[i] === "$" ? variableAt(line, i, vars) : undefined;
+    out += v ? v[0] : line[i];
+    if (v) i += v[1] - 1;
+  }
+  return out;
+}
 
 /**
  * Splits a line like sh: blanks separate words, 'single quotes' are literal, "double quotes"
  * keep blanks and take \" \\ \$ \` escapes, a backslash outside quotes escapes any character.
+ * $NAME and ${NAME} outside single quotes are replaced by the variables' values (not split
+ * into words).
  */
-export function tokenize(line: string): string[] {
+export function tokenize(line: string, vars: Vars = new Map()): string[] {
   const words: string[] = [];
   let cur = "";
   let inWord = false;
@@ -28,6 +62,12 @@ export function tokenize(line: string): string[] {
     } else if (c === '"') {
       let j = i + 1;
       for (; j < line.length && line[j] !== '"'; j++) {
+        const v = line[j] === "$" ? variableAt(line, j, vars) : undefined;
+        if (v) {
+          cur += v[0];
+          j += v[1] - 1;
+          continue;
+        }
         if (line[j] === "\\" && j + 1 < line.length && '"\\$`'.includes(line[j + 1])) j++;
         cur += line[j];
       }
@@ -36,7 +76,9 @@ export function tokenize(line: string): string[] {
     } else if (c === "\\" && i + 1 < line.length) {
       cur += line[++i];
     } else {
-      cur += c;
+      const v = c === "$" ? variableAt(line, i, vars) : undefined;
+      cur += v ? v[0] : c;
+      if (v) i += v[1] - 1;
     }
   }
   if (inWord) words.push(cur);

@@ -27,6 +27,10 @@ export interface Env {
   startTask(stop: () => void): { end(): void };
   /** Switches the console to reading a txn, committed through api and printed with printer when done. */
   beginTxn(reader: TxnReader, printer: Printer, api: Api): void;
+  /** The console's variables ($LEASE, $REV, and those set with NAME=VALUE), for help. */
+  readonly vars: ReadonlyMap<string, string>;
+  /** Sets a variable a later command may use as $name. */
+  setVar(name: "LEASE" | "REV", value: string): void;
 }
 
 export interface Call {
@@ -97,6 +101,15 @@ export function isFormat(s: string): s is Format {
 
 const msg = errorMessage;
 
+/**
+ * $REV: the revision a write left the store at (its response header's), so that a later
+ * command can read or compact at it whatever the store's history (a fixed --rev=2 only fits
+ * a fresh store).
+ */
+export function rememberRevision(setVar: (name: "REV", value: string) => void, header: { revision: bigint } | undefined): void {
+  if (header) setVar("REV", String(header.revision));
+}
+
 function leaseFromArg(arg: string): bigint {
   try {
     return parseInt64(arg, 16);
@@ -136,6 +149,7 @@ $ put -- <key> <value>
   async run(c) {
     const req = putRequest(c.args, c.flags);
     const resp = await (await c.client()).put(req);
+    rememberRevision(c.env.setVar, resp.header);
     c.printer().put(resp);
   },
 };
@@ -150,6 +164,7 @@ const del: Command = {
       if (!(await c.env.sleep(2000))) return;
     }
     const resp = await (await c.client()).deleteRange(req);
+    rememberRevision(c.env.setVar, resp.header);
     c.printer().del(resp);
   },
 };
@@ -192,7 +207,7 @@ const compaction: Command = {
   async run(c) {
     if (c.args.length !== 1) throw new GoError("compaction command needs 1 argument");
     const rev = parseInt64(c.args[0], 10);
-    await (await c.client()).compact(rev);
+    await (await c.client()).compact(rev, c.flags.physical as boolean);
     c.env.out.line(`compacted revision ${rev}`);
   },
 };
@@ -208,7 +223,7 @@ const watch: Command = {
     bool("prev-kv", "get the previous key-value pair before the event happens"),
     bool("progress-notify", "get periodic watch progress notification from server"),
   ],
-  long: "Prints the events as they come, in the background, until Ctrl+C.",
+  long: "Prints the events as they come, in the background, until Ctrl+C (or its Stop button, under the output).",
   async run(c) {
     if (c.flags.interactive) throw new GoError("interactive watch (-i) is not supported here; run several watch commands instead");
     // parseWatchArgs: only a "watch" with nothing at all after it fails before the client is made.
@@ -307,12 +322,13 @@ const lease: Command = {
         } catch (e) {
           throw new GoError(`failed to grant lease (${msg(e)})`);
         }
+        c.env.setVar("LEASE", hex16(resp.ID));
         c.printer().grant(resp);
       },
     },
     {
       name: "keep-alive", use: "keep-alive [options] <leaseID>", short: "Keeps leases alive (renew)",
-      long: "Renews the lease in the background (every TTL/3 seconds, printing each renewal) until Ctrl+C.",
+      long: "Renews the lease in the background (every TTL/3 seconds, printing each renewal) until Ctrl+C (or its Stop button, under the output).",
       flags: [bool("once", "Resets the keep-alive time to its original value and cobrautl.Exits immediately")],
       async run(c) {
         if (c.args.length !== 1) throw new GoError("lease keep-alive command needs lease ID as argument");

@@ -115,11 +115,11 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
   }
   if (cmd.name === "help" && path.length === 1) {
     const topic = rest.filter((w) => !w.startsWith("-"));
-    if (topic.length === 0) return print(env, rootHelp());
+    if (topic.length === 0) return print(env, rootHelp(env.vars));
     const f = find(topic);
     if (f.cmd === ROOT || f.rest.some((w) => !w.startsWith("-"))) {
       env.out.line(`Unknown help topic [${topic.map((t) => "`" + t + "`").join(" ")}]`);
-      return print(env, rootHelp());
+      return print(env, rootHelp(env.vars));
     }
     return print(env, commandHelp(f.cmd, f.path, f.inherited));
   }
@@ -127,7 +127,7 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
   const specs = [...GLOBAL_FLAGS, ...inherited, ...(cmd.persistent ?? []), ...(cmd.flags ?? []), HELP_FLAG];
   const p = parseFlags(rest, specs);
   if (p.help || !cmd.run && !cmd.missing) {
-    return print(env, cmd === ROOT ? rootHelp() : commandHelp(cmd, path, inherited));
+    return print(env, cmd === ROOT ? rootHelp(env.vars) : commandHelp(cmd, path, inherited));
   }
   if (cmd.missing) throw new GoError(`"etcdctl ${path.join(" ")}" is not available in this console (see 'help')`);
 

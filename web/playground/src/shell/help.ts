@@ -33,7 +33,26 @@ function leaves(cmd: Command, path: string[] = []): [string, Command][] {
 const ACTING = new Set(["write-out", "hex", "user", "password"]);
 const globals = GLOBAL_FLAGS.filter((f) => ACTING.has(f.name));
 
-export function rootHelp(): string[] {
+/**
+ * The console's variables, which a shell would hold for etcdctl: what each is, and the values
+ * set now (vars).
+ */
+function variablesHelp(vars: ReadonlyMap<string, string>): string[] {
+  const set = [...vars].map(([k, v]) => `${k}=${v}`).join(" ");
+  return [
+    "VARIABLES:",
+    ...columns([
+      ["$LEASE", "the ID of the last lease granted here (lease grant)"],
+      ["$REV", "the revision the last put, del or txn left the store at"],
+      ["NAME=VALUE", "a line of these sets variables, e.g. FIRST=$REV to keep a revision"],
+    ]),
+    "  $NAME or ${NAME} in a command (not in 'single quotes') is replaced by its value.",
+    ...(set ? [`  Set now: ${set}`] : []),
+    "",
+  ];
+}
+
+export function rootHelp(vars: ReadonlyMap<string, string> = new Map()): string[] {
   const missing = ROOT.sub!.filter((c) => c.missing).map((c) => c.name);
   return [
     "NAME:", `  etcdctl - ${ROOT.short}`, "",
@@ -43,7 +62,9 @@ export function rootHelp(): string[] {
     "COMMANDS:", ...columns(leaves(ROOT).map(([p, c]) => [p, c.short])), "",
     "Not in this console: " + missing.join(", ") + ".", "",
     "OPTIONS:", ...columns(flagRows(globals, "etcdctl")), "",
-    "Ctrl+C stops a running watch or keep-alive (and leaves txn); clear clears the console.",
+    ...variablesHelp(vars),
+    "Ctrl+C stops the running watches and keep-alives (and leaves txn); each one's Stop button, under",
+    "the output, stops that one. clear clears the console.",
     "With auth on, --user NAME:PASSWORD runs a command as that user (see 'help user add').",
     "Run 'help <command>' (or '<command> --help') for a command's options.",
   ];

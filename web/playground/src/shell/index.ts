@@ -3,8 +3,8 @@
 //
 // `clear` is not a command here: the page handles it before calling run().
 import type { Api, Credentials } from "../api.js";
-import { tokenize } from "./args.js";
-import type { Env } from "./commands.js";
+import { expand, tokenize } from "./args.js";
+import { rememberRevision, type Env } from "./commands.js";
 import { dispatch } from "./dispatch.js";
 import { errorMessage } from "./gofmt.js";
 import { Printer, type Format, type Sink } from "./print.js";
@@ -53,6 +53,29 @@ class Block implements Sink {
 
 class Interrupted extends Error {}
 
+/** A watch or keep-alive running in the background; stop() ends it (the page's Stop button). */
+export interface Task {
+  /** The command line that started it (variables expanded, a password hidden). */
+  readonly label: string;
+  stop(): void;
+}
+
+/** sh's NAME=VALUE word. */
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
+
+/** A word as sh would need it typed (shlex.quote's rule). */
+const quote = (w: string): string => (/^[\w@%+=:,./*-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`);
+
+/** A task's label: its command's words, the password in --user or --password hidden. */
+function taskLabel(words: string[]): string {
+  return words.map((w, i) => {
+    const prev = words[i - 1];
+    if (prev === "--password" || w.startsWith("--password=")) return w.replace(/^(--password=)?.*$/s, "$1***");
+    if (prev === "--user" || w.startsWith("--user=")) return w.replace(/:.*$/s, ":***");
+    return w;
+  }).map(quote).join(" ");
+}
+
 const errorText = (e: unknown): string => `Error: ${errorMessage(e)}`;
 
 interface OpenTxn {
@@ -67,7 +90,7 @@ interface OpenTxn {
 
 export class Shell {
   private current: Api;
-  private readonly tasks = new Set<{ stop(): void }>();
+  private readonly tasks = new Set<Task>();
   private txn?: OpenTxn;
   private queue: Promise<void> = Promise.resolve();
   /** Bumped by interrupt(): whatever was running stops at its next step. */
@@ -82,6 +105,16 @@ export class Shell {
    * ETCDCTL_USER, in effect). A command's own --user overrides it.
    */
   credentials?: Credentials;
+
+  /**
+   * The variables a command may use as $NAME or ${NAME}, as a shell's: LEASE (the last lease
+   * granted here, in hex), REV (the revision the last put, del or txn left the store at), and
+   * any a line of NAME=VALUE words sets (FIRST=$REV keeps a revision for later).
+   */
+  readonly vars = new Map<string, string>();
+
+  /** Called when a watch or keep-alive starts or ends (the page lists them, each with a Stop button). */
+  onTasks?: () => void;
 
   constructor(api: Api, private readonly out: Output) {
     this.current = api;
@@ -102,9 +135,19 @@ export class Shell {
     return this.txn ? this.txn.reader.prompt : "$";
   }
 
+  /** What the input should suggest: the syntax of the txn section being read ("" at the $ prompt). */
+  get hint(): string {
+    return this.txn ? this.txn.reader.hint : "";
+  }
+
   /** A watch or keep-alive is running. */
   get busy(): boolean {
     return this.tasks.size > 0;
+  }
+
+  /** The watches and keep-alives running, oldest first. */
+  get running(): Task[] {
+    return [...this.tasks];
   }
 
   /**
@@ -129,9 +172,25 @@ export class Shell {
   }
 
   private stopTasks(): void {
-    const tasks = [...this.tasks];
-    this.tasks.clear();
-    for (const t of tasks) t.stop();
+    for (const t of [...this.tasks]) t.stop();
+  }
+
+  /**
+   * Registers a background task. Its stop() (Ctrl+C, or the page's Stop button) calls halt,
+   * unless it has ended already (a Stop button may outlive its task by a moment).
+   */
+  private startTask(label: string, halt: () => void): { end(): void } {
+    const t: Task = {
+      label,
+      stop: () => {
+        if (!this.tasks.delete(t)) return;
+        this.onTasks?.();
+        halt();
+      },
+    };
+    this.tasks.add(t);
+    this.onTasks?.();
+    return { end: () => void (this.tasks.delete(t) && this.onTasks?.()) };
   }
 
   private async runInput(input: string): Promise<void> {
@@ -203,11 +262,20 @@ export class Shell {
   }
 
   private async exec(line: string, out: Block, epoch: number, run: number): Promise<void> {
-    let words = tokenize(line);
+    let words = tokenize(line, this.vars);
     // Pasted lines: "$ etcdctl ...", "ETCDCTL_API=3 etcdctl ...".
     if (words[0] === "$") words = words.slice(1);
-    while (words.length > 1 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words = words.slice(1);
-    if (words.length === 0) return;
+    // As in sh, NAME=VALUE words before a command are its environment (which etcdctl's flags
+    // override: ignored here); a line of nothing else sets variables.
+    const assigned = words.findIndex((w) => !ASSIGNMENT.test(w));
+    if (assigned < 0) {
+      for (const w of words) {
+        const [, name, value] = ASSIGNMENT.exec(w)!;
+        this.vars.set(name, value);
+      }
+      return;
+    }
+    words = words.slice(assigned);
     if (/(^|\/)etcdctl$/.test(words[0])) words = words.slice(1);
     const env: Env = {
       api: this.current,
@@ -215,14 +283,12 @@ export class Shell {
       out,
       background: () => new Block(this.out),
       sleep: (ms) => this.sleep(ms, out, epoch),
-      startTask: (stop) => {
-        const t = { stop };
-        this.tasks.add(t);
-        return { end: () => void this.tasks.delete(t) };
-      },
+      startTask: (stop) => this.startTask(taskLabel(words), stop),
       beginTxn: (reader, printer, api) => {
         this.txn = { reader, api, format: printer.format, hex: printer.isHex, run };
       },
+      vars: this.vars,
+      setVar: (name, value) => void this.vars.set(name, value),
     };
     await dispatch(words, env);
   }
@@ -231,7 +297,7 @@ export class Shell {
     const t = this.txn!;
     let ready: boolean;
     try {
-      ready = await t.reader.feed(line, async (warning) => {
+      ready = await t.reader.feed(expand(line, this.vars), async (warning) => {
         out.err(warning);
         if (!(await this.sleep(2000, out, epoch))) throw new Interrupted();
       });
@@ -246,6 +312,7 @@ export class Shell {
     const t = this.txn!;
     this.txn = undefined;
     const resp = await t.api.txn(t.reader.request());
+    rememberRevision((name, value) => this.vars.set(name, value), resp.header);
     new Printer(out, t.format, t.hex).txn(resp);
   }
 }

@@ -10,6 +10,16 @@ import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, putRequest } f
 
 export const PROMPTS = ["compares:", "success requests (get, put, del):", "failure requests (get, put, del):"] as const;
 
+/**
+ * Each section's syntax, for the input's placeholder: etcdctl's prompts only name the
+ * section, and a newcomer at "compares:" cannot guess mod("k") > "0".
+ */
+export const HINTS = [
+  'mod("k") > "0" · value("k") = "v" · version/create/lease("k") · empty line ends',
+  "put k v · get k · del k --prefix · empty line ends",
+  "put k v · get k · del k · empty line commits",
+] as const;
+
 /** Reads a Go quoted string ("..." with escapes, or `raw`) at s[i]; returns it and the index after it. */
 function scanQuoted(s: string, i: number): [string, number] | undefined {
   if (s[i] === "`") {
@@ -184,6 +194,10 @@ export class TxnReader {
 
   get prompt(): string {
     return PROMPTS[this.section];
+  }
+
+  get hint(): string {
+    return HINTS[this.section];
   }
 
   /**
