@@ -64,7 +64,8 @@ export interface Api {
   put(r: Init<typeof PutRequestSchema>): Promise<PutResponse>;
   deleteRange(r: Init<typeof DeleteRangeRequestSchema>): Promise<DeleteRangeResponse>;
   txn(r: Init<typeof TxnRequestSchema>): Promise<TxnResponse>;
-  compact(revision: bigint): Promise<CompactionResponse>;
+  /** physical: answer only once the compacted revisions are gone from the backend (etcdctl's --physical). */
+  compact(revision: bigint, physical?: boolean): Promise<CompactionResponse>;
   status(): Promise<StatusResponse>;
   leaseGrant(ttl: bigint, id?: bigint): Promise<LeaseGrantResponse>;
   leaseRevoke(id: bigint): Promise<LeaseRevokeResponse>;
@@ -190,7 +191,8 @@ export class TabApi implements Api {
     return fromJson(outSchema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
   }
 
-  compact = (revision: bigint) => this.plain("compaction", { revision: String(revision) }, CompactionResponseSchema);
+  compact = (revision: bigint, physical = false) =>
+    this.plain("compaction", { revision: String(revision), physical }, CompactionResponseSchema);
   status = () => this.plain("status", {}, StatusResponseSchema);
   leaseGrant = (ttl: bigint, id = 0n) => this.plain("lease.grant", { TTL: String(ttl), ID: String(id) }, LeaseGrantResponseSchema);
   leaseRevoke = (id: bigint) => this.plain("lease.revoke", { ID: String(id) }, LeaseRevokeResponseSchema);
@@ -335,18 +337,60 @@ const REFUSALS = [
 export const isRefusal = (message: string): boolean => REFUSALS.includes(message);
 
 /**
- * Connects to a metastore (or etcd behind a gRPC-Web proxy) at baseUrl, e.g. http://127.0.0.1:2379,
- * without credentials. It fails now, with the server's error, rather than at the first command;
- * a server that answers but refuses (auth is on) is connected to: the page then asks for a user.
+ * A server's base URL from what a person types: a URL, or etcdctl's host:port (--endpoints
+ * 127.0.0.1:2379), which means http://. Without a scheme the address would be a path on the
+ * page's own server (which answers "unknown service").
  */
-export async function connectServer(baseUrl: string): Promise<Api> {
-  const api = new ServerApi(baseUrl.replace(/\/+$/, ""));
+export function serverUrl(typed: string): string {
+  const t = typed.trim().replace(/\/+$/, "");
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(t) ? t : `http://${t}`;
+}
+
+/**
+ * Connects to a metastore (or etcd behind a gRPC-Web proxy) at address (a URL, e.g.
+ * http://127.0.0.1:2379, or host:port), without credentials. It fails now, with the reason in
+ * words (see whyNot), rather than at the first command; a server that answers but refuses
+ * (auth is on) is connected to: the page then asks for a user.
+ */
+export async function connectServer(address: string): Promise<Api> {
+  const api = new ServerApi(serverUrl(address));
   try {
     await api.status();
   } catch (e) {
-    if (!(e instanceof MetaStoreError && isRefusal(e.message))) throw e;
+    if (!(e instanceof MetaStoreError && isRefusal(e.message))) throw new Error(await whyNot(api.endpoint, e), { cause: e });
   }
   return api;
+}
+
+/**
+ * Why a first call to the server at base failed, in words. A browser says "Failed to fetch"
+ * both where nothing answers and where a server answers without letting this page read its
+ * answers (CORS): a request that needs no permission (mode no-cors, whose answer the page may
+ * not read but gets) tells the two apart.
+ */
+async function whyNot(base: string, e: unknown): Promise<string> {
+  const said = (e as Error).message;
+  if (!(e instanceof MetaStoreError)) return said;
+  const page = location.origin;
+  if (e.cause instanceof TypeError) {
+    if (location.protocol === "https:" && base.startsWith("http:")) {
+      return `this page is https, and a browser does not let it call an http:// server (${said}): use https, or open the page over http`;
+    }
+    const answers = await fetch(`${base}/health`, { mode: "no-cors", credentials: "omit", signal: AbortSignal.timeout(5000) })
+      .then(() => true, () => false);
+    return answers
+      ? `it answers, but does not let this page (${page}) read its answers (CORS): start it with --cors=${page} (or --cors='*'), ` +
+        "or open the playground it serves itself"
+      : `unreachable: nothing answers at ${base} (${said}). Is the server running, and is this its client URL (etcdctl's --endpoints)?`;
+  }
+  // What a web server that is no gRPC-Web endpoint makes of the call: a 404, or a page
+  // (HTML) where gRPC-Web's framing was expected.
+  if (e.code === 12 || /unknown service|^HTTP \d+|protocol error|missing (trailer|message)|envelope/i.test(said)) {
+    return `not a MetaStore or etcd gRPC-Web endpoint (it says: ${said}). Give a member's client URL, e.g. http://127.0.0.1:2379`;
+  }
+  if (e.code === 4 || e.code === 1) return `no answer within 10 s (${said}): the server is too busy, or this is not its client port`;
+  if (e.code === 14) return `unreachable (${said})`;
+  return said;
 }
 
 class ServerApi implements Api {
@@ -446,7 +490,7 @@ class ServerApi implements Api {
   put = (r: Init<typeof PutRequestSchema>) => this.rpc((headers) => this.kv.put(r, { headers }));
   deleteRange = (r: Init<typeof DeleteRangeRequestSchema>) => this.rpc((headers) => this.kv.deleteRange(r, { headers }));
   txn = (r: Init<typeof TxnRequestSchema>) => this.rpc((headers) => this.kv.txn(r, { headers }));
-  compact = (revision: bigint) => this.rpc((headers) => this.kv.compact({ revision }, { headers }));
+  compact = (revision: bigint, physical = false) => this.rpc((headers) => this.kv.compact({ revision, physical }, { headers }));
   status = () => this.rpc((headers) => this.maint.status({}, { headers }));
   leaseGrant = (ttl: bigint, id = 0n) => this.rpc((headers) => this.leases.leaseGrant({ TTL: ttl, ID: id }, { headers }));
   leaseRevoke = (id: bigint) => this.rpc((headers) => this.leases.leaseRevoke({ ID: id }, { headers }));

@@ -43,6 +43,22 @@ export async function readable(api: Api, user: string): Promise<KeyRange[]> {
   return scope;
 }
 
+/** A word as the console (and sh) reads it back: bare if plain, else in single quotes. */
+export function shellWord(w: string): string {
+  if (/^[\w./:@%+=,-]+$/.test(w)) return w;
+  return `'${w.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The etcdctl command line for cmd ("put", "lease grant") with args and flags ("--lease=…"),
+ * each argument quoted as needed; an argument that starts with "-" comes after "--", so that
+ * it is not read as a flag.
+ */
+export function etcdctl(cmd: string, args: string[], flags: string[] = []): string {
+  const words = args.map(shellWord);
+  return [cmd, ...(args.some((a) => a.startsWith("-")) ? [...flags, "--", ...words] : [...words, ...flags])].join(" ");
+}
+
 const compare = (a: Uint8Array, b: Uint8Array): number => {
   for (let i = 0; i < a.length && i < b.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return a.length - b.length;
@@ -67,7 +83,8 @@ export class App {
   private again = false;
 
   constructor(public api: Api, readonly shell: Shell, private readonly echo: (line: string) => void,
-    private readonly onChanged: () => void, private readonly onPrompt: () => void) {}
+    private readonly onChanged: () => void, private readonly onPrompt: () => void,
+    private readonly log: (text: string, kind: "in" | "out" | "err") => void) {}
 
   /** Adds a panel shown in root; only panels in view are refreshed (call changed() when one comes into view). */
   add(panel: Panel, root: HTMLElement): void {
@@ -127,6 +144,24 @@ export class App {
     await this.shell.run(line);
     this.onPrompt();
     void this.changed();
+  }
+
+  /**
+   * Runs a panel's action (f) and shows it in the console as the etcdctl command it equals
+   * (cmd), with what etcdctl prints for it (out) or for its failure ("Error: " and fail's
+   * text): the panels teach the commands. The action is not run by the console: the panels
+   * act as the page, which auth does not restrict in the tab (see api.ts).
+   */
+  async did<T>(cmd: string, f: () => Promise<T>, out: (r: T) => string, fail = (why: string) => why): Promise<T> {
+    for (const [i, l] of cmd.split("\n").entries()) this.log(`${i === 0 ? "$" : ">"} ${l}`, "in");
+    try {
+      const r = await f();
+      this.log(out(r), "out");
+      return r;
+    } catch (e) {
+      this.log(`Error: ${fail((e as Error).message)}`, "err");
+      throw e;
+    }
   }
 
   /** The keys the panels show and follow: every key, unless the page is signed in as a user who may read fewer. */

@@ -1,6 +1,6 @@
 // The playground page: boots the core in this tab (restoring the state saved in IndexedDB),
 // wires the console, the toolbar and the panels, and can switch all of them to a live server.
-import { connectServer, isRefusal, startTab, type Api, type WatchHandle } from "./api.js";
+import { connectServer, isRefusal, serverUrl, startTab, type Api, type WatchHandle } from "./api.js";
 import { App, readable, type KeyRange, type Session } from "./app.js";
 import { $, ALL, debounce, h } from "./dom.js";
 import * as persist from "./persist.js";
@@ -12,6 +12,7 @@ import { historyPanel } from "./panels/history.js";
 import { examplesPanel } from "./panels/examples.js";
 import { benchPanel } from "./panels/bench.js";
 import { memberPanel } from "./panels/member.js";
+import { taskList } from "./tasks.js";
 
 const output = $<HTMLDivElement>("#output");
 const input = $<HTMLInputElement>("#command");
@@ -22,7 +23,9 @@ const savedState = $<HTMLOutputElement>("#saved");
 // ---- the console ----
 
 function line(text: string, kind: "in" | "out" | "err"): void {
-  output.append(h("pre", { class: kind }, text));
+  // A table (endpoint status -w table) scrolls sideways rather than wrap (style.css).
+  const table = kind === "out" && text.startsWith("+-");
+  output.append(h("pre", { class: table ? "out table" : kind }, text));
   // Keep the page light however long the session: the oldest lines go.
   while (output.childElementCount > 2000) output.firstElementChild!.remove();
   output.scrollTop = output.scrollHeight;
@@ -79,8 +82,12 @@ async function submit(cmd: string): Promise<void> {
   }
 }
 
+// In a txn, the input shows the syntax its section takes.
+const placeholder = input.placeholder;
+
 function showPrompt(): void {
   promptLabel.textContent = shell.prompt;
+  input.placeholder = shell.hint || placeholder;
 }
 
 $<HTMLFormElement>("#console-form").addEventListener("submit", (e) => {
@@ -122,6 +129,10 @@ try {
   throw e;
 }
 const shell = new Shell(tab, shellOut);
+taskList(shell, $("#tasks"), (label) => {
+  line(`Stopped: ${label}`, "out");
+  input.focus(); // its button is gone
+});
 
 /** Sets an element's text only when it changes: live regions announce every write. */
 function setText(el: HTMLElement, text: string): void {
@@ -164,7 +175,7 @@ const app = new App(tab, shell, echo, () => {
     unsaved = true;
     save();
   }
-}, showPrompt);
+}, showPrompt, line);
 
 try {
   const snap = await persist.load();
@@ -234,6 +245,7 @@ const member = memberPanel($("#member"));
 const endpoint = $<HTMLInputElement>("#endpoint");
 const useTab = $<HTMLButtonElement>("#use-tab");
 const tabOnly = ["#clock", "#state"].map((s) => $(s));
+const serverGroup = $("#server");
 if (location.protocol.startsWith("http")) endpoint.placeholder = `e.g. ${location.origin}`;
 
 /** Shows api's store in the views and the console, as session's user (a server's) or without one. */
@@ -243,24 +255,47 @@ async function switchTo(api: Api, announce = true, session?: Session): Promise<v
   member.follow(api);
   useTab.hidden = api.mode === "tab";
   for (const el of tabOnly) el.toggleAttribute("hidden", api.mode !== "tab");
+  // What only makes sense for one of the two (the tab's clock in the panels' texts, say).
+  document.body.dataset.mode = api.mode;
+  serverGroup.hidden = api.mode !== "server";
+  setText($("#server-url"), api.mode === "server" ? api.endpoint : "");
+  remember(api);
   showSession();
   if (announce) line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
 }
 
-$<HTMLFormElement>("#connect").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const url = endpoint.value.trim() || location.origin;
+/**
+ * The server the page shows is kept in its address (?server=URL), so that a reload, a
+ * bookmark or a link connects to it again (without a user: the password is never kept).
+ */
+function remember(api: Api): void {
+  const u = new URL(location.href);
+  if (api.mode === "server") u.searchParams.set("server", api.endpoint);
+  else u.searchParams.delete("server");
+  // window's history: `history` in this file is the console's.
+  if (u.href !== location.href) window.history.replaceState(window.history.state, "", u);
+}
+
+/** Connects to the server at address (a URL, or host:port as etcdctl takes it); failures say why in words. */
+async function connect(address: string): Promise<void> {
+  const url = serverUrl(address);
   try {
     await switchTo(await connectServer(url));
   } catch (err) {
     line(`Error: cannot connect to ${url}: ${(err as Error).message}`, "err");
     return;
   }
+  endpoint.value = app.api.endpoint;
   await app.changed();
   if (isRefusal(app.error)) {
     line(`${app.api.endpoint} refuses a client without a user (${app.error}): sign in, or give each command --user NAME:PASSWORD.`, "out");
     userField.focus();
   }
+}
+
+$<HTMLFormElement>("#connect").addEventListener("submit", (e) => {
+  e.preventDefault();
+  void connect(endpoint.value.trim() || location.origin);
 });
 
 // ---- sign-in (server mode) ----
@@ -309,20 +344,82 @@ signOut.addEventListener("click", async () => {
 });
 useTab.addEventListener("click", () => void switchTo(tab).catch((e) => line(`Error: ${(e as Error).message}`, "err")));
 
+// ---- the clock (the tab's) ----
+
+// The store's clock is real time moved by what the page did to it: jumps (+10 s, +1 min) and
+// pauses (it stands still while real time goes on). The label says how far from real time
+// it is and why, and keeps up while it is paused. The clock never runs backwards (a lease
+// that expired would be alive again), so "Back to real time" lets a clock that is behind
+// catch up at once, and stops one that is ahead until real time reaches it.
 const clockState = $<HTMLOutputElement>("#clock-state");
 const pause = $<HTMLButtonElement>("#clock-pause");
+const realTime = $<HTMLButtonElement>("#clock-real");
+/** The clock as last read, and when (performance.now()). */
+let clockRead = { paused: false, aheadMs: 0, at: 0 };
+/** Seconds jumped since the clock was last at real time. */
+let jumped = 0;
+/** Set while a clock ahead stands still for real time to reach it. */
+let catchUp: ReturnType<typeof setTimeout> | undefined;
+
+/** How far the store's clock is ahead of real time now (ms; below 0: behind). */
+function aheadMs(): number {
+  return clockRead.paused ? clockRead.aheadMs - (performance.now() - clockRead.at) : clockRead.aheadMs;
+}
+
+function showClock(): void {
+  const ahead = Math.round(aheadMs() / 1000);
+  if (!clockRead.paused && ahead === 0) jumped = 0; // back at real time: a new account starts
+  const stood = jumped - ahead; // seconds it stood still, all pauses together
+  const why = [jumped > 0 ? `+${jumped} s jumped` : "", stood > 0 ? `${stood} s paused` : ""].filter((x) => x).join(", ");
+  const offset = ahead > 0 ? `${ahead} s ahead of real time` : ahead < 0 ? `${-ahead} s behind real time` : "at real time";
+  let label = "real time";
+  if (catchUp) label = `paused until real time catches up: ${Math.max(ahead, 0)} s to go`;
+  else if (clockRead.paused || ahead !== 0) label = `${clockRead.paused ? "paused" : "running"}, ${offset}${why ? ` (${why})` : ""}`;
+  setText(clockState, label);
+  pause.textContent = clockRead.paused ? "Resume" : "Pause";
+  pause.setAttribute("aria-pressed", String(clockRead.paused));
+  realTime.hidden = label === "real time";
+}
+setInterval(showClock, 1000); // a paused clock falls behind by the second
+
 async function clock(action: "" | "pause" | "resume" | "advance", seconds = 0): Promise<void> {
+  if (action !== "") stopCatchUp();
   const s = await tab.tab!.clock(action, seconds);
-  pause.textContent = s.paused ? "Resume" : "Pause";
-  pause.setAttribute("aria-pressed", String(s.paused));
-  const ahead = Math.round(s.aheadMs / 1000);
-  setText(clockState, `${s.paused ? "paused" : "running"}, ${ahead > 0 ? `${ahead} s ahead` : ahead < 0 ? `${-ahead} s behind` : "real time"}`);
+  if (action === "advance") jumped += seconds;
+  clockRead = { ...s, at: performance.now() };
+  showClock();
   void app.changed();
 }
-pause.addEventListener("click", () => void clock(pause.textContent === "Pause" ? "pause" : "resume"));
+
+function stopCatchUp(): void {
+  clearTimeout(catchUp);
+  catchUp = undefined;
+}
+
+/** Brings the store's clock back to real time: at once if it is behind, by standing still if it is ahead. */
+async function backToRealTime(): Promise<void> {
+  stopCatchUp();
+  const s = await tab.tab!.clock("");
+  if (s.aheadMs > 500) {
+    await clock("pause");
+    catchUp = setTimeout(() => void backToRealTime(), clockRead.aheadMs);
+    showClock();
+    return;
+  }
+  if (s.paused) await clock("resume");
+  const behind = Math.round(-clockRead.aheadMs / 1000);
+  if (behind > 0) await clock("advance", behind);
+  jumped = 0;
+  showClock();
+}
+
+pause.addEventListener("click", () => void clock(clockRead.paused ? "resume" : "pause"));
 for (const b of document.querySelectorAll<HTMLButtonElement>("[data-advance]")) {
   b.addEventListener("click", () => void clock("advance", Number(b.dataset.advance)));
 }
+realTime.addEventListener("click", () => void backToRealTime());
+
+// ---- the tab's state ----
 
 $("#import-button").addEventListener("click", () => $<HTMLInputElement>("#import").click());
 
@@ -337,6 +434,11 @@ $("#export").addEventListener("click", async () => {
 $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (!f) return;
+  // As Reset does: what the file replaces cannot be had back (but by an Export first).
+  if (!confirm(`Replace this tab's store with ${f.name}? Everything in the store now is lost (Export saves it first).`)) {
+    (e.target as HTMLInputElement).value = "";
+    return;
+  }
   try {
     await tab.tab!.restore(new Uint8Array(await f.arrayBuffer()));
     await switchTo(tab, false); // the restore closed the old store's watches
@@ -349,8 +451,9 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
 });
 
 $("#reset").addEventListener("click", async () => {
-  if (!confirm("Start over with an empty store? Everything in this tab's store is lost.")) return;
+  if (!confirm("Start over with an empty store, the clock at real time? Everything in this tab's store is lost.")) return;
   await tab.tab!.reset();
+  await backToRealTime();
   await switchTo(tab, false);
   line("Started over: an empty store.", "out");
 });
@@ -393,3 +496,11 @@ Object.assign(globalThis, {
     saveNow, run: (cmd: string) => submit(cmd), get completed() { return completed; },
   },
 });
+
+// A reload (or a link) of a page that showed a server connects to it again.
+const wanted = new URL(location.href).searchParams.get("server");
+if (wanted) {
+  endpoint.value = wanted;
+  await connect(wanted);
+  if (app.api.mode === "tab") remember(tab); // it failed (and said why): the address shows the tab again
+}

@@ -1,20 +1,25 @@
-// Guided examples: etcd's classic patterns as console commands, run with one click. A
-// command may use $LEASE: the lease the example granted last (etcdctl prints its ID).
+// Guided examples: etcd's classic patterns as console commands, run with one click. The
+// commands use the console's variables ($LEASE: the lease granted last; $REV: the revision
+// the last write made; see help), never a fixed lease ID or revision, so that they work on
+// any store, not only a fresh one.
 import type { App, Panel } from "../app.js";
+import { ask } from "../ask.js";
 import { h } from "../dom.js";
 
 export interface Example {
   title: string;
   about: string;
+  /** A hint about the tab's clock, shown only with the store in this tab (a server's clock is its own). */
+  tabOnly?: string;
   commands: string[];
 }
 
 export const examples: Example[] = [
   {
     title: "Keys and revisions",
-    about: "Every write makes a new revision of the whole store; get --rev reads the past.",
-    commands: ["put /demo/greeting hello", "put /demo/greeting world", "get /demo/greeting -w json",
-      "get /demo/ --prefix", "get /demo/greeting --rev=2"],
+    about: "Every write makes a new revision of the whole store; get --rev reads the past. $REV is the revision the console's last write made; FIRST=$REV keeps it.",
+    commands: ["put /demo/greeting hello", "FIRST=$REV", "put /demo/greeting world", "get /demo/greeting -w json",
+      "get /demo/ --prefix", "get /demo/greeting --rev=$FIRST"],
   },
   {
     title: "Compare-and-swap",
@@ -40,41 +45,46 @@ export const examples: Example[] = [
   },
   {
     title: "Service discovery with leases",
-    about: "Each instance registers under a lease and keeps it alive; when it stops, its entry disappears by itself. Press +10 s on the clock twice to see it expire.",
+    about: "Each instance registers under a lease and keeps it alive; when it stops, its entry disappears by itself.",
+    tabOnly: "Press +10 s on the clock twice to see it expire.",
     commands: ["lease grant 15", "put /services/web/10.0.0.1 '{\"addr\": \"10.0.0.1:80\"}' --lease=$LEASE",
       "put /services/web/10.0.0.2 '{\"addr\": \"10.0.0.2:80\"}' --lease=$LEASE", "get /services/web/ --prefix --keys-only",
       "lease timetolive $LEASE --keys"],
   },
   {
     title: "Compaction",
-    about: "Compaction forgets history before a revision: reads of the past fail with etcd's error.",
-    commands: ["put /old/value v1", "put /old/value v2", "endpoint status", "compaction 2", "get /old/value --rev=1"],
+    about: "Compaction forgets history before a revision: reads of the past fail with etcd's error; the latest values stay.",
+    commands: ["put /old/value v1", "OLD=$REV", "put /old/value v2", "compaction $REV", "get /old/value --rev=$OLD",
+      "get /old/value"],
   },
 ];
 
+const compacts = (ex: Example) => ex.commands.some((c) => /^compaction\b/.test(c));
+
+/**
+ * On a server, an example that compacts forgets history every client of it sees: the page
+ * asks first (in the tab, the store is the page's own).
+ */
+function allowed(app: App, ex: Example): Promise<boolean> {
+  if (app.api.mode !== "server" || !compacts(ex)) return Promise.resolve(true);
+  return ask(`"${ex.title}" compacts ${app.api.endpoint}: the server forgets its history before the example's last put, ` +
+    "for every client. Run it?", "Compact the server");
+}
+
 export function examplesPanel(app: App, root: HTMLElement): Panel {
-  let lease = "";
-  // The example runner reads lease IDs from what the console prints.
   const run = async (ex: Example, button: HTMLButtonElement) => {
     button.disabled = true;
-    app.interrupt(); // an earlier example's watch would interleave
     try {
-      for (const c of ex.commands) {
-        const cmd = c.replaceAll("$LEASE", lease);
-        const seen = app.onOutput((t) => {
-          const m = /^lease ([0-9a-f]{16}) granted/.exec(t);
-          if (m) lease = m[1];
-        });
-        await app.run(cmd);
-        seen();
-      }
+      if (!(await allowed(app, ex))) return;
+      app.interrupt(); // an earlier example's watch would interleave
+      for (const c of ex.commands) await app.run(c);
+      button.dataset.runs = String(Number(button.dataset.runs ?? 0) + 1);
     } finally {
       button.disabled = false;
-      button.dataset.runs = String(Number(button.dataset.runs ?? 0) + 1);
     }
   };
   root.append(h("ul", { class: "examples" }, ...examples.map((ex) => h("li", { class: "card" },
-    h("h3", {}, ex.title), h("p", {}, ex.about),
+    h("h3", {}, ex.title), h("p", {}, ex.about, ex.tabOnly && h("span", { class: "tab-only" }, ` ${ex.tabOnly}`)),
     h("pre", { class: "mono" }, ex.commands.map((c) => c.replaceAll("\n", "\n  ")).join("\n")),
     h("button", { type: "button", onclick: (e: Event) => void run(ex, e.currentTarget as HTMLButtonElement) }, "Run in the console")))));
   return { async refresh() {} };

@@ -111,21 +111,35 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
   const b = h("input", { "aria-label": "diff to revision", size: 6, inputmode: "numeric" });
   const changes = h("tbody");
   const compactAt = h("input", { "aria-label": "compact at revision", size: 6, inputmode: "numeric" });
-  const err = h("p", { class: "err", role: "alert" });
+  // Each section has its own error line, under its form: one line at the top of the panel
+  // was out of view when the diff or the history, further down, failed.
+  const errs = { at: error(), history: error(), diff: error(), compact: error() };
   let oldest = 1n;
+  /** The key whose history is shown, and its versions as read (rows below oldest are dropped when shown). */
+  let shownHistory: { key: string; versions: Version[] } | undefined;
+  /** The revisions of the diff shown. */
+  let shownDiff: { from: bigint; to: bigint } | undefined;
 
-  const guard = (f: () => Promise<void>) => async (e?: Event) => {
+  /**
+   * A section's action: its failure shows in the section's error line (brought into view if
+   * the action was the user's) and empties the section's results, which no longer answer
+   * what the form asks.
+   */
+  const guard = (err: HTMLElement, results: HTMLElement | undefined, f: () => Promise<void>) => async (e?: Event) => {
     e?.preventDefault();
     err.textContent = "";
     try {
       await f();
     } catch (x) {
-      err.textContent = `Error: ${(x as Error).message}`;
+      results?.replaceChildren();
+      const hint = isCompacted(x) ? ` (the oldest revision still readable is ${oldest})` : "";
+      err.textContent = `Error: ${(x as Error).message}${hint}`;
+      if (e) err.scrollIntoView({ block: "nearest" });
     }
   };
 
   let asked = 0; // answers to older slider positions are dropped
-  const showAt = guard(async () => {
+  const showAt = guard(errs.at, snapshot, async () => {
     const rev = BigInt(slider.value);
     const mine = ++asked;
     at.textContent = String(rev);
@@ -137,13 +151,29 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     if (r.kvs.length === 0) snapshot.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no keys at revision ${rev}`)));
   });
 
-  const showHistory = guard(async () => {
-    if (!key.value) return;
-    const vs = await keyHistory(app.api, bytes(key.value), oldest, app.revision);
+  /**
+   * Shows a key's versions from the oldest revision still readable, and says when history
+   * before it was compacted: the rows that are gone are not silently missing.
+   */
+  function renderHistory(): void {
+    if (!shownHistory) return;
+    const { key: k, versions: all } = shownHistory;
+    const vs = all.filter((v) => v.rev >= oldest);
     versions.replaceChildren(...vs.map((v) => h("tr", { class: v.type === "PUT" ? "put" : "delete" },
       h("td", {}, String(v.rev)), h("td", {}, v.type), h("td", {}, v.type === "PUT" ? String(v.version) : ""),
       h("td", { class: "mono" }, v.value))));
-    if (vs.length === 0) versions.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no history for ${key.value} since revision ${oldest}`)));
+    if (vs.length === 0) versions.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, `no history for ${k} since revision ${oldest}`)));
+    if (oldest > 1n) {
+      versions.prepend(h("tr", { class: "compacted" }, h("td", { colspan: 4, class: "muted" },
+        `revisions before ${oldest} were compacted: ${k}'s changes before then are gone`)));
+    }
+  }
+
+  const showHistory = guard(errs.history, versions, async () => {
+    shownHistory = undefined;
+    if (!key.value) return;
+    shownHistory = { key: key.value, versions: await keyHistory(app.api, bytes(key.value), oldest, app.revision) };
+    renderHistory();
   });
 
   const num = (v: string, dflt: bigint, what: string) => {
@@ -152,14 +182,26 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     return BigInt(v.trim());
   };
 
-  const showDiff = guard(async () => {
+  const showDiff = guard(errs.diff, changes, async () => {
+    shownDiff = undefined;
     const [x, y] = [num(a.value, oldest, "from"), num(b.value, app.revision, "to")];
     const [ra, rb] = await Promise.all([app.read({ revision: x }), app.read({ revision: y })]);
     const d = diff(ra.kvs, rb.kvs);
     changes.replaceChildren(...d.map((c) => h("tr", { class: c.before === undefined ? "put" : c.after === undefined ? "delete" : "" },
       h("td", { class: "mono" }, c.key), h("td", { class: "mono" }, c.before ?? "—"), h("td", { class: "mono" }, c.after ?? "—"))));
     if (d.length === 0) changes.append(h("tr", {}, h("td", { colspan: 3, class: "muted" }, `no difference between ${x} and ${y}`)));
+    shownDiff = { from: x, to: y };
   });
+
+  /** After a compaction: what the sections show from before it is cut, or dropped, rather than left as if still readable. */
+  function compacted(): void {
+    renderHistory();
+    if (shownDiff && shownDiff.from < oldest) {
+      changes.replaceChildren(h("tr", {}, h("td", { colspan: 3, class: "muted" },
+        `revision ${shownDiff.from} has been compacted since: the diff from it is gone`)));
+      shownDiff = undefined;
+    }
+  }
 
   slider.addEventListener("input", () => {
     follow.checked = slider.value === slider.max;
@@ -167,32 +209,33 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
   });
 
   root.append(
-    err,
     h("section", { "aria-label": "keyspace at a revision" },
       h("h3", {}, "The keyspace at revision ", at),
-      h("div", { class: "row" }, slider, h("label", {}, follow, " follow the latest")), range,
+      h("div", { class: "row" }, slider, h("label", {}, follow, " follow the latest")), range, errs.at,
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "key"), h("th", {}, "value"), h("th", {}, "mod rev"), h("th", {}, "version"))), snapshot)),
     h("section", { "aria-label": "key history" },
       h("h3", {}, "History of a key"),
-      h("form", { class: "row", onsubmit: showHistory }, key, h("button", { type: "submit" }, "Show")),
+      h("form", { class: "row", onsubmit: showHistory }, key, h("button", { type: "submit" }, "Show")), errs.history,
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "rev"), h("th", {}, "event"), h("th", {}, "version"), h("th", {}, "value"))), versions)),
     h("section", { "aria-label": "diff" },
       h("h3", {}, "What changed between two revisions"),
-      h("form", { class: "row", onsubmit: showDiff }, "from", a, "to", b, h("button", { type: "submit" }, "Diff")),
+      h("form", { class: "row", onsubmit: showDiff }, "from", a, "to", b, h("button", { type: "submit" }, "Diff")), errs.diff,
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "key"), h("th", {}, "before"), h("th", {}, "after"))), changes)),
     h("section", { "aria-label": "compaction" },
       h("h3", {}, "Compaction"),
       h("form", {
-        class: "row", onsubmit: guard(async () => {
+        class: "row", onsubmit: guard(errs.compact, undefined, async () => {
           await app.run(`compaction ${num(compactAt.value, app.revision, "the compaction point")}`);
         }),
-      }, "compact history before", compactAt, h("button", { type: "submit" }, "Compact")),
+      }, "compact history before", compactAt, h("button", { type: "submit" }, "Compact")), errs.compact,
       h("p", { class: "muted" }, "Reading before the compacted revision fails with etcd's error; the slider starts there.")),
   );
 
   return {
     async refresh() {
+      const before = oldest;
       oldest = await oldestRevision(app.api, app.revision, oldest, app.scope[0]?.key);
+      if (oldest !== before) compacted();
       slider.min = String(oldest);
       slider.max = String(app.revision);
       if (follow.checked || BigInt(slider.value) < oldest) slider.value = String(app.revision);
@@ -202,8 +245,13 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
     reset() {
       oldest = 1n;
       follow.checked = true;
+      shownHistory = shownDiff = undefined;
       versions.replaceChildren();
       changes.replaceChildren();
+      for (const e of Object.values(errs)) e.textContent = "";
     },
   };
 }
+
+/** A section's error line: announced when it is written. */
+const error = () => h("p", { class: "err", role: "alert" });

@@ -1,7 +1,7 @@
 // The key tree: keys split on "/" into folders, a value view that pretty-prints JSON, and
 // create/edit/delete. Writes go through the same Api as the console.
 import type { KeyValue } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
-import type { App, Panel } from "../app.js";
+import { etcdctl, type App, type Panel } from "../app.js";
 import { ALL, bytes, h, hex, pretty, text } from "../dom.js";
 
 /** Shown at most; a bigger keyspace is cut (the console can page through it). */
@@ -46,7 +46,8 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         e.preventDefault();
         err.textContent = "";
         try {
-          await app.api.put({ key: bytes(newKey.value), value: bytes(newValue.value) });
+          await app.did(etcdctl("put", [newKey.value, newValue.value]),
+            () => app.api.put({ key: bytes(newKey.value), value: bytes(newValue.value) }), () => "OK");
           selected = newKey.value;
           newKey.value = newValue.value = "";
           await app.changed();
@@ -133,8 +134,10 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
             try {
               // Unedited, the stored bytes go back as they were (not pretty-printed); the
               // lease is kept, as etcdctl put --ignore-lease would.
-              const value = area.value === editor?.original ? raw : bytes(area.value);
-              await app.api.put({ key: bytes(key), value, ignoreLease: kv.lease !== 0n });
+              const unedited = area.value === editor?.original;
+              const value = unedited ? raw : bytes(area.value);
+              await app.did(etcdctl("put", [key, unedited ? text(raw) : area.value], kv.lease ? ["--ignore-lease"] : []),
+                () => app.api.put({ key: bytes(key), value, ignoreLease: kv.lease !== 0n }), () => "OK");
               await done();
             } catch (x) {
               fail(x);
@@ -144,7 +147,7 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         h("button", {
           type: "button", class: "danger", onclick: async () => {
             try {
-              await app.api.deleteRange({ key: bytes(key) });
+              await app.did(etcdctl("del", [key]), () => app.api.deleteRange({ key: bytes(key) }), (r) => String(r.deleted));
               await done();
             } catch (x) {
               fail(x);

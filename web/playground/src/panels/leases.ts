@@ -2,7 +2,7 @@
 // out, the store revokes it and deletes its keys, and the panel (and the key tree) show it.
 // Cards are updated in place, keyed by lease ID, so typing in one or focusing a button
 // survives the refresh each second.
-import type { App, Panel } from "../app.js";
+import { etcdctl, type App, type Panel } from "../app.js";
 import { bytes, h, hex, text } from "../dom.js";
 
 interface Shown {
@@ -47,11 +47,25 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
       class: "row", onsubmit: (e: Event) => {
         e.preventDefault();
         if (!/^\d+$/.test(ttl.value.trim())) return fail(new Error("the TTL is a number of seconds"));
-        void act(() => app.api.leaseGrant(BigInt(ttl.value.trim())))();
+        const t = ttl.value.trim();
+        void act(() => app.did(etcdctl("lease grant", [t]), () => app.api.leaseGrant(BigInt(t)),
+          (r) => `lease ${hex(r.ID)} granted with TTL(${r.TTL}s)`, (why) => `failed to grant lease (${why})`))();
       },
     }, h("label", {}, "TTL ", ttl, " s"), h("button", { type: "submit" }, "Grant lease")),
     err, gone, list,
-    h("p", { class: "muted" }, "Leases count down on the store's clock: pause it or jump ahead with the clock buttons above (this tab only)."));
+    // A server's clock is its own: the page cannot pause it or move it.
+    h("p", { class: "muted tab-only" }, "Leases count down on the store's clock: pause it or jump ahead with the clock buttons above."));
+
+  // What a lease card's buttons do, as the console shows them (etcdctl's commands and output).
+  const keepAlive = (id: bigint) => app.did(etcdctl("lease keep-alive", [hex(id)], ["--once"]), async () => {
+    const r = await app.api.leaseKeepAlive(id);
+    if (r.TTL <= 0n) throw new Error("etcdserver: requested lease not found"); // gone meanwhile
+    return r;
+  }, (r) => `lease ${hex(id)} keepalived with TTL(${r.TTL})`);
+  const revoke = (id: bigint) => app.did(etcdctl("lease revoke", [hex(id)]), () => app.api.leaseRevoke(id),
+    () => `lease ${hex(id)} revoked`, (why) => `failed to revoke lease (${why})`);
+  const attach = (id: bigint, key: string, value: string) => app.did(etcdctl("put", [key, value], [`--lease=${hex(id)}`]),
+    () => app.api.put({ key: bytes(key), value: bytes(value), lease: id }), () => "OK");
 
   function left(l: Shown): number {
     return paused ? l.ttl : Math.max(0, l.ttl - (performance.now() - l.at) / 1000);
@@ -66,13 +80,13 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
     const el = h("li", { class: "card", "data-lease": hex(l.id) },
       h("div", { class: "row" },
         h("strong", { class: "mono" }, hex(l.id)), countdown, h("span", { class: "muted" }, `of ${l.granted} s`),
-        h("button", { type: "button", onclick: act(() => app.api.leaseKeepAlive(l.id)) }, "Keep alive"),
-        h("button", { type: "button", class: "danger", onclick: act(() => app.api.leaseRevoke(l.id)) }, "Revoke")),
+        h("button", { type: "button", onclick: act(() => keepAlive(l.id)) }, "Keep alive"),
+        h("button", { type: "button", class: "danger", onclick: act(() => revoke(l.id)) }, "Revoke")),
       bar, keys,
       h("form", {
         class: "row", onsubmit: (e: Event) => {
           e.preventDefault();
-          void act(() => app.api.put({ key: bytes(key.value), value: bytes(val.value), lease: l.id }))();
+          void act(() => attach(l.id, key.value, val.value))();
         },
       }, key, val, h("button", { type: "submit" }, "Attach key")));
     return { el, countdown, bar, keys };

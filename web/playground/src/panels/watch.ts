@@ -8,6 +8,17 @@ import { ALL, bytes, h, prefixEnd, text } from "../dom.js";
 /** Events kept per watch; older ones scroll away. */
 const KEEP = 500;
 
+/**
+ * What a watch card says once its watch is created at revision now. A watch from a past
+ * revision first replays the events since then: the card names the revision asked for, not
+ * the store's current one (which the created answer's header carries).
+ */
+function started(from: bigint, now: bigint): string {
+  if (from === 0n) return `watching since revision ${now}`;
+  if (from > now) return `watching from revision ${from} (a future revision: nothing until then)`;
+  return `watching from revision ${from}: replaying revisions ${from} to ${now}, then live`;
+}
+
 export function watchPanel(app: App, root: HTMLElement): Panel {
   const key = h("input", { name: "key", "aria-label": "watch key", placeholder: "/services/", value: "" });
   const prefix = h("input", { type: "checkbox", name: "prefix", checked: true });
@@ -44,13 +55,14 @@ export function watchPanel(app: App, root: HTMLElement): Panel {
       err.textContent = "Error: the start is a revision number";
       return;
     }
+    const startRevision = from.value.trim() ? BigInt(from.value.trim()) : 0n;
     try {
       handle = await app.api.watch({
         ...(key.value === "" ? ALL : { key: k, rangeEnd: prefix.checked ? prefixEnd(k) : undefined }),
-        startRevision: from.value.trim() ? BigInt(from.value.trim()) : 0n,
+        startRevision,
         prevKv: true,
       }, (w) => {
-        if (w.created) state.textContent = `watching since revision ${w.header?.revision ?? 0n}`;
+        if (w.created) state.textContent = started(startRevision, w.header?.revision ?? 0n);
         if (w.canceled) state.textContent = `cancelled: ${w.cancelReason}${w.compactRevision ? ` (compacted at ${w.compactRevision})` : ""}`;
         for (const ev of w.events) {
           const put = ev.type === Event_EventType.PUT;
