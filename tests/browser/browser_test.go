@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,26 @@ window.ready = true;
 // passes waits only as long as it takes.
 const patience = 30 * time.Second
 
-// browser starts Chromium. Under CI a missing Chromium fails the test: `make test` installs it.
+// shared is the one Chromium the tests open their tabs in (browser): starting a browser per
+// test cost seconds each on a loaded machine. Each test serves its page from a member of its
+// own, so tabs never share an origin (nor its storage).
+var shared struct {
+	once   sync.Once
+	ctx    context.Context // the browser's first tab, open until TestMain ends
+	cancel func()
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.cancel != nil {
+		shared.cancel()
+	}
+	os.Exit(code)
+}
+
+// browser returns a new tab of the shared Chromium, or of a browser of its own when the test
+// needs flags. Under CI a missing Chromium fails the test: `make test` installs it.
 func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := exec.LookPath("chromium"); err != nil {
@@ -55,15 +75,33 @@ func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Contex
 		}
 		t.Skip("chromium is not installed: apt-get install -y chromium")
 	}
-	opts := append(append(chromedp.DefaultExecAllocatorOptions[:], chromedp.Flag("disable-gpu", true)), flags...)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	bctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
+	start := func() (context.Context, func()) {
+		opts := append(append(chromedp.DefaultExecAllocatorOptions[:], chromedp.Flag("disable-gpu", true)), flags...)
+		actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancel2 := chromedp.NewContext(actx)
+		return bctx, func() { cancel2(); cancel() }
+	}
+	var tab context.Context
+	if len(flags) > 0 {
+		ctx, cancel := start()
+		t.Cleanup(cancel)
+		tab = ctx
+	} else {
+		shared.once.Do(func() {
+			shared.ctx, shared.cancel = start()
+			shared.err = chromedp.Do(shared.ctx) // starts the browser; this tab stays open
+		})
+		if shared.err != nil {
+			t.Fatalf("start chromium: %v", shared.err)
+		}
+		ctx, cancel := chromedp.NewContext(shared.ctx) // a new tab, closed by cancel
+		t.Cleanup(cancel)
+		tab = ctx
+	}
 	// A bound for a hung browser, not a speed check: the longest test (the console against
 	// etcdctl, both modes at once) takes about a minute in its browser on an idle machine.
-	ctx, cancel3 := context.WithTimeout(bctx, 10*time.Minute)
-	t.Cleanup(cancel3)
+	ctx, cancel := context.WithTimeout(tab, 10*time.Minute)
+	t.Cleanup(cancel)
 	return ctx
 }
 
