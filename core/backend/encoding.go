@@ -141,11 +141,11 @@ func RecordSize(b []byte) (int, bool) {
 	return len(key) + n, ok
 }
 
-// RecordKey is the key of the record AppendRecord wrote into b (pointing into b), read
-// without decoding the rest.
-func RecordKey(b []byte) ([]byte, bool) {
-	key, _, ok := recordKey(b)
-	return key, ok
+// RecordKey is the key of the record AppendRecord wrote into b (pointing into b) and
+// RecordSize's length, read without decoding the rest.
+func RecordKey(b []byte) (key []byte, size int, ok bool) {
+	key, n, ok := recordKey(b)
+	return key, len(key) + n, ok
 }
 
 // recordKey reads the key and the value's length from the front of an encoded record.

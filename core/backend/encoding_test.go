@@ -58,7 +58,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if n, ok := RecordSize(b); !ok || n != len(full.KV.Key)+len(full.KV.Value) {
 			t.Fatalf("RecordSize %d %v for %+v", n, ok, full)
 		}
-		if k, ok := RecordKey(b); !ok || !bytes.Equal(k, full.KV.Key) {
+		if k, _, ok := RecordKey(b); !ok || !bytes.Equal(k, full.KV.Key) {
 			t.Fatalf("RecordKey %q %v for %+v", k, ok, full)
 		}
 		// (Varints may come non-minimal: b itself need not be AppendRecord's bytes.)

@@ -56,13 +56,14 @@ const recordCost = 64
 
 func cost(r *backend.Record) int64 { return int64(len(r.KV.Key)+len(r.KV.Value)) + recordCost }
 
-// rawCost is cost read from a stored record's encoding, without decoding it.
-func rawCost(v []byte) int64 {
-	n, ok := backend.RecordSize(v)
+// rawCost is cost read from a stored record's encoding, without decoding it, with the
+// record's key (pointing into v).
+func rawCost(v []byte) ([]byte, int64) {
+	key, n, ok := backend.RecordKey(v)
 	if !ok {
 		panic(fmt.Sprintf("pebblekv: stored record of %d bytes does not decode", len(v)))
 	}
-	return int64(n) + recordCost
+	return key, int64(n) + recordCost
 }
 
 var (
@@ -126,7 +127,8 @@ func scanSize(db *pebble.DB) (int64, error) {
 	}
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
-		n += rawCost(it.Value())
+		_, c := rawCost(it.Value())
+		n += c
 	}
 	return n, it.Close()
 }
@@ -413,14 +415,14 @@ func (d *DB) Commit(b *backend.Batch) error {
 	for _, rev := range b.Deletes {
 		// The record's size and key, for the size and its 'k' record: not decoded, as a
 		// compaction deletes millions.
-		var key []byte
+		var kk []byte
 		if r, ok := d.cache.get(rev); ok {
 			delta -= cost(r)
-			key = r.KV.Key
+			kk = keyIdxKey(r.KV.Key, rev)
 		} else if v, c, err := d.db.Get(revKey(rev)); err == nil {
-			delta -= rawCost(v)
-			key, _ = backend.RecordKey(v)
-			key = append([]byte(nil), key...)
+			key, n := rawCost(v)
+			delta -= n
+			kk = keyIdxKey(key, rev) // a copy: v is released below
 			c.Close()
 		} else {
 			continue // not held
@@ -428,7 +430,7 @@ func (d *DB) Commit(b *backend.Batch) error {
 		if err := wb.Delete(revKey(rev), nil); err != nil {
 			return err
 		}
-		if err := wb.Delete(keyIdxKey(key, rev), nil); err != nil {
+		if err := wb.Delete(kk, nil); err != nil {
 			return err
 		}
 	}
