@@ -85,16 +85,16 @@ func Open(dir string) (*DB, error) {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
+	if err := d.ensureIndexRecords(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
 	n, err := storedSize(db)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d.live.Store(n)
-	if err := d.ensureIndexRecords(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
-	}
 	return d, nil
 }
 
@@ -149,11 +149,13 @@ func (d *DB) ensureIndexRecords() error {
 		return err
 	}
 	var (
-		buf []byte
-		n   int
-		err error
+		buf  []byte
+		n    int
+		size int64 // recorded too, so that Open need not read everything again to size it
+		err  error
 	)
 	ascend(d.db, 0, 0, func(r *backend.Record) bool {
+		size += cost(r)
 		buf = appendKeyIdxValue(buf[:0], r)
 		if err = wb.Set(keyIdxKey(r.KV.Key, r.Rev), buf, nil); err != nil {
 			return false
@@ -168,6 +170,11 @@ func (d *DB) ensureIndexRecords() error {
 		return true
 	})
 	if err != nil {
+		return err
+	}
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], uint64(size))
+	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
 		return err
 	}
 	if err := wb.Set(formatKey, []byte{1}, nil); err != nil {
