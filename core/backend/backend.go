@@ -88,6 +88,49 @@ func AscendIndex(b Backend, from, to int64, fn func(*Record) bool) {
 	b.Ascend(from, to, fn)
 }
 
+// Pruner is implemented by backends that delete a compaction's dropped versions from their
+// own scan: each record's key and size come from what the scan already read (no lookup per
+// version), and a run of consecutive dropped records can go as one range deletion.
+type Pruner interface {
+	// Prune visits, in revision order, the records with from <= Rev and Rev.Main < to (to >
+	// 0), and deletes in one atomic commit those for which visit returns true, stopping once
+	// it has deleted limit of them. visit sees each record as AscendIndex gives it, with enc
+	// its encoding (AppendRecord's bytes; valid only during the call). Prune returns the
+	// revision to resume from (just after the last record visited) and whether the scan
+	// reached to: resumed there, it visits every record once.
+	Prune(from kv.Revision, to int64, limit int, visit func(r *Record, enc []byte) bool) (next kv.Revision, done bool, err error)
+}
+
+// Prune is b.Prune if b has it; else it visits the records with Ascend, encoding each, and
+// commits the dropped ones as a Batch's Deletes.
+func Prune(b Backend, from kv.Revision, to int64, limit int, visit func(r *Record, enc []byte) bool) (next kv.Revision, done bool, err error) {
+	if p, ok := b.(Pruner); ok {
+		return p.Prune(from, to, limit, visit)
+	}
+	var (
+		batch Batch
+		enc   []byte
+	)
+	next, done = from, true
+	b.Ascend(from.Main, to, func(r *Record) bool {
+		if r.Rev.Less(from) {
+			return true
+		}
+		next = kv.Revision{Main: r.Rev.Main, Sub: r.Rev.Sub + 1}
+		enc = AppendRecord(enc[:0], r)
+		if !visit(r, enc) {
+			return true
+		}
+		batch.Deletes = append(batch.Deletes, r.Rev)
+		done = len(batch.Deletes) < limit
+		return done
+	})
+	if len(batch.Deletes) == 0 {
+		return next, done, nil
+	}
+	return next, done, b.Commit(&batch)
+}
+
 // Sizer is implemented by backends that know how many bytes they hold.
 type Sizer interface {
 	Size() int64

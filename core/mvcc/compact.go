@@ -3,6 +3,7 @@ package mvcc
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	"github.com/metastore/metastore/core/backend"
@@ -189,38 +190,36 @@ func (s *Store) runCompactor() {
 // compactPhysical hashes what j drops and deletes it from the backend; false if the store was
 // closed first.
 func (s *Store) compactPhysical(j *compactJob) bool {
-	if j.hash {
-		// Below j.rev nothing changes but these deletes: the hash needs no lock.
-		h := s.hashRange(j.rev, j.prev, nil)
-		s.mu.Lock()
-		s.hashes = append(s.hashes, HashResult{Hash: h, CompactRevision: j.prev, HashRevision: j.rev})
-		if len(s.hashes) > maxHashes {
-			s.hashes = s.hashes[1:]
+	// The compaction hash (HashKV at j.rev with j.prev as the compact revision, as etcd's
+	// hashStorage keeps) is taken in the same scan as the deletes, paced with them: the scan
+	// visits every record up to j.rev once, before deleting any it drops.
+	h := crc32.New(castagnoli)
+	h.Write([]byte("key"))
+	visit := func(r *backend.Record, enc []byte) bool {
+		if j.hash && !(r.Tombstone && r.Rev.Main == j.prev) {
+			h.Write(enc)
 		}
-		s.mu.Unlock()
+		return pendingDelete(r, j.rev, j.keep)
 	}
-	var b backend.Batch
-	from := int64(0)
+	var from kv.Revision
 	for {
-		b.Reset()
-		backend.AscendIndex(s.b, from, j.rev+1, func(r *backend.Record) bool {
-			from = r.Rev.Main
-			if !pendingDelete(r, j.rev, j.keep) {
-				return true
-			}
-			b.Deletes = append(b.Deletes, r.Rev)
-			return len(b.Deletes) < s.batchLimit
-		})
-		last := len(b.Deletes) < s.batchLimit
-		if last {
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], uint64(j.rev))
-			b.Meta = append(b.Meta, backend.MetaEntry{Key: metaFinishedCompactRev, Value: v[:]})
-		}
 		// Without the store's lock: these records are below the compact revision, where no
 		// writer goes (the backend takes concurrent commits), so writes never wait on a
 		// compaction. Not with the applied index either: that belongs to the apply path.
-		err := s.b.Commit(&b)
+		next, done, err := backend.Prune(s.b, from, j.rev+1, s.batchLimit, visit)
+		if err == nil && done && j.hash {
+			s.mu.Lock()
+			s.hashes = append(s.hashes, HashResult{Hash: h.Sum32(), CompactRevision: j.prev, HashRevision: j.rev})
+			if len(s.hashes) > maxHashes {
+				s.hashes = s.hashes[1:]
+			}
+			s.mu.Unlock()
+		}
+		if err == nil && done {
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], uint64(j.rev))
+			err = s.b.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: metaFinishedCompactRev, Value: v[:]}}})
+		}
 		if err != nil {
 			// The index is compacted and durable; what is left is garbage no read reaches. The
 			// next open retries.
@@ -233,9 +232,10 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 			}
 			return false
 		}
-		if last {
+		if done {
 			return true
 		}
+		from = next
 		select {
 		case <-s.stop:
 			return false

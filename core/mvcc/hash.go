@@ -76,15 +76,6 @@ func (s *Store) frozenLocked() (b backend.Backend, release func()) {
 	return s.b, s.mu.RUnlock
 }
 
-// hashRange is HashKV's hash of the history up to rev with compactRev as the compact
-// revision, taken without s.mu (the compactor's, over versions nothing else changes).
-func (s *Store) hashRange(rev, compactRev int64, keep map[kv.Revision]struct{}) uint32 {
-	s.mu.RLock()
-	b, release := s.frozenLocked()
-	defer release()
-	return hashRecords(b, rev, compactRev, keep)
-}
-
 // maxHashes is how many compaction hashes are remembered, as etcd's hashStorage.
 const maxHashes = 10
 

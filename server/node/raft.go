@@ -82,7 +82,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	// A log with nothing in it (a first start that failed before its first write) is a
 	// new one: the member bootstraps again.
 	existing := st.Snapshot.Index > 0 || !raft.IsEmptyHardState(st.HardState) || len(st.Entries) > 0
-	db, err := pebblekv.Open(dbDir)
+	db, err := pebblekv.OpenWith(dbDir, pebblekv.Options{Log: n.log})
 	if err != nil {
 		w.Close()
 		return nil, err

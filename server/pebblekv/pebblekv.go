@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,19 +74,31 @@ var (
 
 	_ backend.IndexScanner = (*DB)(nil)
 	_ backend.KeyScanner   = (*DB)(nil)
+	_ backend.Pruner       = (*DB)(nil)
 )
 
 // Open opens (or creates) the database in dir.
-func Open(dir string) (*DB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{
+func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
+
+// Options tune OpenWith.
+type Options struct {
+	// Log, if set, is told of slow work Open does once: giving a database from before the
+	// 'k' records its records (a scan of everything; about a minute for 5M revisions).
+	Log *slog.Logger
+}
+
+// OpenWith opens (or creates) the database in dir.
+func OpenWith(dir string, o Options) (*DB, error) {
+	po := &pebble.Options{
 		DisableWAL: true,
 		Logger:     quietLogger{},
-	})
+	}
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
-	if err := d.ensureIndexRecords(); err != nil {
+	if err := d.ensureIndexRecords(o.Log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
@@ -136,12 +149,16 @@ func scanSize(db *pebble.DB) (int64, error) {
 // ensureIndexRecords writes the 'k' records of a database from before they existed: once,
 // in batches, the mark last (a crash before the mark is flushed makes the next open redo it
 // from the start).
-func (d *DB) ensureIndexRecords() error {
+func (d *DB) ensureIndexRecords(log *slog.Logger) error {
 	if _, c, err := d.db.Get(formatKey); err == nil {
 		c.Close()
 		return nil
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return err
+	}
+	start := time.Now()
+	if log != nil {
+		log.Info("writing the key index records of a database from an older version (once; about a minute per 5M revisions)")
 	}
 	wb := d.db.NewBatch()
 	defer func() { wb.Close() }()
@@ -183,7 +200,13 @@ func (d *DB) ensureIndexRecords() error {
 	if err := wb.Commit(pebble.NoSync); err != nil {
 		return err
 	}
-	return d.db.Flush()
+	if err := d.db.Flush(); err != nil {
+		return err
+	}
+	if log != nil {
+		log.Info("key index records written", "records", n, "took", time.Since(start))
+	}
+	return nil
 }
 
 // keyIdxKey is the 'k' key of the record of key at rev. The key is escaped so that its end
@@ -452,20 +475,9 @@ func (d *DB) Commit(b *backend.Batch) error {
 			return err
 		}
 	}
-	d.commitMu.Lock()
-	size := d.live.Load() + delta
-	var sv [8]byte
-	binary.BigEndian.PutUint64(sv[:], uint64(size))
-	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
-		d.commitMu.Unlock()
+	if err := d.commit(wb, delta); err != nil {
 		return err
 	}
-	if err := wb.Commit(pebble.NoSync); err != nil {
-		d.commitMu.Unlock()
-		return err
-	}
-	d.live.Store(size)
-	d.commitMu.Unlock()
 	for _, rev := range b.Deletes {
 		d.cache.remove(rev)
 	}
@@ -474,6 +486,108 @@ func (d *DB) Commit(b *backend.Batch) error {
 		d.cache.add(&r)
 	}
 	return nil
+}
+
+// commit commits wb with the size it leaves (the size before plus delta).
+func (d *DB) commit(wb *pebble.Batch, delta int64) error {
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
+	size := d.live.Load() + delta
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], uint64(size))
+	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
+		return err
+	}
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	d.live.Store(size)
+	return nil
+}
+
+// minRangeRun is the shortest run of consecutive dropped records that Prune deletes as one
+// range: shorter runs are point deletes, as a range tombstone costs every read that crosses
+// it more until pebble compacts it away.
+const minRangeRun = 4
+
+// Prune deletes a batch of a compaction's dropped records (backend.Pruner) from one scan of
+// the 'r' records: each one's key and size come from its encoding, as the scan read it; its
+// 'k' record is a point delete, and a run of at least minRangeRun consecutive dropped
+// records is one range delete in the 'r' space.
+func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Record, []byte) bool) (next kv.Revision, done bool, err error) {
+	if d.ObserveCommit != nil {
+		defer d.observe(time.Now())
+	}
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: revKey(from), UpperBound: mainKey(to)})
+	if err != nil {
+		return from, false, err
+	}
+	defer it.Close()
+	wb := d.db.NewBatch()
+	defer wb.Close()
+	var (
+		delta   int64
+		dropped []kv.Revision // for the cache, after the commit
+		run     []kv.Revision // the current run of consecutive dropped records
+	)
+	endRun := func() error {
+		var err error
+		switch {
+		case len(run) >= minRangeRun:
+			last := run[len(run)-1]
+			err = wb.DeleteRange(revKey(run[0]), revKey(kv.Revision{Main: last.Main, Sub: last.Sub + 1}), nil)
+		default:
+			for _, rev := range run {
+				if err = wb.Delete(revKey(rev), nil); err != nil {
+					break
+				}
+			}
+		}
+		run = run[:0]
+		return err
+	}
+	next, done = from, true
+	for ok := it.First(); ok; ok = it.Next() {
+		v := it.Value()
+		rec, err := backend.DecodeRecord(v, false)
+		if err != nil {
+			return from, false, fmt.Errorf("pebblekv: record at %x does not decode: %v", it.Key(), err)
+		}
+		next = kv.Revision{Main: rec.Rev.Main, Sub: rec.Rev.Sub + 1}
+		if !visit(&rec, v) {
+			if err := endRun(); err != nil {
+				return from, false, err
+			}
+			continue
+		}
+		_, n := rawCost(v)
+		delta -= n
+		if err := wb.Delete(keyIdxKey(rec.KV.Key, rec.Rev), nil); err != nil {
+			return from, false, err
+		}
+		run = append(run, rec.Rev)
+		dropped = append(dropped, rec.Rev)
+		if len(dropped) >= limit {
+			done = false
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return from, false, err
+	}
+	if len(dropped) == 0 {
+		return next, done, nil
+	}
+	if err := endRun(); err != nil {
+		return from, false, err
+	}
+	if err := d.commit(wb, delta); err != nil {
+		return from, false, err
+	}
+	for _, rev := range dropped {
+		d.cache.remove(rev)
+	}
+	return next, done, nil
 }
 
 // Len counts the records (a scan; used only to check that a backend is empty).

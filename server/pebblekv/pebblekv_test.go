@@ -333,3 +333,94 @@ func FuzzKeyIdx(f *testing.F) {
 		decodeKeyIdx(nil, other, &got, nil)
 	})
 }
+
+// TestPruneMatchesMemory: Prune (one scan, runs of dropped records as range deletes) visits
+// the same records with the same encodings and leaves exactly what the memory backend's batch
+// deletes leave, given the same records and the same
+// choice of what to drop (long runs, short runs and single records, sub revisions included),
+// in batches of a small limit resumed where the last stopped; each dropped record's 'k'
+// record goes with it and the size stays what a scan finds.
+func TestPruneMatchesMemory(t *testing.T) {
+	d, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	m := backend.NewMemory()
+	rng := rand.New(rand.NewSource(1))
+	for main := int64(2); main < 600; main++ {
+		b := &backend.Batch{}
+		for sub := int64(0); sub < int64(1+rng.Intn(3)); sub++ {
+			b.Puts = append(b.Puts, rec(main, sub, fmt.Sprintf("k%d", rng.Intn(40)), string(make([]byte, rng.Intn(100)))))
+		}
+		for _, be := range []backend.Backend{d, m} {
+			if err := be.Commit(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Runs of dropped and kept records of random lengths, decided by revision.
+	drops := map[kv.Revision]bool{}
+	dropping := false
+	m.Ascend(0, 0, func(r *backend.Record) bool {
+		if rng.Intn(6) == 0 {
+			dropping = !dropping
+		}
+		drops[r.Rev] = dropping
+		return true
+	})
+	// Each backend visits every record once, across the batches, with its encoding.
+	visited := map[backend.Backend][]string{}
+	visitor := func(be backend.Backend) func(*backend.Record, []byte) bool {
+		return func(r *backend.Record, enc []byte) bool {
+			visited[be] = append(visited[be], fmt.Sprintf("%v %x", r.Rev, enc))
+			return drops[r.Rev]
+		}
+	}
+	list := func(be backend.Backend) (out []string) {
+		be.Ascend(0, 0, func(r *backend.Record) bool {
+			out = append(out, fmt.Sprintf("%v %s %d", r.Rev, r.KV.Key, len(r.KV.Value)))
+			return true
+		})
+		return out
+	}
+	for _, step := range []struct{ to int64 }{{200}, {450}, {601}} {
+		for _, be := range []backend.Backend{d, m} {
+			var from kv.Revision
+			batches := 0
+			for {
+				next, done, err := backend.Prune(be, from, step.to, 7, visitor(be))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if batches++; done {
+					break
+				}
+				if batches > 1000 {
+					t.Fatalf("pruning below %d does not finish", step.to)
+				}
+				from = next
+			}
+		}
+		if got, want := visited[d], visited[m]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("below %d: pebble visited %d records, memory %d:\n%v\n%v", step.to, len(got), len(want), got, want)
+		}
+		if got, want := list(d), list(m); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("below %d: pebble holds %d records, memory %d:\n%v\n%v", step.to, len(got), len(want), got, want)
+		}
+		var byKey int
+		d.AscendByKey(func(r *backend.Record) bool {
+			if drops[r.Rev] && r.Rev.Main < step.to {
+				t.Fatalf("below %d: the 'k' record of dropped %v is still there", step.to, r.Rev)
+			}
+			byKey++
+			return true
+		})
+		if byKey != len(list(m)) {
+			t.Fatalf("below %d: %d 'k' records for %d records", step.to, byKey, len(list(m)))
+		}
+		if want, _ := scanSize(d.db); d.Size() != want {
+			t.Fatalf("below %d: size %d, a scan finds %d", step.to, d.Size(), want)
+		}
+	}
+}

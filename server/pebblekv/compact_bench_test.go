@@ -1,0 +1,53 @@
+package pebblekv
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/metastore/metastore/core/mvcc"
+)
+
+// BenchmarkCompact loads a history of many versions of few keys (as make bench-ops does:
+// sequential keys, 256-byte values) and times the background compaction of all of it, with
+// no pause between batches: what the compactor costs, in time and CPU (-cpuprofile).
+// COMPACT_REVS and COMPACT_KEYS size it (default 200000 over 20000).
+func BenchmarkCompact(b *testing.B) {
+	revs := envInt("COMPACT_REVS", 200000)
+	keys := envInt("COMPACT_KEYS", 20000)
+	val := make([]byte, 256)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		d, err := Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := mvcc.New(mvcc.Config{Backend: d, CompactionSleepInterval: time.Nanosecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for r := 0; r < revs; r++ {
+			w := s.Write()
+			w.Put([]byte(fmt.Sprintf("%08d", r%keys)), val, 0)
+			w.End()
+		}
+		b.StartTimer()
+		rev := s.Rev()
+		if err := s.Compact(rev); err != nil {
+			b.Fatal(err)
+		}
+		<-s.PhysicalDone(rev)
+		b.StopTimer()
+		s.Close()
+		d.Close()
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
