@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # An operator's worst days, measured side by side on this machine: metastore and etcd 3.6.16,
-# one fresh member each, one after the other, driven by etcd's own benchmark tool (issue #12).
+# one member each, in ROUNDS alternating rounds (3 by default; each on a fresh copy of the
+# history, loaded once per server), driven by etcd's own benchmark tool (issue #12).
 #
 #   - history: REVISIONS puts over KEYS keys (so most revisions are old versions);
 #   - restart: the member is stopped (SIGTERM) and started again on that history; the time is
@@ -16,7 +17,8 @@
 # With "restart" it measures restarts only, at the issue's scale, in ROUNDS alternating rounds
 # (etcd, metastore, etcd, ...): REVISIONS=5000000 KEYS=1000000 ROUNDS=3 by default. Loading that
 # history takes minutes per server; with DATA=dir the loaded data dirs are kept there and
-# reused by the next run (delete the dir after changing the storage format).
+# reused by the next run (delete the dir after changing the storage format; a history of
+# another size is loaded again in its place).
 #
 #   scripts/bench-ops.sh restart  (make bench-restart)
 set -euo pipefail
@@ -44,12 +46,12 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 now() { date +%s.%N; }
 ctl() { "$REF_BIN/etcdctl" --endpoints "$ep" --dial-timeout 1s --command-timeout 600s "$@"; }
 
-# start <label> <binary>: starts the member on its data dir ($cp, $pp chosen once per label) and
-# prints the seconds until it answered a read.
+# start <label> <binary>: starts the member on its data dir ($dir, else $data/$label; $cp, $pp
+# chosen once per label) and prints the seconds until it answered a read.
 start() {
   local label=$1 bin=$2 t0
   t0=$(now)
-  "$bin" --name "$label" --data-dir "$data/$label" \
+  "$bin" --name "$label" --data-dir "${dir:-$data/$label}" \
     --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
     --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
     --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
@@ -74,14 +76,14 @@ p99() {
   awk '/99% in/ && !p { p = $3 * 1000 } /Requests\/sec/ { r = $2 } END { printf "%.1f %.0f", p, r }' <<<"$out"
 }
 
-# measure <label> <binary>: prints "restart_s quiet_p99 compacting_p99 compaction_s load_req/s"
-measure() {
-  local label=$1 bin=$2 load quiet busy restart rev t0 cpid took
-  cp=$(free_port) pp=$(free_port) ep="127.0.0.1:$cp"
-  start "$label" "$bin" >/dev/null
-  load=$(p99 put --key-size 8 --val-size 256 --total "$REVISIONS" --key-space-size "$KEYS" --sequential-keys | cut -d' ' -f2)
-  stop
-  restart=$(start "$label" "$bin")
+# round <label> <binary>: one round on a fresh copy of the loaded history; prints "restart_s
+# quiet_p99 compacting_p99 compaction_s".
+round() {
+  local label=$1 bin=$2 quiet busy restart rev t0 cpid took
+  ports "$label"
+  rm -rf "${data:?}/$label.run"
+  cp -a "$data/$label" "$data/$label.run"
+  restart=$(dir=$data/$label.run start "$label" "$bin")
   quiet=$(p99 put --key-size 8 --val-size 256 --total "$PUTS" --key-space-size "$KEYS" | cut -d' ' -f1)
   rev=$(ctl put /ready 1 -w json | sed -n 's/.*"revision":\([0-9]*\).*/\1/p')
   t0=$(now)
@@ -91,8 +93,8 @@ measure() {
   wait "$cpid"
   took=$(<"$work/took")
   stop
-  rm -rf "${data:?}/$label"
-  echo "$restart $quiet $busy $took $load"
+  rm -rf "${data:?}/$label.run"
+  echo "$restart $quiet $busy $took"
 }
 
 # ports <label>: sets the member's ports, the ones its data dir was made with if it was
@@ -106,17 +108,18 @@ ports() {
   ep="127.0.0.1:$cp"
 }
 
-# load <label> <binary>: the history, unless $data already holds it (DATA=dir).
+# load <label> <binary>: the history, unless $data already holds it (DATA=dir); its file
+# $label.loaded says "revisions keys puts/s-while-loading".
 load() {
-  local label=$1 bin=$2
-  [[ -f $data/$label.loaded ]] && return
+  local label=$1 bin=$2 rate
+  [[ -f $data/$label.loaded && $(cut -d' ' -f1-2 "$data/$label.loaded") == "$REVISIONS $KEYS" ]] && return
   rm -rf "${data:?}/$label" "$data/$label.ports"
   ports "$label"
   start "$label" "$bin" >/dev/null
-  p99 put --key-size 8 --val-size 256 --total "$REVISIONS" --key-space-size "$KEYS" --sequential-keys >/dev/null
+  rate=$(p99 put --key-size 8 --val-size 256 --total "$REVISIONS" --key-space-size "$KEYS" --sequential-keys | cut -d' ' -f2)
   stop
   echo "$cp $pp" >"$data/$label.ports"
-  echo "$REVISIONS $KEYS" >"$data/$label.loaded"
+  echo "$REVISIONS $KEYS $rate" >"$data/$label.loaded"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
@@ -155,20 +158,38 @@ if [[ $mode == restart ]]; then
   exit 0
 fi
 
-read -r e_restart e_quiet e_busy e_took e_load <<<"$(measure etcd "$REF_BIN/etcd")"
-read -r m_restart m_quiet m_busy m_took m_load <<<"$(measure metastore bin/metastore)"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-
+# ROUNDS alternating rounds (etcd, metastore, etcd, ...), each on a fresh copy of the history.
+ROUNDS=${ROUNDS:-3}
+load etcd "$REF_BIN/etcd"
+load metastore bin/metastore
+for label in etcd metastore; do
+  for f in restart quiet busy took ratio; do : >"$work/$label.$f"; done
+done
+for ((i = 0; i < ROUNDS; i++)); do
+  for label in etcd metastore; do
+    bin=bin/metastore
+    [[ $label == etcd ]] && bin=$REF_BIN/etcd
+    read -r restart quiet busy took <<<"$(round "$label" "$bin")"
+    echo "bench-ops: round $((i + 1)) $label: restart ${restart}s quiet p99 ${quiet}ms compacting p99 ${busy}ms compaction ${took}s" >&2
+    echo "$restart" >>"$work/$label.restart"
+    echo "$quiet" >>"$work/$label.quiet"
+    echo "$busy" >>"$work/$label.busy"
+    echo "$took" >>"$work/$label.took"
+    awk -v a="$busy" -v b="$quiet" 'BEGIN { printf "%.2f\n", a / b }' >>"$work/$label.ratio"
+  done
+done
+med() { median <"$work/$1.$2"; }
 cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 {
   echo "## Operations: restart and compaction"
   echo
-  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), one fresh member each, one after the other on the same"
-  echo "machine, one run each (no medians: each run takes minutes), driven by etcd's benchmark tool. History: $REVISIONS puts (8-byte keys, 256-byte values) over"
-  echo "$KEYS keys. Restart: SIGTERM, then the time from starting the process to its first answered"
-  echo "read. Compaction: p99 of $PUTS puts from 100 clients on the quiet member, then of the same puts"
-  echo "while the member compacts all that history (\`etcdctl compaction --physical\`, started just"
-  echo "before them), and how long the compaction took."
+  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), one member each, on the same machine, driven by etcd's"
+  echo "benchmark tool. History: $REVISIONS puts (8-byte keys, 256-byte values) over $KEYS keys, loaded"
+  echo "once per server; each of $ROUNDS alternating rounds runs on a fresh copy of it. Restart: the time"
+  echo "from starting the process to its first answered read. Compaction: p99 of $PUTS puts from 100"
+  echo "clients on the quiet member, then of the same puts while the member compacts all that history"
+  echo "(\`etcdctl compaction --physical\`, started just before them), and how long the compaction took."
+  echo "Median (min–max) of the rounds; the ratio is taken per round."
   echo
   echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
   echo "- machine: $(nproc) cores ($cpu)"
@@ -176,10 +197,10 @@ cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
   echo
   echo "| | etcd | metastore |"
   echo "|---|---|---|"
-  echo "| loading the history (puts/s) | $e_load | $m_load |"
-  echo "| restart to first read | ${e_restart} s | ${m_restart} s |"
-  echo "| put p99, quiet | ${e_quiet} ms | ${m_quiet} ms |"
-  echo "| put p99, while compacting | ${e_busy} ms | ${m_busy} ms |"
-  echo "| compacting / quiet p99 | $(ratio "$e_busy" "$e_quiet") | $(ratio "$m_busy" "$m_quiet") |"
-  echo "| the compaction took | ${e_took} s | ${m_took} s |"
+  echo "| loading the history (puts/s) | $(cut -d' ' -f3 "$data/etcd.loaded") | $(cut -d' ' -f3 "$data/metastore.loaded") |"
+  echo "| restart to first read (s) | $(med etcd restart) | $(med metastore restart) |"
+  echo "| put p99, quiet (ms) | $(med etcd quiet) | $(med metastore quiet) |"
+  echo "| put p99, while compacting (ms) | $(med etcd busy) | $(med metastore busy) |"
+  echo "| compacting / quiet p99 | $(med etcd ratio) | $(med metastore ratio) |"
+  echo "| the compaction took (s) | $(med etcd took) | $(med metastore took) |"
 } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md operations
