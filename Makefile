@@ -60,7 +60,7 @@ test-race:
 # browser runs.
 test-wasm:
 	@command -v node >/dev/null || { apt-get update && apt-get install -y nodejs; }
-	PATH="$(WASM_PATH)" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/...
+	PATH="$(WASM_PATH)" GOOS=js GOARCH=wasm $(GO) test -count=1 ./core/... ./wasm/cluster/
 
 cover:
 	@mkdir -p out

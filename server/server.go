@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metastore/metastore/grpcweb"
+	"github.com/metastore/metastore/server/disk"
 	"github.com/metastore/metastore/server/metrics"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/peer"
@@ -92,8 +93,6 @@ func Start(cfg Config) (*Server, error) {
 	var m *metrics.Metrics
 	var nodeRef *node.Node
 	m = metrics.New(source{&nodeRef})
-	cfg.Config.ObserveFsync = func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) }
-	cfg.Config.ObserveBackendCommit = func(d time.Duration) { m.BackendCommit.Observe(d.Seconds()) }
 	cfg.Config.ObserveLeaderChange = m.LeaderChanges.Inc
 	cfg.Config.ObserveProposalsPending = func(delta int) { m.ProposalsPending.Add(float64(delta)) }
 	cfg.Config.ObserveProposalFailed = m.ProposalsFailed.Inc
@@ -121,6 +120,20 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Config.Transport = peer.New(cfg.Logger, lns, ptls, peer.Observer{
 			Sent: m.PeerSent, Received: m.PeerReceived, SendFailed: m.PeerSendFailed, RoundTrip: m.PeerRoundTrip})
 		cfg.Config.Join = peer.Joiner(ptls)
+	}
+	if cfg.Config.Storage == nil {
+		st, err := disk.Open(cfg.Config.DataDir, disk.Options{
+			Log:           cfg.Logger,
+			ObserveFsync:  func(d time.Duration) { m.WALFsync.Observe(d.Seconds()) },
+			ObserveCommit: func(d time.Duration) { m.BackendCommit.Observe(d.Seconds()) },
+		})
+		if err != nil {
+			if cfg.Config.Transport != nil {
+				cfg.Config.Transport.Stop()
+			}
+			return nil, err
+		}
+		cfg.Config.Storage = st
 	}
 	n, err := node.New(cfg.Config)
 	if err != nil {

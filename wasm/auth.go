@@ -9,6 +9,7 @@ import (
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/auth"
+	"github.com/metastore/metastore/wasm/gateway"
 )
 
 // bcryptCost is the cost of the password hashes the tab makes (user add, user passwd):
@@ -110,7 +111,7 @@ func checkWatch(s *core.Store, ai core.AuthInfo, r *core.WatchCreateRequest) err
 // open: created and canceled at once, watch ID -1, the reason as a gRPC error's text.
 func deniedWatch(s *core.Store, err error) map[string]any {
 	code, msg := core.Status(err)
-	return map[string]any{"header": header(core.ResponseHeader{Revision: s.Rev()}), "watch_id": "-1", "created": true,
+	return map[string]any{"header": gateway.Header(core.ResponseHeader{Revision: s.Rev()}), "watch_id": "-1", "created": true,
 		"canceled": true, "compact_revision": "0", "events": []any{},
 		"cancel_reason": fmt.Sprintf("rpc error: code = %s desc = %s", codeNames[code], msg)}
 }
@@ -226,7 +227,7 @@ func authCall(s *core.Store, ai core.AuthInfo, method string, decode func(any) e
 		if _, err := s.CheckPassword(r.Name, r.Password); err != nil {
 			return nil, true, err
 		}
-		return map[string]any{"header": header(core.ResponseHeader{Revision: s.Rev()})}, true, nil
+		return map[string]any{"header": gateway.Header(core.ResponseHeader{Revision: s.Rev()})}, true, nil
 	}
 	build, ok := authMethods[method]
 	if !ok {
@@ -249,7 +250,7 @@ func authCall(s *core.Store, ai core.AuthInfo, method string, decode func(any) e
 // authResponseOf is the gateway's JSON of an auth response (empty lists and false left out,
 // as etcd's gateway leaves them).
 func authResponseOf(op core.AuthOp, r *core.AuthResponse) map[string]any {
-	m := map[string]any{"header": header(r.Header)}
+	m := map[string]any{"header": gateway.Header(r.Header)}
 	switch op {
 	case core.AuthStatus:
 		m["enabled"] = r.Enabled

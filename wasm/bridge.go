@@ -42,6 +42,7 @@ import (
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
+	"github.com/metastore/metastore/wasm/gateway"
 	"github.com/metastore/metastore/wasm/records"
 )
 
@@ -220,7 +221,7 @@ func putMany(this js.Value, args []js.Value) any {
 		code, msg := core.Status(failed)
 		return fail(code, msg)
 	}
-	return js.ValueOf([]any{str(s.Rev()), nil})
+	return js.ValueOf([]any{gateway.Int64(s.Rev()), nil})
 }
 
 func reject(code core.Code, msg string) any {
@@ -256,11 +257,11 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 	ai := who.authInfo(store)
 	switch method {
 	case "range":
-		var r rangeRequest
+		var r gateway.RangeRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		req := r.core()
+		req := r.Core()
 		if err := checkRange(store, ai, req); err != nil {
 			return nil, err
 		}
@@ -268,13 +269,13 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return rangeResponseOf(resp), nil
+		return gateway.RangeResponse(resp), nil
 	case "put":
-		var r putRequest
+		var r gateway.PutRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		req := r.core()
+		req := r.Core()
 		if err := checkPut(store, ai, req); err != nil {
 			return nil, err
 		}
@@ -282,13 +283,13 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return putResponseOf(resp), nil
+		return gateway.PutResponse(resp), nil
 	case "deleterange":
-		var r deleteRequest
+		var r gateway.DeleteRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		req := r.core()
+		req := r.Core()
 		if err := checkDelete(store, ai, req); err != nil {
 			return nil, err
 		}
@@ -296,13 +297,13 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return deleteResponseOf(resp), nil
+		return gateway.DeleteResponse(resp), nil
 	case "txn":
-		var r txnRequest
+		var r gateway.TxnRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		req := r.core()
+		req := r.Core()
 		if err := checkTxn(store, ai, req); err != nil {
 			return nil, err
 		}
@@ -310,7 +311,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return txnResponseOf(resp), nil
+		return gateway.TxnResponse(resp), nil
 	case "compaction":
 		var r struct {
 			Revision int64 `json:"revision,string"`
@@ -329,7 +330,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if resp.PhysicalDone != nil {
 			<-resp.PhysicalDone
 		}
-		return map[string]any{"header": header(resp.Header)}, nil
+		return map[string]any{"header": gateway.Header(resp.Header)}, nil
 	case "lease.grant":
 		var r struct {
 			TTL int64 `json:"TTL,string"`
@@ -345,7 +346,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"header": header(resp.Header), "ID": str(resp.ID), "TTL": str(resp.TTL)}, nil
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
 	case "lease.revoke":
 		var r leaseID
 		if err := decode(&r); err != nil {
@@ -358,7 +359,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"header": header(resp.Header)}, nil
+		return map[string]any{"header": gateway.Header(resp.Header)}, nil
 	case "lease.keepalive":
 		var r leaseID
 		if err := decode(&r); err != nil {
@@ -368,7 +369,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 			return nil, err
 		}
 		resp := store.LeaseKeepAlive(r.ID)
-		return map[string]any{"header": header(resp.Header), "ID": str(resp.ID), "TTL": str(resp.TTL)}, nil
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
 	case "lease.timetolive":
 		var r struct {
 			ID   int64 `json:"ID,string"`
@@ -381,8 +382,8 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 			return nil, err
 		}
 		resp := store.LeaseTimeToLive(r.ID, r.Keys)
-		return map[string]any{"header": header(resp.Header), "ID": str(resp.ID), "TTL": str(resp.TTL),
-			"grantedTTL": str(resp.GrantedTTL), "keys": resp.Keys}, nil
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL),
+			"grantedTTL": gateway.Int64(resp.GrantedTTL), "keys": resp.Keys}, nil
 	case "lease.leases":
 		resp := store.LeaseLeases()
 		if err := store.CheckLeaseRead(ai, resp.Leases...); err != nil {
@@ -390,21 +391,21 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		}
 		ls := make([]map[string]any, len(resp.Leases))
 		for i, id := range resp.Leases {
-			ls[i] = map[string]any{"ID": str(id)}
+			ls[i] = map[string]any{"ID": gateway.Int64(id)}
 		}
-		return map[string]any{"header": header(resp.Header), "leases": ls}, nil
+		return map[string]any{"header": gateway.Header(resp.Header), "leases": ls}, nil
 	case "status":
 		if err := store.CheckAuthenticated(ai); err != nil {
 			return nil, err
 		}
 		mu.RLock()
-		size := str(db.Size())
+		size := gateway.Int64(db.Size())
 		mu.RUnlock()
-		return map[string]any{"header": header(core.ResponseHeader{Revision: store.Rev()}), "version": core.EtcdVersion,
-			"dbSize": size, "dbSizeInUse": size, "compact_revision": str(store.CompactRev())}, nil
+		return map[string]any{"header": gateway.Header(core.ResponseHeader{Revision: store.Rev()}), "version": core.EtcdVersion,
+			"dbSize": size, "dbSizeInUse": size, "compact_revision": gateway.Int64(store.CompactRev())}, nil
 	case "batch":
 		var r struct {
-			Requests []requestOp `json:"requests"`
+			Requests []gateway.RequestOp `json:"requests"`
 		}
 		if err := decode(&r); err != nil {
 			return nil, err
@@ -431,13 +432,13 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 			return nil, badRequest(fmt.Sprintf("clock: unknown action %q (pause, resume, advance)", r.Action))
 		}
 		paused, ahead := clk.State()
-		return map[string]any{"paused": paused, "ahead_ms": str(ahead.Milliseconds())}, nil
+		return map[string]any{"paused": paused, "ahead_ms": gateway.Int64(ahead.Milliseconds())}, nil
 	case "snapshot":
 		var buf bytes.Buffer
 		if err := store.WriteSnapshot(&buf); err != nil {
 			return nil, err
 		}
-		return map[string]any{"snapshot": buf.Bytes(), "revision": str(store.Rev())}, nil
+		return map[string]any{"snapshot": buf.Bytes(), "revision": gateway.Int64(store.Rev())}, nil
 	case "restore":
 		var r struct {
 			Snapshot []byte `json:"snapshot"`
@@ -448,12 +449,12 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err := replace(r.Snapshot); err != nil {
 			return nil, badRequest(err.Error())
 		}
-		return map[string]any{"header": header(core.ResponseHeader{Revision: current().Rev()})}, nil
+		return map[string]any{"header": gateway.Header(core.ResponseHeader{Revision: current().Rev()})}, nil
 	case "reset":
 		if err := replace(nil); err != nil {
 			return nil, err
 		}
-		return map[string]any{"header": header(core.ResponseHeader{Revision: current().Rev()})}, nil
+		return map[string]any{"header": gateway.Header(core.ResponseHeader{Revision: current().Rev()})}, nil
 	case "bench":
 		var r struct {
 			N int `json:"n"`
@@ -463,7 +464,7 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		}
 		return bench(r.N)
 	case "watch.create":
-		var r watchCreate
+		var r gateway.WatchCreate
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
@@ -505,9 +506,9 @@ type leaseID struct {
 // runBatch runs each request on its own, in order, as separate calls would (a bulk path
 // through the bridge: one crossing for many requests), each checked as its call would be. It
 // stops at the first error, which it returns with the index of the failed request.
-func runBatch(store *core.Store, ai core.AuthInfo, reqs []requestOp) (any, error) {
+func runBatch(store *core.Store, ai core.AuthInfo, reqs []gateway.RequestOp) (any, error) {
 	out := make([]map[string]any, 0, len(reqs))
-	for i, op := range ops(reqs) {
+	for i, op := range gateway.Ops(reqs) {
 		var (
 			resp core.ResponseOp
 			err  error
@@ -535,7 +536,7 @@ func runBatch(store *core.Store, ai core.AuthInfo, reqs []requestOp) (any, error
 		if err != nil {
 			return nil, batchError{i, err}
 		}
-		out = append(out, responseOpOf(resp))
+		out = append(out, gateway.ResponseOp(resp))
 	}
 	return map[string]any{"responses": out}, nil
 }
@@ -551,8 +552,8 @@ func (e batchError) Unwrap() error { return e.err }
 
 // createWatch opens a watch stream with one watcher; watch.next returns its next message. A
 // watch the caller may not create gets a server's answer, a cancel, and no stream.
-func createWatch(store *core.Store, ai core.AuthInfo, r *watchCreate) (any, error) {
-	req := r.core()
+func createWatch(store *core.Store, ai core.AuthInfo, r *gateway.WatchCreate) (any, error) {
+	req := r.Core()
 	if err := checkWatch(store, ai, req); err != nil {
 		return map[string]any{"result": deniedWatch(store, err)}, nil
 	}
@@ -567,7 +568,7 @@ func createWatch(store *core.Store, ai core.AuthInfo, r *watchCreate) (any, erro
 	watches[id] = ws
 	watchMu.Unlock()
 	first := <-ws.Chan() // the Created response
-	return map[string]any{"stream": str(id), "result": watchResponseOf(&first)}, nil
+	return map[string]any{"stream": gateway.Int64(id), "result": gateway.WatchResponse(&first)}, nil
 }
 
 // nextWatch waits for the stream's next message (the caller awaits it without blocking the
@@ -581,7 +582,7 @@ func nextWatch(id int64) (any, error) {
 	}
 	select {
 	case r := <-ws.Chan():
-		return map[string]any{"result": watchResponseOf(&r)}, nil
+		return map[string]any{"result": gateway.WatchResponse(&r)}, nil
 	case <-ws.Done():
 		return nil, mvcc.ErrStreamClosed
 	}

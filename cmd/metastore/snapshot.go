@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/disk"
 	"github.com/metastore/metastore/server/etcdexport"
 	"github.com/metastore/metastore/server/etcdsnap"
 	"github.com/metastore/metastore/server/node"
@@ -123,7 +124,7 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "converted etcd db (storage version %q): revision %d, compacted at %d, %d keys (%d revisions), %d leases, %d users, %d roles, auth enabled: %v\n",
 			e.StorageVersion, e.Revision, e.CompactRevision, e.Keys, e.Records, e.Leases, e.Users, e.Roles, e.AuthEnabled)
 	}
-	err = node.Restore(snap.Core, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
+	err = disk.Restore(snap.Core, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
 		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)})
 	if err != nil {
 		return err

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
-	"github.com/metastore/metastore/server/pebblekv"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
@@ -393,14 +390,10 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 		}
 		data = data[4+l:]
 	}
-	_, oldDir := dataPaths(n.cfg.DataDir)
-	next := dbGeneration(n.cfg.DataDir, snap.Metadata.Index)
-	os.RemoveAll(next)
-	db, err := pebblekv.Open(next)
+	db, err := n.cfg.Storage.NewDB(snap.Metadata.Index)
 	if err != nil {
 		return err
 	}
-	db.ObserveCommit = n.cfg.ObserveBackendCommit
 	s, err := core.Restore(bytes.NewReader(data), n.coreConfig(db))
 	if err != nil {
 		db.Close()
@@ -433,16 +426,17 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	// The new database becomes the member's (a restart opens it), then replaces the old
 	// one in memory. The old store is closed a little later, so that reads already on it
 	// finish: its watch streams end then, and clients resume them from their last revision.
-	if err := setCurrentDB(n.cfg.DataDir, next); err != nil {
+	discard, err := n.cfg.Storage.UseDB(db)
+	if err != nil {
 		return err
 	}
 	oldStore, oldDB := n.Store(), n.DB()
-	n.dbp.Store(db)
+	n.dbp.Store(&db)
 	n.store.Store(s)
 	n.retire(func() {
 		oldStore.Close()
 		oldDB.Close()
-		os.RemoveAll(oldDir)
+		discard()
 	})
 	// Membership and alarms as the leader had them; peers follow.
 	old := n.members.list()
@@ -468,44 +462,4 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	n.w.setApplied(snap.Metadata.Index)
 	n.log.Info("installed the leader's snapshot", "index", snap.Metadata.Index, "store-applied", applied)
 	return nil
-}
-
-// dbGeneration is the directory a snapshot installed at index is restored into: a name
-// never used before, so that installing the same snapshot again (after a crash part-way)
-// never touches the directory in use.
-func dbGeneration(dataDir string, index uint64) string {
-	return filepath.Join(dataDir, "member", fmt.Sprintf("db.%016x.%x", index, time.Now().UnixNano()))
-}
-
-// currentDBFile names the database directory in use, once a snapshot has replaced the
-// first one ("member/db").
-func currentDBFile(dataDir string) string { return filepath.Join(dataDir, "member", "db.current") }
-
-func setCurrentDB(dataDir, dir string) error {
-	tmp := currentDBFile(dataDir) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(filepath.Base(dir)), 0o600); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, currentDBFile(dataDir)); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(tmp))
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }

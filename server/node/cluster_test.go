@@ -14,18 +14,21 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/server/disk"
 	"github.com/metastore/metastore/server/memnet"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
 // cluster is a set of members in one process over a memnet network, each with a real data
-// dir. Ticks are fast (10ms) so elections take a fraction of a second; tests never sleep,
-// they poll for the state they expect.
+// dir (or, for newMemoryCluster, a storage in memory kept across its restarts, as the in-tab
+// cluster runs). Ticks are fast (10ms) so elections take a fraction of a second; tests never
+// sleep, they poll for the state they expect.
 type cluster struct {
 	t       *testing.T
 	net     *memnet.Network
 	dir     string
+	memory  map[string]node.Storage // nil: data dirs
 	initial string
 	names   []string
 	nodes   map[string]*node.Node
@@ -37,7 +40,17 @@ func peerURL(name string) string { return "http://" + name + ":2380" }
 
 func newCluster(t *testing.T, size int, seed int64, extra func(*node.Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: memnet.New(seed), dir: t.TempDir(), nodes: map[string]*node.Node{}, extra: extra}
+	return startCluster(t, size, seed, extra, nil)
+}
+
+func newMemoryCluster(t *testing.T, size int, seed int64, extra func(*node.Config)) *cluster {
+	t.Helper()
+	return startCluster(t, size, seed, extra, map[string]node.Storage{})
+}
+
+func startCluster(t *testing.T, size int, seed int64, extra func(*node.Config), memory map[string]node.Storage) *cluster {
+	t.Helper()
+	c := &cluster{t: t, net: memnet.New(seed), dir: t.TempDir(), nodes: map[string]*node.Node{}, extra: extra, memory: memory}
 	var parts []string
 	for i := 1; i <= size; i++ {
 		name := fmt.Sprintf("m%d", i)
@@ -112,6 +125,7 @@ func (c *cluster) start(name, state string) *node.Node {
 		}
 	}
 	cfg.Transport = c.net.Endpoint(id)
+	cfg.Storage = c.storage(name)
 	n, err := node.New(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
@@ -135,6 +149,24 @@ func (c *cluster) stop(name string) {
 	if n != nil {
 		n.Stop()
 	}
+}
+
+// storage is the member's: its data dir, or the memory it had before a restart.
+func (c *cluster) storage(name string) node.Storage {
+	c.t.Helper()
+	if c.memory != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.memory[name] == nil {
+			c.memory[name] = node.NewMemoryStorage()
+		}
+		return c.memory[name]
+	}
+	st, err := disk.Open(filepath.Join(c.dir, name), disk.Options{})
+	if err != nil {
+		c.t.Fatalf("open %s's data dir: %v", name, err)
+	}
+	return st
 }
 
 func (c *cluster) node(name string) *node.Node {
@@ -295,7 +327,20 @@ func TestClusterWritesOnAnyMemberReadLinearizably(t *testing.T) {
 	})
 }
 
+// clusterStorages are the storages a member runs on: the server's data dir, and the memory
+// the in-tab cluster gives it.
+var clusterStorages = []struct {
+	name  string
+	start func(t *testing.T, size int, seed int64, extra func(*node.Config)) *cluster
+}{{"disk", newCluster}, {"memory", newMemoryCluster}}
+
 func TestClusterSurvivesLossReorderAndPartitions(t *testing.T) {
+	for _, st := range clusterStorages {
+		t.Run(st.name, func(t *testing.T) { testClusterSurvivesLossReorderAndPartitions(t, st.start) })
+	}
+}
+
+func testClusterSurvivesLossReorderAndPartitions(t *testing.T, newCluster func(*testing.T, int, int64, func(*node.Config)) *cluster) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	c := newCluster(t, 3, seed, nil)
@@ -355,6 +400,12 @@ func TestClusterSurvivesLossReorderAndPartitions(t *testing.T) {
 }
 
 func TestClusterMemberRestartsAndCatchesUpBySnapshot(t *testing.T) {
+	for _, st := range clusterStorages {
+		t.Run(st.name, func(t *testing.T) { testClusterMemberRestartsAndCatchesUpBySnapshot(t, st.start) })
+	}
+}
+
+func testClusterMemberRestartsAndCatchesUpBySnapshot(t *testing.T, newCluster func(*testing.T, int, int64, func(*node.Config)) *cluster) {
 	c := newCluster(t, 3, 2, func(cfg *node.Config) {
 		cfg.SnapshotCount = 20
 		cfg.SnapshotCatchupEntries = 5

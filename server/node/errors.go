@@ -1,9 +1,14 @@
 package node
 
-import "errors"
+import (
+	"context"
+	"errors"
 
-// Errors of the member, with etcd's texts (clientv3 recognises errors by their text); the
-// gRPC edge (pbconv.Error) gives each etcd's status code.
+	"github.com/metastore/metastore/core"
+)
+
+// Errors of the member, with etcd's texts (clientv3 recognises errors by their text); Status
+// gives each etcd's status code.
 var (
 	ErrRequestTooLarge  = errors.New("etcdserver: request is too large")
 	ErrStopped          = errors.New("etcdserver: server stopped")
@@ -27,3 +32,46 @@ var (
 	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
 	ErrTimeoutWaitAppliedIndex = errors.New("etcdserver: request timed out, waiting for the applied index took too long")
 )
+
+var statusTable = []struct {
+	err  error
+	code core.Code
+}{
+	{ErrRequestTooLarge, core.CodeInvalidArgument},
+	{ErrStopped, core.CodeUnavailable},
+	{ErrNoLeader, core.CodeUnavailable},
+	{ErrNotLeader, core.CodeFailedPrecondition},
+	{ErrBadTransferee, core.CodeFailedPrecondition},
+	{ErrMemberNotFound, core.CodeNotFound},
+	{ErrNoSpace, core.CodeResourceExhausted},
+	{ErrCorrupt, core.CodeDataLoss},
+	{ErrTimeout, core.CodeUnavailable},
+	{ErrLeaderChanged, core.CodeUnavailable},
+	{ErrUnhealthy, core.CodeUnavailable},
+	{ErrMemberExist, core.CodeFailedPrecondition},
+	{ErrPeerURLExist, core.CodeFailedPrecondition},
+	{ErrMemberBadURLs, core.CodeInvalidArgument},
+	{ErrMemberNotLearner, core.CodeFailedPrecondition},
+	{ErrLearnerNotReady, core.CodeFailedPrecondition},
+	{ErrTooManyLearners, core.CodeFailedPrecondition},
+	{ErrNotEnoughStartedMembers, core.CodeUnknown},
+	{ErrTimeoutLeaderTransfer, core.CodeUnknown},
+	{ErrTimeoutWaitAppliedIndex, core.CodeUnavailable},
+}
+
+// Status is the status code and message etcd answers an error of the member or the core
+// with; a context's end is Canceled or DeadlineExceeded, as gRPC reports it.
+func Status(err error) (core.Code, string) {
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			return e.code, e.err.Error()
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return core.CodeCanceled, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return core.CodeDeadlineExceeded, err.Error()
+	}
+	return core.Status(err)
+}

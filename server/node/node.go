@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,15 +25,17 @@ import (
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/idgen"
-	"github.com/metastore/metastore/server/datadir"
-	"github.com/metastore/metastore/server/pebblekv"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
 // Config configures a Node.
 type Config struct {
 	Name string
-	// DataDir holds the member's Raft log and database (required).
+	// Storage holds the member's Raft log and database (required; the server's is its data
+	// dir, server/disk). The node owns it from New on.
+	Storage Storage
+	// DataDir is the data dir the server opens as Storage (server.New); the node only names
+	// it in messages.
 	DataDir string
 	// SnapshotCount is how many applied entries trigger a snapshot and log truncation;
 	// default 10000.
@@ -74,11 +74,6 @@ type Config struct {
 	CompactionBatchLimit    int
 	CompactionSleepInterval time.Duration
 	Logger                  *slog.Logger
-	// ObserveFsync, if set, is told how long each fsync of the log took.
-	ObserveFsync func(time.Duration)
-	// ObserveBackendCommit, if set, is told how long each commit and flush of the backend
-	// took.
-	ObserveBackendCommit func(time.Duration)
 	// ObserveLeaderChange, if set, is called each time this member sees a new leader.
 	ObserveLeaderChange func()
 	// ObserveProposalsPending, if set, is told of proposals waiting for their entry to
@@ -184,9 +179,8 @@ type Node struct {
 	id        uint64
 	clusterID uint64
 	store     atomic.Pointer[core.Store]
-	dbp       atomic.Pointer[pebblekv.DB] // the store's backend
-	lock      *datadir.Guard              // held while the node runs
-	ids       *idgen.Generator            // lease IDs and request IDs
+	dbp       atomic.Pointer[DB] // the store's backend
+	ids       *idgen.Generator   // lease IDs and request IDs
 	log       *slog.Logger
 	r         *raftNode
 	members   *membership
@@ -225,24 +219,19 @@ var errNoPeers = errors.New("node: no other members")
 // New opens (or creates) the member's data and starts it. Call WaitReady before serving.
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
-	if cfg.DataDir == "" {
-		return nil, errors.New("node: a data dir is required")
+	if cfg.Storage == nil {
+		return nil, errors.New("node: a storage is required")
 	}
 	if cfg.QuotaBackendBytes == 0 {
 		cfg.QuotaBackendBytes = DefaultQuotaBytes
 	}
 	tokens, err := newTokenProvider(cfg.AuthToken, cfg.Clock, cfg.AuthTokenTTL)
 	if err != nil {
-		return nil, err
-	}
-	// Nothing in the data dir is touched before it is ours alone.
-	lock, err := datadir.Lock(cfg.DataDir)
-	if err != nil {
+		cfg.Storage.Release()
 		return nil, err
 	}
 	n := &Node{
 		cfg:      cfg,
-		lock:     lock,
 		log:      cfg.Logger,
 		members:  newMembership(),
 		w:        newWaits(),
@@ -254,14 +243,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	r, err := openRaft(n)
 	if err != nil {
-		lock.Release()
+		cfg.Storage.Release()
 		return nil, err
 	}
 	n.r = r
 	n.reads = newReadLoop(n)
 	if err := cfg.Transport.Start(n); err != nil {
 		r.closeAll()
-		lock.Release()
+		cfg.Storage.Release()
 		return nil, err
 	}
 	for _, m := range append(n.members.list(), n.joinPeers...) {
@@ -430,7 +419,7 @@ func (n *Node) Store() *core.Store { return n.store.Load() }
 func (n *Node) DiskUsage() int64 { return max(n.DB().DiskUsage(), n.Store().MVCC().Size()) }
 
 // DB is the store's backend (replaced with the store when a snapshot is installed).
-func (n *Node) DB() *pebblekv.DB { return n.dbp.Load() }
+func (n *Node) DB() DB { return *n.dbp.Load() }
 
 // Defragment compacts the database file, dropping what compaction deleted (etcd's defrag).
 func (n *Node) Defragment() error { return n.DB().Compact() }
@@ -492,7 +481,7 @@ func (n *Node) Stop() {
 			fn()
 		}
 		n.retireMu.Unlock()
-		n.lock.Release()
+		n.cfg.Storage.Release()
 	})
 }
 
@@ -666,27 +655,6 @@ func (n *Node) publish() {
 		case <-n.stopc:
 			t.Stop()
 			return
-		}
-	}
-}
-
-// dataPaths are the log's directory and the database's: "member/db", or the one a
-// snapshot from the leader replaced it with (named in member/db.current).
-func dataPaths(dir string) (walDir, dbDir string) {
-	dbDir = filepath.Join(dir, "member", "db")
-	if b, err := os.ReadFile(currentDBFile(dir)); err == nil && len(b) > 0 {
-		dbDir = filepath.Join(dir, "member", filepath.Base(string(b)))
-	}
-	return filepath.Join(dir, "member", "wal"), dbDir
-}
-
-// removeStaleDBs removes database directories a crash left behind (a snapshot being
-// installed, or one replaced).
-func removeStaleDBs(dir, current string) {
-	ms, _ := filepath.Glob(filepath.Join(dir, "member", "db*"))
-	for _, m := range ms {
-		if fi, err := os.Stat(m); err == nil && fi.IsDir() && m != current {
-			os.RemoveAll(m)
 		}
 	}
 }

@@ -17,8 +17,6 @@ import (
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
-	"github.com/metastore/metastore/server/pebblekv"
-	"github.com/metastore/metastore/server/wal"
 )
 
 // raftNode drives go.etcd.io/raft for the node. The Raft loop (run) owns the log and Raft's
@@ -27,7 +25,7 @@ type raftNode struct {
 	n       *Node
 	node    raft.Node
 	storage *raft.MemoryStorage
-	wal     *wal.WAL
+	wal     Log
 
 	applyc chan toApply
 	// advanced: Raft has been told (Advance) that entries up to here are applied; only then
@@ -73,16 +71,14 @@ func watchConfig(c Config) mvcc.WatchConfig {
 // to the entry it records as applied; the log holds what follows the last snapshot), or
 // bootstraps: a new cluster from --initial-cluster, or a member joining an existing one.
 func openRaft(n *Node) (*raftNode, error) {
-	walDir, dbDir := dataPaths(n.cfg.DataDir)
-	removeStaleDBs(n.cfg.DataDir, dbDir)
-	w, st, err := wal.Open(walDir)
+	w, st, err := n.cfg.Storage.OpenLog()
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
 	// A log with nothing in it (a first start that failed before its first write) is a
 	// new one: the member bootstraps again.
 	existing := st.Snapshot.Index > 0 || !raft.IsEmptyHardState(st.HardState) || len(st.Entries) > 0
-	db, err := pebblekv.OpenWith(dbDir, pebblekv.Options{Log: n.log})
+	db, err := n.cfg.Storage.OpenDB()
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -95,7 +91,7 @@ func openRaft(n *Node) (*raftNode, error) {
 		w.Close()
 		return nil, err
 	}
-	n.dbp.Store(db)
+	n.dbp.Store(&db)
 	if err := n.members.load(db); err != nil {
 		return fail(err)
 	}
@@ -105,7 +101,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	raw, hasIdentity := db.Meta(identityMetaKey)
 	if hasIdentity {
 		if err := json.Unmarshal(raw, &id); err != nil {
-			return fail(fmt.Errorf("data dir %s: unreadable identity: %w", n.cfg.DataDir, err))
+			return fail(fmt.Errorf("%s: unreadable identity: %w", n.cfg.Storage, err))
 		}
 	}
 	var bootstrap []Member
@@ -126,14 +122,13 @@ func openRaft(n *Node) (*raftNode, error) {
 			case n.cfg.InitialClusterState == "new" && err == nil && want.MemberID != id.MemberID:
 				// The cluster ID is not compared: --initial-cluster may since list members
 				// added later (etcd ignores it once a member has a log).
-				return fail(fmt.Errorf("data dir %s belongs to member %x of cluster %x, but the flags make this member %x: use the data dir of this member, or an empty one",
-					n.cfg.DataDir, id.MemberID, id.ClusterID, want.MemberID))
+				return fail(fmt.Errorf("%s belongs to member %x of cluster %x, but the flags make this member %x: use the data dir of this member, or an empty one",
+					n.cfg.Storage, id.MemberID, id.ClusterID, want.MemberID))
 			}
 		}
 	}
 	n.id, n.clusterID = id.MemberID, id.ClusterID
 	n.ids = idgen.New(uint16(n.id), n.cfg.Clock.Now())
-	db.ObserveCommit = n.cfg.ObserveBackendCommit // before the store: its compactor commits at once
 	s, err := core.New(n.coreConfig(db))
 	if err != nil {
 		return fail(fmt.Errorf("open store: %w", err))
@@ -141,7 +136,6 @@ func openRaft(n *Node) (*raftNode, error) {
 	n.store.Store(s)
 	r := &raftNode{n: n, storage: raft.NewMemoryStorage(), wal: w, stored: s.Applied(),
 		applyc: make(chan toApply, 16), advanced: newWaits(), captures: make(chan chan captured), snapDone: make(chan snapResult, 1)}
-	w.ObserveSync = n.cfg.ObserveFsync
 	c := &raft.Config{
 		ID:              n.id,
 		ElectionTick:    max(int(n.cfg.ElectionTimeout/n.cfg.HeartbeatInterval), 2),
@@ -155,7 +149,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	}
 	if !existing {
 		if r.stored != 0 {
-			return fail(fmt.Errorf("data dir %s holds a store (applied up to %d) but no log", n.cfg.DataDir, r.stored))
+			return fail(fmt.Errorf("%s holds a store (applied up to %d) but no log", n.cfg.Storage, r.stored))
 		}
 		if err := n.saveIdentity(); err != nil {
 			return fail(err)
@@ -202,7 +196,7 @@ func openRaft(n *Node) (*raftNode, error) {
 	}
 	if st.Snapshot.Index > 0 {
 		if r.stored < st.Snapshot.Index {
-			return fail(fmt.Errorf("the store (applied up to %d) is behind the log's snapshot (%d): data dir damaged", r.stored, st.Snapshot.Index))
+			return fail(fmt.Errorf("the store (applied up to %d) is behind the log's snapshot (%d): %s damaged", r.stored, st.Snapshot.Index, n.cfg.Storage))
 		}
 		// Raft's storage keeps only the snapshot's metadata: the state is in the backend.
 		if err := r.storage.ApplySnapshot(raftpb.Snapshot{Metadata: st.Snapshot}); err != nil {

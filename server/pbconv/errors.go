@@ -1,13 +1,11 @@
 package pbconv
 
 import (
-	"context"
 	"errors"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/node"
 )
 
@@ -17,32 +15,13 @@ var (
 	ErrNotSupportedForLearner = errors.New("etcdserver: rpc not supported for learner")
 )
 
-var serverTable = []struct {
+// edgeTable is the edge's own errors; the member's and the core's are node.Status's.
+var edgeTable = []struct {
 	err  error
 	code codes.Code
 }{
-	{node.ErrRequestTooLarge, codes.InvalidArgument},
-	{node.ErrStopped, codes.Unavailable},
-	{node.ErrNoLeader, codes.Unavailable},
 	{ErrWatchCanceled, codes.Canceled},
-	{node.ErrNotLeader, codes.FailedPrecondition},
-	{node.ErrBadTransferee, codes.FailedPrecondition},
-	{node.ErrMemberNotFound, codes.NotFound},
-	{node.ErrNoSpace, codes.ResourceExhausted},
-	{node.ErrCorrupt, codes.DataLoss},
-	{node.ErrTimeout, codes.Unavailable},
-	{node.ErrLeaderChanged, codes.Unavailable},
-	{node.ErrUnhealthy, codes.Unavailable},
-	{node.ErrMemberExist, codes.FailedPrecondition},
-	{node.ErrPeerURLExist, codes.FailedPrecondition},
-	{node.ErrMemberBadURLs, codes.InvalidArgument},
-	{node.ErrMemberNotLearner, codes.FailedPrecondition},
-	{node.ErrLearnerNotReady, codes.FailedPrecondition},
-	{node.ErrTooManyLearners, codes.FailedPrecondition},
 	{ErrNotSupportedForLearner, codes.FailedPrecondition},
-	{node.ErrNotEnoughStartedMembers, codes.Unknown},
-	{node.ErrTimeoutLeaderTransfer, codes.Unknown},
-	{node.ErrTimeoutWaitAppliedIndex, codes.Unavailable},
 }
 
 // Error turns an error of the core or the server into the gRPC status error etcd would
@@ -55,14 +34,11 @@ func Error(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	for _, e := range serverTable {
+	for _, e := range edgeTable {
 		if errors.Is(err, e.err) {
 			return status.Error(e.code, e.err.Error())
 		}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	code, msg := core.Status(err)
+	code, msg := node.Status(err) // context errors too, as status.FromContextError words them
 	return status.Error(codes.Code(code), msg)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/metastore/metastore/internal/etcdoracle"
 	"github.com/metastore/metastore/internal/testserver"
+	"github.com/metastore/metastore/server/disk"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/snapfile"
 )
@@ -207,7 +208,7 @@ func runEtcdSnapshot(t *testing.T, authOn bool) {
 		t.Fatalf("status %+v (%v); want revision %d, version 3.6.0, %d bytes", st, err, cur, len(saved))
 	}
 	dir := filepath.Join(t.TempDir(), "restored.etcd")
-	if err := node.Restore(snap.Core, node.RestoreConfig{DataDir: dir, Name: "test", PeerURLs: []string{"http://127.0.0.1:2380"}}); err != nil {
+	if err := disk.Restore(snap.Core, node.RestoreConfig{DataDir: dir, Name: "test", PeerURLs: []string{"http://127.0.0.1:2380"}}); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
 	_, addr := testserver.Start(t, testserver.Options{DataDir: dir, Node: node.Config{BcryptCost: 4}})
