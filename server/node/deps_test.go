@@ -32,4 +32,17 @@ func TestMemberDependencies(t *testing.T) {
 	if out, err := wasm.CombinedOutput(); err != nil {
 		t.Errorf("the member does not build for GOOS=js GOARCH=wasm: %v\n%s", err, out)
 	}
+	// JWT's keys (crypto/x509, RSA, ECDSA) would take the in-tab cluster's module over its
+	// 3 MiB budget; a tab's members sign no tokens (jwt_js.go).
+	list := exec.Command("go", "list", "-deps", ".")
+	list.Env = wasm.Env
+	out, err = list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list for js: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "crypto/x509" || strings.HasPrefix(dep, "github.com/golang-jwt/") {
+			t.Errorf("the member depends on %s in WebAssembly", dep)
+		}
+	}
 }
