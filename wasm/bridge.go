@@ -43,6 +43,7 @@ import (
 	"github.com/metastore/metastore/core/idgen"
 	"github.com/metastore/metastore/core/mvcc"
 	"github.com/metastore/metastore/wasm/gateway"
+	"github.com/metastore/metastore/wasm/promise"
 	"github.com/metastore/metastore/wasm/records"
 )
 
@@ -153,27 +154,10 @@ func expireLeases() {
 // call(method, requestJSON) returns a Promise of the response JSON.
 func call(this js.Value, args []js.Value) any {
 	if len(args) < 2 {
-		return reject(core.CodeInvalidArgument, "metastore.call(method, requestJSON[, user])")
+		return promise.Reject(core.CodeInvalidArgument, "metastore.call(method, requestJSON[, user])")
 	}
-	method, body, who := args[0].String(), args[1].String(), callerOf(args)
-	// The executor runs inside Promise's constructor, so it can be released right after:
-	// kept, each call would pin its closure (and the settled Promise) for good.
-	executor := js.FuncOf(func(_ js.Value, pa []js.Value) any {
-		resolve, rejectFn := pa[0], pa[1]
-		go func() {
-			out, err := dispatch(method, []byte(body), who)
-			if err != nil {
-				code, msg := core.Status(err)
-				rejectFn.Invoke(js.ValueOf(map[string]any{"code": int(code), "message": msg}))
-				return
-			}
-			b, _ := json.Marshal(out)
-			resolve.Invoke(string(b))
-		}()
-		return nil
-	})
-	defer executor.Release()
-	return js.Global().Get("Promise").New(executor)
+	method, body, who := args[0].String(), []byte(args[1].String()), callerOf(args)
+	return promise.Run(func() (any, error) { return dispatch(method, body, who) }, core.Status)
 }
 
 // callSync(method, requestJSON[, user]) returns [responseJSON, null] or [null, {code, message}].
@@ -222,10 +206,6 @@ func putMany(this js.Value, args []js.Value) any {
 		return fail(code, msg)
 	}
 	return js.ValueOf([]any{gateway.Int64(s.Rev()), nil})
-}
-
-func reject(code core.Code, msg string) any {
-	return js.Global().Get("Promise").Call("reject", js.ValueOf(map[string]any{"code": int(code), "message": msg}))
 }
 
 type badRequest string

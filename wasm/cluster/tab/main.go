@@ -31,6 +31,7 @@ import (
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/wasm/cluster"
 	"github.com/metastore/metastore/wasm/gateway"
+	"github.com/metastore/metastore/wasm/promise"
 )
 
 // tick is how often the driver moves the virtual clock.
@@ -63,32 +64,18 @@ func drive() {
 
 func call(_ js.Value, args []js.Value) any {
 	if len(args) < 2 {
-		return reject(core.CodeInvalidArgument, "metastoreCluster.call(method, requestJSON)")
+		return promise.Reject(core.CodeInvalidArgument, "metastoreCluster.call(method, requestJSON)")
 	}
 	method, body := args[0].String(), []byte(args[1].String())
-	executor := js.FuncOf(func(_ js.Value, pa []js.Value) any {
-		resolve, rejectFn := pa[0], pa[1]
-		go func() {
-			out, err := dispatch(method, body)
-			if err != nil {
-				code, msg := node.Status(err)
-				if _, ok := err.(badRequest); ok {
-					code = core.CodeInvalidArgument
-				}
-				rejectFn.Invoke(js.ValueOf(map[string]any{"code": int(code), "message": msg}))
-				return
-			}
-			b, _ := json.Marshal(out)
-			resolve.Invoke(string(b))
-		}()
-		return nil
-	})
-	defer executor.Release()
-	return js.Global().Get("Promise").New(executor)
+	return promise.Run(func() (any, error) { return dispatch(method, body) }, status)
 }
 
-func reject(code core.Code, msg string) any {
-	return js.Global().Get("Promise").Call("reject", js.ValueOf(map[string]any{"code": int(code), "message": msg}))
+// status is node.Status, but a request the bridge cannot read is InvalidArgument.
+func status(err error) (core.Code, string) {
+	if b, ok := err.(badRequest); ok {
+		return core.CodeInvalidArgument, string(b)
+	}
+	return node.Status(err)
 }
 
 type badRequest string
@@ -158,50 +145,24 @@ func dispatch(method string, body []byte) (any, error) {
 	// outliving a paused clock forever.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var out map[string]any
+	var (
+		out  map[string]any
+		err2 error
+	)
 	switch method {
 	case "range":
-		var r gateway.RangeRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, badRequest(err.Error())
-		}
-		resp, err := n.Range(ctx, r.Core())
-		if err != nil {
-			return nil, err
-		}
-		out = gateway.RangeResponse(resp)
+		out, err2 = serve(body, func(r *gateway.RangeRequest) (*core.RangeResponse, error) { return n.Range(ctx, r.Core()) }, gateway.RangeResponse)
 	case "put":
-		var r gateway.PutRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, badRequest(err.Error())
-		}
-		resp, err := n.Put(ctx, r.Core())
-		if err != nil {
-			return nil, err
-		}
-		out = gateway.PutResponse(resp)
+		out, err2 = serve(body, func(r *gateway.PutRequest) (*core.PutResponse, error) { return n.Put(ctx, r.Core()) }, gateway.PutResponse)
 	case "deleterange":
-		var r gateway.DeleteRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, badRequest(err.Error())
-		}
-		resp, err := n.DeleteRange(ctx, r.Core())
-		if err != nil {
-			return nil, err
-		}
-		out = gateway.DeleteResponse(resp)
+		out, err2 = serve(body, func(r *gateway.DeleteRequest) (*core.DeleteRangeResponse, error) { return n.DeleteRange(ctx, r.Core()) }, gateway.DeleteResponse)
 	case "txn":
-		var r gateway.TxnRequest
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, badRequest(err.Error())
-		}
-		resp, err := n.Txn(ctx, r.Core())
-		if err != nil {
-			return nil, err
-		}
-		out = gateway.TxnResponse(resp)
+		out, err2 = serve(body, func(r *gateway.TxnRequest) (*core.TxnResponse, error) { return n.Txn(ctx, r.Core()) }, gateway.TxnResponse)
 	default:
 		return nil, badRequest("unknown method " + strconv.Quote(method))
+	}
+	if err2 != nil {
+		return nil, err2
 	}
 	h := out["header"].(map[string]any)
 	nh := n.Header()
@@ -209,6 +170,19 @@ func dispatch(method string, body []byte) (any, error) {
 	h["member_id"] = strconv.FormatUint(nh.MemberID, 10)
 	h["raft_term"] = strconv.FormatUint(nh.RaftTerm, 10)
 	return out, nil
+}
+
+// serve decodes a request in the gateway's shape, has do answer it and converts the answer.
+func serve[Req, Resp any](body []byte, do func(*Req) (Resp, error), conv func(Resp) map[string]any) (map[string]any, error) {
+	var r Req
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, badRequest("bad request: " + err.Error())
+	}
+	resp, err := do(&r)
+	if err != nil {
+		return nil, err
+	}
+	return conv(resp), nil
 }
 
 // start replaces the running cluster (if any) with a new one of n members.
