@@ -714,12 +714,13 @@ func (b *syncBuffer) String() string {
 }
 
 // runConsole types the script into the playground's console, txn bodies line by line at
-// its prompts as at etcdctl's interactive ones; a watch is stopped with Ctrl+C.
+// its prompts as at etcdctl's interactive ones; a watch is stopped with Ctrl+C. On a server
+// the page asks before a compaction (etcdctl does not): it is told yes.
 func runConsole(t *testing.T, ctx context.Context) []string {
 	var out []string
 	lease := ""
 	for _, s := range script {
-		text := printed(t, ctx, strings.ReplaceAll(s.line, "$LEASE", lease))
+		text, _ := answered(t, ctx, strings.ReplaceAll(s.line, "$LEASE", lease), "yes")
 		for _, l := range s.input {
 			text += printed(t, ctx, strings.ReplaceAll(l, "$LEASE", lease))
 		}

@@ -13,11 +13,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/internal/testserver"
+	"github.com/metastore/metastore/web"
 )
 
 // What a newcomer tripped over in the playground's panels and page (issue #14), each checked
@@ -147,8 +151,8 @@ func TestPlaygroundClockLabel(t *testing.T) {
 
 	click(t, ctx, "#clock-pause")
 	waitFor(t, ctx, state+`.includes("behind real time")`, "a paused clock does not fall behind")
-	eval(t, ctx, `window.confirm = () => true; return true;`, nil)
 	click(t, ctx, "#reset")
+	clickWhenShown(t, ctx, `dialog.ask button[value=yes]`)
 	waitFor(t, ctx, consoleTextJS+`.includes("Started over")`, "reset did not run")
 	waitFor(t, ctx, state+` === "real time"`, "Reset left the clock behind real time")
 }
@@ -270,12 +274,34 @@ func TestPlaygroundBenchCancel(t *testing.T) {
 	}
 }
 
-// TestPlaygroundImportAsks: Import asks before it replaces the store, as Reset does; a "no"
-// leaves the store as it was (the file is not even read).
-func TestPlaygroundImportAsks(t *testing.T) {
+// TestPlaygroundImportAndResetAsk: Import and Reset ask before they replace the store, in the
+// page's own dialog (not window.confirm, which stops the page: a console watch would stop
+// printing); "no" leaves the store as it was (an import's file is not even read), "yes" goes on.
+func TestPlaygroundImportAndResetAsk(t *testing.T) {
 	ctx, _ := playground(t)
 	command(t, ctx, "put x 1")
-	eval(t, ctx, `window.asked = ""; window.confirm = (q) => { window.asked = q; return false; }; return true;`, nil)
+	eval(t, ctx, `window.confirm = () => { window.confirmed = true; return false; }; return true;`, nil)
+	dialog := `document.querySelector("dialog.ask")?.open === true`
+	question := func(what string) string {
+		t.Helper()
+		waitFor(t, ctx, dialog, what+" did not ask in the page's dialog")
+		return textOf(t, ctx, "dialog.ask p")
+	}
+	no := func() {
+		t.Helper()
+		click(t, ctx, `dialog.ask button[value=no]`)
+		waitFor(t, ctx, `!document.querySelector("dialog.ask")`, "No did not close the dialog")
+		if got := command(t, ctx, "get x"); got != "x\n1" {
+			t.Fatalf("after No: %q", got)
+		}
+	}
+
+	click(t, ctx, "#reset")
+	if q := question("Reset"); !strings.Contains(q, "empty store") {
+		t.Errorf("Reset asks %q", q)
+	}
+	no()
+
 	junk := filepath.Join(t.TempDir(), "junk.snap")
 	if err := os.WriteFile(junk, []byte("not a snapshot"), 0o644); err != nil {
 		t.Fatal(err)
@@ -283,12 +309,27 @@ func TestPlaygroundImportAsks(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SetUploadFiles("#import", []string{junk}, chromedp.NodeReady)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, `window.asked.includes("junk.snap")`, "Import did not ask before replacing the store")
-	if got := command(t, ctx, "get x"); got != "x\n1" {
-		t.Fatalf("a declined import changed the store: %q", got)
+	if q := question("Import"); !strings.Contains(q, "junk.snap") {
+		t.Errorf("Import asks %q", q)
 	}
+	loadAxe(t, ctx)
+	accessible(t, ctx, "the dialog asking before an import")
+	no()
 	if s := textOf(t, ctx, "[aria-label=output]"); strings.Contains(s, "snapshot") {
 		t.Errorf("a declined import was read: %q", s)
+	}
+
+	click(t, ctx, "#reset")
+	question("Reset, again,")
+	click(t, ctx, `dialog.ask button[value=yes]`)
+	waitFor(t, ctx, consoleTextJS+`.includes("Started over")`, "Yes did not reset")
+	if got := command(t, ctx, "get x"); got != "" {
+		t.Fatalf("after Yes: %q", got)
+	}
+	var confirmed bool
+	eval(t, ctx, `return window.confirmed === true;`, &confirmed)
+	if confirmed {
+		t.Error("the page used window.confirm")
 	}
 }
 
@@ -336,5 +377,282 @@ func TestPlaygroundPanelsEcho(t *testing.T) {
 	echoed("lease revoke "+id, regexp.QuoteMeta("lease "+id+" revoked"))
 	if got := command(t, ctx, "lease timetolive "+id); got != "lease "+id+" already expired" {
 		t.Errorf("after the panel's revoke: %q", got)
+	}
+}
+
+// TestPlaygroundCompactionAsksOnAServer: on a server, a compaction typed in the console and the
+// time-travel panel's Compact button ask first, in the page's dialog naming the server (its
+// history is every client's); No leaves the history whole and prints nothing, Yes compacts.
+// (In the tab neither asks: TestPlaygroundConsole and TestPlaygroundPanels compact without a
+// dialog, which would fail them.)
+func TestPlaygroundCompactionAsksOnAServer(t *testing.T) {
+	ctx, addr := playground(t)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{addr}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var old, last int64
+	for i := range 3 {
+		r, err := cli.Put(context.Background(), "/history", fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			old = r.Header.Revision
+		}
+		last = r.Header.Revision
+	}
+	whole := func(when string) {
+		t.Helper()
+		if _, err := cli.Get(context.Background(), "/history", clientv3.WithRev(old)); err != nil {
+			t.Fatalf("the server's history %s: %v", when, err)
+		}
+	}
+	fill(t, ctx, `[aria-label="server address"]`, "http://"+addr)
+	click(t, ctx, "#connect-button")
+	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
+
+	out, q := answered(t, ctx, fmt.Sprintf("compaction %d", last), "no")
+	if q == "" {
+		t.Fatal("a compaction typed on a server did not ask")
+	}
+	if !strings.Contains(q, addr) || !strings.Contains(q, fmt.Sprint(last)) {
+		t.Errorf("the question does not name the server and the revision: %q", q)
+	}
+	if out != "" {
+		t.Errorf("a declined compaction printed %q", out)
+	}
+	whole("after No in the console")
+
+	click(t, ctx, "#tab-history")
+	fill(t, ctx, `[aria-label="compact at revision"]`, fmt.Sprint(last))
+	click(t, ctx, `[aria-label="compaction"] button`)
+	waitFor(t, ctx, `document.querySelector("dialog.ask")?.open === true`, "the Compact button did not ask")
+	if q := textOf(t, ctx, "dialog.ask p"); !strings.Contains(q, addr) {
+		t.Errorf("the question does not name the server: %q", q)
+	}
+	click(t, ctx, `dialog.ask button[value=no]`)
+	waitFor(t, ctx, `!document.querySelector("dialog.ask")`, "No did not close the dialog")
+	whole("after No on the Compact button")
+	if s := textOf(t, ctx, "[aria-label=output]"); strings.Contains(s, "compacted revision") {
+		t.Fatalf("compacted after No:\n%s", s)
+	}
+
+	click(t, ctx, `[aria-label="compaction"] button`)
+	clickWhenShown(t, ctx, `dialog.ask button[value=yes]`)
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector("#panel-history").innerText.includes("(compacted at %d)")`, last), "Yes did not compact")
+	if _, err := cli.Get(context.Background(), "/history", clientv3.WithRev(old)); err == nil || !strings.Contains(err.Error(), "compacted") {
+		t.Errorf("the server's history after Yes: %v", err)
+	}
+}
+
+// TestPlaygroundPanelsSetVariables: a panel's write or lease grant sets the console's $REV or
+// $LEASE as the etcdctl command it echoes would, typed: the key panel's Put, Save and Delete,
+// the lease panel's Grant and Attach key.
+func TestPlaygroundPanelsSetVariables(t *testing.T) {
+	ctx, _ := playground(t)
+	atRev := func(key string) string {
+		t.Helper()
+		return command(t, ctx, "get "+key+" --rev=$REV --print-value-only")
+	}
+	fill(t, ctx, `[aria-label="new key"]`, "/v/a")
+	fill(t, ctx, `[aria-label="new value"]`, "one")
+	click(t, ctx, `#panel-keys form button[type=submit]`)
+	waitFor(t, ctx, `document.querySelector('[aria-label=keys] .key[title="/v/a"]') !== null`, "the panel's put is not in the tree")
+	if got := atRev("/v/a"); got != "one" {
+		t.Errorf("after the panel's Put, /v/a at $REV: %q", got)
+	}
+	click(t, ctx, `[aria-label=keys] .key[title="/v/a"]`)
+	area := `[aria-label="value of the selected key"]`
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q) !== null`, area), "the value view did not open")
+	fill(t, ctx, area, "two")
+	click(t, ctx, `#panel-keys .value-view button:not(.danger)`) // Save
+	waitFor(t, ctx, `document.querySelectorAll("#panel-keys .meta dd")[2]?.textContent === "2"`, "save did not write")
+	if got := atRev("/v/a"); got != "two" {
+		t.Errorf("after the panel's Save, /v/a at $REV: %q", got)
+	}
+	click(t, ctx, `#panel-keys .value-view button.danger`) // Delete
+	waitFor(t, ctx, `document.querySelector("#panel-keys").innerText.includes("/v/a is gone.")`, "delete did not delete")
+	if got := atRev("/v/a"); got != "" {
+		t.Errorf("after the panel's Delete, /v/a at $REV: %q", got)
+	}
+
+	click(t, ctx, "#tab-leases")
+	click(t, ctx, `#panel-leases form button[type=submit]`) // Grant lease, TTL 30
+	waitFor(t, ctx, `document.querySelector("[data-lease]") !== null`, "the lease has no card")
+	var id string
+	eval(t, ctx, `return document.querySelector("[data-lease]").dataset.lease;`, &id)
+	if got := command(t, ctx, "lease timetolive $LEASE"); !strings.HasPrefix(got, "lease "+id+" granted with TTL(30s)") {
+		t.Errorf("after the panel's Grant, lease timetolive $LEASE: %q", got)
+	}
+	card := fmt.Sprintf(`[data-lease=%q]`, id)
+	fill(t, ctx, card+` [aria-label^="key for lease"]`, "/v/l")
+	fill(t, ctx, card+` [aria-label^="value for lease"]`, "v")
+	click(t, ctx, card+` form button[type=submit]`) // Attach key
+	waitFor(t, ctx, `document.querySelector(`+fmt.Sprintf("%q", card)+`).innerText.includes("keys: /v/l")`, "the key was not attached")
+	if got := atRev("/v/l"); got != "v" {
+		t.Errorf("after the panel's Attach key, /v/l at $REV: %q", got)
+	}
+}
+
+// TestPlaygroundFooterNamesServer: the footer says where the store is: in this tab, or the
+// server the page drives (not "in this tab" then).
+func TestPlaygroundFooterNamesServer(t *testing.T) {
+	ctx, page := playground(t)
+	_, addr := testserver.Start(t, testserver.Options{CORS: grpcweb.ParseOrigins("http://" + page)})
+	if s := textOf(t, ctx, "footer"); !strings.Contains(s, "in this tab") {
+		t.Errorf("in the tab the footer says %q", s)
+	}
+	fill(t, ctx, `[aria-label="server address"]`, "http://"+addr)
+	click(t, ctx, "#connect-button")
+	waitFor(t, ctx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
+	if s := textOf(t, ctx, "footer"); strings.Contains(s, "in this tab") || !strings.Contains(s, "http://"+addr) {
+		t.Errorf("on a server the footer says %q", s)
+	}
+	click(t, ctx, "#use-tab")
+	waitFor(t, ctx, `document.querySelector("footer").innerText.includes("in this tab")`, "back in the tab, the footer does not say so")
+}
+
+// TestPlaygroundKeyFilter: a box above the key tree keeps the keys that contain its text (in
+// any case) and says how many match; Escape empties it; it fits a phone's width and axe finds
+// nothing serious.
+func TestPlaygroundKeyFilter(t *testing.T) {
+	ctx, _ := playground(t)
+	for _, k := range []string{"/svc/web/1", "/svc/db/1", "/cfg/Web"} {
+		command(t, ctx, "put "+k+" v")
+	}
+	keys := `[...document.querySelectorAll("[aria-label=keys] .key")].map((b) => b.title).join(",")`
+	waitFor(t, ctx, keys+` === "/cfg/Web,/svc/db/1,/svc/web/1"`, "the tree does not show the keys")
+	filter := `[aria-label="filter keys"]`
+	fill(t, ctx, filter, "web")
+	waitFor(t, ctx, keys+` === "/cfg/Web,/svc/web/1"`, "the filter did not keep the keys containing web")
+	waitFor(t, ctx, `document.querySelector("#panel-keys").innerText.includes("2 of 3 keys match")`, "the panel does not say how many keys match")
+	fill(t, ctx, filter, "nope")
+	waitFor(t, ctx, keys+` === "" && document.querySelector("#panel-keys").innerText.includes("No key matches")`, "a filter matching nothing")
+	if err := chromedp.Do(ctx, chromedp.SendKeys(filter, kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, keys+` === "/cfg/Web,/svc/db/1,/svc/web/1"`, "Escape did not empty the filter")
+
+	fill(t, ctx, filter, "svc")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	var overflow struct{ Scroll, Client int }
+	eval(t, ctx, `const p = document.querySelector("#panel-keys"); return {scroll: p.scrollWidth, client: p.clientWidth};`, &overflow)
+	if overflow.Scroll > overflow.Client+1 {
+		t.Errorf("at 390 px the key panel is %d px wide in %d px", overflow.Scroll, overflow.Client)
+	}
+	loadAxe(t, ctx)
+	accessible(t, ctx, "390px, the key tree filtered")
+	screenshot(t, ctx, "keys-filter-phone")
+}
+
+// TestPlaygroundKeyLease: the key view shows the key's lease and the time it has left on the
+// store's clock (the tab's, paused, then moved 10 s on); a key without one says none.
+func TestPlaygroundKeyLease(t *testing.T) {
+	ctx, _ := playground(t)
+	click(t, ctx, "#clock-pause")
+	waitFor(t, ctx, `document.querySelector("#clock-state").textContent.startsWith("paused")`, "the clock did not pause")
+	m := leaseID.FindStringSubmatch(command(t, ctx, "lease grant 60"))
+	if m == nil {
+		t.Fatal("lease grant printed no lease ID")
+	}
+	command(t, ctx, "put /l/k v --lease=$LEASE")
+	command(t, ctx, "put /l/plain v")
+	lease := `([...document.querySelectorAll("#panel-keys .meta dt")].find((d) => d.textContent === "lease")?.nextElementSibling.textContent ?? "")`
+	pick := func(key string) {
+		t.Helper()
+		sel := fmt.Sprintf(`[aria-label=keys] .key[title=%q]`, key)
+		waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q) !== null`, sel), key+" is not in the tree")
+		click(t, ctx, sel)
+	}
+	pick("/l/k")
+	left := regexp.MustCompile(`^` + m[1] + ` · (\d+) s left of 60 s$`)
+	waitFor(t, ctx, fmt.Sprintf(`new RegExp(%q).test(%s)`, left.String(), lease), "the key view does not show the lease and its time left")
+	var shown string
+	eval(t, ctx, "return "+lease+";", &shown)
+	var before int
+	fmt.Sscan(left.FindStringSubmatch(shown)[1], &before)
+	click(t, ctx, `[data-advance="10"]`)
+	waitFor(t, ctx, fmt.Sprintf(`(() => { const m = new RegExp(%q).exec(%s); return !!m && Number(m[1]) <= %d; })()`, left.String(), lease, before-10),
+		"the time left did not follow the clock's jump")
+	screenshot(t, ctx, "key-lease")
+	pick("/l/plain")
+	waitFor(t, ctx, lease+` === "none"`, "a key without a lease")
+	click(t, ctx, "#clock-pause") // resume
+}
+
+// TestPlaygroundTabCompletion: Tab in the console completes a command's name and its flags;
+// where several fit, it completes what they share and lists them; on an empty line Tab leaves
+// the input, as anywhere on the page.
+func TestPlaygroundTabCompletion(t *testing.T) {
+	ctx, _ := playground(t)
+	input := `[aria-label="command"]`
+	typed := func(keys, want string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.SendKeys(input, keys)); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := chromedp.Run(ctx, chromedp.Value(input)); v != want {
+			t.Fatalf("after %q the input holds %q, want %q", keys, v, want)
+		}
+	}
+	typed("lea"+kb.Tab, "lease ")
+	typed("g"+kb.Tab, "lease grant ")
+	fill(t, ctx, input, "")
+	typed("get --p"+kb.Tab, "get --p")
+	if s := textOf(t, ctx, "[aria-label=output] pre:last-child"); s != "--password  --prefix  --print-value-only" {
+		t.Errorf("the flags that fit are listed as %q", s)
+	}
+	typed("re"+kb.Tab, "get --prefix ")
+	typed("--re"+kb.Tab, "get --prefix --rev=")
+	fill(t, ctx, input, "")
+	if err := chromedp.Do(ctx, chromedp.SendKeys(input, kb.Tab)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, `document.activeElement !== document.querySelector("[aria-label=command]")`, "Tab on an empty line kept the focus")
+}
+
+// TestPlaygroundScriptLink: the Script view holds the console's commands typed so far (a txn's
+// lines too; a line with a password left out, and said so); Link makes an address of them.
+// Opened (here on another origin: a store of its own), it shows them in the Script view,
+// ready to run and not run; Run runs them in the console.
+func TestPlaygroundScriptLink(t *testing.T) {
+	ctx, _ := playground(t)
+	for _, l := range []string{"put /s/a 1", "txn -i", `value("/s/a") = "1"`, "", "put /s/b 2", "", "", "user add bob:secret", "get /s/ --prefix --keys-only"} {
+		printed(t, ctx, l)
+	}
+	script := "put /s/a 1\ntxn -i\nvalue(\"/s/a\") = \"1\"\n\nput /s/b 2\n\n\nget /s/ --prefix --keys-only\n"
+	area := `[aria-label="script"]`
+	clickWhenShown(t, ctx, "#tab-script")
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector(%q)?.value === %q`, area, script), "the Script view does not hold the commands typed")
+	if s := textOf(t, ctx, "#panel-script"); !strings.Contains(s, "1 line with a password left out") {
+		t.Errorf("the Script view does not say a line was left out: %q", s)
+	}
+	clickWhenShown(t, ctx, `#panel-script button[data-action=link]`)
+	waitFor(t, ctx, `document.querySelector("#panel-script a")?.href.includes("#script=")`, "Link made no address")
+	var hash string
+	eval(t, ctx, `return new URL(document.querySelector("#panel-script a").href).hash;`, &hash)
+
+	_, other := testserver.Start(t, testserver.Options{UI: web.Handler(os.DirFS(filepath.Join("..", "..", "web", "dist")))})
+	tab, cancel := chromedp.NewContext(ctx)
+	defer cancel()
+	load(t, tab, "http://"+other+"/"+hash)
+	waitFor(t, tab, fmt.Sprintf(`document.querySelector("#tab-script").getAttribute("aria-selected") === "true" && document.querySelector(%q).value === %q`, area, script),
+		"the link does not open the Script view with its script")
+	if s := textOf(t, tab, "#panel-script"); !strings.Contains(s, "not run") {
+		t.Errorf("the Script view does not say the linked script has not run: %q", s)
+	}
+	if s := textOf(t, tab, "[aria-label=output]"); strings.Contains(s, "/s/a") {
+		t.Fatalf("the link ran its script:\n%s", s)
+	}
+	screenshot(t, tab, "script-linked")
+	run := `#panel-script button[data-action=run]`
+	clickWhenShown(t, tab, run) // disabled while the script runs
+	waitFor(t, tab, fmt.Sprintf(`!document.querySelector(%q).disabled && %s.includes("SUCCESS")`, run, consoleTextJS), "Run did not run the script")
+	if got := command(t, tab, "get /s/b --print-value-only"); got != "2" {
+		t.Errorf("after Run: %q", got)
 	}
 }

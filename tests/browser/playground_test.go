@@ -93,8 +93,18 @@ func command(t *testing.T, ctx context.Context, line string) string {
 	return strings.TrimSuffix(printed(t, ctx, line), "\n")
 }
 
-// printed is command's output as lines, each ending in a newline.
+// printed is command's output as lines, each ending in a newline. The page must not ask
+// anything for it.
 func printed(t *testing.T, ctx context.Context, line string) string {
+	t.Helper()
+	out, _ := answered(t, ctx, line, "")
+	return out
+}
+
+// answered is printed for a line the page may ask about first (a compaction of a server): if
+// its dialog opens, the button of value answer ("yes" or "no") is pressed; with answer ""
+// a dialog fails the test. question is what the page asked ("" if nothing).
+func answered(t *testing.T, ctx context.Context, line, answer string) (out, question string) {
 	t.Helper()
 	before, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { window.mark = document.querySelector("[aria-label=output]").childElementCount; return playground.completed; })()`))
 	if err != nil {
@@ -103,12 +113,23 @@ func printed(t *testing.T, ctx context.Context, line string) string {
 	if err := chromedp.Do(ctx, enterLine(`[aria-label="command"]`, line)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, fmt.Sprintf(`playground.completed > %d`, before), "the command did not finish: "+line)
-	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("[aria-label=output]").children].slice(window.mark).filter(e => !e.classList.contains("in")).map(e => e.textContent + "\n").join("")`))
+	dialog := `document.querySelector("dialog.ask")?.open === true`
+	waitFor(t, ctx, fmt.Sprintf(`playground.completed > %d || %s`, before, dialog), "the command did not finish: "+line)
+	if question, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(`+dialog+`) ? document.querySelector("dialog.ask p").textContent : ""`)); err != nil {
+		t.Fatal(err)
+	}
+	if question != "" {
+		if answer == "" {
+			t.Fatalf("the page asked before %s: %q", line, question)
+		}
+		click(t, ctx, fmt.Sprintf(`dialog.ask button[value=%s]`, answer))
+		waitFor(t, ctx, fmt.Sprintf(`playground.completed > %d`, before), "the command did not finish: "+line)
+	}
+	out, err = chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("[aria-label=output]").children].slice(window.mark).filter(e => !e.classList.contains("in")).map(e => e.textContent + "\n").join("")`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, question
 }
 
 // enterLine puts line into the input at sel as one text insertion (as a paste does) and
@@ -414,8 +435,8 @@ func TestPlaygroundExportImport(t *testing.T) {
 	os.WriteFile(good, raw, 0o644)
 	os.WriteFile(bad, []byte("not a snapshot"), 0o644)
 
-	eval(t, ctx, `window.confirm = () => true; return true;`, nil)
 	click(t, ctx, "#reset")
+	clickWhenShown(t, ctx, `dialog.ask button[value=yes]`)
 	waitFor(t, ctx, `document.querySelector("[aria-label=output]").innerText.includes("Started over")`, "reset did not run")
 	if got := command(t, ctx, "get x"); got != "" {
 		t.Fatalf("after reset: %q", got)
@@ -425,6 +446,7 @@ func TestPlaygroundExportImport(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.SetUploadFiles("#import", []string{path}, chromedp.NodeReady)); err != nil {
 			t.Fatal(err)
 		}
+		clickWhenShown(t, ctx, `dialog.ask button[value=yes]`)
 		waitFor(t, ctx, fmt.Sprintf(`document.querySelector("[aria-label=output]").innerText.includes(%q)`, want), "import did not report "+want)
 	}
 	upload(good, "Imported metastore-rev3.snap: revision 3.")
@@ -531,7 +553,7 @@ func TestPlaygroundAccessibility(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 860)); err != nil {
 			t.Fatal(err)
 		}
-		for _, tab := range []string{"keys", "watch", "leases", "history", "examples", "bench"} {
+		for _, tab := range []string{"keys", "watch", "leases", "history", "examples", "script", "bench"} {
 			click(t, ctx, "#tab-"+tab)
 			accessible(t, ctx, fmt.Sprintf("%dpx, %s view", width, tab))
 		}

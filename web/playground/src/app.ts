@@ -1,10 +1,11 @@
 // The playground's shared state: the store it talks to (this tab or a server), who the page
 // is signed in as there, the console shell, and a change feed the panels refresh from.
-import type { RangeResponse } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import type { RangeResponse, ResponseHeader } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import type { KeyValue } from "../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
 import { Permission_Type } from "../../client/src/gen/etcd/api/authpb/auth_pb.js";
 import { MetaStoreError, type Api, type Credentials } from "./api.js";
-import { ALL } from "./dom.js";
+import { ALL, hex } from "./dom.js";
+import { rememberRevision } from "./shell/commands.js";
 import type { Shell } from "./shell/index.js";
 
 /** Keys from key to rangeEnd, as etcd gives a range (no rangeEnd: the one key). */
@@ -138,10 +139,10 @@ export class App {
     this.onPrompt();
   }
 
-  /** Runs a console command as if typed (echoed with its prompt), then refreshes. */
-  async run(line: string): Promise<void> {
+  /** Runs a console command as if typed (echoed with its prompt), then refreshes; asked: see Shell.run. */
+  async run(line: string, asked = false): Promise<void> {
     this.echo(line);
-    await this.shell.run(line);
+    await this.shell.run(line, asked);
     this.onPrompt();
     void this.changed();
   }
@@ -162,6 +163,19 @@ export class App {
       this.log(`Error: ${fail((e as Error).message)}`, "err");
       throw e;
     }
+  }
+
+  /**
+   * A panel's write made a revision: the console's $REV is set to it, as the put or del the
+   * panel echoed sets it typed (a panel's action is the console's too).
+   */
+  wrote(header: ResponseHeader | undefined): void {
+    rememberRevision((name, value) => this.shell.vars.set(name, value), header);
+  }
+
+  /** A panel granted a lease: the console's $LEASE is set to it, as a typed lease grant sets it. */
+  granted(id: bigint): void {
+    this.shell.vars.set("LEASE", hex(id));
   }
 
   /** The keys the panels show and follow: every key, unless the page is signed in as a user who may read fewer. */

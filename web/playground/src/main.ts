@@ -2,6 +2,7 @@
 // wires the console, the toolbar and the panels, and can switch all of them to a live server.
 import { connectServer, isRefusal, serverUrl, startTab, type Api, type WatchHandle } from "./api.js";
 import { App, readable, type KeyRange, type Session } from "./app.js";
+import { ask } from "./ask.js";
 import { $, ALL, debounce, h } from "./dom.js";
 import * as persist from "./persist.js";
 import { Shell } from "./shell/index.js";
@@ -12,6 +13,9 @@ import { historyPanel } from "./panels/history.js";
 import { examplesPanel } from "./panels/examples.js";
 import { benchPanel } from "./panels/bench.js";
 import { memberPanel } from "./panels/member.js";
+import { linkedScript, scriptPanel } from "./panels/script.js";
+import { clusterPanel } from "./panels/cluster.js";
+import { workerBridge } from "./bridge.js";
 import { taskList } from "./tasks.js";
 
 const output = $<HTMLDivElement>("#output");
@@ -63,7 +67,21 @@ let historyAt = history.length;
 /** Commands finished so far (tests wait on it). */
 let completed = 0;
 
+/**
+ * The lines typed in this page, for the Script view (and its links): a txn's empty lines
+ * included, as they end its sections; a line with a password left out (and counted), as a
+ * link must not carry it.
+ */
+const typed = { lines: [] as string[], secret: 0 };
+
+function keep(cmd: string): void {
+  const atPrompt = shell.prompt === "$";
+  if (SECRET.test(cmd)) typed.secret++;
+  else if (!atPrompt || (cmd.trim() !== "" && cmd.trim() !== "clear")) typed.lines.push(cmd);
+}
+
 async function submit(cmd: string): Promise<void> {
+  keep(cmd);
   if (cmd.trim() !== "" && history[history.length - 1] !== cmd) {
     history.push(cmd);
     try {
@@ -114,6 +132,15 @@ input.addEventListener("keydown", (e) => {
   } else if (e.key === "l" && e.ctrlKey) {
     output.replaceChildren();
     e.preventDefault();
+  } else if (e.key === "Tab" && !(e.shiftKey || e.ctrlKey || e.altKey || e.metaKey) && input.value.trim() !== ""
+    && input.selectionStart === input.value.length) {
+    // Completes the last word (a command's name, a flag), or lists what fits. With nothing
+    // to complete, Tab moves on as anywhere: the input never traps the focus.
+    const c = shell.complete(input.value);
+    if (c.line !== input.value) input.value = c.line;
+    else if (c.options.length > 0) line(c.options.join("  "), "out");
+    else return;
+    e.preventDefault();
   }
 });
 
@@ -129,6 +156,7 @@ try {
   throw e;
 }
 const shell = new Shell(tab, shellOut);
+shell.ask = ask;
 taskList(shell, $("#tasks"), (label) => {
   line(`Stopped: ${label}`, "out");
   input.focus(); // its button is gone
@@ -198,6 +226,11 @@ for (const [id, make] of [["keys", keysPanel], ["watch", watchPanel], ["leases",
   const root = $(`#panel-${id}`);
   app.add(make(app, root), root);
 }
+const scriptRoot = $("#panel-script");
+const script = scriptPanel(app, scriptRoot, () => typed);
+app.add(script, scriptRoot);
+// The in-tab cluster: its own module and worker, loaded on its first start.
+clusterPanel($("#panel-cluster"), () => workerBridge(new Worker("cluster-worker.js")));
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
 // views: one watch over all keys (over each range a signed-in user may read, if not all). If
@@ -258,7 +291,7 @@ async function switchTo(api: Api, announce = true, session?: Session): Promise<v
   // What only makes sense for one of the two (the tab's clock in the panels' texts, say).
   document.body.dataset.mode = api.mode;
   serverGroup.hidden = api.mode !== "server";
-  setText($("#server-url"), api.mode === "server" ? api.endpoint : "");
+  for (const el of [$("#server-url"), $("#footer-server")]) setText(el, api.mode === "server" ? api.endpoint : "");
   remember(api);
   showSession();
   if (announce) line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
@@ -435,7 +468,7 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (!f) return;
   // As Reset does: what the file replaces cannot be had back (but by an Export first).
-  if (!confirm(`Replace this tab's store with ${f.name}? Everything in the store now is lost (Export saves it first).`)) {
+  if (!(await ask(`Replace this tab's store with ${f.name}? Everything in the store now is lost (Export saves it first).`, "Replace the store"))) {
     (e.target as HTMLInputElement).value = "";
     return;
   }
@@ -451,7 +484,7 @@ $<HTMLInputElement>("#import").addEventListener("change", async (e) => {
 });
 
 $("#reset").addEventListener("click", async () => {
-  if (!confirm("Start over with an empty store, the clock at real time? Everything in this tab's store is lost.")) return;
+  if (!(await ask("Start over with an empty store, the clock at real time? Everything in this tab's store is lost.", "Start over"))) return;
   await tab.tab!.reset();
   await backToRealTime();
   await switchTo(tab, false);
@@ -482,6 +515,16 @@ for (const [i, t] of tabs.entries()) {
 }
 
 select(tabs[0]);
+
+/** A link with a script (#script=…) shows it in the Script view, ready to run: a link runs nothing. */
+function openLinked(): void {
+  const s = linkedScript(location.href);
+  if (s === undefined) return;
+  script.load(s);
+  select($<HTMLButtonElement>("#tab-script"));
+}
+openLinked();
+addEventListener("hashchange", openLinked);
 await follow(tab);
 await clock("");
 await app.changed();

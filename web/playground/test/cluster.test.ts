@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runInThisContext } from "node:vm";
 import { after, before, test } from "node:test";
+import type { Member as Status } from "../src/panels/cluster.js";
 
 interface ClusterBridge {
   call(method: string, request: string): Promise<string>;
@@ -21,16 +22,6 @@ declare global {
   var metastoreCluster: ClusterBridge | undefined;
 }
 
-interface Status {
-  name: string;
-  id: string;
-  running: boolean;
-  role: string;
-  term: number;
-  leader: string;
-  commit: number;
-  applied: number;
-}
 
 const call = async (method: string, req: object = {}): Promise<any> => JSON.parse(await globalThis.metastoreCluster!.call(method, JSON.stringify(req)));
 const b64 = (s: string) => Buffer.from(s).toString("base64");

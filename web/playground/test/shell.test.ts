@@ -1378,3 +1378,62 @@ test("compaction --physical asks for a physical compaction, in the tab as on a s
   await tab.compact(3n, true);
   assert.deepEqual(sent, ['compaction {"revision":"3","physical":true}']);
 });
+
+test("on a server, compaction asks first and does nothing if declined; in the tab, or agreed to already, it does not ask", async () => {
+  await api.tab!.reset();
+  const compacted: bigint[] = [];
+  // The tab's store, seen as a server's.
+  const server: Api = new Proxy(api, {
+    get: (t, k, r) => (k === "mode" ? "server" : k === "endpoint" ? "http://example:2379" : k === "client" ? async () => server
+      : k === "compact" ? (rev: bigint, physical?: boolean) => (compacted.push(rev), t.compact(rev, physical)) : Reflect.get(t, k, r)),
+  });
+  const r = new Recorder(server);
+  const asked: string[] = [];
+  let answer = false;
+  r.shell.ask = async (question, yes) => (asked.push(`${question} [${yes}]`), answer);
+  await r.shell.run("put a 1\nput a 2\ncompaction 2\ncompaction x");
+  assert.equal(r.take(), "OK\nOK\n! Error: strconv.ParseInt: parsing \"x\": invalid syntax");
+  assert.deepEqual(asked, ["Compact http://example:2379 at revision 2? The server forgets its history before it, for every client. [Compact the server]"]);
+  assert.deepEqual(compacted, []);
+  answer = true;
+  await r.shell.run("compaction 2");
+  assert.equal(r.take(), "compacted revision 2");
+  assert.deepEqual(compacted, [2n]);
+  answer = false;
+  await r.shell.run("compaction 3", true); // an example that asked before it started
+  assert.equal(r.take(), "compacted revision 3");
+  assert.equal(asked.length, 2);
+
+  const tab = new Recorder(api);
+  tab.shell.ask = async () => assert.fail("asked in the tab");
+  await tab.shell.run("put a 3\ncompaction 4");
+  assert.equal(tab.take(), "OK\ncompacted revision 4");
+});
+
+test("Tab completes a command's name and its flags; where several fit, what they share, then the list", async () => {
+  const r = new Recorder(api);
+  const tab = (line: string) => r.shell.complete(line);
+  assert.deepEqual(tab("lea"), { line: "lease ", options: [] });
+  assert.deepEqual(tab("lease g"), { line: "lease grant ", options: [] });
+  assert.deepEqual(tab("lease "), { line: "lease ", options: ["grant", "keep-alive", "list", "revoke", "timetolive"] });
+  assert.deepEqual(tab("get --p"), { line: "get --p", options: ["--password", "--prefix", "--print-value-only"] });
+  assert.deepEqual(tab("get --pre"), { line: "get --prefix ", options: [] });
+  assert.deepEqual(tab("get foo --re"), { line: "get foo --rev=", options: [] }); // takes a value
+  assert.deepEqual(tab("get --so"), { line: "get --sort-by=", options: [] });
+  assert.deepEqual(tab("put k v --prev"), { line: "put k v --prev-kv ", options: [] });
+  assert.deepEqual(tab("co"), { line: "compaction ", options: [] }); // "completion" is not in this console
+  assert.deepEqual(tab("e"), { line: "endpoint ", options: [] }); // "elect" is not in this console
+  assert.deepEqual(tab("endpoint status --cl"), { line: "endpoint status --cluster ", options: [] }); // endpoint's, inherited
+  assert.deepEqual(tab("$ A=1 etcdctl lease re"), { line: "$ A=1 etcdctl lease revoke ", options: [] });
+  assert.deepEqual(tab("A=1 pu"), { line: "A=1 put ", options: [] });
+  assert.deepEqual(tab("help use"), { line: "help user ", options: [] });
+  assert.deepEqual(tab("user add --no"), { line: "user add --no-password ", options: [] });
+  // Arguments, values and unknown words: nothing to offer.
+  assert.deepEqual(tab("put k v"), { line: "put k v", options: [] });
+  assert.deepEqual(tab("lease foo g"), { line: "lease foo g", options: [] });
+  assert.deepEqual(tab("get --rev=3"), { line: "get --rev=3", options: [] });
+  assert.deepEqual(tab("snap"), { line: "snap", options: [] });
+  await r.shell.run("txn -i");
+  assert.deepEqual(tab("pu"), { line: "pu", options: [] }); // a txn's line is no command
+  r.shell.interrupt();
+});

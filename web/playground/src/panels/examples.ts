@@ -77,7 +77,7 @@ export function examplesPanel(app: App, root: HTMLElement): Panel {
     try {
       if (!(await allowed(app, ex))) return;
       app.interrupt(); // an earlier example's watch would interleave
-      for (const c of ex.commands) await app.run(c);
+      for (const c of ex.commands) await app.run(c, true); // on a server, asked above
       button.dataset.runs = String(Number(button.dataset.runs ?? 0) + 1);
     } finally {
       button.disabled = false;

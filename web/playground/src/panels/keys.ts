@@ -1,4 +1,5 @@
-// The key tree: keys split on "/" into folders, a value view that pretty-prints JSON, and
+// The key tree: keys split on "/" into folders, a filter by a part of the key, a value view
+// that pretty-prints JSON and shows the key's lease with the time it has left, and
 // create/edit/delete. Writes go through the same Api as the console.
 import type { KeyValue } from "../../../client/src/gen/etcd/api/mvccpb/kv_pb.js";
 import { etcdctl, type App, type Panel } from "../app.js";
@@ -37,6 +38,17 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
   const newKey = h("input", { name: "key", "aria-label": "new key", placeholder: "/services/web/1", required: true });
   const newValue = h("input", { name: "value", "aria-label": "new value", placeholder: '{"addr": "10.0.0.1:80"}' });
   const err = h("p", { class: "err", role: "alert" });
+  const filter = h("input", {
+    type: "search", "aria-label": "filter keys", placeholder: "filter keys", autocomplete: "off", autocapitalize: "off", spellcheck: "false",
+    oninput: () => void render(),
+    onkeydown: (e: Event) => {
+      if ((e as KeyboardEvent).key !== "Escape" || filter.value === "") return;
+      filter.value = "";
+      void render();
+      e.preventDefault();
+    },
+  });
+  const matched = h("output", { "aria-label": "keys matching the filter" });
 
   const fail = (e: unknown) => (err.textContent = `Error: ${(e as Error).message}`);
 
@@ -46,8 +58,8 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         e.preventDefault();
         err.textContent = "";
         try {
-          await app.did(etcdctl("put", [newKey.value, newValue.value]),
-            () => app.api.put({ key: bytes(newKey.value), value: bytes(newValue.value) }), () => "OK");
+          app.wrote((await app.did(etcdctl("put", [newKey.value, newValue.value]),
+            () => app.api.put({ key: bytes(newKey.value), value: bytes(newValue.value) }), () => "OK")).header);
           selected = newKey.value;
           newKey.value = newValue.value = "";
           await app.changed();
@@ -56,7 +68,7 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         }
       },
     }, newKey, newValue, h("button", { type: "submit" }, "Put")),
-    err, count, h("div", { class: "split" }, treeEl, view),
+    err, count, h("div", { class: "row" }, filter, matched), h("div", { class: "split" }, treeEl, view),
   );
 
   function renderFolder(f: Folder, path: string): HTMLElement {
@@ -74,7 +86,7 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
       ul.append(h("li", {},
         h("button", {
           class: "key", type: "button", title: key, "aria-current": key === selected ? "true" : undefined,
-          onclick: () => { selected = key; void render(); },
+          onclick: () => { selected = key; void render().then(showLease); },
         }, leaf)));
     }
     return ul;
@@ -90,11 +102,36 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
 
   const editing = () => editor !== undefined && (document.activeElement === editor.area || editor.area.value !== editor.original);
 
+  /** The selected key's lease, and where the view shows it. */
+  let leaseShown: { id: bigint; dd: HTMLElement } | undefined;
+
+  /** Shows the time the selected key's lease has left, as the store counts it (its clock, a keep-alive). */
+  async function showLease(): Promise<void> {
+    const l = leaseShown;
+    if (!l) return;
+    let left: string;
+    try {
+      const t = await app.api.leaseTimeToLive(l.id, false);
+      left = t.TTL < 0n ? "expired" : `${t.TTL} s left of ${t.grantedTTL} s`;
+    } catch (e) {
+      left = `time left not read: ${(e as Error).message}`;
+    }
+    const shown = `${hex(l.id)} · ${left}`;
+    if (l === leaseShown && l.dd.textContent !== shown) l.dd.textContent = shown;
+  }
+
   async function render(): Promise<void> {
-    const treeNow = `${selected}\u0000${last.map((k) => text(k.key)).join("\u0000")}`;
+    // Keys containing the filter's text, in any case.
+    const part = filter.value.toLowerCase();
+    const kept = part ? last.filter((k) => text(k.key).toLowerCase().includes(part)) : last;
+    const n = kept.length;
+    const says = !part ? "" : n === 0 ? `No key matches “${filter.value}”.`
+      : `${n} of ${last.length} key${last.length === 1 ? "" : "s"} match${n === 1 ? "es" : ""}`;
+    if (matched.textContent !== says) matched.textContent = says; // a live region: written only when it changes
+    const treeNow = `${selected}\u0000${kept.map((k) => text(k.key)).join("\u0000")}`;
     if (treeNow !== treeShown) {
       treeShown = treeNow;
-      treeEl.replaceChildren(renderFolder(tree(last), ""));
+      treeEl.replaceChildren(renderFolder(tree(kept), ""));
     }
     const kv = last.find((k) => text(k.key) === selected);
     const viewNow = kv ? `${selected}@${kv.modRevision}` : `none:${selected ?? ""}`;
@@ -105,6 +142,7 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
     }
     viewShown = viewNow;
     editor = undefined;
+    leaseShown = undefined;
     stale.textContent = "";
     if (!kv) {
       view.replaceChildren(h("p", { class: "muted" }, selected ? `${selected} is gone.` : "Pick a key to see its value."));
@@ -120,13 +158,15 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
       viewShown = "";
       await app.changed();
     };
+    const lease = h("dd", {}, kv.lease ? hex(kv.lease) : "none");
+    if (kv.lease) leaseShown = { id: kv.lease, dd: lease };
     view.replaceChildren(
       h("h3", { class: "mono" }, key),
       h("dl", { class: "meta" },
         h("dt", {}, "create rev"), h("dd", {}, String(kv.createRevision)),
         h("dt", {}, "mod rev"), h("dd", {}, String(kv.modRevision)),
         h("dt", {}, "version"), h("dd", {}, String(kv.version)),
-        h("dt", {}, "lease"), h("dd", {}, kv.lease ? hex(kv.lease) : "none")),
+        h("dt", {}, "lease"), lease),
       area, stale,
       h("div", { class: "row" },
         h("button", {
@@ -136,8 +176,8 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
               // lease is kept, as etcdctl put --ignore-lease would.
               const unedited = area.value === editor?.original;
               const value = unedited ? raw : bytes(area.value);
-              await app.did(etcdctl("put", [key, unedited ? text(raw) : area.value], kv.lease ? ["--ignore-lease"] : []),
-                () => app.api.put({ key: bytes(key), value, ignoreLease: kv.lease !== 0n }), () => "OK");
+              app.wrote((await app.did(etcdctl("put", [key, unedited ? text(raw) : area.value], kv.lease ? ["--ignore-lease"] : []),
+                () => app.api.put({ key: bytes(key), value, ignoreLease: kv.lease !== 0n }), () => "OK")).header);
               await done();
             } catch (x) {
               fail(x);
@@ -147,7 +187,7 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         h("button", {
           type: "button", class: "danger", onclick: async () => {
             try {
-              await app.did(etcdctl("del", [key]), () => app.api.deleteRange({ key: bytes(key) }), (r) => String(r.deleted));
+              app.wrote((await app.did(etcdctl("del", [key]), () => app.api.deleteRange({ key: bytes(key) }), (r) => String(r.deleted))).header);
               await done();
             } catch (x) {
               fail(x);
@@ -156,6 +196,11 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
         }, "Delete")),
     );
   }
+
+  // The time left counts down between changes: while in view, it is read again each second.
+  setInterval(() => {
+    if (!root.hidden && leaseShown) void showLease();
+  }, 1000);
 
   return {
     async refresh() {
@@ -169,10 +214,12 @@ export function keysPanel(app: App, root: HTMLElement): Panel {
       const who = app.scope[0] === ALL ? "" : ` ${app.session?.creds.user} may read`;
       count.textContent = `${r.count} key${r.count === 1n ? "" : "s"}${who}${r.more ? ` (first ${LIMIT} shown)` : ""} at revision ${r.header?.revision ?? 0n}`;
       await render();
+      await showLease();
     },
     reset() {
       selected = undefined;
       editor = undefined;
+      leaseShown = undefined;
       treeShown = viewShown = "";
       last = [];
       count.textContent = "";

@@ -48,8 +48,11 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
         e.preventDefault();
         if (!/^\d+$/.test(ttl.value.trim())) return fail(new Error("the TTL is a number of seconds"));
         const t = ttl.value.trim();
-        void act(() => app.did(etcdctl("lease grant", [t]), () => app.api.leaseGrant(BigInt(t)),
-          (r) => `lease ${hex(r.ID)} granted with TTL(${r.TTL}s)`, (why) => `failed to grant lease (${why})`))();
+        void act(async () => {
+          const r = await app.did(etcdctl("lease grant", [t]), () => app.api.leaseGrant(BigInt(t)),
+            (r) => `lease ${hex(r.ID)} granted with TTL(${r.TTL}s)`, (why) => `failed to grant lease (${why})`);
+          app.granted(r.ID);
+        })();
       },
     }, h("label", {}, "TTL ", ttl, " s"), h("button", { type: "submit" }, "Grant lease")),
     err, gone, list,
@@ -86,7 +89,7 @@ export function leasesPanel(app: App, root: HTMLElement): Panel {
       h("form", {
         class: "row", onsubmit: (e: Event) => {
           e.preventDefault();
-          void act(() => attach(l.id, key.value, val.value))();
+          void act(async () => app.wrote((await attach(l.id, key.value, val.value)).header))();
         },
       }, key, val, h("button", { type: "submit" }, "Attach key")));
     return { el, countdown, bar, keys };

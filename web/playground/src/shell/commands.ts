@@ -31,6 +31,11 @@ export interface Env {
   readonly vars: ReadonlyMap<string, string>;
   /** Sets a variable a later command may use as $name. */
   setVar(name: "LEASE" | "REV", value: string): void;
+  /**
+   * Asks before what cannot be undone for others (yes: the button that goes on); true to go
+   * on. True at once when the shell has no one to ask or the input was agreed to already.
+   */
+  confirm(question: string, yes: string): Promise<boolean>;
 }
 
 export interface Call {
@@ -207,7 +212,12 @@ const compaction: Command = {
   async run(c) {
     if (c.args.length !== 1) throw new GoError("compaction command needs 1 argument");
     const rev = parseInt64(c.args[0], 10);
-    await (await c.client()).compact(rev, c.flags.physical as boolean);
+    const api = await c.client();
+    // etcdctl does not ask. But a server's history is every client's, and someone trying
+    // the console may not know that it goes for all of them: a declined one does nothing.
+    const question = `Compact ${api.endpoint} at revision ${rev}? The server forgets its history before it, for every client.`;
+    if (api.mode === "server" && !(await c.env.confirm(question, "Compact the server"))) return;
+    await api.compact(rev, c.flags.physical as boolean);
     c.env.out.line(`compacted revision ${rev}`);
   },
 };

@@ -65,6 +65,24 @@ function unknownCommand(name: string): string[] {
   return lines;
 }
 
+/** sh's NAME=VALUE word. */
+export const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
+
+/**
+ * A line's words as a shell hands them to etcdctl: a pasted prompt ("$ ...") dropped, the
+ * NAME=VALUE words before the command apart (sh's environment for it), then the command's
+ * words without "etcdctl" ("ETCDCTL_API=3 etcdctl ..."). A line of NAME=VALUE words only
+ * has no command: it sets variables.
+ */
+export function commandWords(words: string[]): { assigned: string[]; command?: string[] } {
+  if (words[0] === "$") words = words.slice(1);
+  const i = words.findIndex((w) => !ASSIGNMENT.test(w));
+  if (i < 0) return { assigned: words };
+  let command = words.slice(i);
+  if (/(^|\/)etcdctl$/.test(command[0])) command = command.slice(1);
+  return { assigned: words.slice(0, i), command };
+}
+
 interface Found {
   cmd: Command;
   path: string[];
@@ -73,7 +91,8 @@ interface Found {
   rest: string[];
 }
 
-function find(words: string[]): Found {
+/** The command words name (as cobra finds it: by name or unique prefix), and the words left for it. */
+export function find(words: string[]): Found {
   let cmd = ROOT;
   let rest = words;
   const path: string[] = [];

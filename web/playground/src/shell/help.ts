@@ -29,9 +29,10 @@ function leaves(cmd: Command, path: string[] = []): [string, Command][] {
   return cmd.sub.filter((c) => !c.missing).flatMap((c) => leaves(c, [...path, c.name]));
 }
 
-// Only the global flags that act here are listed.
+// Only the global flags that act here are listed (and completed).
 const ACTING = new Set(["write-out", "hex", "user", "password"]);
-const globals = GLOBAL_FLAGS.filter((f) => ACTING.has(f.name));
+/** The global flags help lists: those that act in this console. */
+export const globals = GLOBAL_FLAGS.filter((f) => ACTING.has(f.name));
 
 /**
  * The console's variables, which a shell would hold for etcdctl: what each is, and the values
@@ -64,7 +65,7 @@ export function rootHelp(vars: ReadonlyMap<string, string> = new Map()): string[
     "OPTIONS:", ...columns(flagRows(globals, "etcdctl")), "",
     ...variablesHelp(vars),
     "Ctrl+C stops the running watches and keep-alives (and leaves txn); each one's Stop button, under",
-    "the output, stops that one. clear clears the console.",
+    "the output, stops that one. clear clears the console. Tab completes a command's name or a flag.",
     "With auth on, --user NAME:PASSWORD runs a command as that user (see 'help user add').",
     "Run 'help <command>' (or '<command> --help') for a command's options.",
   ];

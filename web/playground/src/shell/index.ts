@@ -5,7 +5,8 @@
 import type { Api, Credentials } from "../api.js";
 import { expand, tokenize } from "./args.js";
 import { rememberRevision, type Env } from "./commands.js";
-import { dispatch } from "./dispatch.js";
+import { complete, type Completion } from "./complete.js";
+import { ASSIGNMENT, commandWords, dispatch } from "./dispatch.js";
 import { errorMessage } from "./gofmt.js";
 import { Printer, type Format, type Sink } from "./print.js";
 import type { TxnReader } from "./txn.js";
@@ -60,9 +61,6 @@ export interface Task {
   stop(): void;
 }
 
-/** sh's NAME=VALUE word. */
-const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
-
 /** A word as sh would need it typed (shlex.quote's rule). */
 const quote = (w: string): string => (/^[\w@%+=:,./*-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`);
 
@@ -116,6 +114,12 @@ export class Shell {
   /** Called when a watch or keep-alive starts or ends (the page lists them, each with a Stop button). */
   onTasks?: () => void;
 
+  /**
+   * Asks the person at the console (the page's dialog; true for yes) before a command does
+   * what others would lose too: a compaction of a server. Unset, nothing is asked.
+   */
+  ask?: (question: string, yes: string) => Promise<boolean>;
+
   constructor(api: Api, private readonly out: Output) {
     this.current = api;
   }
@@ -153,11 +157,18 @@ export class Shell {
   /**
    * Runs one input line (or several, separated by \n: each is run in turn, and a txn begun in
    * them is committed at the end even if its last sections were left out). Never rejects.
+   * asked: the person agreed to what the input does already (an example that compacts a
+   * server asks before it starts), so its commands do not ask again.
    */
-  run(line: string): Promise<void> {
-    const p = this.queue.then(() => this.runInput(line));
+  run(line: string, asked = false): Promise<void> {
+    const p = this.queue.then(() => this.runInput(line, asked));
     this.queue = p;
     return p;
+  }
+
+  /** Tab: the line with its last word completed (see complete); nothing in a txn, whose lines are no commands. */
+  complete(line: string): Completion {
+    return this.txn ? { line, options: [] } : complete(line);
   }
 
   /** Ctrl+C: stops watches and keep-alives, leaves txn, cancels a pending wait. */
@@ -193,20 +204,20 @@ export class Shell {
     return { end: () => void (this.tasks.delete(t) && this.onTasks?.()) };
   }
 
-  private async runInput(input: string): Promise<void> {
+  private async runInput(input: string, asked: boolean): Promise<void> {
     // Ctrl+C gives the prompt back at once, even while a call is still out.
     let stop!: () => void;
     const stopped = new Promise<never>((_, reject) => (stop = () => reject(new Interrupted())));
     stopped.catch(() => {});
     this.stoppers.add(stop);
     try {
-      await this.runLines(input, stopped);
+      await this.runLines(input, stopped, asked);
     } finally {
       this.stoppers.delete(stop);
     }
   }
 
-  private async runLines(input: string, stopped: Promise<never>): Promise<void> {
+  private async runLines(input: string, stopped: Promise<never>, asked: boolean): Promise<void> {
     const epoch = this.epoch;
     const run = ++this.runs;
     const lines = input.split(/\r?\n/);
@@ -221,7 +232,7 @@ export class Shell {
           if (this.txn!.run === run) fedHere = true;
           await Promise.race([this.feedTxn(line, out, epoch), stopped]);
         } else {
-          await Promise.race([this.exec(line, out, epoch, run), stopped]);
+          await Promise.race([this.exec(line, out, epoch, run, asked), stopped]);
           fedHere = false;
         }
       } catch (e) {
@@ -261,22 +272,18 @@ export class Shell {
     });
   }
 
-  private async exec(line: string, out: Block, epoch: number, run: number): Promise<void> {
-    let words = tokenize(line, this.vars);
-    // Pasted lines: "$ etcdctl ...", "ETCDCTL_API=3 etcdctl ...".
-    if (words[0] === "$") words = words.slice(1);
-    // As in sh, NAME=VALUE words before a command are its environment (which etcdctl's flags
-    // override: ignored here); a line of nothing else sets variables.
-    const assigned = words.findIndex((w) => !ASSIGNMENT.test(w));
-    if (assigned < 0) {
-      for (const w of words) {
+  private async exec(line: string, out: Block, epoch: number, run: number, asked: boolean): Promise<void> {
+    // Pasted lines: "$ etcdctl ...", "ETCDCTL_API=3 etcdctl ...". As in sh, NAME=VALUE words
+    // before a command are its environment (which etcdctl's flags override: ignored here); a
+    // line of nothing else sets variables.
+    const { assigned, command: words } = commandWords(tokenize(line, this.vars));
+    if (!words) {
+      for (const w of assigned) {
         const [, name, value] = ASSIGNMENT.exec(w)!;
         this.vars.set(name, value);
       }
       return;
     }
-    words = words.slice(assigned);
-    if (/(^|\/)etcdctl$/.test(words[0])) words = words.slice(1);
     const env: Env = {
       api: this.current,
       credentials: this.credentials,
@@ -289,6 +296,7 @@ export class Shell {
       },
       vars: this.vars,
       setVar: (name, value) => void this.vars.set(name, value),
+      confirm: (question, yes) => (asked || !this.ask ? Promise.resolve(true) : this.ask(question, yes)),
     };
     await dispatch(words, env);
   }
