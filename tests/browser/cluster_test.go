@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/chromedp/chromedp"
 )
 
 // clusterLeaderJS is the member the cluster panel shows leading ("" for none).
@@ -102,14 +100,8 @@ func TestPlaygroundCluster(t *testing.T) {
 	screenshot(t, ctx, "cluster")
 
 	// At phone width the members' table scrolls in its own box; the panel does not overflow.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	var overflow struct{ Scroll, Client int }
-	eval(t, ctx, `const p = document.querySelector("#panel-cluster"); return {scroll: p.scrollWidth, client: p.clientWidth};`, &overflow)
-	if overflow.Scroll > overflow.Client+1 {
-		t.Errorf("at 390 px the cluster panel is %d px wide in %d px", overflow.Scroll, overflow.Client)
-	}
+	phoneWidth(t, ctx)
+	fitsWidth(t, ctx, "#panel-cluster", "at 390 px the cluster panel")
 	accessible(t, ctx, "390px, cluster panel")
 	screenshot(t, ctx, "cluster-phone")
 }

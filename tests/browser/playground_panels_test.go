@@ -46,6 +46,25 @@ func echoedInConsole(cmd, out string) string {
 // consoleTextJS is the console's text.
 const consoleTextJS = `document.querySelector("[aria-label=output]").innerText`
 
+// phoneWidth emulates a 390 px wide phone.
+func phoneWidth(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fitsWidth fails the test if the element sel (what, in the message) is wider than the
+// room it has: its content overflows sideways instead of wrapping or scrolling inside.
+func fitsWidth(t *testing.T, ctx context.Context, sel, what string) {
+	t.Helper()
+	var overflow struct{ Scroll, Client int }
+	eval(t, ctx, fmt.Sprintf(`const p = document.querySelector(%q); return {scroll: p.scrollWidth, client: p.clientWidth};`, sel), &overflow)
+	if overflow.Scroll > overflow.Client+1 {
+		t.Errorf("%s is %d px wide in %d px", what, overflow.Scroll, overflow.Client)
+	}
+}
+
 // TestPlaygroundWatchFromRevision: a watch from a past revision says that revision (not the
 // store's current one) and replays the events since; at phone width its events stay legible
 // (a long value does not squeeze the type, key and revision to a letter a line), and axe finds
@@ -68,18 +87,12 @@ func TestPlaygroundWatchFromRevision(t *testing.T) {
 	revs := `[...document.querySelectorAll("#panel-watch tbody tr")].map((r) => r.cells[2].textContent).join(",")`
 	waitFor(t, ctx, revs+` === "5,4,2"`, "the watch did not replay revisions 2, 4 and 5")
 
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
+	phoneWidth(t, ctx)
 	// Lines a cell's text takes: the distinct tops of its boxes.
 	lines := `const lines = (td) => { const r = document.createRange(); r.selectNodeContents(td); return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size; };`
 	waitFor(t, ctx, `(() => { `+lines+` return [...document.querySelectorAll("#panel-watch tbody tr")].every((tr) => [0, 1, 2].every((i) => lines(tr.cells[i]) === 1)); })()`,
 		"at 390 px an event's type, key or revision wraps")
-	var overflow struct{ Scroll, Client int }
-	eval(t, ctx, `const p = document.querySelector("#panel-watch"); return {scroll: p.scrollWidth, client: p.clientWidth};`, &overflow)
-	if overflow.Scroll > overflow.Client+1 {
-		t.Errorf("at 390 px the watch panel is %d px wide in %d px", overflow.Scroll, overflow.Client)
-	}
+	fitsWidth(t, ctx, "#panel-watch", "at 390 px the watch panel")
 	loadAxe(t, ctx)
 	accessible(t, ctx, "390px, watch events") // the events laid out as blocks are still a table
 	screenshot(t, ctx, "watch-phone")
@@ -536,14 +549,8 @@ func TestPlaygroundKeyFilter(t *testing.T) {
 	waitFor(t, ctx, keys+` === "/cfg/Web,/svc/db/1,/svc/web/1"`, "Escape did not empty the filter")
 
 	fill(t, ctx, filter, "svc")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
-	var overflow struct{ Scroll, Client int }
-	eval(t, ctx, `const p = document.querySelector("#panel-keys"); return {scroll: p.scrollWidth, client: p.clientWidth};`, &overflow)
-	if overflow.Scroll > overflow.Client+1 {
-		t.Errorf("at 390 px the key panel is %d px wide in %d px", overflow.Scroll, overflow.Client)
-	}
+	phoneWidth(t, ctx)
+	fitsWidth(t, ctx, "#panel-keys", "at 390 px the key panel")
 	loadAxe(t, ctx)
 	accessible(t, ctx, "390px, the key tree filtered")
 	screenshot(t, ctx, "keys-filter-phone")

@@ -302,9 +302,7 @@ func TestPlaygroundPanels(t *testing.T) {
 	click(t, ctx, `[aria-label=keys] .key[title="/services/web/10.0.0.1"]`)
 	waitFor(t, ctx, `document.querySelector("[aria-label='value of the selected key']")?.value.includes('"weight": 3')`, "the value view does not pretty-print the JSON")
 	screenshot(t, ctx, "keys") // the README's picture (docs/playground.png)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
+	phoneWidth(t, ctx)
 	screenshot(t, ctx, "phone")
 }
 
@@ -635,9 +633,7 @@ func TestPlaygroundStopButtons(t *testing.T) {
 	if got := textOf(t, ctx, "#tasks"); !strings.Contains(got, "watch /stop/a") || !strings.Contains(got, "watch /stop/b") || !strings.Contains(got, "lease keep-alive ") {
 		t.Fatalf("the list: %q", got)
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
-		t.Fatal(err)
-	}
+	phoneWidth(t, ctx)
 	screenshot(t, ctx, "console-tasks-phone")
 	loadAxe(t, ctx)
 	accessible(t, ctx, "the console's list of running tasks")

@@ -63,13 +63,30 @@ type member struct {
 	stopped  bool
 }
 
+// handedOut are the addresses freePort gave: the kernel may give a port again once its
+// listener is closed, and two members of one test on the same peer port fail to start (seen
+// under load: "peer URL … is given to both m1 and m3").
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[string]bool{}
+)
+
+// freePort is an address on 127.0.0.1 that nothing listens on now, never the same twice.
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // spec is a member's identity on disk and on the network, kept across restarts.

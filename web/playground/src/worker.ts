@@ -1,23 +1,10 @@
 // The core (metastore.wasm) in a Web Worker: it answers the page's requests (bridge.ts) so
 // that no call blocks the page. Bundled on its own (dist/worker.js) as a classic worker, so
 // Go's wasm_exec.js loads with importScripts, from the worker's own folder.
+import { bootGo } from "./boot.js";
 import { directBridge, type Answer, type GoBridge, type Request } from "./bridge.js";
 
-declare function importScripts(...urls: string[]): void;
-declare const Go: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void> };
-
-const ready: Promise<ReturnType<typeof directBridge>> = (async () => {
-  importScripts("wasm_exec.js");
-  const go = new Go();
-  const { instance } = await WebAssembly.instantiateStreaming(fetch("metastore.wasm"), go.importObject);
-  void go.run(instance);
-  const g = globalThis as unknown as { metastore?: GoBridge };
-  for (let i = 0; !g.metastore; i++) {
-    if (i > 1000) throw new Error("the wasm core did not start");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return directBridge(g.metastore);
-})();
+const ready = bootGo<GoBridge>("metastore.wasm", "metastore").then(directBridge);
 
 const post = (a: Answer) => (globalThis as unknown as { postMessage(a: Answer): void }).postMessage(a);
 
