@@ -134,15 +134,8 @@ func DecodeRecord(b []byte, withValue bool) (Record, error) {
 	return rec, checkRecord(&rec)
 }
 
-// RecordSize is the key and value length of the record AppendRecord wrote into b, read
-// without decoding the rest (for size accounting).
-func RecordSize(b []byte) (int, bool) {
-	key, n, ok := recordKey(b)
-	return len(key) + n, ok
-}
-
 // RecordKey is the key of the record AppendRecord wrote into b (pointing into b) and
-// RecordSize's length, read without decoding the rest.
+// its key and value length (for size accounting), read without decoding the rest.
 func RecordKey(b []byte) (key []byte, size int, ok bool) {
 	key, n, ok := recordKey(b)
 	return key, len(key) + n, ok

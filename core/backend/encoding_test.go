@@ -22,7 +22,7 @@ func encodingSeeds() [][]byte {
 }
 
 // FuzzDecodeRecord: the slice decoder (disk reads, restarts) and the stream decoder
-// (snapshots) agree on every input, with and without values, and RecordSize and RecordKey agree with both;
+// (snapshots) agree on every input, with and without values, and RecordKey (key and size) agrees with both;
 // none panics.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range encodingSeeds() {
@@ -55,11 +55,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		if !reflect.DeepEqual(index, full) {
 			t.Fatalf("index decode %+v, full %+v", index, full)
 		}
-		if n, ok := RecordSize(b); !ok || n != len(full.KV.Key)+len(full.KV.Value) {
-			t.Fatalf("RecordSize %d %v for %+v", n, ok, full)
-		}
-		if k, _, ok := RecordKey(b); !ok || !bytes.Equal(k, full.KV.Key) {
-			t.Fatalf("RecordKey %q %v for %+v", k, ok, full)
+		if k, n, ok := RecordKey(b); !ok || !bytes.Equal(k, full.KV.Key) || n != len(full.KV.Key)+len(full.KV.Value) {
+			t.Fatalf("RecordKey %q %d %v for %+v", k, n, ok, full)
 		}
 		// (Varints may come non-minimal: b itself need not be AppendRecord's bytes.)
 		if again, err := DecodeRecord(AppendRecord(nil, &full), true); err != nil || !reflect.DeepEqual(again, full) {

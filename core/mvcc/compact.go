@@ -207,15 +207,10 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 		// writer goes (the backend takes concurrent commits), so writes never wait on a
 		// compaction. Not with the applied index either: that belongs to the apply path.
 		next, done, err := backend.Prune(s.b, from, j.rev+1, s.batchLimit, visit)
-		if err == nil && done && j.hash {
-			s.mu.Lock()
-			s.hashes = append(s.hashes, HashResult{Hash: h.Sum32(), CompactRevision: j.prev, HashRevision: j.rev})
-			if len(s.hashes) > maxHashes {
-				s.hashes = s.hashes[1:]
-			}
-			s.mu.Unlock()
-		}
 		if err == nil && done {
+			if j.hash {
+				s.rememberHash(HashResult{Hash: h.Sum32(), CompactRevision: j.prev, HashRevision: j.rev})
+			}
 			var v [8]byte
 			binary.BigEndian.PutUint64(v[:], uint64(j.rev))
 			err = s.b.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: metaFinishedCompactRev, Value: v[:]}}})
@@ -241,6 +236,16 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 			return false
 		case <-time.After(s.sleep):
 		}
+	}
+}
+
+// rememberHash keeps a compaction's hash, the last maxHashes of them.
+func (s *Store) rememberHash(r HashResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hashes = append(s.hashes, r)
+	if len(s.hashes) > maxHashes {
+		s.hashes = s.hashes[1:]
 	}
 }
 

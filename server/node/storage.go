@@ -1,6 +1,7 @@
 package node
 
 import (
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/metastore/metastore/core/backend"
@@ -115,7 +116,7 @@ func (l *memoryLog) Save(hs raftpb.HardState, ents []raftpb.Entry, _ bool) error
 		}
 		l.ents = append(l.ents[:i], ents...)
 	}
-	if hs.Term != 0 || hs.Vote != 0 || hs.Commit != 0 {
+	if !raft.IsEmptyHardState(hs) {
 		l.hs = hs
 	}
 	return nil
@@ -134,7 +135,7 @@ func (l *memoryLog) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, e
 		}
 	}
 	l.ents = kept
-	if hs.Term != 0 || hs.Vote != 0 || hs.Commit != 0 {
+	if !raft.IsEmptyHardState(hs) {
 		l.hs = hs
 	}
 	return nil

@@ -89,11 +89,10 @@ type Options struct {
 
 // OpenWith opens (or creates) the database in dir.
 func OpenWith(dir string, o Options) (*DB, error) {
-	po := &pebble.Options{
+	db, err := pebble.Open(dir, &pebble.Options{
 		DisableWAL: true,
 		Logger:     quietLogger{},
-	}
-	db, err := pebble.Open(dir, po)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
@@ -189,9 +188,7 @@ func (d *DB) ensureIndexRecords(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var sv [8]byte
-	binary.BigEndian.PutUint64(sv[:], uint64(size))
-	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
+	if err := setSize(wb, size); err != nil {
 		return err
 	}
 	if err := wb.Set(formatKey, []byte{1}, nil); err != nil {
@@ -493,9 +490,7 @@ func (d *DB) commit(wb *pebble.Batch, delta int64) error {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
 	size := d.live.Load() + delta
-	var sv [8]byte
-	binary.BigEndian.PutUint64(sv[:], uint64(size))
-	if err := wb.Set(sizeKey, sv[:], nil); err != nil {
+	if err := setSize(wb, size); err != nil {
 		return err
 	}
 	if err := wb.Commit(pebble.NoSync); err != nil {
@@ -503,6 +498,13 @@ func (d *DB) commit(wb *pebble.Batch, delta int64) error {
 	}
 	d.live.Store(size)
 	return nil
+}
+
+// setSize records size in wb (the 's' key, read back by storedSize).
+func setSize(wb *pebble.Batch, size int64) error {
+	var sv [8]byte
+	binary.BigEndian.PutUint64(sv[:], uint64(size))
+	return wb.Set(sizeKey, sv[:], nil)
 }
 
 // minRangeRun is the shortest run of consecutive dropped records that Prune deletes as one
@@ -528,23 +530,21 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 	var (
 		delta   int64
 		dropped []kv.Revision // for the cache, after the commit
-		run     []kv.Revision // the current run of consecutive dropped records
+		runFrom int           // dropped[runFrom:] is the current run of consecutive dropped records
 	)
 	endRun := func() error {
-		var err error
-		switch {
-		case len(run) >= minRangeRun:
+		run := dropped[runFrom:]
+		runFrom = len(dropped)
+		if len(run) >= minRangeRun {
 			last := run[len(run)-1]
-			err = wb.DeleteRange(revKey(run[0]), revKey(kv.Revision{Main: last.Main, Sub: last.Sub + 1}), nil)
-		default:
-			for _, rev := range run {
-				if err = wb.Delete(revKey(rev), nil); err != nil {
-					break
-				}
+			return wb.DeleteRange(revKey(run[0]), revKey(kv.Revision{Main: last.Main, Sub: last.Sub + 1}), nil)
+		}
+		for _, rev := range run {
+			if err := wb.Delete(revKey(rev), nil); err != nil {
+				return err
 			}
 		}
-		run = run[:0]
-		return err
+		return nil
 	}
 	next, done = from, true
 	for ok := it.First(); ok; ok = it.Next() {
@@ -565,7 +565,6 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 		if err := wb.Delete(keyIdxKey(rec.KV.Key, rec.Rev), nil); err != nil {
 			return from, false, err
 		}
-		run = append(run, rec.Rev)
 		dropped = append(dropped, rec.Rev)
 		if len(dropped) >= limit {
 			done = false

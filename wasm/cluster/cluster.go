@@ -7,7 +7,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -234,25 +233,6 @@ func roleName(s raft.StateType) string {
 	default:
 		return "follower"
 	}
-}
-
-// WaitReady waits until every running member has applied what was committed when it
-// started, or ctx ends.
-func (c *Cluster) WaitReady(ctx context.Context) error {
-	c.mu.Lock()
-	var ns []*node.Node
-	for _, m := range c.members {
-		if m.node != nil {
-			ns = append(ns, m.node)
-		}
-	}
-	c.mu.Unlock()
-	for _, n := range ns {
-		if err := n.WaitReady(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Close stops every member.

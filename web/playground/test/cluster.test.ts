@@ -7,12 +7,10 @@
 //
 // Run: cd web && npm run test:cluster   (needs web/dist/metastore-cluster.wasm: make web)
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { runInThisContext } from "node:vm";
+import { resolve } from "node:path";
 import { after, before, test } from "node:test";
 import type { Member as Status } from "../src/panels/cluster.js";
+import { startGo } from "./harness.js";
 
 interface ClusterBridge {
   call(method: string, request: string): Promise<string>;
@@ -51,34 +49,13 @@ async function get(member: string, key: string, serializable = false): Promise<s
   return r.kvs.length ? text(r.kvs[0].value) : undefined;
 }
 
-function wasmExec(): string {
-  const root = execFileSync("go", ["env", "GOROOT"], { encoding: "utf8" }).trim();
-  for (const p of [join(root, "lib", "wasm", "wasm_exec.js"), join(root, "misc", "wasm", "wasm_exec.js")]) {
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`wasm_exec.js not found under ${root}`);
-}
-
 let alive: ReturnType<typeof setInterval>;
 
 before(async () => {
-  alive = setInterval(() => {}, 1000);
-  const G = globalThis as unknown as { Go?: new () => { importObject: WebAssembly.Imports; run(i: WebAssembly.Instance): Promise<void>; _scheduledTimeouts?: Map<number, { unref?(): void }> } };
-  if (!G.Go) runInThisContext(readFileSync(wasmExec(), "utf8"));
-  const g = new G.Go!();
-  // The members' timers must not keep Node alive once the tests are done; until then `alive`
+  // startGo lets the members' timers not keep Node alive; until the test is done `alive`
   // does (a call waits on those timers, which Node would otherwise not count as pending).
-  const timers = g._scheduledTimeouts;
-  if (timers) {
-    const set = timers.set.bind(timers);
-    timers.set = (k, v) => (v?.unref?.(), set(k, v));
-  }
-  const wasm = process.env.METASTORE_CLUSTER_WASM ?? resolve("dist/metastore-cluster.wasm");
-  const { instance } = await WebAssembly.instantiate(readFileSync(wasm), g.importObject);
-  void g.run(instance);
-  for (const end = Date.now() + 30_000; !globalThis.metastoreCluster; await new Promise((r) => setTimeout(r, 10))) {
-    if (Date.now() > end) throw new Error("the cluster module did not start in 30 s");
-  }
+  alive = setInterval(() => {}, 1000);
+  await startGo<ClusterBridge>(process.env.METASTORE_CLUSTER_WASM ?? resolve("dist/metastore-cluster.wasm"), "metastoreCluster");
 });
 
 after(() => clearInterval(alive));

@@ -25,12 +25,17 @@ function wasmExec(): string {
   throw new Error(`wasm_exec.js not found under ${root}`);
 }
 
-/** Starts the core once per process; returns the tab's Api. */
-export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("dist/metastore.wasm")): Promise<Api> {
-  if (!globalThis.metastore) {
+/**
+ * Runs the Go WebAssembly module wasm in this process, as a tab's worker does, and resolves to
+ * the global it defines under name (at once if it is already running).
+ */
+export async function startGo<T>(wasm: string, name: string): Promise<T> {
+  const g = globalThis as unknown as Record<string, T | undefined>;
+  if (!g[name]) {
     if (!globalThis.Go) runInThisContext(readFileSync(wasmExec(), "utf8"));
     const go = new Go() as InstanceType<typeof Go> & { _scheduledTimeouts?: Map<number, { unref?(): void }> };
-    // The core's timers (lease expiry ticks) must not keep Node alive once the tests are done.
+    // The module's timers (lease expiry ticks, Raft ticks) must not keep Node alive once the
+    // tests are done.
     const timers = go._scheduledTimeouts;
     if (timers) {
       const set = timers.set.bind(timers);
@@ -38,12 +43,17 @@ export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("di
     }
     const { instance } = await WebAssembly.instantiate(readFileSync(wasm), go.importObject);
     void go.run(instance);
-    // Generous: a busy machine may take a while to compile and start 4 MB of wasm.
-    for (const end = Date.now() + 30_000; !globalThis.metastore; await new Promise((r) => setTimeout(r, 10))) {
-      if (Date.now() > end) throw new Error("the wasm core did not start in 30 s");
+    // Generous: a busy machine may take a while to compile and start megabytes of wasm.
+    for (const end = Date.now() + 30_000; !g[name]; await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > end) throw new Error(`${wasm} did not start in 30 s`);
     }
   }
-  return new TabApi(directBridge(globalThis.metastore!));
+  return g[name]!;
+}
+
+/** Starts the core once per process; returns the tab's Api. */
+export async function startCore(wasm = process.env.METASTORE_WASM ?? resolve("dist/metastore.wasm")): Promise<Api> {
+  return new TabApi(directBridge(await startGo<GoBridge>(wasm, "metastore")));
 }
 
 /** A Shell whose output is kept as text: stdout lines as printed, stderr lines prefixed "! ". */
