@@ -176,7 +176,7 @@ func newWithLeases(cfg Config, entries []lease.Entry) (*Store, error) {
 			return nil, fmt.Errorf("%w: lease %d: %v", ErrBadSnapshot, e.ID, err)
 		}
 	}
-	kvs, err := mvcc.New(mvcc.Config{Backend: cfg.Backend, Leases: s.lessor, Clock: cfg.Clock, Watch: cfg.Watch,
+	kvs, err := mvcc.New(mvcc.Config{Backend: cfg.Backend, Leases: s.lessor, Clock: cfg.Clock, PaceClock: cfg.PaceClock, Watch: cfg.Watch,
 		CompactionBatchLimit: cfg.CompactionBatchLimit, CompactionSleepInterval: cfg.CompactionSleepInterval,
 		OnCompactionError: cfg.OnCompactionError})
 	if err != nil {

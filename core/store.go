@@ -34,6 +34,8 @@ type Config struct {
 	MinLeaseTTL int64
 	// Watch tunes the watch hub.
 	Watch mvcc.WatchConfig
+	// PaceClock is mvcc.Config's: the clock background work is paced on; default the wall clock.
+	PaceClock clock.Clock
 	// CompactionBatchLimit and CompactionSleepInterval pace the background deletes of a
 	// compaction (mvcc.Config); zero takes etcd's defaults.
 	CompactionBatchLimit    int

@@ -4,8 +4,10 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -109,4 +111,54 @@ func (t *manualTicker) Stop() {
 			return
 		}
 	}
+}
+
+// After returns a channel that receives once d of c's time has passed, and a func that
+// releases it (call it when done waiting). Code that waits this way runs on whichever
+// clock it is given: the wall clock in the server, a virtual one in tests and in the tab.
+func After(c Clock, d time.Duration) (<-chan time.Time, func()) {
+	if _, ok := c.(Real); ok {
+		t := time.NewTimer(d)
+		return t.C, func() { t.Stop() }
+	}
+	if d <= 0 {
+		ch := make(chan time.Time, 1)
+		ch <- c.Now()
+		return ch, func() {}
+	}
+	t := c.NewTicker(d)
+	return t.C(), t.Stop
+}
+
+// WithTimeout is context.WithTimeout on c's time: the context ends once d of c's time has
+// passed, and its Err is then context.DeadlineExceeded.
+func WithTimeout(parent context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := c.(Real); ok {
+		return context.WithTimeout(parent, d)
+	}
+	inner, cancel := context.WithCancel(parent)
+	ctx := &timeoutCtx{Context: inner}
+	ch, stop := After(c, d)
+	go func() {
+		defer stop()
+		select {
+		case <-ch:
+			ctx.expired.Store(true)
+			cancel()
+		case <-inner.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+type timeoutCtx struct {
+	context.Context
+	expired atomic.Bool
+}
+
+func (c *timeoutCtx) Err() error {
+	if c.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return c.Context.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/core/kv"
 )
 
@@ -231,10 +232,13 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 			return true
 		}
 		from = next
+		pause, release := clock.After(s.pace, s.sleep)
 		select {
 		case <-s.stop:
+			release()
 			return false
-		case <-time.After(s.sleep):
+		case <-pause:
+			release()
 		}
 	}
 }

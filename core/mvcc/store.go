@@ -50,6 +50,11 @@ type Config struct {
 	Clock clock.Clock
 	// Watch tunes the watch hub; zero values take etcd's defaults.
 	Watch WatchConfig
+	// PaceClock paces background work: the watch hub's retries and the pauses between a
+	// compaction's batches. Default the wall clock, whatever Clock is: a page that pauses
+	// its lease clock must not stop watch delivery. The in-tab cluster gives its virtual
+	// clock, so that nothing in a run waits on wall time and a seeded run replays.
+	PaceClock clock.Clock
 	// CompactionBatchLimit is how many versions the background compactor deletes per commit
 	// (etcd's --compaction-batch-limit); 0 means DefaultCompactionBatchLimit.
 	CompactionBatchLimit int
@@ -95,6 +100,7 @@ type Store struct {
 	onCompactErr  func(error)
 	batchLimit    int
 	sleep         time.Duration
+	pace          clock.Clock
 }
 
 func keyIndexLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
@@ -107,7 +113,11 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.PaceClock == nil {
+		cfg.PaceClock = clock.Real{}
+	}
 	s := &Store{
+		pace:          cfg.PaceClock,
 		index:         btree.NewG(32, keyIndexLess),
 		currentRev:    1,
 		compactRev:    -1,
@@ -123,7 +133,7 @@ func New(cfg Config) (*Store, error) {
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
-	s.hub = newHub(s, cfg.Clock, cfg.Watch)
+	s.hub = newHub(s, cfg.Clock, cfg.PaceClock, cfg.Watch)
 	go s.runCompactor()
 	return s, nil
 }

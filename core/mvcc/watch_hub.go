@@ -15,7 +15,7 @@ type WatchConfig struct {
 	// default 128.
 	StreamBuffer int
 	// RetryInterval is how often watchers that fell behind are retried and caught up from
-	// history; default 10ms. It paces delivery only, so it runs on the wall clock.
+	// history; default 10ms. It paces delivery only, so it runs on the store's PaceClock.
 	RetryInterval time.Duration
 	// MaxWatchersPerSync caps the watchers caught up in one pass; default 512.
 	MaxWatchersPerSync int
@@ -70,9 +70,10 @@ type hub struct {
 	stopc    chan struct{}
 	donec    chan struct{}
 	progress clock.Ticker
+	retry    clock.Ticker
 }
 
-func newHub(s *Store, clk clock.Clock, cfg WatchConfig) *hub {
+func newHub(s *Store, clk, pace clock.Clock, cfg WatchConfig) *hub {
 	cfg = cfg.withDefaults()
 	h := &hub{
 		s: s, cfg: cfg,
@@ -84,6 +85,7 @@ func newHub(s *Store, clk clock.Clock, cfg WatchConfig) *hub {
 		stopc:    make(chan struct{}),
 		donec:    make(chan struct{}),
 		progress: clk.NewTicker(cfg.ProgressNotifyInterval),
+		retry:    pace.NewTicker(cfg.RetryInterval),
 	}
 	go h.run()
 	return h
@@ -109,14 +111,13 @@ func (h *hub) kick() {
 
 func (h *hub) run() {
 	defer close(h.donec)
-	retry := time.NewTicker(h.cfg.RetryInterval)
-	defer retry.Stop()
+	defer h.retry.Stop()
 	for {
 		select {
 		case <-h.stopc:
 			return
 		case <-h.kickc:
-		case <-retry.C:
+		case <-h.retry.C():
 		case <-h.progress.C():
 			h.progressTick()
 			continue

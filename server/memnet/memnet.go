@@ -1,17 +1,22 @@
-// Package memnet is an in-memory network of members for tests: each member gets an
-// Endpoint (a node.Transport), and the test injects faults with a seeded random source —
-// message loss, reordering, partitions — so a failing run can be replayed by its seed.
+// Package memnet is an in-memory network of members for tests and for the playground's
+// in-tab cluster: each member gets an Endpoint (a node.Transport), and faults are injected
+// with a seeded random source — message loss and reordering, on every link or on one,
+// delays, partitions — so a failing run can be replayed by its seed. Delays run on the
+// network's clock, so a virtual clock drives them as it drives the members.
 package memnet
 
 import (
 	"context"
 	"errors"
 	"math/rand"
+	"slices"
 	"sync"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/server/node"
 )
 
@@ -23,11 +28,109 @@ type Network struct {
 	cut       map[[2]uint64]bool
 	drop      float64 // probability of losing a message
 	reorder   float64 // probability of swapping a message with the next one
+	links     map[[2]uint64]*link
+	clk       clock.Clock
 }
 
-// New returns a network whose faults follow seed.
+// Link is the faults of one direction of one link, on top of the network's.
+type Link struct {
+	// Drop is the probability of losing a message.
+	Drop float64
+	// Delay is how long a message takes, on the network's clock.
+	Delay time.Duration
+}
+
+// link is a directed link's faults and what went over it.
+type link struct {
+	Link
+	sent, delivered, lost uint64
+}
+
+// LinkStats is what went over one direction of a link.
+type LinkStats struct {
+	From, To uint64
+	Link
+	// Sent counts messages handed to the link; Delivered and Lost how they ended. The rest
+	// are in flight (queued or delayed).
+	Sent, Delivered, Lost uint64
+}
+
+// New returns a network on the wall clock whose faults follow seed.
 func New(seed int64) *Network {
-	return &Network{rnd: rand.New(rand.NewSource(seed)), endpoints: map[uint64]*Endpoint{}, cut: map[[2]uint64]bool{}}
+	return &Network{rnd: rand.New(rand.NewSource(seed)), endpoints: map[uint64]*Endpoint{}, cut: map[[2]uint64]bool{},
+		links: map[[2]uint64]*link{}, clk: clock.Real{}}
+}
+
+// SetClock sets the clock delays run on; call it before the first message.
+func (nw *Network) SetClock(c clock.Clock) {
+	nw.mu.Lock()
+	nw.clk = c
+	nw.mu.Unlock()
+}
+
+// SetLink sets the faults of messages from one member to another (one direction).
+func (nw *Network) SetLink(from, to uint64, l Link) {
+	nw.mu.Lock()
+	nw.link(from, to).Link = l
+	nw.mu.Unlock()
+}
+
+// link returns the directed link's record, made on first use; nw.mu is held.
+func (nw *Network) link(from, to uint64) *link {
+	k := [2]uint64{from, to}
+	l := nw.links[k]
+	if l == nil {
+		l = &link{}
+		nw.links[k] = l
+	}
+	return l
+}
+
+// Links reports every directed link a message went over or a fault was set on, ordered by
+// (from, to).
+func (nw *Network) Links() []LinkStats {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	out := make([]LinkStats, 0, len(nw.links))
+	for k, l := range nw.links {
+		out = append(out, LinkStats{From: k[0], To: k[1], Link: l.Link, Sent: l.sent, Delivered: l.delivered, Lost: l.lost})
+	}
+	slices.SortFunc(out, func(a, b LinkStats) int {
+		if a.From != b.From {
+			return cmpU(a.From, b.From)
+		}
+		return cmpU(a.To, b.To)
+	})
+	return out
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Partition splits the members into groups that reach only their own group's members;
+// members in no group keep every link they had.
+func (nw *Network) Partition(groups ...[]uint64) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	for i, g := range groups {
+		for j, h := range groups {
+			if i == j {
+				continue
+			}
+			for _, a := range g {
+				for _, b := range h {
+					nw.cut[[2]uint64{a, b}] = true
+				}
+			}
+		}
+	}
 }
 
 // SetFaults sets the probabilities of losing and of reordering a message.
@@ -47,6 +150,13 @@ func (nw *Network) Isolate(id uint64) {
 			nw.cut[[2]uint64{other, id}] = true
 		}
 	}
+}
+
+// Cut reports whether messages from one member to another are cut off.
+func (nw *Network) Cut(from, to uint64) bool {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return nw.cut[[2]uint64{from, to}]
 }
 
 // Heal removes every partition.
@@ -83,7 +193,35 @@ func (nw *Network) roll(p func(*Network) float64) bool {
 	return prob > 0 && nw.rnd.Float64() < prob
 }
 
-func dropP(nw *Network) float64    { return nw.drop }
+// lost decides, from the seeded source, whether a message from one member to another is
+// lost on its way: the network's loss, then the link's.
+func (nw *Network) lost(from, to uint64) bool {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	l := nw.link(from, to)
+	return (nw.drop > 0 && nw.rnd.Float64() < nw.drop) || (l.Drop > 0 && nw.rnd.Float64() < l.Drop)
+}
+
+// ended counts how a message on a link ended: delivered, or lost.
+func (nw *Network) ended(from, to uint64, delivered bool) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if l := nw.link(from, to); delivered {
+		l.delivered++
+	} else {
+		l.lost++
+	}
+}
+
+// sent counts a message handed to a link and says when it is due (now plus the link's delay).
+func (nw *Network) sent(from, to uint64) time.Time {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	l := nw.link(from, to)
+	l.sent++
+	return nw.clk.Now().Add(l.Delay)
+}
+
 func reorderP(nw *Network) float64 { return nw.reorder }
 
 // Endpoint is one member's transport.
@@ -101,7 +239,13 @@ type Endpoint struct {
 // queue delivers one sender's messages to one receiver in order, on its own goroutine, so
 // a slow receiver never blocks the sender or the other peers.
 type queue struct {
-	c chan raftpb.Message
+	c chan envelope
+}
+
+// envelope is a message on its way, due at a time of the network's clock.
+type envelope struct {
+	m   raftpb.Message
+	due time.Time
 }
 
 const queueLen = 4096
@@ -132,15 +276,17 @@ func (e *Endpoint) Send(msgs []raftpb.Message) {
 		}
 		q := e.queues[m.To]
 		if q == nil {
-			q = &queue{c: make(chan raftpb.Message, queueLen)}
+			q = &queue{c: make(chan envelope, queueLen)}
 			e.queues[m.To] = q
 			e.wg.Add(1)
 			go e.deliver(m.To, q)
 		}
 		e.mu.Unlock()
+		due := e.nw.sent(e.id, m.To)
 		select {
-		case q.c <- m:
+		case q.c <- envelope{m, due}:
 		default:
+			e.nw.ended(e.id, m.To, false)
 			e.unreachable(m)
 		}
 	}
@@ -159,12 +305,16 @@ func (e *Endpoint) deliver(to uint64, q *queue) {
 	defer e.wg.Done()
 	var held *raftpb.Message // a message being reordered behind the next one
 	for {
-		var m raftpb.Message
+		var env envelope
 		select {
 		case <-e.stopc:
 			return
-		case m = <-q.c:
+		case env = <-q.c:
 		}
+		if !e.await(env.due) {
+			return
+		}
+		m := env.m
 		if held == nil && m.Type != raftpb.MsgSnap && e.nw.roll(reorderP) {
 			held = &m
 			continue
@@ -177,22 +327,40 @@ func (e *Endpoint) deliver(to uint64, q *queue) {
 	}
 }
 
+// await waits until due on the network's clock; false if the endpoint stopped first.
+func (e *Endpoint) await(due time.Time) bool {
+	e.nw.mu.Lock()
+	clk := e.nw.clk
+	e.nw.mu.Unlock()
+	d := due.Sub(clk.Now())
+	if d <= 0 {
+		return true
+	}
+	at, release := clock.After(clk, d)
+	defer release()
+	select {
+	case <-at:
+		return true
+	case <-e.stopc:
+		return false
+	}
+}
+
 func (e *Endpoint) one(to uint64, m raftpb.Message) {
 	dst, ok := e.nw.reachable(e.id, to)
-	if !ok || e.nw.roll(dropP) {
-		e.unreachable(m)
-		return
+	var h node.Handler
+	if ok && !e.nw.lost(e.id, to) {
+		h = dst.handler()
+		select {
+		case <-dst.stopc:
+			h = nil
+		default:
+		}
 	}
-	h := dst.handler()
+	e.nw.ended(e.id, to, h != nil)
 	if h == nil {
 		e.unreachable(m)
 		return
-	}
-	select {
-	case <-dst.stopc:
-		e.unreachable(m)
-		return
-	default:
 	}
 	if m.Type == raftpb.MsgProp {
 		// A member without a leader holds a proposal until it learns one; what would tell

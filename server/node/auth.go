@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"encoding/base64"
-	"time"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/auth"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
@@ -61,11 +61,11 @@ func (n *Node) tokenInfo(ctx context.Context, token string) (core.AuthInfo, erro
 		return core.AuthInfo{}, auth.ErrInvalidAuthToken
 	}
 	if index > n.AppliedIndex() {
-		t := time.NewTimer(n.requestTimeout())
-		defer t.Stop()
+		expired, stop := clock.After(n.cfg.Clock, n.requestTimeout())
+		defer stop()
 		select {
 		case <-n.w.appliedAt(index):
-		case <-t.C:
+		case <-expired:
 			return core.AuthInfo{}, auth.ErrInvalidAuthToken
 		case <-ctx.Done():
 			return core.AuthInfo{}, auth.ErrInvalidAuthToken

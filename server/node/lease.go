@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
@@ -153,14 +154,15 @@ func (n *Node) leaderLeases(ctx context.Context) (bool, error) {
 		if n.leasesPromoted.Load() {
 			return true, nil
 		}
-		t := time.NewTimer(10 * time.Millisecond)
+		wait, stop := clock.After(n.cfg.Clock, 10*time.Millisecond)
 		select {
-		case <-t.C:
+		case <-wait:
+			stop()
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			return false, ctx.Err()
 		case <-n.stopc:
-			t.Stop()
+			stop()
 			return false, ErrStopped
 		}
 	}
@@ -171,12 +173,12 @@ func (n *Node) leaderLeases(ctx context.Context) (bool, error) {
 // waitAppliedIndex): a lease granted through a follower that applied the grant first is then
 // known here too, rather than "not found".
 func (n *Node) waitCommittedApplied(ctx context.Context) error {
-	t := time.NewTimer(time.Second) // etcd's applyTimeout
-	defer t.Stop()
+	expired, stop := clock.After(n.cfg.Clock, time.Second) // etcd's applyTimeout
+	defer stop()
 	select {
 	case <-n.w.appliedAt(n.CommittedIndex()):
 		return nil
-	case <-t.C:
+	case <-expired:
 		return ErrTimeoutWaitAppliedIndex
 	case <-ctx.Done():
 		return ctx.Err()

@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/clock"
 	"github.com/metastore/metastore/server/raftreq"
 )
 
@@ -217,7 +218,7 @@ type confResult struct {
 // conf change proposed while another is pending (it becomes an empty entry), so the wait is
 // bounded, as etcd's, by the request timeout.
 func (n *Node) configure(ctx context.Context, cc raftpb.ConfChange, c confContext) ([]Member, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.requestTimeout())
+	ctx, cancel := clock.WithTimeout(ctx, n.cfg.Clock, n.requestTimeout())
 	defer cancel()
 	cc.ID = uint64(n.ids.Next())
 	b, err := json.Marshal(c)
@@ -417,7 +418,7 @@ func knownError(err error) error {
 
 // forward sends req to the leader, waiting for one to be known, until ctx ends.
 func (n *Node) forward(ctx context.Context, req []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, n.requestTimeout())
+	ctx, cancel := clock.WithTimeout(ctx, n.cfg.Clock, n.requestTimeout())
 	defer cancel()
 	for {
 		leader := n.Leader()
@@ -430,17 +431,18 @@ func (n *Node) forward(ctx context.Context, req []byte) ([]byte, error) {
 				return nil, e
 			}
 		}
-		t := time.NewTimer(50 * time.Millisecond)
+		wait, stop := clock.After(n.cfg.Clock, 50*time.Millisecond)
 		select {
-		case <-t.C:
+		case <-wait:
+			stop()
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			if leader == 0 {
 				return nil, ErrNoLeader
 			}
 			return nil, ErrTimeout
 		case <-n.stopc:
-			t.Stop()
+			stop()
 			return nil, ErrStopped
 		}
 	}

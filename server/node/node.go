@@ -293,7 +293,7 @@ func (n *Node) bootstrapMembers() ([]Member, uint64, error) {
 				urls = append(urls, m.PeerURLs...)
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := clock.WithTimeout(context.Background(), c.Clock, 30*time.Second)
 		defer cancel()
 		return c.Join(ctx, urls)
 	}
@@ -353,6 +353,7 @@ func (n *Node) coreConfig(b backend.Backend) core.Config {
 	return core.Config{
 		Backend:     b,
 		Clock:       n.cfg.Clock,
+		PaceClock:   n.cfg.Clock,
 		MaxTxnOps:   n.cfg.MaxTxnOps,
 		MinLeaseTTL: int64((3*n.cfg.ElectionTimeout/2 + time.Second - 1) / time.Second),
 		IDs:         n.ids,
@@ -392,6 +393,9 @@ func (n *Node) ReadyNotify() <-chan struct{} { return n.readyc }
 // RemovedNotify is closed when this member has been removed from the cluster; the member
 // then stops serving, as etcd's does.
 func (n *Node) RemovedNotify() <-chan struct{} { return n.removedc }
+
+// Done is closed once Stop has begun.
+func (n *Node) Done() <-chan struct{} { return n.stopc }
 
 func (n *Node) setReady() {
 	n.readyOnce.Do(func() { close(n.readyc) })
@@ -503,7 +507,7 @@ func (n *Node) transferOnStop() {
 		return
 	}
 	// Raft gives a transfer an election timeout; a little more, and we stop anyway.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*n.cfg.ElectionTimeout)
+	ctx, cancel := clock.WithTimeout(context.Background(), n.cfg.Clock, 3*n.cfg.ElectionTimeout)
 	defer cancel()
 	if err := n.MoveLeader(ctx, target); err != nil {
 		n.log.Warn("handing leadership over before stopping failed", "to", fmt.Sprintf("%x", target), "error", err)
@@ -624,7 +628,7 @@ func (n *Node) leaderDuty(period time.Duration, fn func()) {
 
 // proposeDuty proposes a write the member makes itself, giving it 5 s.
 func (n *Node) proposeDuty(r *raftreq.Request) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := clock.WithTimeout(context.Background(), n.cfg.Clock, 5*time.Second)
 	defer cancel()
 	_, err := n.propose(ctx, n.asRoot(r))
 	return err
@@ -666,5 +670,13 @@ func (n *Node) retire(fn func()) {
 	n.retireMu.Lock()
 	n.retired = append(n.retired, run)
 	n.retireMu.Unlock()
-	time.AfterFunc(10*time.Second, run)
+	go func() {
+		wait, stop := clock.After(n.cfg.Clock, 10*time.Second)
+		defer stop()
+		select {
+		case <-wait:
+		case <-n.stopc:
+		}
+		run()
+	}()
 }

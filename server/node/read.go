@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+
+	"github.com/metastore/metastore/core/clock"
 )
 
 // readLoop answers linearizable reads as etcd's does: every read waiting at one moment
@@ -124,7 +126,7 @@ func (l *readLoop) readIndex() (uint64, error) {
 	retry := n.cfg.Clock.NewTicker(readIndexRetry)
 	defer retry.Stop()
 	send := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), n.requestTimeout())
+		ctx, cancel := clock.WithTimeout(context.Background(), n.cfg.Clock, n.requestTimeout())
 		defer cancel()
 		return n.r.node.ReadIndex(ctx, rctx)
 	}

@@ -135,3 +135,165 @@ func get(c *Cluster, name, key string, serializable bool) (string, error) {
 	}
 	return string(r.Kvs[0].Value), nil
 }
+
+// TestClusterMembershipAndLinks covers the rest of what the page offers: a slow disk and a
+// slow link (writes still commit, the link counts what went over it), a learner added
+// through a follower (started by Add, it catches up and is promoted), a member removed (it
+// stops), a split that leaves the leader alone (the others elect one), and requests the
+// cluster refuses.
+func TestClusterMembershipAndLinks(t *testing.T) {
+	c, err := New(Config{Seed: 2, HeartbeatInterval: 10 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lead := waitLeader(t, c, "")
+	var follower string
+	for _, st := range c.Status() {
+		if st.Name != lead {
+			follower = st.Name
+		}
+	}
+	if err := c.SetDisk(follower, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLink(lead, follower, 0, 30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	put(t, c, follower, "slow", "1")
+	var link Link
+	for _, l := range c.Links() {
+		if l.From == lead && l.To == follower {
+			link = l
+		}
+	}
+	if link.DelayMS != 30 || link.Sent == 0 || link.Delivered == 0 || link.Sent < link.Delivered+link.Lost {
+		t.Errorf("link %s→%s: %+v", lead, follower, link)
+	}
+	for _, st := range c.Status() {
+		if st.Name == follower && st.DiskDelayMS != 20 {
+			t.Errorf("%s's disk delay: %+v", follower, st)
+		}
+	}
+	if err := c.SetLink(lead, follower, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetDisk(follower, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	added, _, err := c.Add(ctx, follower, []string{"http://m4:2380"}, true)
+	if err != nil || !added.IsLearner {
+		t.Fatalf("add a learner through %s: %+v %v", follower, added, err)
+	}
+	eventually(t, c, "the learner promoted once it caught up", func() bool {
+		_, err := c.Node(lead).MemberPromote(ctx, added.ID)
+		return err == nil
+	})
+	eventually(t, c, "m4 a voter", func() bool {
+		for _, st := range c.Status() {
+			if st.Name == "m4" {
+				return st.Running && st.Role == "follower" && st.Leader == lead
+			}
+		}
+		return false
+	})
+	if _, err := c.Node(lead).MemberRemove(ctx, added.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, c, "m4 removed and stopped", func() bool {
+		for _, st := range c.Status() {
+			if st.Name == "m4" {
+				return st.Removed && !st.Running
+			}
+		}
+		return false
+	})
+	if err := c.Start("m4"); err == nil {
+		t.Error("a removed member started again")
+	}
+
+	var others []string
+	for _, st := range c.Status() {
+		if st.Name != lead && st.Name != "m4" {
+			others = append(others, st.Name)
+		}
+	}
+	if err := c.Split([]string{lead}, others); err != nil {
+		t.Fatal(err)
+	}
+	next := waitLeader(t, c, lead)
+	put(t, c, next, "after-split", "1")
+	c.Heal()
+
+	for i, bad := range []func() error{
+		func() error { _, _, err := c.Add(ctx, next, []string{peerURL("m1")}, false); return err },
+		func() error { _, _, err := c.Add(ctx, next, []string{"http://127.0.0.1:2380"}, false); return err },
+		func() error { return c.SetLink(lead, next, 2, 0) },
+		func() error { return c.SetLink(lead, "m9", 0, 0) },
+		func() error { return c.SetDisk(lead, -time.Second) },
+		func() error { return c.Split([]string{"m9"}) },
+	} {
+		if bad() == nil {
+			t.Errorf("bad request %d was taken", i)
+		}
+	}
+}
+
+// TestHistoryCheck: the linearizability check on histories whose verdict is known.
+func TestHistoryCheck(t *testing.T) {
+	type op struct {
+		in     KVInput
+		out    KVOutput
+		failed bool
+		// call and ret order the operations: each is a step of the history's clock.
+		call, ret int
+	}
+	put := func(k, v string, call, ret int) op { return op{in: KVInput{Op: "put", Key: k, Value: v}, call: call, ret: ret} }
+	get := func(k, v string, call, ret int) op {
+		return op{in: KVInput{Op: "get", Key: k}, out: KVOutput{Found: v != "", Value: v}, call: call, ret: ret}
+	}
+	for _, tc := range []struct {
+		name string
+		ops  []op
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"a read after a write sees it", []op{put("a", "1", 1, 2), get("a", "1", 3, 4)}, "ok"},
+		{"a stale read after a write", []op{put("a", "1", 1, 2), put("a", "2", 3, 4), get("a", "1", 5, 6)}, "illegal"},
+		{"a read of a value never written", []op{get("a", "x", 1, 2)}, "illegal"},
+		{"a read before the write began", []op{get("a", "1", 1, 2), put("a", "1", 3, 4)}, "illegal"},
+		{"a read concurrent with the write may see either", []op{put("a", "1", 1, 4), get("a", "1", 2, 3), get("b", "", 5, 6)}, "ok"},
+		{"a failed write may have happened", []op{{in: KVInput{Op: "put", Key: "a", Value: "1"}, failed: true, call: 1}, get("a", "1", 3, 4)}, "ok"},
+		{"a delete", []op{put("a", "1", 1, 2), {in: KVInput{Op: "delete", Key: "a"}, call: 3, ret: 4}, get("a", "", 5, 6)}, "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHistory(100)
+			// Replay the steps in clock order: calls and returns interleave as given.
+			stamps := map[int]int64{}
+			for step := 1; step <= 2*len(tc.ops)+2; step++ {
+				for i, o := range tc.ops {
+					if o.call == step {
+						stamps[i] = h.Call()
+					}
+					if (o.ret == step && !o.failed) || (o.failed && step == o.call+1) {
+						h.Return(stamps[i], o.in, o.out, o.failed)
+					}
+				}
+			}
+			if v := h.Check(); v.Result != tc.want {
+				t.Fatalf("verdict %+v, want %s", v, tc.want)
+			}
+		})
+	}
+	// A window that lost its start checks each key from whatever its first read saw.
+	h := NewHistory(2)
+	for _, o := range []op{put("a", "1", 0, 0), put("a", "2", 0, 0), get("a", "2", 0, 0)} {
+		h.Return(h.Call(), o.in, o.out, false)
+	}
+	if v := h.Check(); v.Result != "ok" || v.Operations != 2 {
+		t.Fatalf("truncated window: %+v", v)
+	}
+}

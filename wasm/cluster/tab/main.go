@@ -4,23 +4,42 @@
 // code, several members in the tab over a simulated network (wasm/cluster), behind a thin
 // syscall/js bridge. The playground loads it on demand, apart from the single store's module.
 //
-// It defines globalThis.metastoreCluster.call(method, requestJSON) → Promise<responseJSON>,
-// rejecting with {code, message} (etcd's gRPC code and text), as metastore.call does.
-// Methods:
-//   - cluster.start {members, seed}: a new cluster (replacing any), on a virtual clock
-//     running at 1×; cluster.status → {members: [{name, id, running, role, term, leader,
-//     commit, applied}]};
-//   - cluster.stop, cluster.restart, cluster.isolate {member}; cluster.heal;
-//   - cluster.clock {speed} (0 pauses; 1 is real time) or {step_ms}: the time every member's
-//     ticks, elections and leases run on;
-//   - range, put, deleterange, txn, with "member" naming the member asked (like etcdctl's
-//     --endpoints), in etcd's JSON gateway shapes; headers carry that member's cluster_id,
-//     member_id and raft_term.
+// A run is deterministic: the page drives it one tick of a virtual clock at a time, and
+// everything a member waits on (Raft's ticks, leases, request timeouts, link delays, slow
+// disks, watch retries) runs on that clock. A synchronous call from JavaScript returns only
+// once every goroutine it woke is idle again (Go's js/wasm runtime waits for that before it
+// returns), so each tick ends in a state that depends only on what came before. Requests go
+// in at ticks (numbered), and their answers come out at ticks. With the page's random source
+// seeded too (Raft's election timeouts and Go's scheduler draw from it), the same seed and
+// the same requests at the same ticks give the same run: the page records the requests to
+// replay or share a run.
+//
+// It defines globalThis.metastoreCluster with two calls, each taking and returning JSON:
+//   - start({members, seed}) → a step's output: a new cluster of 3 (1 to 7) members on a
+//     virtual clock, replacing any (a seeded replay needs a fresh module: see the worker).
+//   - step({inputs: [{id, method, body}]}) → output: starts each input (in order), then moves
+//     the clock one tick (10 ms). The output, taken before the inputs start, is the state as
+//     of the end of the previous tick: {tick, now_ms, members, links, done, watch}, where done
+//     lists the inputs that finished ({id, result} or {id, error: {code, message}}: etcd's
+//     gRPC code and text) and watch the watch responses ({stream, result}).
+//
+// Input methods, each with "member" naming the member asked (like etcdctl's --endpoints):
+// range, put, deleterange, txn, compaction, status, lease.grant, lease.revoke,
+// lease.keepalive, lease.timetolive, lease.leases, watch.create (its result names a stream;
+// its responses come in watch), watch.cancel, member.list, member.add (which also starts the
+// member, named by its peer URL's host), member.remove, member.update, member.promote,
+// move-leader, all in etcd's JSON gateway shapes (headers carry the member's cluster_id,
+// member_id and raft_term); and the faults: cluster.stop, cluster.restart, cluster.isolate
+// {member}, cluster.split {groups: [[names]]}, cluster.heal, cluster.link {a, b, drop,
+// delay_ms}, cluster.disk {member, delay_ms}; and cluster.check (the linearizability check
+// of the single-key reads and writes made so far: wasm/cluster.History).
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"syscall/js"
@@ -31,49 +50,165 @@ import (
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/wasm/cluster"
 	"github.com/metastore/metastore/wasm/gateway"
-	"github.com/metastore/metastore/wasm/promise"
 )
 
-// tick is how often the driver moves the virtual clock.
+// tick is how far one step moves the virtual clock.
 const tick = 10 * time.Millisecond
 
+// epoch is where every run's clock starts, so that a replay sees the same times.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// commandTimeout bounds a request as etcdctl's --command-timeout does (5 s), on the virtual clock.
+const commandTimeout = 5 * time.Second
+
 var (
-	mu    sync.Mutex
 	c     *cluster.Cluster
 	clk   *clock.Manual
-	speed = 1.0
+	hist  *cluster.History
+	tick0 int64
+
+	// mu guards what the inputs' goroutines hand back: done, events and the watch streams.
+	mu      sync.Mutex
+	done    []doneItem
+	events  []watchEvent
+	streams = map[int64]*core.WatchStream{}
+	nextID  int64
 )
 
+type doneItem struct {
+	ID     int64      `json:"id"`
+	Result any        `json:"result,omitempty"`
+	Error  *callError `json:"error,omitempty"`
+}
+
+type callError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+type watchEvent struct {
+	Stream string         `json:"stream"`
+	Result map[string]any `json:"result"`
+}
+
+type input struct {
+	ID     int64           `json:"id"`
+	Method string          `json:"method"`
+	Body   json.RawMessage `json:"body"`
+}
+
+type output struct {
+	Tick    int64            `json:"tick"`
+	NowMS   int64            `json:"now_ms"`
+	Members []cluster.Status `json:"members"`
+	Links   []cluster.Link   `json:"links"`
+	Done    []doneItem       `json:"done"`
+	Watch   []watchEvent     `json:"watch"`
+}
+
 func main() {
-	go drive()
-	js.Global().Set("metastoreCluster", js.ValueOf(map[string]any{"call": js.FuncOf(call)}))
+	js.Global().Set("metastoreCluster", js.ValueOf(map[string]any{"start": js.FuncOf(start), "step": js.FuncOf(step)}))
 	select {}
 }
 
-// drive moves the virtual clock by tick × speed every tick of the page's time.
-func drive() {
-	for range time.Tick(tick) {
-		mu.Lock()
-		k, s := clk, speed
-		mu.Unlock()
-		if k != nil && s > 0 {
-			k.Advance(time.Duration(float64(tick) * s))
-		}
-	}
+// fail is a call's answer to a request it cannot read: a JSON error.
+func fail(msg string) any {
+	b, _ := json.Marshal(map[string]any{"error": callError{int(core.CodeInvalidArgument), msg}})
+	return string(b)
 }
 
-func call(_ js.Value, args []js.Value) any {
-	if len(args) < 2 {
-		return promise.Reject(core.CodeInvalidArgument, "metastoreCluster.call(method, requestJSON)")
+func start(_ js.Value, args []js.Value) any {
+	var req struct {
+		Members int   `json:"members"`
+		Seed    int64 `json:"seed,string"`
 	}
-	method, body := args[0].String(), []byte(args[1].String())
-	return promise.Run(func() (any, error) { return dispatch(method, body) }, status)
+	if len(args) < 1 || json.Unmarshal([]byte(args[0].String()), &req) != nil {
+		return fail("metastoreCluster.start({members, seed})")
+	}
+	if req.Members != 0 && (req.Members < 1 || req.Members > 7) {
+		return fail("members: 1 to 7")
+	}
+	if c != nil {
+		c.Close()
+	}
+	clk = clock.NewManual(epoch)
+	hist = cluster.NewHistory(500)
+	tick0 = 0
+	mu.Lock()
+	done, events = nil, nil
+	for id, ws := range streams {
+		ws.Close()
+		delete(streams, id)
+	}
+	mu.Unlock()
+	var err error
+	c, err = cluster.New(cluster.Config{Size: req.Members, Seed: req.Seed, Clock: clk})
+	if err != nil {
+		return fail(err.Error())
+	}
+	return snapshot()
 }
 
-// status is node.Status, but a request the bridge cannot read is InvalidArgument.
+func step(_ js.Value, args []js.Value) any {
+	var req struct {
+		Inputs []input `json:"inputs"`
+	}
+	if len(args) < 1 || json.Unmarshal([]byte(args[0].String()), &req) != nil {
+		return fail("metastoreCluster.step({inputs: [{id, method, body}]})")
+	}
+	if c == nil {
+		return fail("no cluster: call start first")
+	}
+	out := snapshot()
+	for _, in := range req.Inputs {
+		go run(in)
+	}
+	clk.Advance(tick)
+	tick0++
+	return out
+}
+
+// snapshot is the output at this point: the state as the last tick left it, and what
+// finished since the last step.
+func snapshot() string {
+	mu.Lock()
+	o := output{Tick: tick0, NowMS: clk.Now().Sub(epoch).Milliseconds(), Done: done, Watch: events}
+	done, events = nil, nil
+	mu.Unlock()
+	o.Members, o.Links = c.Status(), c.Links()
+	if o.Links == nil {
+		o.Links = []cluster.Link{}
+	}
+	if o.Done == nil {
+		o.Done = []doneItem{}
+	}
+	if o.Watch == nil {
+		o.Watch = []watchEvent{}
+	}
+	b, _ := json.Marshal(o)
+	return string(b)
+}
+
+func finish(id int64, result any, err error) {
+	d := doneItem{ID: id, Result: result}
+	if err != nil {
+		code, msg := status(err)
+		d.Result, d.Error = nil, &callError{int(code), msg}
+	}
+	mu.Lock()
+	done = append(done, d)
+	mu.Unlock()
+}
+
+// status is node.Status, but a request the bridge cannot read is InvalidArgument, and a
+// request that ran out of time says so as etcdctl does.
 func status(err error) (core.Code, string) {
-	if b, ok := err.(badRequest); ok {
+	var b badRequest
+	switch {
+	case errors.As(err, &b):
 		return core.CodeInvalidArgument, string(b)
+	case errors.Is(err, context.DeadlineExceeded):
+		return core.CodeDeadlineExceeded, "context deadline exceeded"
 	}
 	return node.Status(err)
 }
@@ -82,94 +217,261 @@ type badRequest string
 
 func (e badRequest) Error() string { return string(e) }
 
-// errNoCluster is what a call before cluster.start gets.
-var errNoCluster = badRequest("no cluster: call cluster.start first")
+func run(in input) {
+	res, err := dispatch(in.Method, in.Body)
+	finish(in.ID, res, err)
+}
 
-func running() (*cluster.Cluster, error) {
-	mu.Lock()
-	defer mu.Unlock()
-	if c == nil {
-		return nil, errNoCluster
-	}
-	return c, nil
+// target is the fields the bridge reads itself from any input's body.
+type target struct {
+	Member  string     `json:"member"`
+	Groups  [][]string `json:"groups"`
+	A       string     `json:"a"`
+	B       string     `json:"b"`
+	Drop    float64    `json:"drop"`
+	DelayMS int64      `json:"delay_ms"`
 }
 
 func dispatch(method string, body []byte) (any, error) {
-	var target struct {
-		Member  string  `json:"member"`
-		Members int     `json:"members"`
-		Seed    int64   `json:"seed,string"`
-		Speed   float64 `json:"speed"`
-		StepMS  int64   `json:"step_ms"`
+	if len(body) == 0 {
+		body = []byte("{}")
 	}
-	if err := json.Unmarshal(body, &target); err != nil {
+	var t target
+	if err := json.Unmarshal(body, &t); err != nil {
 		return nil, badRequest("bad request: " + err.Error())
 	}
+	ok := map[string]any{}
 	switch method {
-	case "cluster.start":
-		return start(target.Members, target.Seed)
-	case "cluster.clock":
-		mu.Lock()
-		k := clk
-		if target.StepMS == 0 {
-			speed = target.Speed
-		}
-		mu.Unlock()
-		if k != nil && target.StepMS > 0 {
-			k.Advance(time.Duration(target.StepMS) * time.Millisecond)
-		}
-		return map[string]any{}, nil
-	}
-	cl, err := running()
-	if err != nil {
-		return nil, err
-	}
-	switch method {
-	case "cluster.status":
-		return map[string]any{"members": cl.Status()}, nil
 	case "cluster.stop":
-		return map[string]any{}, cl.Stop(target.Member)
+		return ok, c.Stop(t.Member)
 	case "cluster.restart":
-		return map[string]any{}, cl.Start(target.Member)
+		return ok, c.Start(t.Member)
 	case "cluster.isolate":
-		return map[string]any{}, cl.Isolate(target.Member)
+		return ok, c.Isolate(t.Member)
+	case "cluster.split":
+		return ok, c.Split(t.Groups...)
 	case "cluster.heal":
-		cl.Heal()
-		return map[string]any{}, nil
+		c.Heal()
+		return ok, nil
+	case "cluster.link":
+		return ok, c.SetLink(t.A, t.B, t.Drop, time.Duration(t.DelayMS)*time.Millisecond)
+	case "cluster.disk":
+		return ok, c.SetDisk(t.Member, time.Duration(t.DelayMS)*time.Millisecond)
+	case "cluster.check":
+		return hist.Check(), nil
 	}
-	n := cl.Node(target.Member)
+	n := c.Node(t.Member)
 	if n == nil {
 		return nil, node.ErrStopped
 	}
-	// The member's own request timeout bounds the wait; this only keeps a call from
-	// outliving a paused clock forever.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := clock.WithTimeout(context.Background(), clk, commandTimeout)
 	defer cancel()
-	var (
-		out  map[string]any
-		err2 error
-	)
+	out, err := serveMember(ctx, n, t.Member, method, body)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := out["header"].(map[string]any); ok {
+		nh := n.Header()
+		h["cluster_id"] = strconv.FormatUint(nh.ClusterID, 10)
+		h["member_id"] = strconv.FormatUint(nh.MemberID, 10)
+		h["raft_term"] = strconv.FormatUint(nh.RaftTerm, 10)
+	}
+	return out, nil
+}
+
+func header(n *node.Node) map[string]any {
+	return gateway.Header(core.ResponseHeader{Revision: n.Store().Rev()})
+}
+
+func u64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func members(ms []node.Member) []map[string]any {
+	out := make([]map[string]any, len(ms))
+	for i, m := range ms {
+		out[i] = map[string]any{"ID": u64(m.ID), "name": m.Name, "peerURLs": m.PeerURLs, "clientURLs": m.ClientURLs, "isLearner": m.IsLearner}
+	}
+	return out
+}
+
+// serveMember answers the member's API methods.
+func serveMember(ctx context.Context, n *node.Node, name, method string, body []byte) (map[string]any, error) {
+	decode := func(v any) error {
+		if err := json.Unmarshal(body, v); err != nil {
+			return badRequest("bad request: " + err.Error())
+		}
+		return nil
+	}
 	switch method {
 	case "range":
-		out, err2 = serve(body, func(r *gateway.RangeRequest) (*core.RangeResponse, error) { return n.Range(ctx, r.Core()) }, gateway.RangeResponse)
+		return serve(body, func(r *gateway.RangeRequest) (*core.RangeResponse, error) { return recordRange(ctx, n, r.Core()) }, gateway.RangeResponse)
 	case "put":
-		out, err2 = serve(body, func(r *gateway.PutRequest) (*core.PutResponse, error) { return n.Put(ctx, r.Core()) }, gateway.PutResponse)
+		return serve(body, func(r *gateway.PutRequest) (*core.PutResponse, error) { return recordPut(ctx, n, r.Core()) }, gateway.PutResponse)
 	case "deleterange":
-		out, err2 = serve(body, func(r *gateway.DeleteRequest) (*core.DeleteRangeResponse, error) { return n.DeleteRange(ctx, r.Core()) }, gateway.DeleteResponse)
+		return serve(body, func(r *gateway.DeleteRequest) (*core.DeleteRangeResponse, error) {
+			return recordDelete(ctx, n, r.Core())
+		}, gateway.DeleteResponse)
 	case "txn":
-		out, err2 = serve(body, func(r *gateway.TxnRequest) (*core.TxnResponse, error) { return n.Txn(ctx, r.Core()) }, gateway.TxnResponse)
-	default:
-		return nil, badRequest("unknown method " + strconv.Quote(method))
+		return serve(body, func(r *gateway.TxnRequest) (*core.TxnResponse, error) { return n.Txn(ctx, r.Core()) }, gateway.TxnResponse)
+	case "compaction":
+		var r struct {
+			Revision int64 `json:"revision,string"`
+			Physical bool  `json:"physical"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		resp, err := n.Compact(ctx, &core.CompactionRequest{Revision: r.Revision, Physical: r.Physical})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+	case "status":
+		h := n.Header()
+		st := map[string]any{"header": header(n), "version": core.EtcdVersion,
+			"dbSize": gateway.Int64(n.DiskUsage()), "dbSizeInUse": gateway.Int64(n.Store().MVCC().Size()),
+			"leader": u64(n.Leader()), "raftIndex": u64(n.CommittedIndex()), "raftTerm": u64(h.RaftTerm),
+			"raftAppliedIndex": u64(n.AppliedIndex()), "isLearner": n.IsLearner(), "dbSizeQuota": gateway.Int64(max(n.Quota(), 0))}
+		if n.Leader() == 0 {
+			st["errors"] = []string{node.ErrNoLeader.Error()}
+		}
+		return st, nil
+	case "lease.grant":
+		var r struct {
+			TTL int64 `json:"TTL,string"`
+			ID  int64 `json:"ID,string"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		resp, err := n.LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+	case "lease.revoke":
+		var r leaseID
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		resp, err := n.LeaseRevoke(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+	case "lease.keepalive":
+		var r leaseID
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		resp, err := n.LeaseRenew(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+	case "lease.timetolive":
+		var r struct {
+			ID   int64 `json:"ID,string"`
+			Keys bool  `json:"keys"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		resp, err := n.LeaseTimeToLive(ctx, r.ID, r.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL),
+			"grantedTTL": gateway.Int64(resp.GrantedTTL), "keys": resp.Keys}, nil
+	case "lease.leases":
+		resp, err := n.LeaseLeases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ls := make([]map[string]any, len(resp.Leases))
+		for i, id := range resp.Leases {
+			ls[i] = map[string]any{"ID": gateway.Int64(id)}
+		}
+		return map[string]any{"header": gateway.Header(resp.Header), "leases": ls}, nil
+	case "watch.create":
+		var r gateway.WatchCreate
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return createWatch(n, &r)
+	case "watch.cancel":
+		var r struct {
+			Stream int64 `json:"stream,string"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		ws := streams[r.Stream]
+		delete(streams, r.Stream)
+		mu.Unlock()
+		if ws != nil {
+			ws.Close()
+		}
+		return map[string]any{}, nil
+	case "member.list":
+		var r struct {
+			Linearizable bool `json:"linearizable"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		ms, err := n.MemberList(ctx, r.Linearizable)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": header(n), "members": members(ms)}, nil
+	case "member.add":
+		var r struct {
+			PeerURLs  []string `json:"peerURLs"`
+			IsLearner bool     `json:"isLearner"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		m, ms, err := c.Add(ctx, name, r.PeerURLs, r.IsLearner)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": header(n), "member": members([]node.Member{m})[0], "members": members(ms)}, nil
+	case "member.remove", "member.promote", "member.update", "move-leader":
+		var r struct {
+			ID       uint64   `json:"ID,string"`
+			TargetID uint64   `json:"targetID,string"`
+			PeerURLs []string `json:"peerURLs"`
+		}
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		var (
+			ms  []node.Member
+			err error
+		)
+		switch method {
+		case "member.remove":
+			ms, err = n.MemberRemove(ctx, r.ID)
+		case "member.promote":
+			ms, err = n.MemberPromote(ctx, r.ID)
+		case "member.update":
+			ms, err = n.MemberUpdate(ctx, r.ID, r.PeerURLs)
+		default:
+			// As etcd's, the answer carries no header.
+			return map[string]any{}, n.MoveLeader(ctx, r.TargetID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"header": header(n), "members": members(ms)}, nil
 	}
-	if err2 != nil {
-		return nil, err2
-	}
-	h := out["header"].(map[string]any)
-	nh := n.Header()
-	h["cluster_id"] = strconv.FormatUint(nh.ClusterID, 10)
-	h["member_id"] = strconv.FormatUint(nh.MemberID, 10)
-	h["raft_term"] = strconv.FormatUint(nh.RaftTerm, 10)
-	return out, nil
+	return nil, badRequest("unknown method " + strconv.Quote(method))
+}
+
+type leaseID struct {
+	ID int64 `json:"ID,string"`
 }
 
 // serve decodes a request in the gateway's shape, has do answer it and converts the answer.
@@ -185,25 +487,73 @@ func serve[Req, Resp any](body []byte, do func(*Req) (Resp, error), conv func(Re
 	return conv(resp), nil
 }
 
-// start replaces the running cluster (if any) with a new one of n members.
-func start(n int, seed int64) (any, error) {
-	if n != 0 && (n < 1 || n > 7) {
-		return nil, badRequest("members: 1 to 7")
+// The single-key reads and writes are recorded for the linearizability check
+// (cluster.History says which).
+
+func recordRange(ctx context.Context, n *node.Node, r *core.RangeRequest) (*core.RangeResponse, error) {
+	if len(r.RangeEnd) > 0 || r.Serializable || r.Revision != 0 || r.CountOnly || r.KeysOnly {
+		return n.Range(ctx, r)
 	}
-	mu.Lock()
-	old := c
-	c, clk, speed = nil, nil, 1
-	mu.Unlock()
-	if old != nil {
-		old.Close()
+	call := hist.Call()
+	resp, err := n.Range(ctx, r)
+	var out cluster.KVOutput
+	if err == nil && len(resp.Kvs) > 0 {
+		out = cluster.KVOutput{Found: true, Value: string(resp.Kvs[0].Value)}
 	}
-	k := clock.NewManual(time.Now())
-	cl, err := cluster.New(cluster.Config{Size: n, Seed: seed, Clock: k})
-	if err != nil {
+	hist.Return(call, cluster.KVInput{Op: "get", Key: string(r.Key)}, out, err != nil)
+	return resp, err
+}
+
+func recordPut(ctx context.Context, n *node.Node, r *core.PutRequest) (*core.PutResponse, error) {
+	if r.IgnoreValue || r.IgnoreLease {
+		return n.Put(ctx, r)
+	}
+	call := hist.Call()
+	resp, err := n.Put(ctx, r)
+	hist.Return(call, cluster.KVInput{Op: "put", Key: string(r.Key), Value: string(r.Value)}, cluster.KVOutput{}, err != nil)
+	return resp, err
+}
+
+func recordDelete(ctx context.Context, n *node.Node, r *core.DeleteRangeRequest) (*core.DeleteRangeResponse, error) {
+	if len(r.RangeEnd) > 0 {
+		return n.DeleteRange(ctx, r)
+	}
+	call := hist.Call()
+	resp, err := n.DeleteRange(ctx, r)
+	hist.Return(call, cluster.KVInput{Op: "delete", Key: string(r.Key)}, cluster.KVOutput{}, err != nil)
+	return resp, err
+}
+
+// createWatch opens a watch stream with one watcher on the member's store; its responses,
+// the created one first, come out in the steps' watch list until it ends or is cancelled.
+func createWatch(n *node.Node, r *gateway.WatchCreate) (map[string]any, error) {
+	ws := n.Store().NewWatchStream()
+	if _, err := ws.Create(r.Core()); err != nil {
+		ws.Close()
 		return nil, err
 	}
 	mu.Lock()
-	c, clk = cl, k
+	nextID++
+	id := nextID
+	streams[id] = ws
 	mu.Unlock()
-	return map[string]any{"members": cl.Status()}, nil
+	sid := gateway.Int64(id)
+	go func() {
+		for {
+			select {
+			case resp := <-ws.Chan():
+				mu.Lock()
+				events = append(events, watchEvent{Stream: sid, Result: gateway.WatchResponse(&resp)})
+				mu.Unlock()
+			case <-ws.Done():
+				mu.Lock()
+				events = append(events, watchEvent{Stream: sid, Result: map[string]any{"canceled": true,
+					"cancel_reason": fmt.Sprintf("the watch ended: %s stopped", n.Config().Name)}})
+				delete(streams, id)
+				mu.Unlock()
+				return
+			}
+		}
+	}()
+	return map[string]any{"stream": sid}, nil
 }
