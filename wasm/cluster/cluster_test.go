@@ -251,7 +251,9 @@ func TestHistoryCheck(t *testing.T) {
 		// call and ret order the operations: each is a step of the history's clock.
 		call, ret int
 	}
-	put := func(k, v string, call, ret int) op { return op{in: KVInput{Op: "put", Key: k, Value: v}, call: call, ret: ret} }
+	put := func(k, v string, call, ret int) op {
+		return op{in: KVInput{Op: "put", Key: k, Value: v}, call: call, ret: ret}
+	}
 	get := func(k, v string, call, ret int) op {
 		return op{in: KVInput{Op: "get", Key: k}, out: KVOutput{Found: v != "", Value: v}, call: call, ret: ret}
 	}
