@@ -118,6 +118,9 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 			cc = raftpb.ConfChange{}
 		}
 		r.confState = *r.node.ApplyConfChange(cc)
+		if cc.Type == raftpb.ConfChangeAddNode || cc.Type == raftpb.ConfChangeAddLearnerNode {
+			r.forceSnap = true
+		}
 		if reqID != 0 {
 			n.w.trigger(reqID, result{confResult{members: n.members.list(), index: e.Index}, err})
 		}
@@ -248,9 +251,10 @@ func (n *Node) applyAttrs(id uint64, name string, clientURLs []string) error {
 func (r *raftNode) maybeSnapshot() {
 	n := r.n
 	applied := n.applied.Load()
-	if r.snapping.Load() || applied-r.snapIndex < n.cfg.SnapshotCount {
+	if r.snapping.Load() || (applied-r.snapIndex < n.cfg.SnapshotCount && !(r.forceSnap && applied > r.snapIndex)) {
 		return
 	}
+	r.forceSnap = false
 	s := n.Store()
 	// So that the flushed backend records at least this index, even if the last entries
 	// changed nothing in it.

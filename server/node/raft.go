@@ -43,6 +43,12 @@ type raftNode struct {
 	confState raftpb.ConfState
 	snapIndex uint64
 	snapping  atomic.Bool
+	// forceSnap asks the applier for a snapshot at the next entry, however few came since
+	// the last one (etcd's forceSnapshot): a member was added, and a snapshot taken before
+	// its conf change would not name it. A joining member behind a truncated log catches up
+	// from the leader's last snapshot, and refuses one that does not name it; the leader
+	// would send it that old one again and again.
+	forceSnap bool
 	snapDone  chan snapResult
 	// campaignAfter: a single member campaigns at once, after applying the entries
 	// committed before it started (Raft refuses while conf changes are pending).

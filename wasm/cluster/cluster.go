@@ -39,6 +39,9 @@ type Config struct {
 	Clock clock.Clock
 	// HeartbeatInterval and ElectionTimeout are the members' (etcd's defaults: 100ms, 1s).
 	HeartbeatInterval, ElectionTimeout time.Duration
+	// SnapshotCount and SnapshotCatchupEntries are the members' (node.Config); the tab
+	// makes them small, so that a member far behind catches up from a snapshot.
+	SnapshotCount, SnapshotCatchupEntries uint64
 	// Logger receives the members' logs; default none.
 	Logger *slog.Logger
 }
@@ -125,18 +128,20 @@ func (c *Cluster) member(name string) (*member, error) {
 func (c *Cluster) start(m *member) error {
 	m.disk.reset()
 	cfg := node.Config{
-		Name:                m.name,
-		Storage:             m.storage,
-		PeerURLs:            []string{peerURL(m.name)},
-		ClientURLs:          []string{ClientURL(m.name)},
-		InitialCluster:      c.initial,
-		InitialClusterState: m.state,
-		HeartbeatInterval:   c.cfg.HeartbeatInterval,
-		ElectionTimeout:     c.cfg.ElectionTimeout,
-		Clock:               c.cfg.Clock,
-		Logger:              c.cfg.Logger.With("member", m.name),
-		Transport:           c.net.Endpoint(m.id),
-		BcryptCost:          4, // bcrypt's minimum, as the single-store tab: it is slow in wasm
+		Name:                   m.name,
+		Storage:                m.storage,
+		PeerURLs:               []string{peerURL(m.name)},
+		ClientURLs:             []string{ClientURL(m.name)},
+		InitialCluster:         c.initial,
+		InitialClusterState:    m.state,
+		HeartbeatInterval:      c.cfg.HeartbeatInterval,
+		SnapshotCount:          c.cfg.SnapshotCount,
+		SnapshotCatchupEntries: c.cfg.SnapshotCatchupEntries,
+		ElectionTimeout:        c.cfg.ElectionTimeout,
+		Clock:                  c.cfg.Clock,
+		Logger:                 c.cfg.Logger.With("member", m.name),
+		Transport:              c.net.Endpoint(m.id),
+		BcryptCost:             4, // bcrypt's minimum, as the single-store tab: it is slow in wasm
 	}
 	if m.state == "existing" {
 		// A joining member learns the cluster from one that has applied its MemberAdd

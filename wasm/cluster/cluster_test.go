@@ -138,11 +138,12 @@ func get(c *Cluster, name, key string, serializable bool) (string, error) {
 
 // TestClusterMembershipAndLinks covers the rest of what the page offers: a slow disk and a
 // slow link (writes still commit, the link counts what went over it), a learner added
-// through a follower (started by Add, it catches up and is promoted), a member removed (it
-// stops), a split that leaves the leader alone (the others elect one), and requests the
-// cluster refuses.
+// through a follower once the log was truncated (started by Add, it catches up from a
+// snapshot that must name it, and is promoted), a member removed (it stops), a split that
+// leaves the leader alone (the others elect one), and requests the cluster refuses.
 func TestClusterMembershipAndLinks(t *testing.T) {
-	c, err := New(Config{Seed: 2, HeartbeatInterval: 10 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond})
+	c, err := New(Config{Seed: 2, HeartbeatInterval: 10 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+		SnapshotCount: 20, SnapshotCatchupEntries: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,13 +183,22 @@ func TestClusterMembershipAndLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	for i := range 50 {
+		put(t, c, lead, fmt.Sprint("k", i%5), "v")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	added, _, err := c.Add(ctx, follower, []string{"http://m4:2380"}, true)
 	if err != nil || !added.IsLearner {
 		t.Fatalf("add a learner through %s: %+v %v", follower, added, err)
 	}
-	eventually(t, c, "the learner promoted once it caught up", func() bool {
+	// Nothing else is written meanwhile: the snapshot it catches up from is the one its
+	// conf change forced (an older one does not name it, and it would refuse it forever).
+	eventually(t, c, "the learner caught up", func() bool {
+		n4, l := c.Node("m4"), c.Node(lead)
+		return n4 != nil && n4.AppliedIndex() >= l.AppliedIndex()
+	})
+	eventually(t, c, "the learner promoted", func() bool {
 		_, err := c.Node(lead).MemberPromote(ctx, added.ID)
 		return err == nil
 	})

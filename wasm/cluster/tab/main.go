@@ -142,7 +142,9 @@ func start(_ js.Value, args []js.Value) any {
 	}
 	mu.Unlock()
 	var err error
-	c, err = cluster.New(cluster.Config{Size: req.Members, Seed: req.Seed, Clock: clk})
+	// Snapshots every 100 entries, 20 kept behind: a member added after a few hundred
+	// writes catches up from a snapshot, as one far behind does on a server.
+	c, err = cluster.New(cluster.Config{Size: req.Members, Seed: req.Seed, Clock: clk, SnapshotCount: 100, SnapshotCatchupEntries: 20})
 	if err != nil {
 		return fail(err.Error())
 	}
