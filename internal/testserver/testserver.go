@@ -92,7 +92,8 @@ type Member struct {
 // StartCluster runs an n-member cluster in-process (members m0…m(n-1) on free 127.0.0.1
 // ports, strict reconfiguration checks on) and returns once every member is ready; they are
 // stopped when the test ends. opts.Node overrides node settings as in Start (name, data dir,
-// URLs and the initial cluster are filled in); opts' other fields are not used.
+// URLs and the initial cluster are filled in), opts.CORS lets those pages in; opts' other
+// fields are not used.
 func StartCluster(t testing.TB, n int, opts Options) []*Member {
 	t.Helper()
 	addrs := freeAddrs(t, 2*n)
@@ -121,6 +122,7 @@ func StartCluster(t testing.TB, n int, opts Options) []*Member {
 				ListenClientURLs: []string{client},
 				ListenPeerURLs:   []string{peer},
 				Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+				CORS:             opts.CORS,
 			})
 			if err != nil {
 				errs[i] = fmt.Errorf("start %s: %w", cfg.Name, err)

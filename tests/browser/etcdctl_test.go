@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,14 +67,18 @@ func etcdctl(t *testing.T) string {
 // etcdctl, when set, is the line etcdctl runs instead, with stdin as its standard input: for
 // what etcdctl asks for and the console takes on its command line (user passwd's password).
 //
+// sorted compares the lines sorted: for what etcdctl prints in an order that is not the
+// same twice (endpoint health --cluster lists the members as they answer).
+//
 // Not compared, because the console deliberately differs: etcdctl's stdin (put's value, txn -i
 // and watch -i, which print their prompts; the console has no stdin and shows txn's prompts
 // as its own), etcdctl's password prompts (the console cannot ask: user add NAME and --user
 // NAME without a password fail at once), watch's exec (watch key -- cmd), -w protobuf (raw
 // bytes, not text), an unknown txn operator (value("a") == "1": clientv3.Compare panics, the
 // console says why), the connection flags' effects (--command-timeout and the like are
-// checked, then ignored; --endpoints is ignored), endpoint status and --cluster (the tab is
-// no cluster member), and the commands the console lacks (member, alarm...: it says so).
+// checked, then ignored), and the commands the console lacks (alarm...: it says so). Here,
+// the membership commands only up to the call (the tab is no cluster member): on a cluster,
+// with --endpoints and --cluster, in TestConsoleLikeEtcdctlCluster.
 type step struct {
 	line      string
 	input     []string
@@ -84,6 +89,7 @@ type step struct {
 	head      int
 	watch     bool
 	until     string
+	sorted    bool
 }
 
 const (
@@ -355,6 +361,42 @@ var script = []step{
 	{line: "endpoint health -w json"},
 	{line: "endpoint health -w fields"},
 
+	// member and move-leader: what etcdctl checks before its call, or clientv3 before the
+	// request (peer URLs); their help.
+	{line: "member", usage: true},
+	{line: "member foo", usage: true},
+	{line: "member add --help", usage: true},
+	{line: "help member list", usage: true},
+	{line: "member promote -h", usage: true},
+	{line: "member update --help", usage: true},
+	{line: "move-leader --help", usage: true},
+	{line: "member add"},
+	{line: "member add a b http://x HTTPS://y"},
+	{line: "member add http://a"},
+	{line: "member add a --peer-urls=127.0.0.1:2380"},
+	{line: "member add a --peer-urls=foo,http://a:1"},
+	{line: "member add a --peer-urls=http://a"},
+	{line: "member add a --peer-urls=http://a:1/p"},
+	{line: "member add a --peer-urls=http://a:x"},
+	{line: "member add a --peer-urls=:80"},
+	{line: "member add a --peer-urls=unix:sock,localhost:2380"},
+	{line: "member add a --peer-urls=foo -w yaml"},
+	{line: "member remove"},
+	{line: "member remove zz"},
+	{line: "member remove 1 2"},
+	{line: "member remove 1ffffffffffffffff"},
+	{line: "member update 1"},
+	{line: "member update zz --peer-urls=http://a:1"},
+	{line: "member update 1 --peer-urls=http://a"},
+	{line: "member promote"},
+	{line: "member promote -- -1"},
+	{line: "member list --consistency=x -w yaml"},
+	{line: "member list -w yaml"},
+	{line: "move-leader"},
+	{line: "move-leader zz"},
+	{line: "move-leader 1 2"},
+	{line: "move-leader 1 -w yaml"},
+
 	// auth: users, roles and permissions, set up without credentials (auth is off); then, auth
 	// on, commands without a user and as users (--user); auth off at the end, so that any
 	// step after these runs as before.
@@ -597,31 +639,74 @@ func shellWords(line string) []string {
 	return out
 }
 
-// runEtcdctl runs the script through the real etcdctl against endpoint; it returns what each
-// step printed, stdout and stderr in order, without the JSON log lines of etcdctl's client.
-// It may run on a goroutine of its own (beside the console's run), so it reports with
-// t.Errorf, never t.Fatal.
 // fastLogins: bcrypt's cheapest cost for the members the script logs in to (the tab uses it
 // too); a login at the default cost takes seconds under -race on a loaded machine.
 var fastLogins = node.Config{BcryptCost: 4}
 
-func runEtcdctl(t *testing.T, bin, endpoint string) []string {
+// scriptVars is what a run's $NAMEs stand for: given beforehand (a cluster's member IDs and
+// addresses), or learned from what a step printed (see learnable).
+type scriptVars struct {
+	values map[string]string
+	// learned: each value a learnable $NAME took, in order.
+	learned map[string][]string
+}
+
+// learnable: the $NAMEs a step's output sets, $LEASE (the lease it granted) and $NEW (the
+// member it added).
+var learnable = map[string]*regexp.Regexp{
+	"LEASE": leaseID,
+	"NEW":   regexp.MustCompile(`Member +([0-9a-f]+) added`),
+}
+
+// newVars: the given values, and $LEASE empty until a lease is granted.
+func newVars(given map[string]string) *scriptVars {
+	v := &scriptVars{values: map[string]string{"LEASE": ""}, learned: map[string][]string{}}
+	for k, x := range given {
+		v.values[k] = x
+	}
+	return v
+}
+
+func (v *scriptVars) expand(line string) string {
+	for k, x := range v.values {
+		line = strings.ReplaceAll(line, "$"+k, x)
+	}
+	return line
+}
+
+func (v *scriptVars) learn(printed string) {
+	for k, re := range learnable {
+		if m := re.FindStringSubmatch(printed); m != nil {
+			v.values[k] = m[1]
+			v.learned[k] = append(v.learned[k], m[1])
+		}
+	}
+}
+
+// runEtcdctl runs the script through the real etcdctl against endpoint (unless a step says
+// --endpoints); it returns what each step printed, stdout and stderr in order, without the
+// JSON log lines of etcdctl's client. It may run on a goroutine of its own (beside the
+// console's run), so it reports with t.Errorf, never t.Fatal.
+func runEtcdctl(t *testing.T, bin, endpoint string, script []step, vars *scriptVars) []string {
 	var out []string
-	lease := ""
 	for _, s := range script {
 		line := s.line
 		if s.etcdctl != "" {
 			line = s.etcdctl
 		}
 		// Generous timeouts first (a step's own flags come later and win): a loaded machine
-		// must not turn etcdctl's 2 s dial (a login included) or 5 s call into an error.
-		args := append([]string{"--endpoints", endpoint, "--dial-timeout=15s", "--command-timeout=15s"},
-			shellWords(strings.ReplaceAll(line, "$LEASE", lease))...)
+		// must not turn etcdctl's 2 s dial (a login included) or 5 s call into an error. A
+		// step's own --endpoints would add to one given here.
+		args := []string{"--dial-timeout=15s", "--command-timeout=15s"}
+		if !strings.Contains(line, "--endpoints") {
+			args = append([]string{"--endpoints", endpoint}, args...)
+		}
+		args = append(args, shellWords(vars.expand(line))...)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, bin, args...)
 		switch {
 		case s.input != nil:
-			cmd.Stdin = strings.NewReader(strings.ReplaceAll(strings.Join(s.input, "\n"), "$LEASE", lease) + "\n")
+			cmd.Stdin = strings.NewReader(vars.expand(strings.Join(s.input, "\n")) + "\n")
 		case s.etcdctl != "":
 			cmd.Stdin = strings.NewReader(s.stdin + "\n")
 		}
@@ -650,9 +735,7 @@ func runEtcdctl(t *testing.T, bin, endpoint string) []string {
 		}
 		cancel()
 		text := withoutLogs(both.String())
-		if m := leaseID.FindStringSubmatch(text); m != nil {
-			lease = m[1]
-		}
+		vars.learn(text)
 		out = append(out, text)
 	}
 	return out
@@ -716,13 +799,12 @@ func (b *syncBuffer) String() string {
 // runConsole types the script into the playground's console, txn bodies line by line at
 // its prompts as at etcdctl's interactive ones; a watch is stopped with Ctrl+C. On a server
 // the page asks before a compaction (etcdctl does not): it is told yes.
-func runConsole(t *testing.T, ctx context.Context) []string {
+func runConsole(t *testing.T, ctx context.Context, script []step, vars *scriptVars) []string {
 	var out []string
-	lease := ""
 	for _, s := range script {
-		text, _ := answered(t, ctx, strings.ReplaceAll(s.line, "$LEASE", lease), "yes")
+		text, _ := answered(t, ctx, vars.expand(s.line), "yes")
 		for _, l := range s.input {
-			text += printed(t, ctx, strings.ReplaceAll(l, "$LEASE", lease))
+			text += printed(t, ctx, vars.expand(l))
 		}
 		if s.watch {
 			if s.until == "" {
@@ -736,9 +818,7 @@ func runConsole(t *testing.T, ctx context.Context) []string {
 			}
 			waitFor(t, ctx, `!playground.shell.busy`, "Ctrl+C did not stop the watch: "+s.line)
 		}
-		if m := leaseID.FindStringSubmatch(text); m != nil {
-			lease = m[1]
-		}
+		vars.learn(text)
 		out = append(out, text)
 	}
 	return out
@@ -758,10 +838,12 @@ func printedSinceMark(t *testing.T, ctx context.Context) string {
 	return out
 }
 
-func compareWithEtcdctl(t *testing.T, want, got []string, tab bool) {
+// compareWithEtcdctl compares what each step of script printed, each side normalized by its
+// own function.
+func compareWithEtcdctl(t *testing.T, script []step, want, got []string, normWant, normGot func(string) string) {
 	t.Helper()
 	for i, s := range script {
-		w, g := normalize(want[i], tab), normalize(got[i], tab)
+		w, g := normWant(want[i]), normGot(got[i])
 		if s.errorOnly {
 			w, g = errorLines(w), errorLines(g)
 		}
@@ -771,10 +853,19 @@ func compareWithEtcdctl(t *testing.T, want, got []string, tab bool) {
 		if s.head > 0 {
 			w, g = firstLines(w, s.head), firstLines(g, s.head)
 		}
+		if s.sorted {
+			w, g = sortedLines(w), sortedLines(g)
+		}
 		if w != g {
 			t.Errorf("%s %s\netcdctl printed:\n%s\nthe console printed:\n%s", s.line, strings.Join(s.input, " ⏎ "), w, g)
 		}
 	}
+}
+
+func sortedLines(s string) string {
+	l := strings.Split(s, "\n")
+	slices.Sort(l)
+	return strings.Join(l, "\n")
 }
 
 func beforeGlobalOptions(s string) string {
@@ -811,18 +902,19 @@ func TestConsoleLikeEtcdctl(t *testing.T) {
 	bin := etcdctl(t)
 	var want []string
 	etcdctlDone := make(chan struct{})
-	go func() { defer close(etcdctlDone); want = runEtcdctl(t, bin, ref) }()
+	go func() { defer close(etcdctlDone); want = runEtcdctl(t, bin, ref, script, newVars(nil)) }()
 	t.Cleanup(func() { <-etcdctlDone }) // it reports through t: the test must outlive it
 	tabCtx, _ := playground(t)
 	serverCtx, page := playgroundInTab(t, tabCtx)
 	compare := func(t *testing.T, got []string, tab bool) {
 		<-etcdctlDone
-		compareWithEtcdctl(t, want, got, tab)
+		norm := func(s string) string { return normalize(s, tab) }
+		compareWithEtcdctl(t, script, want, got, norm, norm)
 	}
 	t.Run("modes", func(t *testing.T) {
 		t.Run("tab", func(t *testing.T) {
 			t.Parallel()
-			compare(t, runConsole(t, tabCtx), true)
+			compare(t, runConsole(t, tabCtx, script, newVars(nil)), true)
 		})
 		t.Run("server", func(t *testing.T) {
 			t.Parallel()
@@ -831,7 +923,7 @@ func TestConsoleLikeEtcdctl(t *testing.T) {
 			fill(t, serverCtx, `[aria-label="server address"]`, "http://"+other)
 			click(t, serverCtx, "#connect-button")
 			waitFor(t, serverCtx, `document.querySelector("#status").textContent.startsWith("http://")`, "did not connect")
-			compare(t, runConsole(t, serverCtx), false)
+			compare(t, runConsole(t, serverCtx, script, newVars(nil)), false)
 		})
 	})
 }

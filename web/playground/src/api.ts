@@ -13,7 +13,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { PermissionSchema } from "../../client/src/gen/etcd/api/authpb/auth_pb.js";
 import {
-  Auth, KV, Lease, Maintenance, Watch,
+  Auth, Cluster, KV, Lease, Maintenance, Watch,
   RangeRequestSchema, RangeResponseSchema, PutRequestSchema, PutResponseSchema,
   DeleteRangeRequestSchema, DeleteRangeResponseSchema, TxnRequestSchema, TxnResponseSchema,
   CompactionResponseSchema, StatusResponseSchema, LeaseGrantResponseSchema, LeaseRevokeResponseSchema,
@@ -33,6 +33,8 @@ import {
   type AuthUserGrantRoleResponse, type AuthUserRevokeRoleResponse, type AuthRoleAddResponse, type AuthRoleGetResponse,
   type AuthRoleListResponse, type AuthRoleDeleteResponse, type AuthRoleGrantPermissionResponse,
   type AuthRoleRevokePermissionResponse,
+  type MemberListResponse, type MemberAddResponse, type MemberRemoveResponse, type MemberUpdateResponse,
+  type MemberPromoteResponse, type MoveLeaderResponse,
 } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import { call, MetaStoreError } from "../../client/src/client.js";
 import { BidiStream } from "../../client/src/grpcws.js";
@@ -98,6 +100,22 @@ export interface Api {
   roleDelete(name: string): Promise<AuthRoleDeleteResponse>;
   roleGrantPermission(name: string, perm: Init<typeof PermissionSchema>): Promise<AuthRoleGrantPermissionResponse>;
   roleRevokePermission(name: string, key: Uint8Array, rangeEnd: Uint8Array): Promise<AuthRoleRevokePermissionResponse>;
+  // etcd's Cluster service, and Maintenance.MoveLeader.
+  /** linearizable (the default, as clientv3's): the member first catches up with the leader. */
+  memberList(linearizable?: boolean): Promise<MemberListResponse>;
+  memberAdd(peerURLs: string[], isLearner: boolean): Promise<MemberAddResponse>;
+  memberRemove(id: bigint): Promise<MemberRemoveResponse>;
+  memberUpdate(id: bigint, peerURLs: string[]): Promise<MemberUpdateResponse>;
+  /** A learner becomes a voter, once it has caught up with the leader. */
+  memberPromote(id: bigint): Promise<MemberPromoteResponse>;
+  /** Hands the leadership to targetID; only the leader can (etcdctl finds it by Status). */
+  moveLeader(targetID: bigint): Promise<MoveLeaderResponse>;
+  /**
+   * The same client (the same credentials) talking to another endpoint of the same cluster,
+   * as etcdctl's --endpoints and --cluster need; at(endpoint) is this Api itself. Throws a
+   * MetaStoreError if there is no such endpoint.
+   */
+  at(endpoint: string): Api;
   /**
    * The store as a client sees it, as clientv3 makes one: logged in as creds.user (the
    * password is checked now: a wrong one fails here), or, without a user or a password, or
@@ -146,6 +164,13 @@ export async function startTab(base = "."): Promise<Api> {
   await api.status();
   return api;
 }
+
+/**
+ * What the tab's store answers to membership calls: it runs no Raft. (The Cluster tab's
+ * members, in a worker of their own, are another Api.)
+ */
+const NOT_A_MEMBER = "the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab";
+const notAMember = (): Promise<never> => Promise.reject(new MetaStoreError(12, NOT_A_MEMBER));
 
 const b64 = (b: Uint8Array): string => {
   let s = "";
@@ -222,6 +247,18 @@ export class TabApi implements Api {
     this.rpc("auth.role.grant", AuthRoleGrantPermissionRequestSchema, { name, perm }, AuthRoleGrantPermissionResponseSchema);
   roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
     this.plain("auth.role.revoke", { role: name, key: b64(key), range_end: b64(rangeEnd) }, AuthRoleRevokePermissionResponseSchema);
+
+  memberList = (): Promise<MemberListResponse> => notAMember();
+  memberAdd = (): Promise<MemberAddResponse> => notAMember();
+  memberRemove = (): Promise<MemberRemoveResponse> => notAMember();
+  memberUpdate = (): Promise<MemberUpdateResponse> => notAMember();
+  memberPromote = (): Promise<MemberPromoteResponse> => notAMember();
+  moveLeader = (): Promise<MoveLeaderResponse> => notAMember();
+
+  at(endpoint: string): Api {
+    if (endpoint === this.endpoint) return this;
+    throw new MetaStoreError(14, `this tab has no endpoint ${JSON.stringify(endpoint)}: ${NOT_A_MEMBER}`);
+  }
 
   async client(creds?: Credentials): Promise<Api> {
     const anonymous = new TabApi(this.bridge, this.prefix, "");
@@ -399,6 +436,7 @@ class ServerApi implements Api {
   private readonly leases: Client<typeof Lease>;
   private readonly maint: Client<typeof Maintenance>;
   private readonly auth: Client<typeof Auth>;
+  private readonly cluster: Client<typeof Cluster>;
   /** The latest login's token ("" while auth is off), for a client made with credentials. */
   private session?: Promise<string>;
 
@@ -414,6 +452,7 @@ class ServerApi implements Api {
     this.leases = createClient(Lease, transport);
     this.maint = createClient(Maintenance, transport);
     this.auth = createClient(Auth, transport);
+    this.cluster = createClient(Cluster, transport);
   }
 
   /** Logs in afresh (while auth is off: no token, the credentials kept for when it is on). */
@@ -477,6 +516,21 @@ class ServerApi implements Api {
     this.rpc((headers) => this.auth.roleGrantPermission({ name, perm }, { headers }));
   roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
     this.rpc((headers) => this.auth.roleRevokePermission({ role: name, key, rangeEnd }, { headers }));
+
+  memberList = (linearizable = true) => this.rpc((headers) => this.cluster.memberList({ linearizable }, { headers }));
+  memberAdd = (peerURLs: string[], isLearner: boolean) =>
+    this.rpc((headers) => this.cluster.memberAdd({ peerURLs, isLearner }, { headers }));
+  memberRemove = (id: bigint) => this.rpc((headers) => this.cluster.memberRemove({ ID: id }, { headers }));
+  memberUpdate = (id: bigint, peerURLs: string[]) =>
+    this.rpc((headers) => this.cluster.memberUpdate({ ID: id, peerURLs }, { headers }));
+  memberPromote = (id: bigint) => this.rpc((headers) => this.cluster.memberPromote({ ID: id }, { headers }));
+  moveLeader = (targetID: bigint) => this.rpc((headers) => this.maint.moveLeader({ targetID }, { headers }));
+
+  /** Another member's client URL (or host:port), with these credentials (logged in there at its first call). */
+  at(endpoint: string): Api {
+    const url = serverUrl(endpoint);
+    return url === this.endpoint ? this : new ServerApi(url, this.creds);
+  }
 
   async client(creds?: Credentials): Promise<Api> {
     // clientv3 logs in only with both.

@@ -6,7 +6,11 @@
 // Run: cd web && npm run test:shell   (needs web/dist/metastore.wasm: make web)
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { TabApi, type Api } from "../src/api.js";
+import { create } from "@bufbuild/protobuf";
+import {
+  MemberListResponseSchema, MoveLeaderResponseSchema, RangeResponseSchema, StatusResponseSchema,
+} from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
+import { MetaStoreError, TabApi, type Api } from "../src/api.js";
 import { examples } from "../src/panels/examples.js";
 import { Recorder, sleep, startCore } from "./harness.js";
 
@@ -243,7 +247,7 @@ lease 0000000000001234 expired or revoked.`,
       `etcdctl put "a b" 'c  d'`, "ETCDCTL_API=3 etcdctl get 'a b'", "$ etcdctl --write-out json del 'a b'",
       "put -- k -v", "get k --print-value-only", "g k", "put k2 v -w=json", "-w json get k",
       "foo", "l", "put a b --bogus", "get a -x", "get a --limit", "get a -w", "get a --prefix=maybe",
-      "member list",
+      "alarm list",
     ],
     want: `$ etcdctl put "a b" 'c  d'
 OK
@@ -285,8 +289,65 @@ $ get a -w
 ! Error: flag needs an argument: 'w' in -w
 $ get a --prefix=maybe
 ! Error: invalid argument "maybe" for "--prefix" flag: strconv.ParseBool: parsing "maybe": invalid syntax
-$ member list
-! Error: "etcdctl member" is not available in this console (see 'help')`,
+$ alarm list
+! Error: "etcdctl alarm" is not available in this console (see 'help')`,
+  },
+  {
+    name: "membership in the tab: its store is no cluster member; --endpoints names only it",
+    steps: [
+      "member list", "member add m2 --peer-urls=http://127.0.0.1:2380 --learner", "member remove 1", "move-leader 1",
+      "endpoint status --cluster", "endpoint health --cluster -w json",
+      "put a 1 --endpoints=http://127.0.0.1:2379", "get a --endpoints='this tab' --print-value-only",
+      "endpoint status --endpoints='this tab',other -w json", "get a --endpoints=", "endpoint status --endpoints= -w json",
+      // What etcdctl's client checks before it asks: the tab answers the same.
+      "member add m2 --peer-urls=127.0.0.1:2380", "member add m2 --peer-urls=foo,http://a:1",
+      "member add m2 --peer-urls=http://a", "member add m2 --peer-urls=http://a:1/p", "member add m2 --peer-urls=http://a:x",
+      "member update 1 --peer-urls=:80", "member remove 1ffffffffffffffff", "member promote x", "move-leader -- -1",
+      "member list --consistency=s -w yaml", "member list --consistency=x -w yaml",
+    ],
+    want: `$ member list
+! Error: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ member add m2 --peer-urls=http://127.0.0.1:2380 --learner
+! Error: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ member remove 1
+! Error: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ move-leader 1
+! Error: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ endpoint status --cluster
+! Error: failed to fetch endpoints from etcd cluster member list: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ endpoint health --cluster -w json
+! Error: failed to fetch endpoints from etcd cluster member list: the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ put a 1 --endpoints=http://127.0.0.1:2379
+! Error: this tab has no endpoint "http://127.0.0.1:2379": the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ get a --endpoints='this tab' --print-value-only
+$ endpoint status --endpoints='this tab',other -w json
+! Error: this tab has no endpoint "other": the store in this tab is a single store, not a cluster member: the Cluster tab runs a Raft cluster in the tab
+$ get a --endpoints=
+! Error: etcdclient: no available endpoints
+$ endpoint status --endpoints= -w json
+null
+$ member add m2 --peer-urls=127.0.0.1:2380
+! Error: parse "127.0.0.1:2380": first path segment in URL cannot contain colon
+$ member add m2 --peer-urls=foo,http://a:1
+! Error: URL scheme must be http, https, unix, or unixs: foo
+$ member add m2 --peer-urls=http://a
+! Error: URL address does not have the form "host:port": http://a
+$ member add m2 --peer-urls=http://a:1/p
+! Error: URL must not contain a path: http://a:1/p
+$ member add m2 --peer-urls=http://a:x
+! Error: parse "http://a:x": invalid port ":x" after host
+$ member update 1 --peer-urls=:80
+! Error: parse ":80": missing protocol scheme
+$ member remove 1ffffffffffffffff
+! Error: bad member ID arg (strconv.ParseUint: parsing "1ffffffffffffffff": value out of range), expecting ID in Hex
+$ member promote x
+! Error: bad member ID arg (strconv.ParseUint: parsing "x": invalid syntax), expecting ID in Hex
+$ move-leader -- -1
+! Error: strconv.ParseUint: parsing "-1": invalid syntax
+$ member list --consistency=s -w yaml
+! Error: unsupported output format
+$ member list --consistency=x -w yaml
+! Error: unknown consistency flag "l"`,
   },
   {
     name: "txn, interactively",
@@ -1428,6 +1489,10 @@ test("Tab completes a command's name and its flags; where several fit, what they
   assert.deepEqual(tab("A=1 pu"), { line: "A=1 put ", options: [] });
   assert.deepEqual(tab("help use"), { line: "help user ", options: [] });
   assert.deepEqual(tab("user add --no"), { line: "user add --no-password ", options: [] });
+  assert.deepEqual(tab("m"), { line: "m", options: ["member", "move-leader"] }); // "make-mirror" is not in this console
+  assert.deepEqual(tab("member "), { line: "member ", options: ["add", "list", "promote", "remove", "update"] });
+  assert.deepEqual(tab("member add x --pe"), { line: "member add x --peer-urls=", options: [] });
+  assert.deepEqual(tab("member list --end"), { line: "member list --endpoints=", options: [] });
   // Arguments, values and unknown words: nothing to offer.
   assert.deepEqual(tab("put k v"), { line: "put k v", options: [] });
   assert.deepEqual(tab("lease foo g"), { line: "lease foo g", options: [] });
@@ -1436,4 +1501,87 @@ test("Tab completes a command's name and its flags; where several fit, what they
   await r.shell.run("txn -i");
   assert.deepEqual(tab("pu"), { line: "pu", options: [] }); // a txn's line is no command
   r.shell.interrupt();
+});
+
+/**
+ * Three members in memory, each behind the Api its client URL gives (as a server's members, or
+ * the Cluster tab's, are): enough of one for the console's membership commands. m1 leads
+ * until it hands the leadership over. What they do not fake is the tab's store's.
+ */
+function memoryCluster(): Api {
+  const ids = [1n, 2n, 3n];
+  let leader = 1n;
+  let term = 2n;
+  const url = (id: bigint) => `http://m${id}:2379`;
+  const header = (id: bigint) => ({ clusterId: 0xc1n, memberId: id, raftTerm: term });
+  const members = new Map<string, Api>();
+  for (const id of ids) {
+    const fake: Partial<Api> = {
+      mode: "server",
+      endpoint: url(id),
+      client: async () => self,
+      at: (ep) => {
+        const m = members.get(ep);
+        if (!m) throw new MetaStoreError(14, `no member at ${ep}`);
+        return m;
+      },
+      status: async () => create(StatusResponseSchema, {
+        header: header(id), version: "3.6.16", storageVersion: "3.6.0", dbSize: 20480n, dbSizeInUse: 16384n,
+        dbSizeQuota: 2147483648n, leader, raftTerm: term, raftIndex: 9n, raftAppliedIndex: 9n,
+      }),
+      range: async () => create(RangeResponseSchema, { header: header(id) }),
+      memberList: async () => create(MemberListResponseSchema, {
+        header: header(id),
+        members: ids.map((m) => ({ ID: m, name: `m${m}`, peerURLs: [`http://m${m}:2380`], clientURLs: [url(m)] })),
+      }),
+      moveLeader: async (target) => {
+        if (leader !== id) throw new MetaStoreError(9, "etcdserver: not leader");
+        if (!ids.includes(target)) throw new MetaStoreError(9, "etcdserver: bad leader transferee");
+        leader = target;
+        term++;
+        return create(MoveLeaderResponseSchema, {});
+      },
+    };
+    const self: Api = new Proxy(api, { get: (t, k, r) => (k in fake ? fake[k as keyof Api] : Reflect.get(t, k, r)) });
+    members.set(url(id), self);
+  }
+  return members.get(url(1n))!;
+}
+
+test("membership through the Api alone: --endpoints picks members, move-leader finds the leader, --cluster lists them", async () => {
+  const r = new Recorder(memoryCluster());
+  const run = async (line: string) => (await r.shell.run(line), r.take());
+  assert.equal(await run("member list"), [
+    "1, started, m1, http://m1:2380, http://m1:2379, false",
+    "2, started, m2, http://m2:2380, http://m2:2379, false",
+    "3, started, m3, http://m3:2380, http://m3:2379, false"].join("\n"));
+  // Through another member (its header says which), and as etcdctl writes it by hand with --hex.
+  assert.equal(await run("member list -w json --hex --endpoints=http://m2:2379"),
+    '{"header":{"cluster_id":"c1","member_id":"2","raft_term":2},"members":[' +
+    '{"ID":"1","name":"m1","peerURLs":["http://m1:2380"],"clientURLs":["http://m1:2379"]},' +
+    '{"ID":"2","name":"m2","peerURLs":["http://m2:2380"],"clientURLs":["http://m2:2379"]},' +
+    '{"ID":"3","name":"m3","peerURLs":["http://m3:2380"],"clientURLs":["http://m3:2379"]}]}');
+  assert.equal(await run("move-leader 3 --endpoints=http://m2:2379,http://m3:2379"),
+    "! Error: no leader endpoint given at [http://m2:2379 http://m3:2379]");
+  // A second --endpoints adds to the first, as pflag's string slices do.
+  assert.equal(await run("move-leader 3 --endpoints=http://m2:2379 --endpoints ' http://m1:2379'"), "Leadership transferred from 1 to 3");
+  assert.equal(await run("move-leader 2 -w fields"), "! Error: no leader endpoint given at [http://m1:2379]");
+  // Every member's client URL, from the member list, in its order; m3 leads now.
+  assert.equal(await run("endpoint status --cluster -w table"), [
+    "+----------------+----+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------+--------------------------+-------------------+",
+    "|    ENDPOINT    | ID | VERSION | STORAGE VERSION | DB SIZE | IN USE | PERCENTAGE NOT IN USE | QUOTA  | IS LEADER | IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX | ERRORS | DOWNGRADE TARGET VERSION | DOWNGRADE ENABLED |",
+    "+----------------+----+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------+--------------------------+-------------------+",
+    "| http://m1:2379 |  1 |  3.6.16 |           3.6.0 |   20 kB |  16 kB |                   20% | 2.1 GB |     false |      false |         3 |          9 |                  9 |        |                          |             false |",
+    "| http://m2:2379 |  2 |  3.6.16 |           3.6.0 |   20 kB |  16 kB |                   20% | 2.1 GB |     false |      false |         3 |          9 |                  9 |        |                          |             false |",
+    "| http://m3:2379 |  3 |  3.6.16 |           3.6.0 |   20 kB |  16 kB |                   20% | 2.1 GB |      true |      false |         3 |          9 |                  9 |        |                          |             false |",
+    "+----------------+----+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------+--------------------------+-------------------+",
+  ].join("\n"));
+  // A member the client cannot reach stops status there, before it prints (etcdctl's mustClient).
+  assert.equal(await run("endpoint status --endpoints=http://m1:2379,http://m9:2379"), "! Error: no member at http://m9:2379");
+  assert.match(await run("endpoint health --cluster"),
+    /^(http:\/\/m[123]:2379 is healthy: successfully committed proposal: took = \S+\n?){3}$/);
+  const health = await run("endpoint health --endpoints=http://m9:2379,http://m2:2379 -w json");
+  assert.match(health, /\{"endpoint":"http:\/\/m9:2379","health":false,"took":"","error":"no member at http:\/\/m9:2379"\}/);
+  assert.match(health, /\{"endpoint":"http:\/\/m2:2379","health":true,"took":"[^"]+"\}/);
+  assert.match(health, /\n! Error: unhealthy cluster$/);
 });

@@ -85,9 +85,12 @@ export function tokenize(line: string, vars: Vars = new Map()): string[] {
   return words;
 }
 
-/** "duration": a string that must parse as Go's time.Duration (pflag's DurationVar). */
-export type FlagType = "bool" | "string" | "int64" | "duration";
-export type FlagValue = boolean | string | bigint;
+/**
+ * "duration": a string that must parse as Go's time.Duration (pflag's DurationVar).
+ * "strings": pflag's StringSlice: comma-separated values; given again, the flag adds to them.
+ */
+export type FlagType = "bool" | "string" | "int64" | "duration" | "strings";
+export type FlagValue = boolean | string | bigint | string[];
 
 export interface FlagSpec {
   name: string;
@@ -119,7 +122,11 @@ export function parseFlags(argv: string[], specs: FlagSpec[]): Parsed {
   const set = (s: FlagSpec, v: string) => {
     try {
       if (s.type === "duration") parseDuration(v);
-      values[s.name] = s.type === "bool" ? parseBool(v) : s.type === "int64" ? parseInt64(v, 0) : v;
+      if (s.type === "strings") {
+        // pflag reads the value as a CSV record (quotes are not handled here); "" is no value.
+        const more = v === "" ? [] : v.split(",");
+        values[s.name] = changed.has(s.name) ? [...(values[s.name] as string[]), ...more] : more;
+      } else values[s.name] = s.type === "bool" ? parseBool(v) : s.type === "int64" ? parseInt64(v, 0) : v;
     } catch (e) {
       const desc = s.short ? `-${s.short}, --${s.name}` : `--${s.name}`;
       throw new GoError(`invalid argument ${goQuote(v)} for ${goQuote(desc)} flag: ${(e as Error).message}`);

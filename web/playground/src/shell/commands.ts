@@ -8,6 +8,7 @@ import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, prefixEnd, put
 import { FORMATS, Printer, type EpHealth, type EpStatus, type Format, type Sink } from "./print.js";
 import { TxnReader } from "./txn.js";
 import { auth, role, user } from "./auth.js";
+import { member, moveLeader } from "./member.js";
 
 export const VERSION = "3.6.16";
 export const API_VERSION = "3.6";
@@ -47,9 +48,17 @@ export interface Call {
   /**
    * etcdctl's mustClientFromCmd: checks the credentials (--user) and --write-out, then gives
    * the client, logged in if --user (or else the Env's credentials) says so (a failed login
-   * rejects, as clientv3.New fails).
+   * rejects, as clientv3.New fails). With several endpoints it talks to the first (etcdctl's
+   * client balances over them all).
    */
   client(): Promise<Api>;
+  /**
+   * etcdctl's endpoints: --endpoints as given (each trimmed), or without it the console's
+   * current endpoint (etcdctl's default, 127.0.0.1:2379, would mean nothing in a page).
+   */
+  endpoints(): string[];
+  /** client(), at one endpoint: one of endpoints(), or a member's client URL (--cluster). */
+  clientAt(endpoint: string): Promise<Api>;
   /** The printer for --write-out/--hex (after client()). */
   printer(): Printer;
 }
@@ -74,13 +83,13 @@ const int = (name: string, usage: string): FlagSpec => ({ name, type: "int64", d
 const dur = (name: string, def: string, usage: string): FlagSpec => ({ name, type: "duration", def, usage });
 
 /**
- * etcdctl's global flags: -w, --hex, --user and --password act; the connection ones are
- * accepted (and their values checked as etcdctl checks them) but ignored.
+ * etcdctl's global flags: -w, --hex, --endpoints, --user and --password act; the connection
+ * ones are accepted (and their values checked as etcdctl checks them) but ignored.
  */
 export const GLOBAL_FLAGS: FlagSpec[] = [
   str("write-out", "simple", "set the output format (fields, json, protobuf, simple, table)", "w"),
   bool("hex", "print byte strings as hex encoded strings"),
-  str("endpoints", "", "(ignored here: the console talks to the playground's current endpoint)"),
+  { name: "endpoints", type: "strings", def: [], usage: "gRPC endpoints (without it: the playground's current endpoint)" },
   bool("debug", "(ignored here)"),
   dur("dial-timeout", "2s", "(ignored here)"),
   dur("command-timeout", "5s", "(ignored here)"),
@@ -440,16 +449,19 @@ const endpoint: Command = {
     {
       name: "health", use: "health", short: "Checks the healthiness of endpoints specified in `--endpoints` flag",
       async run(c) {
-        // The flags are checked first; a client that cannot log in is an unhealthy endpoint.
         const p = c.printer();
-        const h: EpHealth = { ep: c.env.api.endpoint, health: false, took: "", error: "" };
-        let api: Api | undefined;
-        try {
-          api = await c.client();
-        } catch (e) {
-          h.error = msg(e);
-        }
-        if (api) {
+        const list: EpHealth[] = [];
+        // Each endpoint at once; listed as they answer, as etcdctl's are. A client that
+        // cannot log in there is an unhealthy endpoint.
+        await Promise.all((await endpointsOf(c)).map(async (ep) => {
+          let api: Api;
+          try {
+            api = await c.clientAt(ep);
+          } catch (e) {
+            list.push({ ep, health: false, took: "", error: msg(e) });
+            return;
+          }
+          const h: EpHealth = { ep, health: false, took: "", error: "" };
           const start = performance.now();
           try {
             await api.range({ key: utf8("health") });
@@ -460,9 +472,10 @@ const endpoint: Command = {
             else h.error = msg(e);
           }
           h.took = goDuration(performance.now() - start);
-        }
-        p.endpointHealth([h]);
-        if (h.error) throw new GoError("unhealthy cluster");
+          list.push(h);
+        }));
+        p.endpointHealth(list);
+        if (list.some((h) => h.error)) throw new GoError("unhealthy cluster");
       },
     },
     {
@@ -470,19 +483,36 @@ const endpoint: Command = {
       long: `When --write-out is set to simple, this command prints out comma-separated status lists for each endpoint.
 The items in the lists are endpoint, ID, version, db size, is leader, is learner, raft term, raft index, raft applied index, errors.`,
       async run(c) {
-        const api = await c.client();
         const p = c.printer();
         const list: EpStatus[] = [];
-        try {
-          list.push({ ep: api.endpoint, resp: await api.status() });
-        } catch (e) {
-          c.env.out.err(`Failed to get the status of endpoint ${api.endpoint} (${msg(e)})`);
+        for (const ep of await endpointsOf(c)) {
+          const api = await c.clientAt(ep);
+          try {
+            list.push({ ep, resp: await api.status() });
+          } catch (e) {
+            // etcdctl goes on with the next endpoint, then exits 1 without another word.
+            c.env.out.err(`Failed to get the status of endpoint ${ep} (${msg(e)})`);
+          }
         }
         p.endpointStatus(list);
       },
     },
   ],
 };
+
+/**
+ * etcdctl's endpointsFromCluster: the endpoints, or with --cluster every member's client
+ * URLs, from a member list through them.
+ */
+async function endpointsOf(c: Call): Promise<string[]> {
+  if (!c.flags.cluster) return c.endpoints();
+  const api = await c.client();
+  try {
+    return (await api.memberList()).members.flatMap((m) => m.clientURLs);
+  } catch (e) {
+    throw new GoError(`failed to fetch endpoints from etcd cluster member list: ${msg(e)}`);
+  }
+}
 
 const version: Command = {
   name: "version", use: "version", short: "Prints the version of etcdctl",
@@ -512,8 +542,8 @@ export const COMMANDS: Command[] = [
   lease,
   missing("lock", "Acquires a named lock"),
   missing("make-mirror", "Makes a mirror at the destination etcd cluster"),
-  missing("member", "Membership related commands"),
-  missing("move-leader", "Transfers leadership to another etcd cluster member."),
+  member,
+  moveLeader,
   put,
   role,
   missing("snapshot", "Manages etcd node snapshots"),

@@ -2,7 +2,7 @@
 // (etcdctl turns on prefix matching), flags anywhere, "unknown command" with suggestions,
 // help for -h/--help, for "help <command>" and for commands that only group others.
 import { HELP_FLAG, parseFlags, type FlagSpec } from "./args.js";
-import type { Credentials } from "../api.js";
+import type { Api, Credentials } from "../api.js";
 import { GLOBAL_FLAGS, ROOT, isFormat, type Call, type Command, type Env } from "./commands.js";
 import { GoError, goQuote } from "./gofmt.js";
 import { commandHelp, rootHelp } from "./help.js";
@@ -162,12 +162,22 @@ export async function dispatch(words: string[], env: Env): Promise<void> {
     printer ??= new Printer(env.out, format, p.values.hex as boolean);
     return creds;
   };
+  const endpoints = (): string[] =>
+    p.changed.has("endpoints") ? (p.values.endpoints as string[]).map((e) => e.trim()) : [env.api.endpoint];
+  // clientv3.New: an endpoint is needed; one of another member keeps the credentials.
+  const clientAt = async (ep: string | undefined): Promise<Api> => {
+    const creds = config() ?? env.credentials;
+    if (ep === undefined) throw new GoError("etcdclient: no available endpoints");
+    return env.api.at(ep).client(creds);
+  };
   const call: Call = {
     env,
     args: p.args,
     raw: rest,
     flags: p.values,
-    client: async () => env.api.client(config() ?? env.credentials),
+    client: () => clientAt(endpoints()[0]),
+    endpoints,
+    clientAt,
     printer() {
       if (!printer) config();
       return printer!;

@@ -72,6 +72,23 @@ export function parseInt64(s: string, base: 0 | 10 | 16): bigint {
   return n;
 }
 
+const MAX_UINT64 = (1n << 64n) - 1n;
+
+/** strconv.ParseUint(s, base, 64), base 10 or 16 (no sign, no prefix). Throws Go's error. */
+export function parseUint64(s: string, base: 10 | 16): bigint {
+  const fail = (why: string) => new GoError(`strconv.ParseUint: parsing ${goQuote(s)}: ${why}`);
+  if (s === "") throw fail("invalid syntax");
+  let n = 0n;
+  // Go's order: a bad digit is a syntax error, and an overflow a range error, where met.
+  for (const c of s) {
+    const d = digitValue(c);
+    if (d >= base) throw fail("invalid syntax");
+    n = n * BigInt(base) + BigInt(d);
+    if (n > MAX_UINT64) throw fail("value out of range");
+  }
+  return n;
+}
+
 // Go's strconv.underscoreOK: underscores only between digits (or after a base prefix).
 function underscoreOK(s: string): boolean {
   let saw = "^";

@@ -18,7 +18,8 @@ function flagRows(flags: FlagSpec[], cmdName: string): [string, string][] {
   const all = [...flags, { ...HELP_FLAG, usage: `help for ${cmdName}` }]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return all.map((f) => {
-    const def = f.type === "bool" ? `[=${f.def}]` : f.type === "string" ? `="${f.def}"` : `=${f.def}`;
+    const def = f.type === "bool" ? `[=${f.def}]` : f.type === "string" ? `="${f.def}"`
+      : f.type === "strings" ? `=[${(f.def as string[]).join(",")}]` : `=${f.def}`;
     return [`${f.short ? `-${f.short}, ` : "    "}--${f.name}${def}`, f.usage];
   });
 }
@@ -30,7 +31,7 @@ function leaves(cmd: Command, path: string[] = []): [string, Command][] {
 }
 
 // Only the global flags that act here are listed (and completed).
-const ACTING = new Set(["write-out", "hex", "user", "password"]);
+const ACTING = new Set(["write-out", "hex", "endpoints", "user", "password"]);
 /** The global flags help lists: those that act in this console. */
 export const globals = GLOBAL_FLAGS.filter((f) => ACTING.has(f.name));
 
@@ -67,6 +68,7 @@ export function rootHelp(vars: ReadonlyMap<string, string> = new Map()): string[
     "Ctrl+C stops the running watches and keep-alives (and leaves txn); each one's Stop button, under",
     "the output, stops that one. clear clears the console. Tab completes a command's name or a flag.",
     "With auth on, --user NAME:PASSWORD runs a command as that user (see 'help user add').",
+    "--endpoints=URL,... runs a command on those members of the server's cluster (see 'member list').",
     "Run 'help <command>' (or '<command> --help') for a command's options.",
   ];
 }

@@ -7,12 +7,13 @@ import { Permission_Type, type Permission } from "../../../client/src/gen/etcd/a
 import {
   AuthRoleGetResponseSchema, AuthRoleListResponseSchema, AuthStatusResponseSchema, AuthUserGetResponseSchema,
   AuthUserListResponseSchema,
-  DeleteRangeResponseSchema, LeaseRevokeResponseSchema, PutResponseSchema, RangeResponseSchema, ResponseHeaderSchema,
-  StatusResponseSchema, TxnResponseSchema,
+  DeleteRangeResponseSchema, LeaseRevokeResponseSchema, MemberListResponseSchema, MoveLeaderResponseSchema,
+  PutResponseSchema, RangeResponseSchema, ResponseHeaderSchema, StatusResponseSchema, TxnResponseSchema,
   type AuthRoleGetResponse, type AuthRoleListResponse, type AuthStatusResponse, type AuthUserGetResponse,
   type AuthUserListResponse,
   type DeleteRangeResponse, type LeaseGrantResponse, type LeaseKeepAliveResponse, type LeaseLeasesResponse,
-  type LeaseRevokeResponse, type LeaseTimeToLiveResponse, type PutResponse, type RangeResponse, type ResponseHeader,
+  type LeaseRevokeResponse, type LeaseTimeToLiveResponse, type Member, type MemberListResponse,
+  type MoveLeaderResponse, type PutResponse, type RangeResponse, type ResponseHeader,
   type StatusResponse, type TxnResponse, type WatchResponse,
 } from "../../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import { prefixEnd } from "../../../client/src/client.js";
@@ -60,6 +61,34 @@ function statusRow({ ep, resp: r }: EpStatus): string[] {
 }
 
 const healthRow = (h: EpHealth): string[] => [h.ep, String(h.health), h.took, h.error];
+
+const MEMBER_HEADER = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"];
+
+// makeMemberListTable: a member has a name once it has started (and published it).
+const memberRow = (m: Member): string[] => [
+  hex(m.ID), m.name === "" ? "unstarted" : "started", m.name, m.peerURLs.join(","), m.clientURLs.join(","), String(m.isLearner),
+];
+
+/** json.Marshal of a []string from a response: an empty one is nil there, "null". */
+const jsonStrings = (l: string[]): string => (l.length === 0 ? "null" : "[" + l.map((u) => jsonString(u)).join(",") + "]");
+
+/**
+ * member list -w json --hex: etcdctl writes it by hand (printMemberListWithHexJSON): IDs as hex
+ * strings, names unescaped, no isLearner, no "members" without members.
+ */
+function memberListHexJSON(r: MemberListResponse): string {
+  const h = r.header;
+  let s = `{"header":{"cluster_id":"${hex(h?.clusterId ?? 0n)}","member_id":"${hex(h?.memberId ?? 0n)}","raft_term":${h?.raftTerm ?? 0n}}`;
+  r.members.forEach((m, i) => {
+    s += (i === 0 ? ',"members":[{"ID":"' : ',{"ID":"') + hex(m.ID) + '","name":"' + m.name + '","peerURLs":' +
+      jsonStrings(m.peerURLs) + ',"clientURLs":' + jsonStrings(m.clientURLs) + "}";
+    if (i === r.members.length - 1) s += "]";
+  });
+  return s + "}";
+}
+
+/** %16x: hex padded with spaces to 16 characters, as etcdctl prints a member changed. */
+export const hexWide = (n: bigint): string => hex(n).padStart(16);
 
 export class Printer {
   /** get --print-value-only */
@@ -326,6 +355,46 @@ export class Printer {
     }
   }
 
+  // ---- members ----
+
+  memberList(r: MemberListResponse): void {
+    switch (this.format) {
+      case "simple": return r.members.forEach((m) => this.out.line(memberRow(m).join(", ")));
+      case "json": return this.json(this.isHex ? memberListHexJSON(r) : goJSON(MemberListResponseSchema, r));
+      case "table": return renderTable(MEMBER_HEADER, r.members.map(memberRow)).forEach((l) => this.out.line(l));
+      case "fields":
+        this.fhdr(r.header);
+        for (const m of r.members) {
+          const o = this.out;
+          o.line(`"ID" : ${this.isHex ? hex(m.ID) : m.ID}`);
+          o.line(`"Name" : ${goQuote(m.name)}`);
+          m.peerURLs.forEach((u) => o.line(`"PeerURL" : ${goQuote(u)}`));
+          m.clientURLs.forEach((u) => o.line(`"ClientURL" : ${goQuote(u)}`));
+          o.line(`"IsLearner" : ${m.isLearner}`);
+          o.line("");
+        }
+        return;
+      default: this.unsupported();
+    }
+  }
+
+  /** What member add, remove, update and promote answer: a line (simple) or the response (json), no other format. */
+  memberChanged(schema: DescMessage, r: { header?: ResponseHeader }, simple: string): void {
+    switch (this.format) {
+      case "simple": return this.out.line(simple);
+      case "json": return this.json(goJSON(schema, r));
+      default: this.unsupported();
+    }
+  }
+
+  moveLeader(leader: bigint, target: bigint, r: MoveLeaderResponse): void {
+    switch (this.format) {
+      case "simple": return this.out.line(`Leadership transferred from ${hex(leader)} to ${hex(target)}`);
+      case "json": return this.json(goJSON(MoveLeaderResponseSchema, r));
+      default: this.unsupported();
+    }
+  }
+
   // ---- auth ----
 
   /**
@@ -439,6 +508,7 @@ export class Printer {
         }
         return;
       case "json":
+        if (list.length === 0) return this.json("null"); // a nil slice
         return this.json("[" + list.map((h) => object([["endpoint", jsonString(h.ep)], ["health", String(h.health)],
           ["took", jsonString(h.took)], ...(h.error ? [["error", jsonString(h.error)] as [string, string]] : [])])).join(",") + "]");
       case "table":
