@@ -15,7 +15,6 @@ import { benchPanel } from "./panels/bench.js";
 import { memberPanel } from "./panels/member.js";
 import { linkedScript, scriptPanel } from "./panels/script.js";
 import { clusterPanel } from "./panels/cluster.js";
-import { workerBridge } from "./bridge.js";
 import { taskList } from "./tasks.js";
 
 const output = $<HTMLDivElement>("#output");
@@ -230,7 +229,7 @@ const scriptRoot = $("#panel-script");
 const script = scriptPanel(app, scriptRoot, () => typed);
 app.add(script, scriptRoot);
 // The in-tab cluster: its own module and worker, loaded on its first start.
-clusterPanel($("#panel-cluster"), () => workerBridge(new Worker("cluster-worker.js")));
+clusterPanel($("#panel-cluster"), ".");
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
 // views: one watch over all keys (over each range a signed-in user may read, if not all). If

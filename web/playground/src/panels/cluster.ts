@@ -1,57 +1,61 @@
-// The cluster panel (issue #14): a Raft cluster inside the tab. "Start" loads the in-tab
+// The cluster panel (issue #14): a Raft cluster inside the tab. "Start" runs the in-tab
 // cluster's module in a worker of its own (cluster-worker.ts, metastore-cluster.wasm: the
 // server's member code, 3 or 5 members over a simulated network) and shows each member's
-// role, term, commit and applied index, live; the buttons are the faults (stop and restart a
-// member, its log kept as on a disk; cut one off; heal) and the clock (pause, 1×, 5×: every
-// member's ticks, elections and leases run on it). A small form writes and reads through
-// the member chosen, linearizably or not, so a newcomer sees a cut-off member refuse a
-// linearizable read and a stopped leader replaced. The timeline lists the leader changes.
-import type { Bridge, CallError } from "../bridge.js";
+// role, term, commit and applied index and the messages on each link, live. The buttons are
+// the faults (stop and restart a member, its log kept as on a disk; cut one off; split 2|1;
+// slow a link or a disk; heal), membership (add a learner, promote, remove), the clock
+// (pause, step a heartbeat, 1×, 5×, 10×: every member's ticks, elections and leases run on
+// it) and the linearizability check of what was read and written here. A run is its seed
+// and the requests made at each tick: Share puts both in a link, which replays the same run.
+import { ClusterClient, decodeRun, encodeRun } from "../cluster/client.js";
+import type { CallError, LinkState, MemberState, Run } from "../cluster/engine.js";
 import { h } from "../dom.js";
 
-/** A member as cluster.status reports it (wasm/cluster.Status). */
-export interface Member {
-  name: string;
-  id: string;
-  running: boolean;
-  role: string;
-  term: number;
-  leader: string;
-  commit: number;
-  applied: number;
-}
-
-/** How often the members are asked while a cluster runs and the page is shown. */
-const EVERY_MS = 200;
+/** A member as the panel shows it (wasm/cluster.Status). */
+export type Member = MemberState;
 
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 const unb64 = (s: string) => new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-/** The cluster panel in root; load starts the cluster's worker (once, on the first Start). */
-export function clusterPanel(root: HTMLElement, load: () => Bridge): void {
-  let bridge: Bridge | undefined;
+/** What the panel gives the page: the running cluster, for the console and the other panels. */
+export interface ClusterPanel {
+  client(): ClusterClient | undefined;
+}
+
+/** The cluster panel in root; base is the folder of cluster-worker.js. */
+export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: ClusterClient) => void = () => {}): ClusterPanel {
+  let cl: ClusterClient | undefined;
   let members: Member[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let started = 0;
-  let lastLeader = "";
-  /** Members marked cut off here (the network does not say). */
-  const cut = new Set<string>();
-
-  const call = async (method: string, req: object = {}): Promise<any> => JSON.parse(await bridge!.call(method, JSON.stringify(req)));
+  let shown = 0;
 
   const state = h("p", { class: "hint", role: "status" }, "No cluster yet: start one. It runs in this tab, in a worker; nothing leaves your browser.");
-  const start3 = h("button", { type: "button", "data-start": 3, onclick: () => void start(3) }, "Start 3 members");
-  const start5 = h("button", { type: "button", "data-start": 5, onclick: () => void start(5) }, "Start 5 members");
-  const heal = h("button", { type: "button", disabled: true, onclick: () => void act("cluster.heal", {}, () => cut.clear()) }, "Heal the network");
+  const seedField = h("input", { "aria-label": "seed", size: 8, inputmode: "numeric", placeholder: "random" });
+  const start3 = h("button", { type: "button", "data-start": 3, onclick: () => void start({ members: 3, seed: seedOf(), script: [] }) }, "Start 3 members");
+  const start5 = h("button", { type: "button", "data-start": 5, onclick: () => void start({ members: 5, seed: seedOf(), script: [] }) }, "Start 5 members");
+  const needs: HTMLButtonElement[] = [];
+  const btn = (label: string, onclick: () => void, attrs: Record<string, string | number> = {}) => {
+    const b = h("button", { type: "button", disabled: true, onclick, ...attrs }, label);
+    needs.push(b);
+    return b;
+  };
+  const heal = btn("Heal the network", () => void act("cluster.heal"));
+  const split = btn("Split 2 | 1", () => void splitCluster());
+  const learner = btn("Add a learner", () => void addLearner());
+  const check = btn("Check linearizability", () => void checkHistory());
+  const share = btn("Share this run", () => void shareRun());
   const speeds = [
     ["Pause", 0],
     ["1×", 1],
     ["5×", 5],
+    ["10×", 10],
   ] as const;
   const clock = h("span", { class: "clock", role: "group", "aria-label": "cluster clock" }, "Clock: ");
-  for (const [label, speed] of speeds) {
-    clock.append(h("button", { type: "button", "aria-pressed": speed === 1 ? "true" : "false", "data-speed": speed, disabled: true, onclick: () => void setSpeed(speed) }, label));
-  }
+  for (const [label, speed] of speeds) clock.append(btn(label, () => setSpeed(speed), { "aria-pressed": speed === 1 ? "true" : "false", "data-speed": speed }));
+  clock.append(btn("Step 100 ms", () => cl?.advance(10), { "data-step": 1 }));
+  const now = h("span", { class: "now", "aria-label": "cluster time" });
+  clock.append(" ", now);
+
   const rows = h("tbody");
   const table = h(
     "table",
@@ -59,6 +63,14 @@ export function clusterPanel(root: HTMLElement, load: () => Bridge): void {
     h("thead", {}, h("tr", {}, ...["member", "role", "term", "leader", "commit", "applied", ""].map((c) => h("th", { scope: "col" }, c)))),
     rows,
   );
+  const net = h("div", { class: "net", role: "img", "aria-label": "links" });
+  const linkA = h("select", { "aria-label": "link from" });
+  const linkB = h("select", { "aria-label": "link to" });
+  const drop = h("input", { "aria-label": "loss percent", type: "number", min: 0, max: 100, value: 0, size: 4 });
+  const delay = h("input", { "aria-label": "delay ms", type: "number", min: 0, value: 200, size: 5 });
+  const linkForm = h("form", { class: "cluster-kv", onsubmit: (e: Event) => (e.preventDefault(), void setLink()) },
+    h("label", {}, "Link ", linkA), h("label", {}, " – ", linkB),
+    h("label", {}, " loss % ", drop), h("label", {}, " delay ms ", delay), btn("Set link", () => void setLink()));
   const through = h("select", { "aria-label": "through member" });
   const key = h("input", { "aria-label": "key", value: "greeting", size: 10 });
   const value = h("input", { "aria-label": "value", value: "hello", size: 10 });
@@ -73,126 +85,274 @@ export function clusterPanel(root: HTMLElement, load: () => Bridge): void {
     h("button", { type: "button", onclick: () => void get(false) }, "Get"),
     h("button", { type: "button", onclick: () => void get(true) }, "Get (serializable)"),
   );
+  const guides = h("div", { class: "row guides", role: "group", "aria-label": "guided examples" }, "Try: ",
+    btn("A leader dies mid-write", () => void leaderDies()),
+    btn("A cut-off minority", () => void minority()),
+    btn("A learner catches up by snapshot", () => void learnerSnapshot()));
   const timeline = h("ol", { class: "timeline", "aria-label": "leader changes" });
-  const body = h("div", { hidden: true }, h("div", { class: "members-wrap" }, table), kv, result, h("h3", {}, "Leader changes"), timeline);
+  const body = h("div", { hidden: true },
+    h("div", { class: "row" }, heal, split, learner, check, share),
+    h("div", { class: "members-wrap" }, table), net, linkForm, kv, result, guides,
+    h("h3", {}, "Leader changes"), timeline);
   root.append(
-    h("p", {}, "The same Raft member code the metastore server runs, several members in this tab over a simulated network. Stop the leader, cut a member off, and watch the others elect one; a cut-off member refuses linearizable reads."),
-    h("div", { class: "row" }, start3, start5, heal, clock),
+    h("p", {}, "The same Raft member code the metastore server runs, several members in this tab over a simulated network. Stop the leader, cut a member off, slow a link, and watch the others elect one; a cut-off member refuses linearizable reads. A run is its seed and what you did at each tick: Share gives a link that replays it exactly."),
+    h("div", { class: "row" }, start3, start5, h("label", {}, " seed ", seedField)),
+    h("div", { class: "row" }, clock),
     state,
     body,
   );
 
+  const seedOf = () => (/^\d+$/.test(seedField.value.trim()) ? seedField.value.trim() : String(Math.floor(Math.random() * 1e9)));
+
+  const say = (text: string, err = false) => {
+    result.textContent = text;
+    result.className = err ? "result err" : "result";
+  };
   const fail = (e: unknown) => {
     const { code, message } = e as CallError;
-    result.textContent = `Error: ${message ?? String(e)}${code !== undefined ? ` (code ${code})` : ""}`;
-    result.className = "result err";
+    say(`Error: ${message ?? String(e)}${code !== undefined ? ` (code ${code})` : ""}`, true);
   };
 
-  async function start(n: number): Promise<void> {
-    bridge ??= load();
+  async function start(run: Run, speed = 1): Promise<void> {
     start3.disabled = start5.disabled = true;
-    state.textContent = `Starting ${n} members…`;
+    state.textContent = run.script.length ? `Replaying a run of ${run.members} members (seed ${run.seed})…` : `Starting ${run.members} members…`;
+    cl?.close();
+    cl = undefined;
     try {
-      members = (await call("cluster.start", { members: n, seed: String(Date.now()) })).members;
-      started = Date.now();
-      lastLeader = "";
-      cut.clear();
+      const c = await ClusterClient.start(base, run, speed);
+      cl = c;
+      seedField.value = run.seed;
+      shown = 0;
       timeline.replaceChildren();
-      result.textContent = "";
-      heal.disabled = false;
-      for (const b of clock.querySelectorAll("button")) {
-        b.disabled = false;
-        b.setAttribute("aria-pressed", b.dataset.speed === "1" ? "true" : "false");
-      }
-      through.replaceChildren(...members.map((m) => h("option", { value: m.name }, m.name)));
+      say("");
+      for (const b of needs) b.disabled = false;
+      for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) b.setAttribute("aria-pressed", String(b.dataset.speed === String(speed)));
       body.hidden = false;
-      state.textContent = `${n} members running. Electing a leader…`;
+      c.onChange(render);
       render();
-      poll();
+      onStart(c);
     } catch (e) {
-      state.textContent = `The cluster did not start: ${(e as CallError).message ?? String(e)}`;
+      state.textContent = `The cluster did not start: ${(e as Error).message ?? String(e)}`;
     } finally {
       start3.disabled = start5.disabled = false;
     }
   }
 
-  function poll(): void {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      if (!document.hidden) {
-        try {
-          members = (await call("cluster.status")).members;
-          render();
-        } catch {
-          // the worker is busy starting a new cluster: the next turn asks again
-        }
-      }
-      poll();
-    }, EVERY_MS);
+  function setSpeed(speed: number): void {
+    cl?.speed(speed);
+    for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) b.setAttribute("aria-pressed", String(b.dataset.speed === String(speed)));
   }
 
-  async function act(method: string, req: object, then?: () => void): Promise<void> {
+  async function act(method: string, req: object = {}): Promise<unknown> {
     try {
-      await call(method, req);
-      then?.();
-      members = (await call("cluster.status")).members;
-      render();
+      return await cl!.call(method, req);
     } catch (e) {
       fail(e);
+      return undefined;
     }
   }
 
-  async function setSpeed(speed: number): Promise<void> {
-    await act("cluster.clock", { speed });
-    for (const b of clock.querySelectorAll("button")) b.setAttribute("aria-pressed", b.dataset.speed === String(speed) ? "true" : "false");
+  const leader = () => members.find((m) => m.role === "leader" && m.running)?.name ?? "";
+  const live = () => members.filter((m) => !m.removed);
+
+  async function splitCluster(): Promise<void> {
+    const names = live().map((m) => m.name);
+    const lead = leader() || names[0];
+    // The leader and one other member against the rest: the larger side keeps (or elects) a leader.
+    const small = [lead, names.find((n) => n !== lead)!];
+    const big = names.filter((n) => !small.includes(n));
+    const [a, b] = small.length <= big.length ? [small, big] : [big, small];
+    if ((await act("cluster.split", { groups: [a, b] })) !== undefined) say(`Split: ${a.join(", ")} | ${b.join(", ")}`);
+  }
+
+  async function setLink(): Promise<void> {
+    const r = await act("cluster.link", { a: linkA.value, b: linkB.value, drop: Number(drop.value) / 100, delay_ms: Number(delay.value) });
+    if (r !== undefined) say(`Link ${linkA.value} – ${linkB.value}: ${drop.value}% lost, ${delay.value} ms each way`);
+  }
+
+  async function addLearner(): Promise<Member | undefined> {
+    const taken = new Set(members.map((m) => m.name));
+    let i = 1;
+    while (taken.has(`m${i}`)) i++;
+    const name = `m${i}`;
+    const via = leader() || live()[0].name;
+    say(`$ etcdctl --endpoints=http://${via}:2379 member add ${name} --peer-urls=http://${name}:2380 --learner`);
+    const r = (await act("member.add", { member: via, peerURLs: [`http://${name}:2380`], isLearner: true })) as { member: { ID: string } } | undefined;
+    if (r) say(`Member ${BigInt(r.member.ID).toString(16)} added as a learner, and started: ${name} (it catches up, then Promote makes it vote)`);
+    return members.find((m) => m.name === name);
+  }
+
+  async function memberAct(m: Member, method: string, verb: string): Promise<void> {
+    const via = leader() || live().find((x) => x.running)?.name || "";
+    const r = await act(method, { member: via, ID: BigInt(`0x${m.id}`).toString() });
+    if (r !== undefined) say(`${m.name} ${verb}`);
   }
 
   async function put(): Promise<void> {
-    result.className = "result";
-    result.textContent = "…";
+    say("…");
     try {
-      const r = await call("put", { member: through.value, key: b64(key.value), value: b64(value.value) });
-      result.textContent = `OK: ${key.value} = ${value.value} at revision ${r.header.revision}, through ${through.value} (term ${r.header.raft_term})`;
+      const r = await cl!.call("put", { member: through.value, key: b64(key.value), value: b64(value.value) });
+      say(`OK: ${key.value} = ${value.value} at revision ${r.header.revision}, through ${through.value} (term ${r.header.raft_term})`);
     } catch (e) {
       fail(e);
     }
   }
 
   async function get(serializable: boolean): Promise<void> {
-    result.className = "result";
-    result.textContent = "…";
+    say("…");
     try {
-      const r = await call("range", { member: through.value, key: b64(key.value), serializable });
+      const r = await cl!.call("range", { member: through.value, key: b64(key.value), serializable });
       const kv = r.kvs?.[0];
       const how = serializable ? "serializable: this member's own copy" : "linearizable: confirmed with the leader";
-      result.textContent = kv
+      say(kv
         ? `${key.value} = ${unb64(kv.value ?? "")} (mod revision ${kv.mod_revision}), from ${through.value}, ${how}`
-        : `${key.value} is not set, as ${through.value} sees it (${how})`;
+        : `${key.value} is not set, as ${through.value} sees it (${how})`);
     } catch (e) {
       fail(e);
     }
   }
 
-  function render(): void {
-    const leader = members.find((m) => m.role === "leader" && m.running)?.name ?? "";
-    if (leader !== lastLeader) {
-      const t = ((Date.now() - started) / 1000).toFixed(1);
-      const term = members.find((m) => m.name === leader)?.term;
-      timeline.prepend(h("li", {}, leader ? `${t} s: ${leader} leads (term ${term})` : `${t} s: no leader`));
-      lastLeader = leader;
+  async function checkHistory(): Promise<void> {
+    const v = (await act("cluster.check")) as { result: string; operations: number; unknown: number; keys: number; why?: string } | undefined;
+    if (!v) return;
+    if (v.result === "empty") say("Nothing to check yet: put and get (linearizable) through the members first.");
+    else if (v.result === "ok") say(`Linearizable: ${v.operations} reads and writes on ${v.keys} key(s) (${v.unknown} writes of unknown outcome) admit one order that agrees with real time.`);
+    else say(`NOT linearizable: ${v.why}`, true);
+  }
+
+  async function shareRun(): Promise<void> {
+    if (!cl) return;
+    const run = await cl.run();
+    const u = new URL(location.href);
+    u.hash = `cluster=${encodeRun(run)}`;
+    window.history.replaceState(window.history.state, "", u);
+    try {
+      await navigator.clipboard?.writeText(u.href);
+    } catch {
+      // no clipboard (an http page, a test): the address bar has the link
     }
-    state.textContent = leader ? `${leader} leads.` : "No leader: the members are electing one.";
+    say(`This run's link (seed ${run.seed}, ${run.script.length} requests) is in the address bar: opening it replays the same run.`);
+  }
+
+  // ---- guided examples: each narrates what it does, through the same requests as the buttons ----
+
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+    for (const end = Date.now() + ms; !cond(); await wait(50)) if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+  }
+  const narrate = (steps: string[]) => say(steps.join(" → "));
+
+  async function leaderDies(): Promise<void> {
+    try {
+      await until("a leader", () => leader() !== "");
+      const lead = leader();
+      const follower = live().find((m) => m.name !== lead && m.running)!.name;
+      const steps = [`put x=1 through ${follower}`, `stop ${lead} at the same tick`];
+      narrate(steps);
+      const write = cl!.call("put", { member: follower, key: b64("x"), value: b64("1") }).then(() => "acknowledged", (e: CallError) => `failed (${e.message}): its outcome is unknown`);
+      await cl!.call("cluster.stop", { member: lead });
+      steps.push(`the write ${await write}`);
+      await until("a new leader", () => leader() !== "" && leader() !== lead);
+      steps.push(`${leader()} leads`);
+      const r = await cl!.call("range", { member: follower, key: b64("x") });
+      steps.push(`a linearizable get of x through ${follower}: ${r.kvs?.length ? unb64(r.kvs[0].value) : "not set"}`);
+      await cl!.call("cluster.restart", { member: lead });
+      steps.push(`${lead} restarted`);
+      narrate(steps);
+      await checkHistory();
+      result.textContent = `${steps.join(" → ")}. ${result.textContent}`;
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function minority(): Promise<void> {
+    try {
+      await until("a leader", () => leader() !== "");
+      const lead = leader();
+      const cut = live().find((m) => m.name !== lead && m.running)!.name;
+      const steps = [`cut ${cut} off`];
+      await cl!.call("cluster.isolate", { member: cut });
+      await cl!.call("put", { member: lead, key: b64("y"), value: b64("new") });
+      steps.push(`put y=new through ${lead}`);
+      const w = await cl!.call("put", { member: cut, key: b64("y"), value: b64("lost") }).then(() => "taken (!)", (e: CallError) => `refused (${e.message})`);
+      steps.push(`a put through ${cut}: ${w}`);
+      const s = await cl!.call("range", { member: cut, key: b64("y"), serializable: true });
+      steps.push(`a serializable get through ${cut}: ${s.kvs?.length ? unb64(s.kvs[0].value) : "not set"} (stale)`);
+      const l = await cl!.call("range", { member: cut, key: b64("y") }).then(() => "answered (!)", (e: CallError) => `refused (${e.message})`);
+      steps.push(`a linearizable get through ${cut}: ${l}`);
+      await cl!.call("cluster.heal");
+      steps.push("healed");
+      narrate(steps);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function learnerSnapshot(): Promise<void> {
+    try {
+      await until("a leader", () => leader() !== "");
+      const lead = leader();
+      const steps = [`150 puts through ${lead} (members snapshot every 100 entries, and drop the log behind)`];
+      narrate(steps);
+      await Promise.all(Array.from({ length: 150 }, (_, i) => cl!.call("put", { member: lead, key: b64(`k${i % 10}`), value: b64(String(i)) })));
+      const added = await addLearner();
+      const name = added?.name ?? members[members.length - 1].name;
+      steps.push(`${name} added as a learner`);
+      narrate(steps);
+      await until(`${name} to catch up`, () => {
+        const m = members.find((x) => x.name === name);
+        const l = members.find((x) => x.name === leader());
+        return !!m && !!l && m.running && m.applied >= l.commit;
+      });
+      steps.push(`${name} caught up from a snapshot (applied ${members.find((x) => x.name === name)!.applied})`);
+      const id = members.find((x) => x.name === name)!.id;
+      await cl!.call("member.promote", { member: leader(), ID: BigInt(`0x${id}`).toString() });
+      steps.push(`${name} promoted: it votes now`);
+      narrate(steps);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  // ---- the view ----
+
+  function options(sel: HTMLSelectElement, names: string[]): void {
+    if ([...sel.options].map((o) => o.value).join() === names.join()) return;
+    const was = sel.value;
+    sel.replaceChildren(...names.map((n) => h("option", { value: n }, n)));
+    if (names.includes(was)) sel.value = was;
+  }
+
+  function render(): void {
+    const st = cl?.state;
+    if (!st) return;
+    members = st.out.members;
+    const names = live().map((m) => m.name);
+    options(through, names);
+    options(linkA, names);
+    options(linkB, names);
+    if (linkB.value === linkA.value && names.length > 1) linkB.value = names.find((n) => n !== linkA.value)!;
+    now.textContent = `t = ${secs(st.out.now_ms)}${st.speed === 0 ? " (paused)" : ""}`;
+    for (const e of cl!.events.slice(shown)) timeline.prepend(h("li", {}, `${secs(e.now_ms)}: ${e.text}`));
+    shown = cl!.events.length;
+    const lead = leader();
+    state.textContent = st.replaying > 0 ? `Replaying: ${st.replaying} requests to go…` : lead ? `${lead} leads.` : "No leader: the members are electing one.";
     rows.replaceChildren(
       ...members.map((m) => {
-        const toggle = m.running
-          ? h("button", { type: "button", onclick: () => void act("cluster.stop", { member: m.name }) }, `Stop ${m.name}`)
-          : h("button", { type: "button", onclick: () => void act("cluster.restart", { member: m.name }) }, `Restart ${m.name}`);
-        const isolate = h(
-          "button",
-          { type: "button", disabled: cut.has(m.name), onclick: () => void act("cluster.isolate", { member: m.name }, () => cut.add(m.name)) },
-          `Cut ${m.name} off`,
-        );
-        const role = m.running ? m.role + (cut.has(m.name) ? " (cut off)" : "") : "stopped";
+        const actions: HTMLElement[] = [];
+        if (!m.removed) {
+          actions.push(m.running
+            ? h("button", { type: "button", onclick: () => void act("cluster.stop", { member: m.name }) }, `Stop ${m.name}`)
+            : h("button", { type: "button", onclick: () => void act("cluster.restart", { member: m.name }) }, `Restart ${m.name}`));
+          actions.push(h("button", { type: "button", onclick: () => void act("cluster.isolate", { member: m.name }) }, `Cut ${m.name} off`));
+          const slow = (m.disk_delay_ms ?? 0) > 0;
+          actions.push(h("button", { type: "button", "aria-pressed": String(slow), onclick: () => void act("cluster.disk", { member: m.name, delay_ms: slow ? 0 : 200 }) }, `Slow ${m.name}'s disk`));
+          if (m.role === "learner") actions.push(h("button", { type: "button", onclick: () => void memberAct(m, "member.promote", "promoted") }, `Promote ${m.name}`));
+          actions.push(h("button", { type: "button", onclick: () => void memberAct(m, "member.remove", "removed") }, `Remove ${m.name}`));
+        }
+        const cut = st.out.links.some((l) => l.from === m.name && l.cut);
+        const role = m.removed ? "removed" : m.running ? m.role + (cut ? " (cut off)" : "") + ((m.disk_delay_ms ?? 0) > 0 ? " (slow disk)" : "") : "stopped";
         return h(
           "tr",
           { "data-member": m.name, class: m.running ? m.role : "stopped" },
@@ -202,9 +362,60 @@ export function clusterPanel(root: HTMLElement, load: () => Bridge): void {
           h("td", { "data-field": "leader" }, m.leader),
           h("td", { "data-field": "commit" }, m.running ? String(m.commit) : ""),
           h("td", { "data-field": "applied" }, m.running ? String(m.applied) : ""),
-          h("td", { class: "actions" }, toggle, isolate),
+          h("td", { class: "actions" }, ...actions),
         );
       }),
     );
+    drawNet(st.out.members.filter((m) => !m.removed), st.out.links);
   }
+
+  /** The members on a circle, a line per link: dashed when cut, its label the messages in flight each way. */
+  function drawNet(ms: Member[], links: LinkState[]): void {
+    const W = 320, H = 200, R = 75;
+    const pos = new Map(ms.map((m, i) => [m.name, { x: W / 2 + R * Math.sin((2 * Math.PI * i) / ms.length), y: H / 2 - R * Math.cos((2 * Math.PI * i) / ms.length) }]));
+    const ns = "http://www.w3.org/2000/svg";
+    const el = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+      const e = document.createElementNS(ns, tag);
+      for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, "aria-hidden": "true" });
+    const summary: string[] = [];
+    for (let i = 0; i < ms.length; i++) {
+      for (let j = i + 1; j < ms.length; j++) {
+        const a = ms[i].name, b = ms[j].name;
+        const ab = links.find((l) => l.from === a && l.to === b);
+        const ba = links.find((l) => l.from === b && l.to === a);
+        const p = pos.get(a)!, q = pos.get(b)!;
+        const cut = !!(ab?.cut || ba?.cut);
+        const slow = (ab?.delay_ms ?? 0) > 0 || (ab?.drop ?? 0) > 0;
+        svg.append(el("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "cut" : slow ? "slow" : "ok" }));
+        const flying = `${ab?.in_flight ?? 0}→ ←${ba?.in_flight ?? 0}`;
+        svg.append(el("text", { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 - 3, class: "flight" }, flying));
+        summary.push(`${a}–${b}: ${cut ? "cut" : `${ab?.in_flight ?? 0} and ${ba?.in_flight ?? 0} in flight`}${slow ? `, ${ab!.delay_ms} ms, ${Math.round(ab!.drop * 100)}% lost` : ""}`);
+      }
+    }
+    for (const m of ms) {
+      const p = pos.get(m.name)!;
+      svg.append(el("circle", { cx: p.x, cy: p.y, r: 18, class: m.running ? m.role : "stopped" }));
+      svg.append(el("text", { x: p.x, y: p.y + 4, class: "name" }, m.name));
+    }
+    net.replaceChildren(svg);
+    net.setAttribute("aria-label", `links: ${summary.join("; ")}`);
+  }
+
+  // A link with a run (#cluster=...) opens this panel and replays it.
+  const m = /[#&]cluster=([A-Za-z0-9_-]+)/.exec(location.hash);
+  if (m) {
+    try {
+      const run = decodeRun(m[1]);
+      document.getElementById("tab-cluster")?.click();
+      void start(run);
+    } catch (e) {
+      state.textContent = `The link's run could not be read: ${(e as Error).message}`;
+    }
+  }
+
+  return { client: () => cl };
 }
