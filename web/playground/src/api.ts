@@ -60,7 +60,7 @@ const AUTH_NOT_ENABLED = "etcdserver: authentication is not enabled";
 
 export interface Api {
   /** "tab": the core in this page; "server": a live server at `endpoint`. */
-  readonly mode: "tab" | "server";
+  readonly mode: "tab" | "server" | "cluster";
   readonly endpoint: string;
   range(r: Init<typeof RangeRequestSchema>): Promise<RangeResponse>;
   put(r: Init<typeof PutRequestSchema>): Promise<PutResponse>;
@@ -180,18 +180,18 @@ const b64 = (b: Uint8Array): string => {
 const unb64 = (s: string): Uint8Array => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 
 export class TabApi implements Api {
-  readonly mode = "tab";
+  readonly mode: Api["mode"] = "tab";
   readonly endpoint: string;
   /**
    * prefix "scratch." makes this the Api of the scratch store. user makes it a client's: the
    * core checks its calls as a server checks that user's ("" for none); without it, it is the
-   * page's own (see the top of this file).
+   * page's own (see the top of this file). endpoint names it (the in-tab cluster's member).
    */
-  constructor(private readonly bridge: Bridge, private readonly prefix = "", private readonly user?: string) {
-    this.endpoint = prefix ? "scratch store" : "this tab";
+  constructor(protected readonly bridge: Bridge, private readonly prefix = "", private readonly user?: string, endpoint?: string) {
+    this.endpoint = endpoint ?? (prefix ? "scratch store" : "this tab");
   }
 
-  private async ask(method: string, req: unknown): Promise<unknown> {
+  protected async ask(method: string, req: unknown): Promise<unknown> {
     try {
       return JSON.parse(await this.bridge.call(this.prefix + method, JSON.stringify(req), this.user));
     } catch (e) {
@@ -200,7 +200,7 @@ export class TabApi implements Api {
     }
   }
 
-  private async rpc<I extends DescMessage, O extends DescMessage>(method: string, inSchema: I, init: Init<I>,
+  protected async rpc<I extends DescMessage, O extends DescMessage>(method: string, inSchema: I, init: Init<I>,
     outSchema: O): Promise<MessageShape<O>> {
     const req = toJson(inSchema, create(inSchema, init), jsonOpts);
     return fromJson(outSchema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
@@ -212,7 +212,7 @@ export class TabApi implements Api {
     this.rpc("deleterange", DeleteRangeRequestSchema, r, DeleteRangeResponseSchema);
   txn = (r: Init<typeof TxnRequestSchema>) => this.rpc("txn", TxnRequestSchema, r, TxnResponseSchema);
 
-  private async plain<O extends DescMessage>(method: string, req: unknown, outSchema: O): Promise<MessageShape<O>> {
+  protected async plain<O extends DescMessage>(method: string, req: unknown, outSchema: O): Promise<MessageShape<O>> {
     return fromJson(outSchema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
   }
 
@@ -248,12 +248,12 @@ export class TabApi implements Api {
   roleRevokePermission = (name: string, key: Uint8Array, rangeEnd: Uint8Array) =>
     this.plain("auth.role.revoke", { role: name, key: b64(key), range_end: b64(rangeEnd) }, AuthRoleRevokePermissionResponseSchema);
 
-  memberList = (): Promise<MemberListResponse> => notAMember();
-  memberAdd = (): Promise<MemberAddResponse> => notAMember();
-  memberRemove = (): Promise<MemberRemoveResponse> => notAMember();
-  memberUpdate = (): Promise<MemberUpdateResponse> => notAMember();
-  memberPromote = (): Promise<MemberPromoteResponse> => notAMember();
-  moveLeader = (): Promise<MoveLeaderResponse> => notAMember();
+  memberList: Api["memberList"] = (): Promise<MemberListResponse> => notAMember();
+  memberAdd: Api["memberAdd"] = (): Promise<MemberAddResponse> => notAMember();
+  memberRemove: Api["memberRemove"] = (): Promise<MemberRemoveResponse> => notAMember();
+  memberUpdate: Api["memberUpdate"] = (): Promise<MemberUpdateResponse> => notAMember();
+  memberPromote: Api["memberPromote"] = (): Promise<MemberPromoteResponse> => notAMember();
+  moveLeader: Api["moveLeader"] = (): Promise<MoveLeaderResponse> => notAMember();
 
   at(endpoint: string): Api {
     if (endpoint === this.endpoint) return this;
@@ -317,7 +317,7 @@ export class TabApi implements Api {
     };
   }
 
-  readonly tab: TabControls = {
+  readonly tab?: TabControls = {
     clock: async (action, seconds = 0) => {
       const r = (await this.ask("clock", { action, seconds: String(Math.round(seconds)) })) as { paused: boolean; ahead_ms: string };
       return { paused: r.paused, aheadMs: Number(r.ahead_ms) };

@@ -15,6 +15,8 @@ import { benchPanel } from "./panels/bench.js";
 import { memberPanel } from "./panels/member.js";
 import { linkedScript, scriptPanel } from "./panels/script.js";
 import { clusterPanel } from "./panels/cluster.js";
+import { ClusterApi } from "./cluster/api.js";
+import type { ClusterClient } from "./cluster/client.js";
 import { taskList } from "./tasks.js";
 
 const output = $<HTMLDivElement>("#output");
@@ -194,7 +196,7 @@ document.addEventListener("visibilitychange", () => {
 });
 
 const app = new App(tab, shell, echo, () => {
-  const where = app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.endpoint;
+  const where = app.api.mode === "tab" ? "this tab (WebAssembly)" : app.api.mode === "cluster" ? `the in-tab cluster, ${app.api.endpoint}` : app.api.endpoint;
   const who = app.session ? ` · as ${app.session.creds.user}` : "";
   const why = isRefusal(app.error) ? `refused: ${app.error}${app.session ? "" : " (sign in)"}` : `unreachable: ${app.error}`;
   setText(statusLine, `${where}${who} · ${app.error ? why : `revision ${app.revision}`}`);
@@ -229,7 +231,39 @@ const scriptRoot = $("#panel-script");
 const script = scriptPanel(app, scriptRoot, () => typed);
 app.add(script, scriptRoot);
 // The in-tab cluster: its own module and worker, loaded on its first start.
-clusterPanel($("#panel-cluster"), ".");
+// The in-tab cluster: its own module, one worker per run, started from its tab. Once it
+// runs, the console and the panels can talk to it through any member (like etcdctl's
+// --endpoints), or go back to the single store.
+const clusterUse = $("#cluster-use");
+const clusterMember = $<HTMLSelectElement>("#cluster-member");
+let cluster: ClusterClient | undefined;
+clusterPanel($("#panel-cluster"), ".", (c) => {
+  const was = app.api instanceof ClusterApi ? app.api.member : "";
+  cluster = c;
+  clusterUse.hidden = false;
+  const names = () => (c.state?.out.members ?? []).filter((m) => !m.removed).map((m) => m.name);
+  const fill = () => {
+    const want = ["", ...names()];
+    if ([...clusterMember.options].map((o) => o.value).join() === want.join()) return;
+    const sel = clusterMember.value;
+    clusterMember.replaceChildren(...want.map((n) => h("option", { value: n }, n ? `${n} (cluster)` : "the single store")));
+    clusterMember.value = want.includes(sel) ? sel : "";
+  };
+  c.onChange(fill);
+  fill();
+  // A new run replaces the old: a page that used the old one uses the new one's same member.
+  if (was) void useMember(names().includes(was) ? was : names()[0]);
+});
+
+async function useMember(member: string): Promise<void> {
+  try {
+    await switchTo(member && cluster ? new ClusterApi(cluster, member) : tab);
+    clusterMember.value = member;
+  } catch (e) {
+    line(`Error: ${(e as Error).message}`, "err");
+  }
+}
+clusterMember.addEventListener("change", () => void useMember(clusterMember.value));
 
 // Every change to the keyspace, made here or by another client of a server, refreshes the
 // views: one watch over all keys (over each range a signed-in user may read, if not all). If
@@ -293,7 +327,12 @@ async function switchTo(api: Api, announce = true, session?: Session): Promise<v
   for (const el of [$("#server-url"), $("#footer-server")]) setText(el, api.mode === "server" ? api.endpoint : "");
   remember(api);
   showSession();
-  if (announce) line(api.mode === "tab" ? "Using the store in this tab." : `Connected to ${api.endpoint}.`, "out");
+  if (api.mode !== "cluster") clusterMember.value = "";
+  if (announce) {
+    line(api.mode === "tab" ? "Using the store in this tab." : api.mode === "cluster"
+      ? `Using the in-tab cluster through ${api.endpoint} (etcdctl --endpoints=${api.endpoint}; --endpoints picks another member).`
+      : `Connected to ${api.endpoint}.`, "out");
+  }
 }
 
 /**
