@@ -4,18 +4,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 )
+
+// T is what Check needs of a test (testing.TB has it): the package does not import testing,
+// so that the in-tab cluster's check (wasm/cluster) can use the model without it.
+type T interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
 
 // Check checks history against Model with porcupine, for at most timeout. An illegal
 // history fails the test (t.Errorf: the caller's other checks still run) and its
 // visualization is written to out/linearize-<test name>.html at the module's root. If
 // porcupine cannot decide within timeout the history is left unchecked: that is logged,
 // not failed (a large history says nothing about the store).
-func Check(t testing.TB, history []porcupine.Operation, timeout time.Duration) porcupine.CheckResult {
+func Check(t T, history []porcupine.Operation, timeout time.Duration) porcupine.CheckResult {
 	t.Helper()
 	began := time.Now()
 	res, info := porcupine.CheckOperationsVerbose(Model, history, timeout)

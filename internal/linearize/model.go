@@ -1,6 +1,7 @@
 // Package linearize checks that what clients saw of a key-value store was linearizable,
-// with porcupine (github.com/anishathalye/porcupine). It is for tests only: nothing in the
-// product imports it.
+// with porcupine (github.com/anishathalye/porcupine). The cluster tests use it, and so does the
+// playground's in-tab cluster (wasm/cluster), whose "check linearizability" is this check on
+// what the page read and wrote.
 //
 // Tests that check acknowledged writes and equal states catch lost writes and diverging
 // members, but not a stale read, a compare-and-swap that acted on an old value or a

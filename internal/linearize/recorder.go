@@ -12,6 +12,7 @@ import (
 // the recorder was made, on the monotonic clock. It is safe for concurrent use.
 type Recorder struct {
 	start time.Time
+	clock func() int64 // if set, the times instead
 
 	mu  sync.Mutex
 	ops []recorded
@@ -30,7 +31,16 @@ type recorded struct {
 // NewRecorder returns an empty recorder; its clock starts now.
 func NewRecorder() *Recorder { return &Recorder{start: time.Now()} }
 
-func (r *Recorder) now() int64 { return int64(time.Since(r.start)) }
+// NewRecorderOn returns an empty recorder whose times come from now, which must not go
+// back: a logical clock keeps a replayed run's history the same.
+func NewRecorderOn(now func() int64) *Recorder { return &Recorder{clock: now} }
+
+func (r *Recorder) now() int64 {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return int64(time.Since(r.start))
+}
 
 // Pending is a call not yet returned.
 type Pending struct {

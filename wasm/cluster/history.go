@@ -2,74 +2,69 @@ package cluster
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/metastore/metastore/internal/linearize"
 )
 
 // History records the single-key reads and writes clients make through the members, for a
-// linearizability check (porcupine, the checker etcd's robustness tests use): did every
-// read see the latest write that finished before it began, whichever member served it?
+// linearizability check: did every read see the latest write that finished before it
+// began, whichever member served it? It is the cluster tests' check (internal/linearize: a
+// register per key, checked by porcupine, the checker etcd's robustness tests use), on a
+// logical clock, so that a replayed run records the same history.
 //
 // Only what a linearizable store promises is recorded: linearizable gets, puts and deletes
 // of one key. Serializable reads are left out: they may be stale by design (a cut-off
 // member serves them). A write whose outcome the client did not learn (a timeout, the
-// member stopped) may or may not have happened: it is recorded as never returning, which
-// lets the checker place it anywhere after its call, or nowhere.
+// member stopped) may or may not have happened (linearize.Recorder).
 type History struct {
 	mu    sync.Mutex
-	clock int64 // a logical clock: calls and returns in the order they happened
-	ops   []porcupine.Operation
-	max   int
-	// truncated: operations fell out of the window, so a key's value at its start is unknown.
-	truncated bool
+	clock int64
+	rec   *linearize.Recorder
 }
 
-// KVInput is one recorded operation's request.
-type KVInput struct {
-	Op    string // "get", "put" or "delete"
-	Key   string
-	Value string // a put's
+// NewHistory returns an empty history.
+func NewHistory() *History {
+	h := &History{}
+	h.rec = linearize.NewRecorderOn(h.tick)
+	return h
 }
 
-// KVOutput is what a get saw; a write's output says only whether its outcome is known.
-type KVOutput struct {
-	Found   bool
-	Value   string
-	Unknown bool
-}
-
-// NewHistory keeps the last max operations (the check is NP-hard; small windows stay fast).
-func NewHistory(max int) *History { return &History{max: max} }
-
-// Call stamps an operation's start; pass the stamp to Return.
-func (h *History) Call() int64 {
+func (h *History) tick() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.clock++
 	return h.clock
 }
 
-// Return records an operation that began at call. A failed read is not recorded (it saw
-// nothing); a failed write is recorded with an unknown outcome.
-func (h *History) Return(call int64, in KVInput, out KVOutput, failed bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock++
-	ret := h.clock
-	if failed {
-		if in.Op == "get" {
-			return
+// The model's values: "" is a missing key, so a present value (even an empty one) is kept
+// with a prefix.
+func present(v []byte) string { return "=" + string(v) }
+
+// Get records a linearizable get of key; done records what it returned (found, and the
+// value) or that it failed.
+func (h *History) Get(key []byte) (done func(found bool, value []byte, err error)) {
+	p := h.rec.Call(0, linearize.Input{Kind: linearize.Get, Key: string(key)})
+	return func(found bool, value []byte, err error) {
+		out := linearize.Output{}
+		if found {
+			out.Value = present(value)
 		}
-		out, ret = KVOutput{Unknown: true}, math.MaxInt64
+		p.Return(out, err)
 	}
-	h.ops = append(h.ops, porcupine.Operation{ClientId: len(h.ops), Input: in, Call: call, Output: out, Return: ret})
-	if len(h.ops) > h.max {
-		h.ops = slices.Delete(h.ops, 0, len(h.ops)-h.max)
-		h.truncated = true
+}
+
+// Put records a put of value to key (a delete: value nil and del true); done records its outcome.
+func (h *History) Put(key, value []byte, del bool) (done func(err error)) {
+	v := present(value)
+	if del {
+		v = ""
 	}
+	p := h.rec.Call(0, linearize.Input{Kind: linearize.Put, Key: string(key), Value: v})
+	return func(err error) { p.Return(linearize.Output{}, err) }
 }
 
 // Verdict is a check's result.
@@ -85,15 +80,10 @@ type Verdict struct {
 	Why string `json:"why,omitempty"`
 }
 
-// Check checks the recorded history. The operations recorded first may have read or
-// overwritten writes that fell out of the window: a window starting mid-history is checked
-// from an unknown state per key (any first read is taken as the key's initial value).
+// Check checks the history recorded so far.
 func (h *History) Check() Verdict {
-	h.mu.Lock()
-	ops := slices.Clone(h.ops)
-	dropped := h.truncated
-	h.mu.Unlock()
-	v := Verdict{Operations: len(ops)}
+	ops, st := h.rec.History()
+	v := Verdict{Operations: st.Operations, Unknown: st.UnknownWrites - st.Unobserved}
 	if len(ops) == 0 {
 		v.Result = "empty"
 		return v
@@ -101,64 +91,21 @@ func (h *History) Check() Verdict {
 	byKey := map[string][]porcupine.Operation{}
 	var keys []string
 	for _, op := range ops {
-		k := op.Input.(KVInput).Key
+		k := op.Input.(linearize.Input).Key
 		if _, ok := byKey[k]; !ok {
 			keys = append(keys, k)
 		}
 		byKey[k] = append(byKey[k], op)
-		if op.Output.(KVOutput).Unknown {
-			v.Unknown++
-		}
 	}
 	slices.Sort(keys)
-	v.Keys = len(keys)
-	v.Result = "ok"
+	v.Keys, v.Result = len(keys), "ok"
 	// Key by key (a history is linearizable if each key's is), so an illegal one is named.
 	for _, k := range keys {
-		if !porcupine.CheckOperations(kvModel(dropped), byKey[k]) {
+		if !porcupine.CheckOperations(linearize.Model, byKey[k]) {
 			v.Result = "illegal"
 			v.Why = fmt.Sprintf("the operations on key %q admit no order that agrees with when each was made and answered", k)
 			break
 		}
 	}
 	return v
-}
-
-// kvState is a key's value as the model sees it; unset is "not known yet" (a window that
-// starts mid-history: the first read fixes it).
-type kvState struct {
-	known, found bool
-	value        string
-}
-
-func kvModel(partial bool) porcupine.Model {
-	return porcupine.Model{
-		Init: func() any { return kvState{known: !partial} },
-		Step: func(state, input, output any) (bool, any) {
-			s, in, out := state.(kvState), input.(KVInput), output.(KVOutput)
-			switch in.Op {
-			case "get":
-				if !s.known {
-					return true, kvState{known: true, found: out.Found, value: out.Value}
-				}
-				return out.Found == s.found && (!out.Found || out.Value == s.value), s
-			case "put":
-				return true, kvState{known: true, found: true, value: in.Value}
-			default: // delete
-				return true, kvState{known: true}
-			}
-		},
-		DescribeOperation: func(input, output any) string {
-			in, out := input.(KVInput), output.(KVOutput)
-			switch {
-			case in.Op == "get" && out.Found:
-				return fmt.Sprintf("get(%q) -> %q", in.Key, out.Value)
-			case in.Op == "get":
-				return fmt.Sprintf("get(%q) -> not found", in.Key)
-			case in.Op == "put":
-				return fmt.Sprintf("put(%q, %q)", in.Key, in.Value)
-			}
-			return fmt.Sprintf("delete(%q)", in.Key)
-		},
-	}
 }

@@ -132,7 +132,7 @@ func start(_ js.Value, args []js.Value) any {
 		c.Close()
 	}
 	clk = clock.NewManual(epoch)
-	hist = cluster.NewHistory(500)
+	hist = cluster.NewHistory()
 	tick0 = 0
 	mu.Lock()
 	done, events = nil, nil
@@ -496,13 +496,15 @@ func recordRange(ctx context.Context, n *node.Node, r *core.RangeRequest) (*core
 	if len(r.RangeEnd) > 0 || r.Serializable || r.Revision != 0 || r.CountOnly || r.KeysOnly {
 		return n.Range(ctx, r)
 	}
-	call := hist.Call()
+	done := hist.Get(r.Key)
 	resp, err := n.Range(ctx, r)
-	var out cluster.KVOutput
-	if err == nil && len(resp.Kvs) > 0 {
-		out = cluster.KVOutput{Found: true, Value: string(resp.Kvs[0].Value)}
+	if err != nil {
+		done(false, nil, err)
+	} else if len(resp.Kvs) > 0 {
+		done(true, resp.Kvs[0].Value, nil)
+	} else {
+		done(false, nil, nil)
 	}
-	hist.Return(call, cluster.KVInput{Op: "get", Key: string(r.Key)}, out, err != nil)
 	return resp, err
 }
 
@@ -510,9 +512,9 @@ func recordPut(ctx context.Context, n *node.Node, r *core.PutRequest) (*core.Put
 	if r.IgnoreValue || r.IgnoreLease {
 		return n.Put(ctx, r)
 	}
-	call := hist.Call()
+	done := hist.Put(r.Key, r.Value, false)
 	resp, err := n.Put(ctx, r)
-	hist.Return(call, cluster.KVInput{Op: "put", Key: string(r.Key), Value: string(r.Value)}, cluster.KVOutput{}, err != nil)
+	done(err)
 	return resp, err
 }
 
@@ -520,9 +522,9 @@ func recordDelete(ctx context.Context, n *node.Node, r *core.DeleteRangeRequest)
 	if len(r.RangeEnd) > 0 {
 		return n.DeleteRange(ctx, r)
 	}
-	call := hist.Call()
+	done := hist.Put(r.Key, nil, true)
 	resp, err := n.DeleteRange(ctx, r)
-	hist.Return(call, cluster.KVInput{Op: "delete", Key: string(r.Key)}, cluster.KVOutput{}, err != nil)
+	done(err)
 	return resp, err
 }
 
