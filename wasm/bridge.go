@@ -59,9 +59,7 @@ var (
 	store *core.Store
 	db    *backend.Memory
 
-	watchMu sync.Mutex
-	watches = map[int64]*core.WatchStream{}
-	nextID  int64
+	watches gateway.Streams
 )
 
 func main() {
@@ -108,12 +106,7 @@ func replace(snapshot []byte) error {
 	old := store
 	store, db = s, b
 	mu.Unlock()
-	watchMu.Lock()
-	for id, ws := range watches {
-		ws.Close()
-		delete(watches, id)
-	}
-	watchMu.Unlock()
+	watches.CloseAll()
 	if old != nil {
 		old.Close()
 	}
@@ -293,42 +286,36 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		}
 		return gateway.TxnResponse(resp), nil
 	case "compaction":
-		var r struct {
-			Revision int64 `json:"revision,string"`
-			Physical bool  `json:"physical"`
-		}
+		var r gateway.CompactionRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
 		if err := store.CheckAdmin(ai); err != nil {
 			return nil, err
 		}
-		resp, err := store.Compact(&core.CompactionRequest{Revision: r.Revision, Physical: r.Physical})
+		resp, err := store.Compact(r.Core())
 		if err != nil {
 			return nil, err
 		}
 		if resp.PhysicalDone != nil {
 			<-resp.PhysicalDone
 		}
-		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+		return gateway.HeaderOnly(resp.Header), nil
 	case "lease.grant":
-		var r struct {
-			TTL int64 `json:"TTL,string"`
-			ID  int64 `json:"ID,string"`
-		}
+		var r gateway.LeaseGrantRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
 		if err := store.CheckAuthenticated(ai); err != nil {
 			return nil, err
 		}
-		resp, err := store.LeaseGrant(&core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
+		resp, err := store.LeaseGrant(r.Core())
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+		return gateway.LeaseGrantResponse(resp), nil
 	case "lease.revoke":
-		var r leaseID
+		var r gateway.LeaseID
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
@@ -339,41 +326,31 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+		return gateway.HeaderOnly(resp.Header), nil
 	case "lease.keepalive":
-		var r leaseID
+		var r gateway.LeaseID
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
 		if err := store.CheckLeaseKeepAlive(ai, r.ID); err != nil {
 			return nil, err
 		}
-		resp := store.LeaseKeepAlive(r.ID)
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+		return gateway.LeaseKeepAliveResponse(store.LeaseKeepAlive(r.ID)), nil
 	case "lease.timetolive":
-		var r struct {
-			ID   int64 `json:"ID,string"`
-			Keys bool  `json:"keys"`
-		}
+		var r gateway.LeaseTimeToLiveRequest
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
 		if err := checkTimeToLive(store, ai, r.ID, r.Keys); err != nil {
 			return nil, err
 		}
-		resp := store.LeaseTimeToLive(r.ID, r.Keys)
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL),
-			"grantedTTL": gateway.Int64(resp.GrantedTTL), "keys": resp.Keys}, nil
+		return gateway.LeaseTimeToLiveResponse(store.LeaseTimeToLive(r.ID, r.Keys)), nil
 	case "lease.leases":
 		resp := store.LeaseLeases()
 		if err := store.CheckLeaseRead(ai, resp.Leases...); err != nil {
 			return nil, err
 		}
-		ls := make([]map[string]any, len(resp.Leases))
-		for i, id := range resp.Leases {
-			ls[i] = map[string]any{"ID": gateway.Int64(id)}
-		}
-		return map[string]any{"header": gateway.Header(resp.Header), "leases": ls}, nil
+		return gateway.LeaseLeasesResponse(resp), nil
 	case "status":
 		if err := store.CheckAuthenticated(ai); err != nil {
 			return nil, err
@@ -450,37 +427,23 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 		}
 		return createWatch(store, ai, &r)
 	case "watch.next":
-		var r struct {
-			Stream int64 `json:"stream,string"`
-		}
+		var r gateway.StreamID
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
 		return nextWatch(r.Stream)
 	case "watch.cancel":
-		var r struct {
-			Stream int64 `json:"stream,string"`
-		}
+		var r gateway.StreamID
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		watchMu.Lock()
-		ws := watches[r.Stream]
-		delete(watches, r.Stream)
-		watchMu.Unlock()
-		if ws != nil {
-			ws.Close()
-		}
+		watches.Close(r.Stream)
 		return map[string]any{}, nil
 	}
 	if out, ok, err := authCall(store, ai, method, decode); ok {
 		return out, err
 	}
 	return nil, badRequest(fmt.Sprintf("unknown method %q", method))
-}
-
-type leaseID struct {
-	ID int64 `json:"ID,string"`
 }
 
 // runBatch runs each request on its own, in order, as separate calls would (a bulk path
@@ -542,11 +505,7 @@ func createWatch(store *core.Store, ai core.AuthInfo, r *gateway.WatchCreate) (a
 		ws.Close()
 		return nil, err
 	}
-	watchMu.Lock()
-	nextID++
-	id := nextID
-	watches[id] = ws
-	watchMu.Unlock()
+	id := watches.Add(ws)
 	first := <-ws.Chan() // the Created response
 	return map[string]any{"stream": gateway.Int64(id), "result": gateway.WatchResponse(&first)}, nil
 }
@@ -554,9 +513,7 @@ func createWatch(store *core.Store, ai core.AuthInfo, r *gateway.WatchCreate) (a
 // nextWatch waits for the stream's next message (the caller awaits it without blocking the
 // page: this runs in its own goroutine).
 func nextWatch(id int64) (any, error) {
-	watchMu.Lock()
-	ws := watches[id]
-	watchMu.Unlock()
+	ws := watches.Get(id)
 	if ws == nil {
 		return nil, badRequest("unknown watch stream")
 	}

@@ -6,6 +6,7 @@
 package memnet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand"
@@ -95,23 +96,8 @@ func (nw *Network) Links() []LinkStats {
 	for k, l := range nw.links {
 		out = append(out, LinkStats{From: k[0], To: k[1], Link: l.Link, Sent: l.sent, Delivered: l.delivered, Lost: l.lost})
 	}
-	slices.SortFunc(out, func(a, b LinkStats) int {
-		if a.From != b.From {
-			return cmpU(a.From, b.From)
-		}
-		return cmpU(a.To, b.To)
-	})
+	slices.SortFunc(out, func(a, b LinkStats) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
 	return out
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Partition splits the members into groups that reach only their own group's members;

@@ -230,3 +230,58 @@ func WatchResponse(r *mvcc.WatchResponse) map[string]any {
 	m["events"] = evs
 	return m
 }
+
+// CompactionRequest is a compaction, as the gateway takes it.
+type CompactionRequest struct {
+	Revision int64 `json:"revision,string"`
+	Physical bool  `json:"physical"`
+}
+
+func (r *CompactionRequest) Core() *core.CompactionRequest {
+	return &core.CompactionRequest{Revision: r.Revision, Physical: r.Physical}
+}
+
+// LeaseGrantRequest is a lease grant, as the gateway takes it.
+type LeaseGrantRequest struct {
+	TTL int64 `json:"TTL,string"`
+	ID  int64 `json:"ID,string"`
+}
+
+func (r *LeaseGrantRequest) Core() *core.LeaseGrantRequest {
+	return &core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID}
+}
+
+// LeaseID names a lease (revoke, keep-alive).
+type LeaseID struct {
+	ID int64 `json:"ID,string"`
+}
+
+// LeaseTimeToLiveRequest asks for a lease's remaining time (and keys).
+type LeaseTimeToLiveRequest struct {
+	ID   int64 `json:"ID,string"`
+	Keys bool  `json:"keys"`
+}
+
+// HeaderOnly is the answer of a call that returns only a header (compaction, lease revoke).
+func HeaderOnly(h core.ResponseHeader) map[string]any { return map[string]any{"header": Header(h)} }
+
+func LeaseGrantResponse(r *core.LeaseGrantResponse) map[string]any {
+	return map[string]any{"header": Header(r.Header), "ID": Int64(r.ID), "TTL": Int64(r.TTL)}
+}
+
+func LeaseKeepAliveResponse(r *core.LeaseKeepAliveResponse) map[string]any {
+	return map[string]any{"header": Header(r.Header), "ID": Int64(r.ID), "TTL": Int64(r.TTL)}
+}
+
+func LeaseTimeToLiveResponse(r *core.LeaseTimeToLiveResponse) map[string]any {
+	return map[string]any{"header": Header(r.Header), "ID": Int64(r.ID), "TTL": Int64(r.TTL),
+		"grantedTTL": Int64(r.GrantedTTL), "keys": r.Keys}
+}
+
+func LeaseLeasesResponse(r *core.LeaseLeasesResponse) map[string]any {
+	ls := make([]map[string]any, len(r.Leases))
+	for i, id := range r.Leases {
+		ls[i] = map[string]any{"ID": Int64(id)}
+	}
+	return map[string]any{"header": Header(r.Header), "leases": ls}
+}

@@ -67,12 +67,11 @@ var (
 	hist  *cluster.History
 	tick0 int64
 
-	// mu guards what the inputs' goroutines hand back: done, events and the watch streams.
+	// mu guards what the inputs' goroutines hand back: done and events.
 	mu      sync.Mutex
 	done    []doneItem
 	events  []watchEvent
-	streams = map[int64]*core.WatchStream{}
-	nextID  int64
+	streams gateway.Streams
 )
 
 type doneItem struct {
@@ -136,11 +135,8 @@ func start(_ js.Value, args []js.Value) any {
 	tick0 = 0
 	mu.Lock()
 	done, events = nil, nil
-	for id, ws := range streams {
-		ws.Close()
-		delete(streams, id)
-	}
 	mu.Unlock()
+	streams.CloseAll()
 	var err error
 	// Snapshots every 100 entries, 20 kept behind: a member added after a few hundred
 	// writes catches up from a snapshot, as one far behind does on a server.
@@ -315,18 +311,8 @@ func serveMember(ctx context.Context, n *node.Node, name, method string, body []
 	case "txn":
 		return serve(body, func(r *gateway.TxnRequest) (*core.TxnResponse, error) { return n.Txn(ctx, r.Core()) }, gateway.TxnResponse)
 	case "compaction":
-		var r struct {
-			Revision int64 `json:"revision,string"`
-			Physical bool  `json:"physical"`
-		}
-		if err := decode(&r); err != nil {
-			return nil, err
-		}
-		resp, err := n.Compact(ctx, &core.CompactionRequest{Revision: r.Revision, Physical: r.Physical})
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+		return serve(body, func(r *gateway.CompactionRequest) (*core.CompactionResponse, error) { return n.Compact(ctx, r.Core()) },
+			func(r *core.CompactionResponse) map[string]any { return gateway.HeaderOnly(r.Header) })
 	case "status":
 		h := n.Header()
 		st := map[string]any{"header": header(n), "version": core.EtcdVersion,
@@ -338,62 +324,26 @@ func serveMember(ctx context.Context, n *node.Node, name, method string, body []
 		}
 		return st, nil
 	case "lease.grant":
-		var r struct {
-			TTL int64 `json:"TTL,string"`
-			ID  int64 `json:"ID,string"`
-		}
-		if err := decode(&r); err != nil {
-			return nil, err
-		}
-		resp, err := n.LeaseGrant(ctx, &core.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+		return serve(body, func(r *gateway.LeaseGrantRequest) (*core.LeaseGrantResponse, error) {
+			return n.LeaseGrant(ctx, r.Core())
+		},
+			gateway.LeaseGrantResponse)
 	case "lease.revoke":
-		var r leaseID
-		if err := decode(&r); err != nil {
-			return nil, err
-		}
-		resp, err := n.LeaseRevoke(ctx, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"header": gateway.Header(resp.Header)}, nil
+		return serve(body, func(r *gateway.LeaseID) (*core.LeaseRevokeResponse, error) { return n.LeaseRevoke(ctx, r.ID) },
+			func(r *core.LeaseRevokeResponse) map[string]any { return gateway.HeaderOnly(r.Header) })
 	case "lease.keepalive":
-		var r leaseID
-		if err := decode(&r); err != nil {
-			return nil, err
-		}
-		resp, err := n.LeaseRenew(ctx, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL)}, nil
+		return serve(body, func(r *gateway.LeaseID) (*core.LeaseKeepAliveResponse, error) { return n.LeaseRenew(ctx, r.ID) },
+			gateway.LeaseKeepAliveResponse)
 	case "lease.timetolive":
-		var r struct {
-			ID   int64 `json:"ID,string"`
-			Keys bool  `json:"keys"`
-		}
-		if err := decode(&r); err != nil {
-			return nil, err
-		}
-		resp, err := n.LeaseTimeToLive(ctx, r.ID, r.Keys)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"header": gateway.Header(resp.Header), "ID": gateway.Int64(resp.ID), "TTL": gateway.Int64(resp.TTL),
-			"grantedTTL": gateway.Int64(resp.GrantedTTL), "keys": resp.Keys}, nil
+		return serve(body, func(r *gateway.LeaseTimeToLiveRequest) (*core.LeaseTimeToLiveResponse, error) {
+			return n.LeaseTimeToLive(ctx, r.ID, r.Keys)
+		}, gateway.LeaseTimeToLiveResponse)
 	case "lease.leases":
 		resp, err := n.LeaseLeases(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ls := make([]map[string]any, len(resp.Leases))
-		for i, id := range resp.Leases {
-			ls[i] = map[string]any{"ID": gateway.Int64(id)}
-		}
-		return map[string]any{"header": gateway.Header(resp.Header), "leases": ls}, nil
+		return gateway.LeaseLeasesResponse(resp), nil
 	case "watch.create":
 		var r gateway.WatchCreate
 		if err := decode(&r); err != nil {
@@ -401,19 +351,11 @@ func serveMember(ctx context.Context, n *node.Node, name, method string, body []
 		}
 		return createWatch(n, &r)
 	case "watch.cancel":
-		var r struct {
-			Stream int64 `json:"stream,string"`
-		}
+		var r gateway.StreamID
 		if err := decode(&r); err != nil {
 			return nil, err
 		}
-		mu.Lock()
-		ws := streams[r.Stream]
-		delete(streams, r.Stream)
-		mu.Unlock()
-		if ws != nil {
-			ws.Close()
-		}
+		streams.Close(r.Stream)
 		return map[string]any{}, nil
 	case "member.list":
 		var r struct {
@@ -470,10 +412,6 @@ func serveMember(ctx context.Context, n *node.Node, name, method string, body []
 		return map[string]any{"header": header(n), "members": members(ms)}, nil
 	}
 	return nil, badRequest("unknown method " + strconv.Quote(method))
-}
-
-type leaseID struct {
-	ID int64 `json:"ID,string"`
 }
 
 // serve decodes a request in the gateway's shape, has do answer it and converts the answer.
@@ -536,11 +474,7 @@ func createWatch(n *node.Node, r *gateway.WatchCreate) (map[string]any, error) {
 		ws.Close()
 		return nil, err
 	}
-	mu.Lock()
-	nextID++
-	id := nextID
-	streams[id] = ws
-	mu.Unlock()
+	id := streams.Add(ws)
 	sid := gateway.Int64(id)
 	go func() {
 		for {
@@ -553,8 +487,8 @@ func createWatch(n *node.Node, r *gateway.WatchCreate) (map[string]any, error) {
 				mu.Lock()
 				events = append(events, watchEvent{Stream: sid, Result: map[string]any{"canceled": true,
 					"cancel_reason": fmt.Sprintf("the watch ended: %s stopped", n.Config().Name)}})
-				delete(streams, id)
 				mu.Unlock()
+				streams.Close(id)
 				return
 			}
 		}
