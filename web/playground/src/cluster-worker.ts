@@ -3,7 +3,7 @@
 // here, so the page stays responsive. One worker is one run: the page starts a new worker
 // for each (the module's random source is seeded before it starts, which only a fresh one
 // allows). The worker drives the clock (cluster/engine.ts) at the speed the page asks,
-// passes requests in and answers out, and reports the members' state and the leader changes.
+// passes requests in and answers out, and reports the members' state and the leader and membership changes.
 import { bootGo } from "./boot.js";
 import { Engine, seedRandom, type ClusterModule, type Output, type Scripted } from "./cluster/engine.js";
 import type { ToWorker, FromWorker } from "./cluster/client.js";
@@ -19,20 +19,37 @@ let lastLeader: string | undefined;
 let lastPost = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
 
+/** What the timeline has said of each member: "learner", "voter" or "removed". */
+const standing = new Map<string, string>();
+
+/** Posts the timeline's events a tick's output shows: leader and membership changes. */
 function note(o: Output): void {
   const lead = o.members.find((m) => m.role === "leader" && m.running);
   const name = lead?.name ?? "";
-  if (name !== lastLeader && !(lastLeader === undefined && name === "")) {
-    post({ type: "event", tick: o.tick, now_ms: o.now_ms, text: name ? `${name} leads (term ${lead!.term})` : "no leader" });
-  }
+  const at = (text: string) => post({ type: "event", tick: o.tick, now_ms: o.now_ms, text });
+  if (name !== lastLeader && !(lastLeader === undefined && name === "")) at(name ? `${name} leads (term ${lead!.term})` : "no leader");
   lastLeader = name;
+  for (const m of o.members) {
+    // A member's role says learner only while it runs: a stopped learner keeps its standing.
+    const now = m.removed ? "removed" : m.role === "learner" ? "learner" : m.running ? "voter" : standing.get(m.name) ?? "voter";
+    const was = standing.get(m.name);
+    standing.set(m.name, now);
+    if (was === undefined) {
+      if (o.tick > 0) at(`${m.name} added`);
+    } else if (was !== now && now === "removed") {
+      at(`${m.name} removed`);
+    } else if (was === "learner" && now === "voter") {
+      at(`${m.name} promoted`);
+    }
+    // (A member just added may report itself a voter until it applies its own addition.)
+  }
 }
 
 function report(force = false): void {
   const now = Date.now();
   if (!engine || (!force && now - lastPost < 100)) return;
   lastPost = now;
-  post({ type: "state", out: engine.last, tick: engine.tick, speed, replaying: engine.replaying, script: engine.script.length });
+  post({ type: "state", out: engine.last, tick: engine.tick, speed, replaying: engine.replaying, until: engine.until, script: engine.script.length });
 }
 
 function steps(n: number): void {
@@ -43,10 +60,18 @@ function drive(): void {
   clearTimeout(timer);
   timer = setTimeout(() => {
     if (engine) {
-      // A replay runs its script as fast as it can, then at the chosen speed.
-      if (engine.replaying > 0) steps(50);
-      else if (speed > 0) steps(speed);
-      report();
+      // A replay runs its script as fast as it can, then at the chosen speed; one with an
+      // end (Run.until: the tick its link was made) stops there, paused, as the run was then.
+      const left = engine.ticksToGo;
+      if (left > 0) {
+        steps(Math.min(50, left));
+        if (engine.ticksToGo === 0) speed = 0;
+        report(engine.ticksToGo === 0);
+      } else {
+        if (engine.replaying > 0) steps(50);
+        else if (speed > 0) steps(speed);
+        report();
+      }
     }
     drive();
   }, TURN_MS);
@@ -61,7 +86,7 @@ globalThis.addEventListener("message", async (e: Event) => {
         const mod = await bootGo<ClusterModule>("metastore-cluster.wasm", "metastoreCluster");
         engine = new Engine(mod, { seed: m.seed, members: m.members }, (stream, result) => post({ type: "watch", stream, result }));
         speed = m.speed ?? 1;
-        if (m.script?.length) engine.replay(m.script);
+        if (m.script?.length || m.until !== undefined) engine.replay(m.script ?? [], m.until);
         note(engine.last);
         report(true);
         post({ type: "started" });
@@ -86,11 +111,12 @@ globalThis.addEventListener("message", async (e: Event) => {
       report(true);
       return;
     case "advance":
-      steps(m.ticks);
+      // Not past the end of a replay that has one.
+      steps(engine && engine.ticksToGo > 0 ? Math.min(m.ticks, engine.ticksToGo) : m.ticks);
       report(true);
       return;
     case "run":
-      post({ type: "run", id: m.id, run: { seed: engine?.run.seed ?? "0", members: engine?.run.members ?? 0, script: engine?.script ?? ([] as Scripted[]) } });
+      post({ type: "run", id: m.id, run: { seed: engine?.run.seed ?? "0", members: engine?.run.members ?? 0, script: engine?.script ?? ([] as Scripted[]), until: engine?.tick } });
       return;
   }
 });

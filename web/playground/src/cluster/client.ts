@@ -4,7 +4,7 @@
 import type { CallError, Output, Run, Scripted } from "./engine.js";
 
 export type ToWorker =
-  | { type: "start"; members: number; seed: string; script?: Scripted[]; speed?: number }
+  | { type: "start"; members: number; seed: string; script?: Scripted[]; until?: number; speed?: number }
   | { type: "call"; id: number; method: string; body: object }
   | { type: "speed"; speed: number }
   | { type: "advance"; ticks: number }
@@ -13,7 +13,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "started" }
   | { type: "failed"; message: string }
-  | { type: "state"; out: Output; tick: number; speed: number; replaying: number; script: number }
+  | { type: "state"; out: Output; tick: number; speed: number; replaying: number; until?: number; script: number }
   | { type: "event"; tick: number; now_ms: number; text: string }
   | { type: "done"; id: number; result?: unknown; error?: CallError }
   | { type: "watch"; stream: string; result: unknown }
@@ -25,6 +25,8 @@ export interface ClusterState {
   speed: number;
   /** Scripted requests still to replay. */
   replaying: number;
+  /** The tick a replay runs to, then pauses (Run.until); none when it goes on. */
+  until?: number;
   /** Requests made so far (the run's script). */
   script: number;
 }
@@ -47,7 +49,8 @@ export class ClusterClient {
 
   /**
    * Starts a run in a new worker (base: the folder holding cluster-worker.js): members,
-   * seeded by seed; with script, its requests are replayed at their ticks.
+   * seeded by seed; with script, its requests are replayed at their ticks (and with until,
+   * the replay pauses at that tick).
    */
   static async start(base: string, run: Run, speed = 1): Promise<ClusterClient> {
     const c = new ClusterClient(new Worker(`${base}/cluster-worker.js`));
@@ -58,7 +61,7 @@ export class ClusterClient {
         else if (m.type === "failed") reject(new Error(m.message));
         else c.receive(m);
       };
-      c.post({ type: "start", members: run.members, seed: run.seed, script: run.script, speed });
+      c.post({ type: "start", members: run.members, seed: run.seed, script: run.script, until: run.until, speed });
     });
     c.worker.onmessage = (e: MessageEvent<FromWorker>) => c.receive(e.data);
     return c;
@@ -71,7 +74,7 @@ export class ClusterClient {
   private receive(m: FromWorker): void {
     switch (m.type) {
       case "state":
-        this.state = { out: m.out, tick: m.tick, speed: m.speed, replaying: m.replaying, script: m.script };
+        this.state = { out: m.out, tick: m.tick, speed: m.speed, replaying: m.replaying, until: m.until, script: m.script };
         break;
       case "event":
         this.events.push(m);
@@ -135,9 +138,12 @@ export class ClusterClient {
     });
   }
 
+  /** Ends the run: its worker stops, and requests still waiting fail. */
   close(): void {
     this.worker.terminate();
     this.listeners.clear();
+    for (const w of this.waiting.values()) w({ type: "done", id: 0, error: { code: 14, message: "the in-tab cluster was stopped (a new run replaced it)" } });
+    this.waiting.clear();
   }
 }
 
@@ -152,7 +158,8 @@ export function encodeRun(run: Run): string {
 export function decodeRun(s: string): Run {
   const b = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
   const run = JSON.parse(new TextDecoder().decode(Uint8Array.from(b, (c) => c.charCodeAt(0)))) as Run;
-  if (typeof run.seed !== "string" || !/^\d+$/.test(run.seed) || !(run.members >= 1 && run.members <= 7) || !Array.isArray(run.script)) {
+  if (typeof run.seed !== "string" || !/^\d+$/.test(run.seed) || !(run.members >= 1 && run.members <= 7) || !Array.isArray(run.script) ||
+    (run.until !== undefined && !(Number.isSafeInteger(run.until) && run.until >= 0))) {
     throw new Error("not a cluster run");
   }
   return run;

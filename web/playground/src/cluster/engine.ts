@@ -2,7 +2,8 @@
 // (metastoreCluster.step, wasm/cluster/tab) and hands requests in and answers out at ticks.
 // A run is the seed plus the requests made at each tick (the script): with the module's
 // random source seeded (seedRandom, before the module starts), the same script gives the
-// same run, tick for tick — what "share" and "replay" rest on. It runs in the cluster's
+// same run, tick for tick — what "share" and "replay" rest on (a shared run also says the
+// tick it was shared at, where its replay stops: Run.until). It runs in the cluster's
 // worker (cluster-worker.ts) and, in tests, under Node.
 
 /** The module's two calls (wasm/cluster/tab). */
@@ -64,6 +65,11 @@ export interface Run {
   seed: string;
   members: number;
   script: Scripted[];
+  /**
+   * The tick the run was shared at (how many had run): a replay runs to there and pauses,
+   * so it shows what the run showed when its link was made. None: the replay goes on.
+   */
+  until?: number;
 }
 
 /**
@@ -111,6 +117,8 @@ export class Engine {
   private steps = 0;
   /** Requests the script holds for ticks still to come (a replay). */
   private pending: Scripted[] = [];
+  /** The tick a replay runs to (Run.until), if any. */
+  private stopAt?: number;
 
   constructor(private readonly mod: ClusterModule, readonly run: Omit<Run, "script">,
     private readonly onWatch: (stream: string, result: unknown) => void = () => {}) {
@@ -123,9 +131,23 @@ export class Engine {
     return o;
   }
 
-  /** Replays a script: its requests go in at their ticks as the engine steps. */
-  replay(script: Scripted[]): void {
+  /**
+   * Replays a script: its requests go in at their ticks as the engine steps. With until,
+   * the replay lasts that many ticks (at least until its last request is made).
+   */
+  replay(script: Scripted[], until?: number): void {
     this.pending = [...script].sort((a, b) => a.tick - b.tick);
+    this.stopAt = until === undefined ? undefined : Math.max(until, ...this.pending.map((s) => s.tick + 1));
+  }
+
+  /** The tick a replay runs to: Run.until, raised past the script's last request; none without. */
+  get until(): number | undefined {
+    return this.stopAt;
+  }
+
+  /** How many ticks a replay still has to run (0 when it is over, or has no until). */
+  get ticksToGo(): number {
+    return this.stopAt === undefined ? 0 : Math.max(0, this.stopAt - this.steps);
   }
 
   /** The tick the next step runs (how many have run). */

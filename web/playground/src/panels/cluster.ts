@@ -6,7 +6,8 @@
 // slow a link or a disk; heal), membership (add a learner, promote, remove), the clock
 // (pause, step a heartbeat, 1×, 5×, 10×: every member's ticks, elections and leases run on
 // it) and the linearizability check of what was read and written here. A run is its seed
-// and the requests made at each tick: Share puts both in a link, which replays the same run.
+// and the requests made at each tick: Share puts both in a link, with the tick it was made
+// at; opened, the link replays the same run up to that tick and pauses there.
 import { ClusterClient, decodeRun, encodeRun } from "../cluster/client.js";
 import type { CallError, LinkState, MemberState, Run } from "../cluster/engine.js";
 import { h } from "../dom.js";
@@ -17,6 +18,38 @@ export type Member = MemberState;
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 const unb64 = (s: string) => new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+/** The virtual time one tick of the cluster's clock stands for (wasm/cluster/tab). */
+const TICK_MS = 10;
+/**
+ * The clock's reading once a run has made ticks ticks: a step reports the state the tick
+ * before it left, so the page shows the time as of the last tick but one.
+ */
+const shownAfter = (ticks: number) => secs(Math.max(0, ticks - 1) * TICK_MS);
+/** How long each write of a slowed disk takes ("Slow m1's disk"). */
+const SLOW_DISK_MS = 200;
+const slowDisk = (m: Member) => (m.disk_delay_ms ?? 0) > 0;
+const setText = (e: Element, text: string) => {
+  if (e.textContent !== text) e.textContent = text;
+};
+const setAttr = (e: Element, name: string, value: string) => {
+  if (e.getAttribute(name) !== value) e.setAttribute(name, value);
+};
+
+/** A member's row in the table, and the member as it was last rendered. */
+interface Row {
+  m: Member;
+  tr: HTMLTableRowElement;
+  role: HTMLElement;
+  term: HTMLElement;
+  leader: HTMLElement;
+  commit: HTMLElement;
+  applied: HTMLElement;
+  power: HTMLButtonElement;
+  cut: HTMLButtonElement;
+  disk: HTMLButtonElement;
+  promote: HTMLButtonElement;
+  remove: HTMLButtonElement;
+}
 
 /** What the panel gives the page: the running cluster, for the console and the other panels. */
 export interface ClusterPanel {
@@ -28,6 +61,10 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   let cl: ClusterClient | undefined;
   let members: Member[] = [];
   let shown = 0;
+  /** Each member's row, kept from one render to the next: a focused button stays focused. */
+  const rowOf = new Map<string, Row>();
+  /** How many times "A cut-off minority" ran: each writes a value of its own. */
+  let minorityRuns = 0;
 
   const state = h("p", { class: "hint", role: "status" }, "No cluster yet: start one. It runs in this tab, in a worker; nothing leaves your browser.");
   const seedField = h("input", { "aria-label": "seed", size: 8, inputmode: "numeric", placeholder: "random" });
@@ -40,7 +77,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     return b;
   };
   const heal = btn("Heal the network", () => void act("cluster.heal"));
-  const split = btn("Split 2 | 1", () => void splitCluster());
+  const split = btn("Split 2 | 1", () => void splitCluster()); // relabelled to the sides' sizes as members come and go
   const learner = btn("Add a learner", () => void addLearner());
   const check = btn("Check linearizability", () => void checkHistory());
   const share = btn("Share this run", () => void shareRun());
@@ -85,15 +122,17 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     h("button", { type: "button", onclick: () => void get(false) }, "Get"),
     h("button", { type: "button", onclick: () => void get(true) }, "Get (serializable)"),
   );
-  const guides = h("div", { class: "row guides", role: "group", "aria-label": "guided examples" }, "Try: ",
-    btn("A leader dies mid-write", () => void leaderDies()),
-    btn("A cut-off minority", () => void minority()),
-    btn("A learner catches up by snapshot", () => void learnerSnapshot()));
-  const timeline = h("ol", { class: "timeline", "aria-label": "leader changes" });
+  const guideButtons = [
+    btn("A leader dies mid-write", () => void guide(leaderDies)),
+    btn("A cut-off minority", () => void guide(minority)),
+    btn("A learner catches up by snapshot", () => void guide(learnerSnapshot)),
+  ];
+  const guides = h("div", { class: "row guides", role: "group", "aria-label": "guided examples" }, "Try: ", ...guideButtons);
+  const timeline = h("ol", { class: "timeline", "aria-label": "leader and membership changes" });
   const body = h("div", { hidden: true },
     h("div", { class: "row" }, heal, split, learner, check, share),
     h("div", { class: "members-wrap" }, table), net, linkForm, kv, result, guides,
-    h("h3", {}, "Leader changes"), timeline);
+    h("h3", {}, "Leader and membership changes"), timeline);
   root.append(
     h("p", {}, "The same Raft member code the metastore server runs, several members in this tab over a simulated network. Stop the leader, cut a member off, slow a link, and watch the others elect one; a cut-off member refuses linearizable reads. A run is its seed and what you did at each tick: Share gives a link that replays it exactly."),
     h("div", { class: "row" }, start3, start5, h("label", {}, " seed ", seedField)),
@@ -115,9 +154,11 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
 
   async function start(run: Run, speed = 1): Promise<void> {
     start3.disabled = start5.disabled = true;
-    state.textContent = run.script.length ? `Replaying a run of ${run.members} members (seed ${run.seed})…` : `Starting ${run.members} members…`;
+    state.textContent = run.script.length || run.until !== undefined ? `Replaying a run of ${run.members} members (seed ${run.seed})…` : `Starting ${run.members} members…`;
     cl?.close();
     cl = undefined;
+    rowOf.clear();
+    rows.replaceChildren();
     try {
       const c = await ClusterClient.start(base, run, speed);
       cl = c;
@@ -155,22 +196,34 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   const leader = () => members.find((m) => m.role === "leader" && m.running)?.name ?? "";
   const live = () => members.filter((m) => !m.removed);
 
-  async function splitCluster(): Promise<void> {
+  /**
+   * The two sides of a split, the larger first: the leader and one other member against the
+   * rest (with 3 members the leader keeps a majority; with 5 it is in the minority, and the
+   * other side elects one).
+   */
+  function sides(): [string[], string[]] {
     const names = live().map((m) => m.name);
     const lead = leader() || names[0];
-    // The leader and one other member against the rest: the larger side keeps (or elects) a leader.
-    const small = [lead, names.find((n) => n !== lead)!];
-    const big = names.filter((n) => !small.includes(n));
-    const [a, b] = small.length <= big.length ? [small, big] : [big, small];
-    if ((await act("cluster.split", { groups: [a, b] })) !== undefined) say(`Split: ${a.join(", ")} | ${b.join(", ")}`);
+    const pair = names.length > 1 ? [lead, names.find((n) => n !== lead)!] : names;
+    const rest = names.filter((n) => !pair.includes(n));
+    return rest.length > pair.length ? [rest, pair] : [pair, rest];
+  }
+
+  async function splitCluster(): Promise<void> {
+    const [big, small] = sides();
+    // A split replaces any cut before it: the sides it names are then the whole story.
+    if ((await act("cluster.heal")) === undefined) return;
+    if ((await act("cluster.split", { groups: [big, small] })) !== undefined) say(`Split: ${big.join(", ")} | ${small.join(", ")}`);
   }
 
   async function setLink(): Promise<void> {
+    if (linkA.value === linkB.value) return say("A link joins two different members: pick another.", true);
     const r = await act("cluster.link", { a: linkA.value, b: linkB.value, drop: Number(drop.value) / 100, delay_ms: Number(delay.value) });
     if (r !== undefined) say(`Link ${linkA.value} – ${linkB.value}: ${drop.value}% lost, ${delay.value} ms each way`);
   }
 
-  async function addLearner(): Promise<Member | undefined> {
+  /** Adds and starts a learner; its name once the cluster took it, undefined if it did not. */
+  async function addLearner(): Promise<string | undefined> {
     const taken = new Set(members.map((m) => m.name));
     let i = 1;
     while (taken.has(`m${i}`)) i++;
@@ -178,8 +231,10 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     const via = leader() || live()[0].name;
     say(`$ etcdctl --endpoints=http://${via}:2379 member add ${name} --peer-urls=http://${name}:2380 --learner`);
     const r = (await act("member.add", { member: via, peerURLs: [`http://${name}:2380`], isLearner: true })) as { member: { ID: string } } | undefined;
-    if (r) say(`Member ${BigInt(r.member.ID).toString(16)} added as a learner, and started: ${name} (it catches up, then Promote makes it vote)`);
-    return members.find((m) => m.name === name);
+    if (!r) return undefined;
+    say(`Member ${BigInt(r.member.ID).toString(16)} added as a learner, and started: ${name} (it catches up, then Promote makes it vote)`);
+    // The answer comes before the next state does: the page may not list the member yet.
+    return name;
   }
 
   async function memberAct(m: Member, method: string, verb: string): Promise<void> {
@@ -215,8 +270,10 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   async function checkHistory(): Promise<void> {
     const v = (await act("cluster.check")) as { result: string; operations: number; unknown: number; keys: number; why?: string } | undefined;
     if (!v) return;
+    // operations counts those checked: a write of unknown outcome that no read saw is left
+    // out (it may not have happened), so unknown counts the ones among them.
     if (v.result === "empty") say("Nothing to check yet: put and get (linearizable) through the members first.");
-    else if (v.result === "ok") say(`Linearizable: ${v.operations} reads and writes on ${v.keys} key(s) (${v.unknown} writes of unknown outcome) admit one order that agrees with real time.`);
+    else if (v.result === "ok") say(`Linearizable: ${v.operations} ${v.operations === 1 ? "read or write" : "reads and writes"} on ${v.keys} key(s) (${v.unknown} of them writes of unknown outcome) admit one order that agrees with real time.`);
     else say(`NOT linearizable: ${v.why}`, true);
   }
 
@@ -231,7 +288,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     } catch {
       // no clipboard (an http page, a test): the address bar has the link
     }
-    say(`This run's link (seed ${run.seed}, ${run.script.length} requests) is in the address bar: opening it replays the same run.`);
+    say(`This run's link (seed ${run.seed}, ${run.script.length} requests, up to t = ${shownAfter(run.until ?? 0)}) is in the address bar: opening it replays the same run to there, and pauses.`);
   }
 
   // ---- guided examples: each narrates what it does, through the same requests as the buttons ----
@@ -241,6 +298,15 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     for (const end = Date.now() + ms; !cond(); await wait(50)) if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
   }
   const narrate = (steps: string[]) => say(steps.join(" → "));
+  /** Runs a guided example, the others' buttons off meanwhile: two at once would mix their steps. */
+  async function guide(example: () => Promise<void>): Promise<void> {
+    for (const b of guideButtons) b.disabled = true;
+    try {
+      await example();
+    } finally {
+      for (const b of guideButtons) b.disabled = false;
+    }
+  }
 
   async function leaderDies(): Promise<void> {
     try {
@@ -271,14 +337,20 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
       await until("a leader", () => leader() !== "");
       const lead = leader();
       const cut = live().find((m) => m.name !== lead && m.running)!.name;
+      const fresh = ++minorityRuns === 1 ? "new" : `new${minorityRuns}`;
       const steps = [`cut ${cut} off`];
+      narrate(steps);
       await cl!.call("cluster.isolate", { member: cut });
-      await cl!.call("put", { member: lead, key: b64("y"), value: b64("new") });
-      steps.push(`put y=new through ${lead}`);
+      await cl!.call("put", { member: lead, key: b64("y"), value: b64(fresh) });
+      steps.push(`put y=${fresh} through ${lead}`);
+      narrate(steps);
       const w = await cl!.call("put", { member: cut, key: b64("y"), value: b64("lost") }).then(() => "taken (!)", (e: CallError) => `refused (${e.message})`);
       steps.push(`a put through ${cut}: ${w}`);
+      narrate(steps);
       const s = await cl!.call("range", { member: cut, key: b64("y"), serializable: true });
-      steps.push(`a serializable get through ${cut}: ${s.kvs?.length ? unb64(s.kvs[0].value) : "not set"} (stale)`);
+      const seen = s.kvs?.length ? unb64(s.kvs[0].value) : "not set";
+      steps.push(`a serializable get through ${cut}: ${seen} (${seen === fresh ? "current" : `stale: the majority has ${fresh}`})`);
+      narrate(steps);
       const l = await cl!.call("range", { member: cut, key: b64("y") }).then(() => "answered (!)", (e: CallError) => `refused (${e.message})`);
       steps.push(`a linearizable get through ${cut}: ${l}`);
       await cl!.call("cluster.heal");
@@ -296,8 +368,8 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
       const steps = [`150 puts through ${lead} (members snapshot every 100 entries, and drop the log behind)`];
       narrate(steps);
       await Promise.all(Array.from({ length: 150 }, (_, i) => cl!.call("put", { member: lead, key: b64(`k${i % 10}`), value: b64(String(i)) })));
-      const added = await addLearner();
-      const name = added?.name ?? members[members.length - 1].name;
+      const name = await addLearner();
+      if (!name) return; // the error is shown
       steps.push(`${name} added as a learner`);
       narrate(steps);
       await until(`${name} to catch up`, () => {
@@ -334,39 +406,71 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     options(linkB, names);
     if (linkB.value === linkA.value && names.length > 1) linkB.value = names.find((n) => n !== linkA.value)!;
     now.textContent = `t = ${secs(st.out.now_ms)}${st.speed === 0 ? " (paused)" : ""}`;
+    // The worker may change the speed itself (a replay pauses where its link was made).
+    for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) setAttr(b, "aria-pressed", String(b.dataset.speed === String(st.speed)));
     for (const e of cl!.events.slice(shown)) timeline.prepend(h("li", {}, `${secs(e.now_ms)}: ${e.text}`));
     shown = cl!.events.length;
+    const [big, small] = sides();
+    setText(split, `Split ${big.length} | ${small.length}`);
     const lead = leader();
-    state.textContent = st.replaying > 0 ? `Replaying: ${st.replaying} requests to go…` : lead ? `${lead} leads.` : "No leader: the members are electing one.";
-    rows.replaceChildren(
-      ...members.map((m) => {
-        const actions: HTMLElement[] = [];
-        if (!m.removed) {
-          actions.push(m.running
-            ? h("button", { type: "button", onclick: () => void act("cluster.stop", { member: m.name }) }, `Stop ${m.name}`)
-            : h("button", { type: "button", onclick: () => void act("cluster.restart", { member: m.name }) }, `Restart ${m.name}`));
-          actions.push(h("button", { type: "button", onclick: () => void act("cluster.isolate", { member: m.name }) }, `Cut ${m.name} off`));
-          const slow = (m.disk_delay_ms ?? 0) > 0;
-          actions.push(h("button", { type: "button", "aria-pressed": String(slow), onclick: () => void act("cluster.disk", { member: m.name, delay_ms: slow ? 0 : 200 }) }, `Slow ${m.name}'s disk`));
-          if (m.role === "learner") actions.push(h("button", { type: "button", onclick: () => void memberAct(m, "member.promote", "promoted") }, `Promote ${m.name}`));
-          actions.push(h("button", { type: "button", onclick: () => void memberAct(m, "member.remove", "removed") }, `Remove ${m.name}`));
-        }
-        const cut = st.out.links.some((l) => l.from === m.name && l.cut);
-        const role = m.removed ? "removed" : m.running ? m.role + (cut ? " (cut off)" : "") + ((m.disk_delay_ms ?? 0) > 0 ? " (slow disk)" : "") : "stopped";
-        return h(
-          "tr",
-          { "data-member": m.name, class: m.running ? m.role : "stopped" },
-          h("th", { scope: "row" }, `${m.name} `, h("small", {}, m.id)),
-          h("td", { "data-field": "role" }, role),
-          h("td", { "data-field": "term" }, m.running ? String(m.term) : ""),
-          h("td", { "data-field": "leader" }, m.leader),
-          h("td", { "data-field": "commit" }, m.running ? String(m.commit) : ""),
-          h("td", { "data-field": "applied" }, m.running ? String(m.applied) : ""),
-          h("td", { class: "actions" }, ...actions),
-        );
-      }),
-    );
+    const replaying = st.replaying > 0 || (st.until !== undefined && st.tick < st.until);
+    const where = lead ? `${lead} leads.` : "No leader: the members are electing one.";
+    state.textContent = replaying
+      ? `Replaying the link's run${st.until !== undefined ? ` up to t = ${shownAfter(st.until)}` : ""}: ${st.replaying} requests to go…`
+      : st.until !== undefined && st.speed === 0 && st.tick === st.until
+        ? `${where} This is the link's run, replayed up to where it was shared (t = ${secs(st.out.now_ms)}) and paused: 1× goes on.`
+        : where;
+    members.forEach((m, i) => {
+      const r = rowFor(m);
+      if (rows.children[i] !== r.tr) rows.insertBefore(r.tr, rows.children[i] ?? null);
+      fillRow(r, m, st.out.links);
+    });
     drawNet(st.out.members.filter((m) => !m.removed), st.out.links);
+  }
+
+  /** Member m's row, made on its first render; its buttons act on the member as last rendered. */
+  function rowFor(m: Member): Row {
+    const known = rowOf.get(m.name);
+    if (known) return known;
+    const button = (label: string, onclick: () => void) => h("button", { type: "button", onclick }, label);
+    const field = (f: string) => h("td", { "data-field": f });
+    const r: Row = {
+      m,
+      tr: h("tr", { "data-member": m.name }),
+      role: field("role"),
+      term: field("term"),
+      leader: field("leader"),
+      commit: field("commit"),
+      applied: field("applied"),
+      power: button(`Stop ${m.name}`, () => void act(r.m.running ? "cluster.stop" : "cluster.restart", { member: r.m.name })),
+      cut: button(`Cut ${m.name} off`, () => void act("cluster.isolate", { member: r.m.name })),
+      disk: button(`Slow ${m.name}'s disk`, () => void act("cluster.disk", { member: r.m.name, delay_ms: slowDisk(r.m) ? 0 : SLOW_DISK_MS })),
+      promote: button(`Promote ${m.name}`, () => void memberAct(r.m, "member.promote", "promoted")),
+      remove: button(`Remove ${m.name}`, () => void memberAct(r.m, "member.remove", "removed")),
+    };
+    r.tr.append(h("th", { scope: "row" }, `${m.name} `, h("small", {}, m.id)), r.role, r.term, r.leader, r.commit, r.applied,
+      h("td", { class: "actions" }, r.power, r.cut, r.disk, r.promote, r.remove));
+    rowOf.set(m.name, r);
+    return r;
+  }
+
+  /** Updates a row to m's state, touching only what changed (so focus and selection stay). */
+  function fillRow(r: Row, m: Member, links: LinkState[]): void {
+    r.m = m;
+    // Cut off: no link out works; cut from some: a split (or another's isolation) runs between them.
+    const others = live().filter((o) => o.name !== m.name).map((o) => o.name);
+    const cutFrom = others.filter((o) => links.some((l) => l.from === m.name && l.to === o && l.cut));
+    const net = cutFrom.length === 0 ? "" : cutFrom.length === others.length ? " (cut off)" : ` (cut from ${cutFrom.join(", ")})`;
+    setText(r.role, m.removed ? "removed" : m.running ? m.role + net + (slowDisk(m) ? " (slow disk)" : "") : "stopped");
+    setText(r.term, m.running ? String(m.term) : "");
+    setText(r.leader, m.leader);
+    setText(r.commit, m.running ? String(m.commit) : "");
+    setText(r.applied, m.running ? String(m.applied) : "");
+    setAttr(r.tr, "class", m.removed ? "removed" : m.running ? m.role : "stopped");
+    setText(r.power, `${m.running ? "Stop" : "Restart"} ${m.name}`);
+    setAttr(r.disk, "aria-pressed", String(slowDisk(m)));
+    for (const b of [r.power, r.cut, r.disk, r.remove]) b.hidden = !!m.removed;
+    r.promote.hidden = !!m.removed || m.role !== "learner";
   }
 
   /** The members on a circle, a line per link: dashed when cut, its label the messages in flight each way. */
@@ -393,7 +497,9 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
         svg.append(el("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "cut" : slow ? "slow" : "ok" }));
         const flying = `${ab?.in_flight ?? 0}→ ←${ba?.in_flight ?? 0}`;
         svg.append(el("text", { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 - 3, class: "flight" }, flying));
-        summary.push(`${a}–${b}: ${cut ? "cut" : `${ab?.in_flight ?? 0} and ${ba?.in_flight ?? 0} in flight`}${slow ? `, ${ab!.delay_ms} ms, ${Math.round(ab!.drop * 100)}% lost` : ""}`);
+        const lost = (ab?.lost ?? 0) + (ba?.lost ?? 0);
+        summary.push(`${a}–${b}: ${cut ? "cut" : `${ab?.in_flight ?? 0} and ${ba?.in_flight ?? 0} in flight`}` +
+          `${slow ? `, ${ab!.delay_ms} ms, ${Math.round(ab!.drop * 100)}% loss (${lost} lost so far)` : ""}`);
       }
     }
     for (const m of ms) {
@@ -410,7 +516,9 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   if (m) {
     try {
       const run = decodeRun(m[1]);
-      document.getElementById("tab-cluster")?.click();
+      // The page wires its tabs (and selects the first) after making the panels: show this
+      // one once it has, or the run would replay out of sight.
+      setTimeout(() => document.getElementById("tab-cluster")?.click());
       void start(run);
     } catch (e) {
       state.textContent = `The link's run could not be read: ${(e as Error).message}`;
