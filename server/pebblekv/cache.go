@@ -49,21 +49,26 @@ func (c *recordCache) add(r *backend.Record) {
 	c.m[r.Rev] = r
 	c.bytes += cost
 	if c.bytes > c.max {
+		// A little at a time: this runs under the lock, in a commit; dropping a tenth of
+		// the cache at once (thousands of entries) was a pause every reader and writer saw.
 		for rev, e := range c.m {
 			delete(c.m, rev)
 			c.bytes -= entryCost(e)
-			if c.bytes <= c.max*9/10 {
+			if c.bytes <= c.max-c.max/64 {
 				break
 			}
 		}
 	}
 }
 
-func (c *recordCache) remove(rev kv.Revision) {
+// remove forgets the records at revs (a compaction's batch), under one lock.
+func (c *recordCache) remove(revs ...kv.Revision) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[rev]; ok {
-		c.bytes -= entryCost(old)
-		delete(c.m, rev)
+	for _, rev := range revs {
+		if old, ok := c.m[rev]; ok {
+			c.bytes -= entryCost(old)
+			delete(c.m, rev)
+		}
 	}
 }

@@ -89,13 +89,22 @@ type Options struct {
 
 // OpenWith opens (or creates) the database in dir.
 func OpenWith(dir string, o Options) (*DB, error) {
-	db, err := pebble.Open(dir, &pebble.Options{
+	var opened atomic.Pointer[pebble.DB] // for the pacer, once open
+	po := &pebble.Options{
 		DisableWAL: true,
 		Logger:     quietLogger{},
+	}
+	// L0 half way to the stop-writes threshold: compactions run unpaced until it drains.
+	const urgentSublevels = 6
+	po.Experimental.CompactionScheduler = newPacer(paceWork, paceRest, func() bool {
+		db := opened.Load()
+		return db == nil || db.Metrics().Levels[0].Sublevels >= urgentSublevels
 	})
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
+	opened.Store(db)
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
 	if err := d.ensureIndexRecords(o.Log); err != nil {
 		db.Close()
@@ -109,6 +118,12 @@ func OpenWith(dir string, o Options) (*DB, error) {
 	d.live.Store(n)
 	return d, nil
 }
+
+// paceWork and paceRest are the compactions' pace (pacer): a quarter of a core while the LSM keeps up.
+const (
+	paceWork = 10 * time.Millisecond
+	paceRest = 30 * time.Millisecond
+)
 
 var (
 	sizeKey   = []byte{'s'}
@@ -583,9 +598,7 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 	if err := d.commit(wb, delta); err != nil {
 		return from, false, err
 	}
-	for _, rev := range dropped {
-		d.cache.remove(rev)
-	}
+	d.cache.remove(dropped...)
 	return next, done, nil
 }
 
