@@ -210,13 +210,7 @@ func TestPlaygroundClusterSplit(t *testing.T) {
 		t.Errorf("%s leads, alone on its side", now)
 	}
 
-	loadAxe(t, ctx)
-	accessible(t, ctx, "cluster panel, split")
-	screenshot(t, ctx, "cluster-split")
-	phoneWidth(t, ctx)
-	fitsWidth(t, ctx, "#panel-cluster", "at 390 px the cluster panel (split)")
-	accessible(t, ctx, "390px, cluster panel, split")
-	screenshot(t, ctx, "cluster-split-phone")
+	clusterViewChecks(t, ctx, "cluster-split", "cluster panel (split)")
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 860)); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package browser
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,13 +96,19 @@ func TestPlaygroundCluster(t *testing.T) {
 	waitFor(t, ctx, fmt.Sprintf(`(() => { const r = %s; if (r.startsWith("greeting = again")) return true; if (r !== "…") %s.click(); return false; })()`, clusterResultJS, button("Get")),
 		"the healed member did not catch up")
 
-	loadAxe(t, ctx)
-	accessible(t, ctx, "cluster panel")
-	screenshot(t, ctx, "cluster")
+	clusterViewChecks(t, ctx, "cluster", "cluster panel")
+}
 
-	// At phone width the members' table scrolls in its own box; the panel does not overflow.
+// clusterViewChecks runs axe on the cluster panel and screenshots it (out/screenshots/name),
+// then at phone width, where the members' table scrolls in its own box and the panel does
+// not overflow; the page is left at phone width.
+func clusterViewChecks(t *testing.T, ctx context.Context, name, what string) {
+	t.Helper()
+	loadAxe(t, ctx)
+	accessible(t, ctx, what)
+	screenshot(t, ctx, name)
 	phoneWidth(t, ctx)
-	fitsWidth(t, ctx, "#panel-cluster", "at 390 px the cluster panel")
-	accessible(t, ctx, "390px, cluster panel")
-	screenshot(t, ctx, "cluster-phone")
+	fitsWidth(t, ctx, "#panel-cluster", "at 390 px the "+what)
+	accessible(t, ctx, "390px, "+what)
+	screenshot(t, ctx, name+"-phone")
 }
