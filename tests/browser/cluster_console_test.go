@@ -12,7 +12,8 @@ import (
 
 // TestPlaygroundClusterConsole: once the in-tab cluster runs, the console and the panels talk
 // to it through a chosen member, as etcdctl --endpoints does: a put through one member is
-// read through another (--endpoints), the key tree shows it, member list and endpoint status
+// read through another (--endpoints), the key tree, the watch, lease and time-travel panels
+// work through it, member list and endpoint status
 // --cluster list every member with one leader, move-leader hands leadership over, a member
 // added from the console joins (the cluster view lists it), the page's watch through its
 // member sees a write made through another, and auth says it is not offered here.
@@ -58,6 +59,29 @@ func TestPlaygroundClusterConsole(t *testing.T) {
 		"the console's watch through "+through+" did not see the put through "+other)
 	click(t, ctx, `#tasks button`)
 	waitFor(t, ctx, `document.querySelector("#tasks").hidden`, "the watch did not stop")
+
+	// The watch, lease and time-travel panels through the cluster too.
+	click(t, ctx, "#tab-watch")
+	fill(t, ctx, `[aria-label="watch key"]`, "/jobs/")
+	click(t, ctx, `#panel-watch button[type=submit]`)
+	waitFor(t, ctx, `document.querySelector("#panel-watch").innerText.includes("watching since revision")`, "the watch panel did not start a watch through the cluster")
+	command(t, ctx, "put /jobs/1 build")
+	waitFor(t, ctx, `document.querySelector("#panel-watch tbody").innerText.includes("/jobs/1")`, "the watch panel did not see a put through the cluster")
+	m := leaseID.FindStringSubmatch(command(t, ctx, "lease grant 60"))
+	if m == nil {
+		t.Fatal("lease grant through the cluster printed no lease ID")
+	}
+	if got := command(t, ctx, fmt.Sprintf("put /svc/a up --lease=%s --endpoints=http://%s:2379", m[1], other)); got != "OK" {
+		t.Fatalf("put with the lease through %s: %q", other, got)
+	}
+	click(t, ctx, "#tab-leases")
+	waitFor(t, ctx, fmt.Sprintf(`document.querySelector("[data-lease='%s']")?.innerText.includes("/svc/a")`, m[1]), "the lease panel does not show the cluster's lease and its key")
+	command(t, ctx, "put greeting again")
+	click(t, ctx, "#tab-history")
+	fill(t, ctx, `[aria-label="history key"]`, "greeting")
+	click(t, ctx, `[aria-label="key history"] button`)
+	waitFor(t, ctx, `(() => { const h = document.querySelector("[aria-label='key history'] tbody").innerText; return h.includes("PUT\t1\thello") && h.includes("PUT\t2\tagain"); })()`,
+		"time travel does not show the key's history through the cluster")
 
 	list := command(t, ctx, "member list")
 	for _, m := range []string{"m1", "m2", "m3"} {

@@ -42,6 +42,11 @@ export class ClusterClient {
   readonly events: ClusterEvent[] = [];
   private readonly waiting = new Map<number, (m: FromWorker) => void>();
   private readonly watchers = new Map<string, (result: unknown) => void>();
+  /**
+   * Responses of a stream nobody follows yet: the worker posts a watch's first responses
+   * (the created one) in the same tick as the answer naming its stream, and before it.
+   */
+  private readonly early = new Map<string, unknown[]>();
   private readonly listeners = new Set<() => void>();
   private nextID = 1;
 
@@ -84,9 +89,12 @@ export class ClusterClient {
         this.waiting.get(m.id)?.(m);
         this.waiting.delete(m.id);
         return;
-      case "watch":
-        this.watchers.get(m.stream)?.(m.result);
+      case "watch": {
+        const f = this.watchers.get(m.stream);
+        if (f) f(m.result);
+        else this.early.set(m.stream, [...(this.early.get(m.stream) ?? []), m.result]);
         return;
+      }
     }
     for (const f of this.listeners) f();
   }
@@ -113,10 +121,14 @@ export class ClusterClient {
   /** Routes a watch stream's responses to f (until unwatch). */
   watch(stream: string, f: (result: unknown) => void): void {
     this.watchers.set(stream, f);
+    const early = this.early.get(stream) ?? [];
+    this.early.delete(stream);
+    for (const r of early) f(r);
   }
 
   unwatch(stream: string): void {
     this.watchers.delete(stream);
+    this.early.delete(stream);
   }
 
   /** Ticks per 10 ms of the page's time: 0 pauses, 1 is real time. */
