@@ -35,39 +35,7 @@ REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 work=$(mktemp -d /tmp/bench-ops.XXXXXX)
 data=${DATA:-$work}
 mkdir -p "$data"
-# The member's PID is kept in a file: start also runs inside $(...), a subshell.
-cleanup() {
-  [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-ctl() { "$REF_BIN/etcdctl" --endpoints "$ep" --dial-timeout 1s --command-timeout 600s "$@"; }
-
-# start <label> <binary>: starts the member on its data dir ($dir, else $data/$label; $cp, $pp
-# chosen once per label) and prints the seconds until it answered a read.
-start() {
-  local label=$1 bin=$2 t0
-  t0=$(now)
-  "$bin" --name "$label" --data-dir "${dir:-$data/$label}" \
-    --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
-    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-    --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
-  echo $! >"$work/pid"
-  until ctl get /ready >/dev/null 2>&1; do
-    kill -0 "$(<"$work/pid")" 2>/dev/null || { echo "bench-ops: $label exited; its log:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'
-}
-stop() { # SIGTERM, then wait for the process to be gone (it may be another shell's child)
-  local p; p=$(<"$work/pid")
-  kill "$p"
-  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
-  rm -f "$work/pid"
-}
+source scripts/bench-member.sh
 
 # p99 <benchmark args>: prints "p99ms req/s" of one benchmark run.
 p99() {

@@ -19,36 +19,8 @@ go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 
 work=$(mktemp -d /tmp/bench-watch.XXXXXX)
-cleanup() {
-  [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-
-# start <label> <binary>: a fresh member; sets $ep.
-start() {
-  local label=$1 bin=$2 cp pp
-  cp=$(free_port) pp=$(free_port)
-  ep="127.0.0.1:$cp"
-  rm -rf "${work:?}/$label"
-  "$bin" --name "$label" --data-dir "$work/$label" \
-    --listen-client-urls "http://$ep" --advertise-client-urls "http://$ep" \
-    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-    --initial-cluster "$label=http://127.0.0.1:$pp" >>"$work/$label.log" 2>&1 &
-  echo $! >"$work/pid"
-  until "$REF_BIN/etcdctl" --endpoints "$ep" get /ready >/dev/null 2>&1; do
-    kill -0 "$(<"$work/pid")" 2>/dev/null || { echo "bench-watch: $label exited; its log:" >&2; tail -20 "$work/$label.log" >&2; exit 1; }
-    sleep 0.05
-  done
-}
-stop() {
-  local p; p=$(<"$work/pid")
-  kill "$p"
-  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
-  rm -f "$work/pid"
-}
+data=$work
+source scripts/bench-member.sh
 
 # report <n>: "req/s p50ms p99ms" of the n-th summary the benchmark printed.
 report() {
@@ -59,7 +31,9 @@ report() {
 # round <label> <binary>: prints "events/s p50 p99 creations/s distinct-events/s".
 round() {
   local out one many
-  start "$1" "$2"
+  cp=$(free_port) pp=$(free_port) ep="127.0.0.1:$cp"
+  rm -rf "${data:?}/$1"
+  start "$1" "$2" >/dev/null
   out=$("$REF_BIN/benchmark" --endpoints "$ep" --conns 10 --clients 10 watch-latency \
     --streams 100 --watchers-per-stream 100 --put-total 300 --put-rate 100 2>/dev/null | tr -d '\r')
   one=$(report 2 <<<"$out")
