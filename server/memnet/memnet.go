@@ -54,6 +54,8 @@ type LinkStats struct {
 	// Sent counts messages handed to the link; Delivered and Lost how they ended. The rest
 	// are in flight (queued or delayed).
 	Sent, Delivered, Lost uint64
+	// Cut: a partition cuts it.
+	Cut bool
 }
 
 // New returns a network on the wall clock whose faults follow seed.
@@ -94,7 +96,7 @@ func (nw *Network) Links() []LinkStats {
 	defer nw.mu.Unlock()
 	out := make([]LinkStats, 0, len(nw.links))
 	for k, l := range nw.links {
-		out = append(out, LinkStats{From: k[0], To: k[1], Link: l.Link, Sent: l.sent, Delivered: l.delivered, Lost: l.lost})
+		out = append(out, LinkStats{From: k[0], To: k[1], Link: l.Link, Sent: l.sent, Delivered: l.delivered, Lost: l.lost, Cut: nw.cut[k]})
 	}
 	slices.SortFunc(out, func(a, b LinkStats) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
 	return out
@@ -136,13 +138,6 @@ func (nw *Network) Isolate(id uint64) {
 			nw.cut[[2]uint64{other, id}] = true
 		}
 	}
-}
-
-// Cut reports whether messages from one member to another are cut off.
-func (nw *Network) Cut(from, to uint64) bool {
-	nw.mu.Lock()
-	defer nw.mu.Unlock()
-	return nw.cut[[2]uint64{from, to}]
 }
 
 // Heal removes every partition.

@@ -77,13 +77,15 @@ func (p *pacer) Unregister() {
 func (p *pacer) room() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed && p.db.GetAllowedWithoutPermission() > p.running
+	return p.roomLocked()
 }
+
+func (p *pacer) roomLocked() bool { return !p.closed && p.db.GetAllowedWithoutPermission() > p.running }
 
 func (p *pacer) TrySchedule() (bool, pebble.CompactionGrantHandle) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.db.GetAllowedWithoutPermission() <= p.running {
+	if !p.roomLocked() {
 		return false, nil
 	}
 	p.running++

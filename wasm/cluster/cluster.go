@@ -57,10 +57,9 @@ type Cluster struct {
 }
 
 type member struct {
-	name    string
-	id      uint64
-	storage node.Storage
-	disk    *slowDisk
+	name string
+	id   uint64
+	disk *slowDisk // its storage
 	// state is how the member first started: "new" (a founding member) or "existing"
 	// (added later, it joined).
 	state   string
@@ -112,7 +111,7 @@ func New(cfg Config) (*Cluster, error) {
 func (c *Cluster) newMember(name string, id uint64, state string) *member {
 	d := &slowDisk{Storage: node.NewMemoryStorage(), clk: c.cfg.Clock}
 	d.reset()
-	return &member{name: name, id: id, storage: d, disk: d, state: state}
+	return &member{name: name, id: id, disk: d, state: state}
 }
 
 func (c *Cluster) member(name string) (*member, error) {
@@ -129,7 +128,7 @@ func (c *Cluster) start(m *member) error {
 	m.disk.reset()
 	cfg := node.Config{
 		Name:                   m.name,
-		Storage:                m.storage,
+		Storage:                m.disk,
 		PeerURLs:               []string{peerURL(m.name)},
 		ClientURLs:             []string{ClientURL(m.name)},
 		InitialCluster:         c.initial,
@@ -379,7 +378,7 @@ func (c *Cluster) Links() []Link {
 			continue
 		}
 		out = append(out, Link{From: from, To: to, Drop: s.Drop, DelayMS: s.Delay.Milliseconds(), Sent: s.Sent,
-			Delivered: s.Delivered, Lost: s.Lost, InFlight: s.Sent - s.Delivered - s.Lost, Cut: c.net.Cut(s.From, s.To)})
+			Delivered: s.Delivered, Lost: s.Lost, InFlight: s.Sent - s.Delivered - s.Lost, Cut: s.Cut})
 	}
 	slices.SortFunc(out, func(a, b Link) int { return strings.Compare(a.From+" "+a.To, b.From+" "+b.To) })
 	return out

@@ -3,7 +3,7 @@ package cluster
 import (
 	"fmt"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	"github.com/anishathalye/porcupine"
 
@@ -21,23 +21,15 @@ import (
 // member serves them). A write whose outcome the client did not learn (a timeout, the
 // member stopped) may or may not have happened (linearize.Recorder).
 type History struct {
-	mu    sync.Mutex
-	clock int64
+	clock atomic.Int64
 	rec   *linearize.Recorder
 }
 
 // NewHistory returns an empty history.
 func NewHistory() *History {
 	h := &History{}
-	h.rec = linearize.NewRecorderOn(h.tick)
+	h.rec = linearize.NewRecorderOn(func() int64 { return h.clock.Add(1) })
 	return h
-}
-
-func (h *History) tick() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.clock++
-	return h.clock
 }
 
 // The model's values: "" is a missing key, so a present value (even an empty one) is kept

@@ -62,10 +62,9 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 const commandTimeout = 5 * time.Second
 
 var (
-	c     *cluster.Cluster
-	clk   *clock.Manual
-	hist  *cluster.History
-	tick0 int64
+	c    *cluster.Cluster
+	clk  *clock.Manual
+	hist *cluster.History
 
 	// mu guards what the inputs' goroutines hand back: done and events.
 	mu      sync.Mutex
@@ -132,7 +131,6 @@ func start(_ js.Value, args []js.Value) any {
 	}
 	clk = clock.NewManual(epoch)
 	hist = cluster.NewHistory()
-	tick0 = 0
 	mu.Lock()
 	done, events = nil, nil
 	mu.Unlock()
@@ -162,7 +160,6 @@ func step(_ js.Value, args []js.Value) any {
 		go run(in)
 	}
 	clk.Advance(tick)
-	tick0++
 	return out
 }
 
@@ -170,7 +167,8 @@ func step(_ js.Value, args []js.Value) any {
 // finished since the last step.
 func snapshot() string {
 	mu.Lock()
-	o := output{Tick: tick0, NowMS: clk.Now().Sub(epoch).Milliseconds(), Done: done, Watch: events}
+	elapsed := clk.Now().Sub(epoch) // the clock moves only by ticks
+	o := output{Tick: int64(elapsed / tick), NowMS: elapsed.Milliseconds(), Done: done, Watch: events}
 	done, events = nil, nil
 	mu.Unlock()
 	o.Members, o.Links = c.Status(), c.Links()
