@@ -3,7 +3,7 @@
 // Requests go through the cluster's worker (client.ts) in the gateway's JSON shapes, as the
 // single store's do (TabApi), with the member named; watches come back as the worker's
 // pushed responses. Auth is not offered here (the single store and a server have it).
-import { create, fromJson, toJson, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import {
   MemberAddResponseSchema, MemberListResponseSchema, MemberPromoteResponseSchema, MemberRemoveResponseSchema,
   MemberUpdateResponseSchema, MoveLeaderResponseSchema, WatchCreateRequestSchema, WatchResponseSchema,
@@ -51,16 +51,12 @@ export class ClusterApi extends TabApi {
     super(memberBridge(cluster, member), "", undefined, clientURL(member));
   }
 
-  private async answer<O extends DescMessage>(method: string, req: object, schema: O) {
-    return fromJson(schema, (await this.ask(method, req)) as never, { ignoreUnknownFields: true });
-  }
-
-  override memberList = (linearizable = false) => this.answer("member.list", { linearizable }, MemberListResponseSchema);
-  override memberAdd = (peerURLs: string[], isLearner: boolean) => this.answer("member.add", { peerURLs, isLearner }, MemberAddResponseSchema);
-  override memberRemove = (id: bigint) => this.answer("member.remove", { ID: String(id) }, MemberRemoveResponseSchema);
-  override memberUpdate = (id: bigint, peerURLs: string[]) => this.answer("member.update", { ID: String(id), peerURLs }, MemberUpdateResponseSchema);
-  override memberPromote = (id: bigint) => this.answer("member.promote", { ID: String(id) }, MemberPromoteResponseSchema);
-  override moveLeader = (targetID: bigint) => this.answer("move-leader", { targetID: String(targetID) }, MoveLeaderResponseSchema);
+  override memberList = (linearizable = false) => this.plain("member.list", { linearizable }, MemberListResponseSchema);
+  override memberAdd = (peerURLs: string[], isLearner: boolean) => this.plain("member.add", { peerURLs, isLearner }, MemberAddResponseSchema);
+  override memberRemove = (id: bigint) => this.plain("member.remove", { ID: String(id) }, MemberRemoveResponseSchema);
+  override memberUpdate = (id: bigint, peerURLs: string[]) => this.plain("member.update", { ID: String(id), peerURLs }, MemberUpdateResponseSchema);
+  override memberPromote = (id: bigint) => this.plain("member.promote", { ID: String(id) }, MemberPromoteResponseSchema);
+  override moveLeader = (targetID: bigint) => this.plain("move-leader", { targetID: String(targetID) }, MoveLeaderResponseSchema);
 
   /** Another member of the same cluster (etcdctl's --endpoints, --cluster). */
   override at(endpoint: string): Api {

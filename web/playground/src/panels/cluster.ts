@@ -12,9 +12,6 @@ import { ClusterClient, decodeRun, encodeRun } from "../cluster/client.js";
 import type { CallError, LinkState, MemberState, Run } from "../cluster/engine.js";
 import { h } from "../dom.js";
 
-/** A member as the panel shows it (wasm/cluster.Status). */
-export type Member = MemberState;
-
 const b64 = (s: string) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
 const unb64 = (s: string) => new TextDecoder().decode(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)));
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -27,7 +24,7 @@ const TICK_MS = 10;
 const shownAfter = (ticks: number) => secs(Math.max(0, ticks - 1) * TICK_MS);
 /** How long each write of a slowed disk takes ("Slow m1's disk"). */
 const SLOW_DISK_MS = 200;
-const slowDisk = (m: Member) => (m.disk_delay_ms ?? 0) > 0;
+const slowDisk = (m: MemberState) => (m.disk_delay_ms ?? 0) > 0;
 const setText = (e: Element, text: string) => {
   if (e.textContent !== text) e.textContent = text;
 };
@@ -37,7 +34,7 @@ const setAttr = (e: Element, name: string, value: string) => {
 
 /** A member's row in the table, and the member as it was last rendered. */
 interface Row {
-  m: Member;
+  m: MemberState;
   tr: HTMLTableRowElement;
   role: HTMLElement;
   term: HTMLElement;
@@ -51,15 +48,13 @@ interface Row {
   remove: HTMLButtonElement;
 }
 
-/** What the panel gives the page: the running cluster, for the console and the other panels. */
-export interface ClusterPanel {
-  client(): ClusterClient | undefined;
-}
-
-/** The cluster panel in root; base is the folder of cluster-worker.js. */
-export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: ClusterClient) => void = () => {}): ClusterPanel {
+/**
+ * The cluster panel in root; base is the folder of cluster-worker.js. onStart is told of each
+ * run started (the page offers its members to the console and the other panels).
+ */
+export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: ClusterClient) => void = () => {}): void {
   let cl: ClusterClient | undefined;
-  let members: Member[] = [];
+  let members: MemberState[] = [];
   let shown = 0;
   /** Each member's row, kept from one render to the next: a focused button stays focused. */
   const rowOf = new Map<string, Row>();
@@ -91,6 +86,10 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   for (const [label, speed] of speeds) clock.append(btn(label, () => setSpeed(speed), { "aria-pressed": speed === 1 ? "true" : "false", "data-speed": speed }));
   clock.append(btn("Step 100 ms", () => cl?.advance(10), { "data-step": 1 }));
   const now = h("span", { class: "now", "aria-label": "cluster time" });
+  /** Marks the speed button of speed pressed (the worker may change it too: a replay pauses where its link was made). */
+  const showSpeed = (speed: number) => {
+    for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) setAttr(b, "aria-pressed", String(b.dataset.speed === String(speed)));
+  };
   clock.append(" ", now);
 
   const rows = h("tbody");
@@ -167,7 +166,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
       timeline.replaceChildren();
       say("");
       for (const b of needs) b.disabled = false;
-      for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) b.setAttribute("aria-pressed", String(b.dataset.speed === String(speed)));
+      showSpeed(speed);
       body.hidden = false;
       c.onChange(render);
       render();
@@ -181,7 +180,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
 
   function setSpeed(speed: number): void {
     cl?.speed(speed);
-    for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) b.setAttribute("aria-pressed", String(b.dataset.speed === String(speed)));
+    showSpeed(speed);
   }
 
   async function act(method: string, req: object = {}): Promise<unknown> {
@@ -237,7 +236,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     return name;
   }
 
-  async function memberAct(m: Member, method: string, verb: string): Promise<void> {
+  async function memberAct(m: MemberState, method: string, verb: string): Promise<void> {
     const via = leader() || live().find((x) => x.running)?.name || "";
     const r = await act(method, { member: via, ID: BigInt(`0x${m.id}`).toString() });
     if (r !== undefined) say(`${m.name} ${verb}`);
@@ -298,93 +297,86 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     for (const end = Date.now() + ms; !cond(); await wait(50)) if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
   }
   const narrate = (steps: string[]) => say(steps.join(" → "));
-  /** Runs a guided example, the others' buttons off meanwhile: two at once would mix their steps. */
+  /**
+   * Runs a guided example, the others' buttons off meanwhile (two at once would mix their
+   * steps); a request it did not expect to fail shows as an error.
+   */
   async function guide(example: () => Promise<void>): Promise<void> {
     for (const b of guideButtons) b.disabled = true;
     try {
       await example();
+    } catch (e) {
+      fail(e);
     } finally {
       for (const b of guideButtons) b.disabled = false;
     }
   }
 
   async function leaderDies(): Promise<void> {
-    try {
-      await until("a leader", () => leader() !== "");
-      const lead = leader();
-      const follower = live().find((m) => m.name !== lead && m.running)!.name;
-      const steps = [`put x=1 through ${follower}`, `stop ${lead} at the same tick`];
-      narrate(steps);
-      const write = cl!.call("put", { member: follower, key: b64("x"), value: b64("1") }).then(() => "acknowledged", (e: CallError) => `failed (${e.message}): its outcome is unknown`);
-      await cl!.call("cluster.stop", { member: lead });
-      steps.push(`the write ${await write}`);
-      await until("a new leader", () => leader() !== "" && leader() !== lead);
-      steps.push(`${leader()} leads`);
-      const r = await cl!.call("range", { member: follower, key: b64("x") });
-      steps.push(`a linearizable get of x through ${follower}: ${r.kvs?.length ? unb64(r.kvs[0].value) : "not set"}`);
-      await cl!.call("cluster.restart", { member: lead });
-      steps.push(`${lead} restarted`);
-      narrate(steps);
-      await checkHistory();
-      result.textContent = `${steps.join(" → ")}. ${result.textContent}`;
-    } catch (e) {
-      fail(e);
-    }
+    await until("a leader", () => leader() !== "");
+    const lead = leader();
+    const follower = live().find((m) => m.name !== lead && m.running)!.name;
+    const steps = [`put x=1 through ${follower}`, `stop ${lead} at the same tick`];
+    narrate(steps);
+    const write = cl!.call("put", { member: follower, key: b64("x"), value: b64("1") }).then(() => "acknowledged", (e: CallError) => `failed (${e.message}): its outcome is unknown`);
+    await cl!.call("cluster.stop", { member: lead });
+    steps.push(`the write ${await write}`);
+    await until("a new leader", () => leader() !== "" && leader() !== lead);
+    steps.push(`${leader()} leads`);
+    const r = await cl!.call("range", { member: follower, key: b64("x") });
+    steps.push(`a linearizable get of x through ${follower}: ${r.kvs?.length ? unb64(r.kvs[0].value) : "not set"}`);
+    await cl!.call("cluster.restart", { member: lead });
+    steps.push(`${lead} restarted`);
+    narrate(steps);
+    await checkHistory();
+    result.textContent = `${steps.join(" → ")}. ${result.textContent}`;
   }
 
   async function minority(): Promise<void> {
-    try {
-      await until("a leader", () => leader() !== "");
-      const lead = leader();
-      const cut = live().find((m) => m.name !== lead && m.running)!.name;
-      const fresh = ++minorityRuns === 1 ? "new" : `new${minorityRuns}`;
-      const steps = [`cut ${cut} off`];
-      narrate(steps);
-      await cl!.call("cluster.isolate", { member: cut });
-      await cl!.call("put", { member: lead, key: b64("y"), value: b64(fresh) });
-      steps.push(`put y=${fresh} through ${lead}`);
-      narrate(steps);
-      const w = await cl!.call("put", { member: cut, key: b64("y"), value: b64("lost") }).then(() => "taken (!)", (e: CallError) => `refused (${e.message})`);
-      steps.push(`a put through ${cut}: ${w}`);
-      narrate(steps);
-      const s = await cl!.call("range", { member: cut, key: b64("y"), serializable: true });
-      const seen = s.kvs?.length ? unb64(s.kvs[0].value) : "not set";
-      steps.push(`a serializable get through ${cut}: ${seen} (${seen === fresh ? "current" : `stale: the majority has ${fresh}`})`);
-      narrate(steps);
-      const l = await cl!.call("range", { member: cut, key: b64("y") }).then(() => "answered (!)", (e: CallError) => `refused (${e.message})`);
-      steps.push(`a linearizable get through ${cut}: ${l}`);
-      await cl!.call("cluster.heal");
-      steps.push("healed");
-      narrate(steps);
-    } catch (e) {
-      fail(e);
-    }
+    await until("a leader", () => leader() !== "");
+    const lead = leader();
+    const cut = live().find((m) => m.name !== lead && m.running)!.name;
+    const fresh = ++minorityRuns === 1 ? "new" : `new${minorityRuns}`;
+    const steps = [`cut ${cut} off`];
+    narrate(steps);
+    await cl!.call("cluster.isolate", { member: cut });
+    await cl!.call("put", { member: lead, key: b64("y"), value: b64(fresh) });
+    steps.push(`put y=${fresh} through ${lead}`);
+    narrate(steps);
+    const w = await cl!.call("put", { member: cut, key: b64("y"), value: b64("lost") }).then(() => "taken (!)", (e: CallError) => `refused (${e.message})`);
+    steps.push(`a put through ${cut}: ${w}`);
+    narrate(steps);
+    const s = await cl!.call("range", { member: cut, key: b64("y"), serializable: true });
+    const seen = s.kvs?.length ? unb64(s.kvs[0].value) : "not set";
+    steps.push(`a serializable get through ${cut}: ${seen} (${seen === fresh ? "current" : `stale: the majority has ${fresh}`})`);
+    narrate(steps);
+    const l = await cl!.call("range", { member: cut, key: b64("y") }).then(() => "answered (!)", (e: CallError) => `refused (${e.message})`);
+    steps.push(`a linearizable get through ${cut}: ${l}`);
+    await cl!.call("cluster.heal");
+    steps.push("healed");
+    narrate(steps);
   }
 
   async function learnerSnapshot(): Promise<void> {
-    try {
-      await until("a leader", () => leader() !== "");
-      const lead = leader();
-      const steps = [`150 puts through ${lead} (members snapshot every 100 entries, and drop the log behind)`];
-      narrate(steps);
-      await Promise.all(Array.from({ length: 150 }, (_, i) => cl!.call("put", { member: lead, key: b64(`k${i % 10}`), value: b64(String(i)) })));
-      const name = await addLearner();
-      if (!name) return; // the error is shown
-      steps.push(`${name} added as a learner`);
-      narrate(steps);
-      await until(`${name} to catch up`, () => {
-        const m = members.find((x) => x.name === name);
-        const l = members.find((x) => x.name === leader());
-        return !!m && !!l && m.running && m.applied >= l.commit;
-      });
-      steps.push(`${name} caught up from a snapshot (applied ${members.find((x) => x.name === name)!.applied})`);
-      const id = members.find((x) => x.name === name)!.id;
-      await cl!.call("member.promote", { member: leader(), ID: BigInt(`0x${id}`).toString() });
-      steps.push(`${name} promoted: it votes now`);
-      narrate(steps);
-    } catch (e) {
-      fail(e);
-    }
+    await until("a leader", () => leader() !== "");
+    const lead = leader();
+    const steps = [`150 puts through ${lead} (members snapshot every 100 entries, and drop the log behind)`];
+    narrate(steps);
+    await Promise.all(Array.from({ length: 150 }, (_, i) => cl!.call("put", { member: lead, key: b64(`k${i % 10}`), value: b64(String(i)) })));
+    const name = await addLearner();
+    if (!name) return; // the error is shown
+    steps.push(`${name} added as a learner`);
+    narrate(steps);
+    await until(`${name} to catch up`, () => {
+      const m = members.find((x) => x.name === name);
+      const l = members.find((x) => x.name === leader());
+      return !!m && !!l && m.running && m.applied >= l.commit;
+    });
+    steps.push(`${name} caught up from a snapshot (applied ${members.find((x) => x.name === name)!.applied})`);
+    const id = members.find((x) => x.name === name)!.id;
+    await cl!.call("member.promote", { member: leader(), ID: BigInt(`0x${id}`).toString() });
+    steps.push(`${name} promoted: it votes now`);
+    narrate(steps);
   }
 
   // ---- the view ----
@@ -406,8 +398,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
     options(linkB, names);
     if (linkB.value === linkA.value && names.length > 1) linkB.value = names.find((n) => n !== linkA.value)!;
     now.textContent = `t = ${secs(st.out.now_ms)}${st.speed === 0 ? " (paused)" : ""}`;
-    // The worker may change the speed itself (a replay pauses where its link was made).
-    for (const b of clock.querySelectorAll<HTMLButtonElement>("button[data-speed]")) setAttr(b, "aria-pressed", String(b.dataset.speed === String(st.speed)));
+    showSpeed(st.speed);
     for (const e of cl!.events.slice(shown)) timeline.prepend(h("li", {}, `${secs(e.now_ms)}: ${e.text}`));
     shown = cl!.events.length;
     const [big, small] = sides();
@@ -429,7 +420,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   }
 
   /** Member m's row, made on its first render; its buttons act on the member as last rendered. */
-  function rowFor(m: Member): Row {
+  function rowFor(m: MemberState): Row {
     const known = rowOf.get(m.name);
     if (known) return known;
     const button = (label: string, onclick: () => void) => h("button", { type: "button", onclick }, label);
@@ -455,7 +446,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   }
 
   /** Updates a row to m's state, touching only what changed (so focus and selection stay). */
-  function fillRow(r: Row, m: Member, links: LinkState[]): void {
+  function fillRow(r: Row, m: MemberState, links: LinkState[]): void {
     r.m = m;
     // Cut off: no link out works; cut from some: a split (or another's isolation) runs between them.
     const others = live().filter((o) => o.name !== m.name).map((o) => o.name);
@@ -474,7 +465,7 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
   }
 
   /** The members on a circle, a line per link: dashed when cut, its label the messages in flight each way. */
-  function drawNet(ms: Member[], links: LinkState[]): void {
+  function drawNet(ms: MemberState[], links: LinkState[]): void {
     const W = 320, H = 200, R = 75;
     const pos = new Map(ms.map((m, i) => [m.name, { x: W / 2 + R * Math.sin((2 * Math.PI * i) / ms.length), y: H / 2 - R * Math.cos((2 * Math.PI * i) / ms.length) }]));
     const ns = "http://www.w3.org/2000/svg";
@@ -524,6 +515,4 @@ export function clusterPanel(root: HTMLElement, base = ".", onStart: (c: Cluster
       state.textContent = `The link's run could not be read: ${(e as Error).message}`;
     }
   }
-
-  return { client: () => cl };
 }
