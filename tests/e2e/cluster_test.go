@@ -301,11 +301,18 @@ func TestClusterThreeProcesses(t *testing.T) {
 	lin.allow(300)
 	// The load's client keeps sending a third of its requests to the stopped member (its
 	// connection looks alive), so these writes go straight to the leader.
-	// The leader notices the stopped member within ~3s (peer keepalive); writing for longer
-	// than that, past two snapshots, leaves it behind the log.
+	// Until the leader notices the stopped member (~3s, the peer keepalive), its entries may
+	// still reach the member's socket and be read once it goes on. After that, 600 more
+	// entries (three snapshots of 200) leave it behind the leader's log whatever the
+	// machine's speed: counting from the stop was not enough on a slow machine.
 	lc := c.members[li].client(t)
+	logBefore := len(stopped.log.String())
 	pausedAt := time.Now()
-	for i := 0; i < 600 || time.Since(pausedAt) < 5*time.Second; i++ {
+	afterNoticed := 0
+	for i := 0; afterNoticed < 600; i++ {
+		if time.Since(pausedAt) > 4*time.Second {
+			afterNoticed++
+		}
 		key := fmt.Sprintf("load/direct/%06d", i)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		resp, err := lc.Put(ctx, key, "v")
@@ -321,7 +328,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 	lin.allow(200)
 	waitMore(50)
 	eventually(t, "the stopped follower installed a snapshot", func() bool {
-		return strings.Contains(c.members[fi].log.String(), "installed the leader's snapshot")
+		return strings.Contains(stopped.log.String()[logBefore:], "installed the leader's snapshot")
 	})
 
 	// Move leadership with etcdctl, as an operator would.

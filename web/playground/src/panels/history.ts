@@ -46,10 +46,16 @@ interface Version {
   version: bigint;
 }
 
-/** keyHistory is every change of key the store still holds: a watch from the oldest revision replays them. */
-export async function keyHistory(api: Api, key: Uint8Array, from: bigint, current: bigint): Promise<Version[]> {
+/**
+ * keyHistory is every change of key the store still holds, up to now: a watch from the oldest
+ * revision replays them. Now is read here, not taken from the page's last refresh, which may
+ * not have seen a write just made (through a cluster member the refresh lags by ticks).
+ */
+export async function keyHistory(api: Api, key: Uint8Array, from: bigint): Promise<Version[]> {
   const out: Version[] = [];
-  const last = (await api.range({ key, revision: current })).kvs[0]?.modRevision;
+  const now = await api.range({ key });
+  const current = now.header?.revision ?? 0n;
+  const last = now.kvs[0]?.modRevision;
   await new Promise<void>((resolve, reject) => {
     let idle: ReturnType<typeof setTimeout> | undefined;
     let handle: { cancel(): void } | undefined;
@@ -172,7 +178,7 @@ export function historyPanel(app: App, root: HTMLElement): Panel {
   const showHistory = guard(errs.history, versions, async () => {
     shownHistory = undefined;
     if (!key.value) return;
-    shownHistory = { key: key.value, versions: await keyHistory(app.api, bytes(key.value), oldest, app.revision) };
+    shownHistory = { key: key.value, versions: await keyHistory(app.api, bytes(key.value), oldest) };
     renderHistory();
   });
 
