@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of metastore and etcd 3.6.16 with etcd's own benchmark tool, on this
 # machine, in one run: ../shared/bench/compare.sh for throughput and latency (alternating
-# A B A B), then the resident memory of each server after loading 1M keys (8-byte keys,
-# 256-byte values). Writes its section of docs/benchmarks.md.
+# A B A B), the same for etcd against a second etcd (what noise is here), then the resident
+# memory of each server after loading 1M keys (8-byte keys, 256-byte values). Writes its
+# section of docs/benchmarks.md.
 #
 #   scripts/bench.sh [ROUNDS]        (default 3)
 set -euo pipefail
@@ -13,6 +14,9 @@ go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 
 table=$(SUT_BIN=bin/metastore "$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
+# What noise is on this machine: etcd against a second fresh etcd, the same way, in the same
+# run (issue #13). Its ratios would all be 1.00 on a quiet, steady machine.
+noise=$("$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
 # compare.sh starts its servers inside command substitutions, so its cleanup never learns
 # their PIDs; stop what it left behind before measuring memory.
 pkill -9 -f -- "--data-dir /tmp/bench-compare" || true
@@ -61,6 +65,12 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo
   echo '```'
   echo "$table"
+  echo '```'
+  echo
+  echo "The noise, in the same run: etcd against a second etcd, the same way (ratio = the second / the first)."
+  echo
+  echo '```'
+  echo "$noise"
   echo '```'
   echo
   echo "Resident memory after loading 1,000,000 keys (8-byte keys, 256-byte values, one version each):"
