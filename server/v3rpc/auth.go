@@ -209,21 +209,7 @@ func credentialsOf(ctx context.Context, certAuth bool) node.Credentials {
 	return node.Credentials{CommonName: ti.State.VerifiedChains[0][0].Subject.CommonName, HasCN: true}
 }
 
-func credentialsUnary(certAuth bool) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		return h(node.WithCredentials(ctx, credentialsOf(ctx, certAuth)), req)
-	}
-}
-
-func credentialsStream(certAuth bool) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		ctx := node.WithCredentials(ss.Context(), credentialsOf(ss.Context(), certAuth))
-		return h(srv, &streamWithContext{ss, ctx})
-	}
-}
-
-// streamWithContext is a stream whose context carries the caller's credentials (captured
-// when the stream opened, as etcd's).
+// streamWithContext is a stream whose context carries the caller's credentials.
 type streamWithContext struct {
 	grpc.ServerStream
 	ctx context.Context

@@ -44,13 +44,14 @@ func NewServer(n *node.Node, o Options) *grpc.Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	e := &edge{log: log, certAuth: o.ClientCertAuth, hasLeader: func() bool { return n.Leader() != 0 }, isLearner: n.IsLearner}
 	s := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(n.Config().MaxRequestBytes + GRPCOverhead),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5e9}),
-		grpc.ChainUnaryInterceptor(recoverUnary(log), errorsUnary, metadataUnary(n), credentialsUnary(o.ClientCertAuth)),
-		grpc.ChainStreamInterceptor(recoverStream(log), errorsStream, metadataStream(n), credentialsStream(o.ClientCertAuth)),
+		grpc.ChainUnaryInterceptor(e.unary),
+		grpc.ChainStreamInterceptor(e.stream),
 	}, o.GRPC...)...)
 	pb.RegisterKVServer(s, &kvServer{n: n})
 	pb.RegisterWatchServer(s, &watchServer{n: n})
@@ -66,38 +67,52 @@ func NewServer(n *node.Node, o Options) *grpc.Server {
 	return s
 }
 
-func recoverUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				log.Error("panic serving request", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
-				resp, err = nil, status.Error(codes.Internal, "metastore: internal error")
-			}
-		}()
-		return h(ctx, req)
-	}
+// edge is what every call goes through before its handler, as one interceptor (four in a
+// chain cost each call a closure and a frame apiece, and each stream a wrapper; a stream
+// opened per request, as etcd's benchmark lease-keepalive does, paid for them in stack
+// growth): a panic becomes Internal instead of killing the server; etcd's metadata checks
+// and a learner's refusals; the caller's credentials into the context; and every error
+// becomes etcd's status error.
+type edge struct {
+	log       *slog.Logger
+	certAuth  bool
+	hasLeader func() bool
+	isLearner func() bool
 }
 
-func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				log.Error("panic serving stream", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
-				err = status.Error(codes.Internal, "metastore: internal error")
-			}
-		}()
-		return h(srv, ss)
+func (e *edge) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("panic serving request", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			resp, err = nil, status.Error(codes.Internal, "metastore: internal error")
+		}
+	}()
+	if err := checkMetadata(ctx, e.hasLeader); err != nil {
+		return nil, pbconv.Error(err)
 	}
-}
-
-// errorsUnary turns every error a handler returns into etcd's status error.
-func errorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	resp, err := h(ctx, req)
+	if e.isLearner() && !learnerAllowed(req) && !isHealthCheck(info.FullMethod) {
+		return nil, pbconv.Error(pbconv.ErrNotSupportedForLearner)
+	}
+	resp, err = h(node.WithCredentials(ctx, credentialsOf(ctx, e.certAuth)), req)
 	return resp, pbconv.Error(err)
 }
 
-func errorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	return pbconv.Error(h(srv, ss))
+func (e *edge) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("panic serving stream", "method", info.FullMethod, "panic", p, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "metastore: internal error")
+		}
+	}()
+	ctx := ss.Context()
+	if err := checkMetadata(ctx, e.hasLeader); err != nil {
+		return pbconv.Error(err)
+	}
+	if e.isLearner() && info.FullMethod != "/etcdserverpb.Maintenance/Snapshot" && !isHealthCheck(info.FullMethod) {
+		return pbconv.Error(pbconv.ErrNotSupportedForLearner)
+	}
+	// The credentials are captured when the stream opens, as etcd's.
+	return pbconv.Error(h(srv, &streamWithContext{ss, node.WithCredentials(ctx, credentialsOf(ctx, e.certAuth))}))
 }
 
 // checkMetadata applies etcd's checks on request metadata: a client-api-version that is not
@@ -127,28 +142,4 @@ func learnerAllowed(req any) bool {
 	return false
 }
 
-func metadataUnary(n *node.Node) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		if err := checkMetadata(ctx, func() bool { return n.Leader() != 0 }); err != nil {
-			return nil, err
-		}
-		if n.IsLearner() && !learnerAllowed(req) && !isHealthCheck(info.FullMethod) {
-			return nil, pbconv.ErrNotSupportedForLearner
-		}
-		return h(ctx, req)
-	}
-}
-
 func isHealthCheck(method string) bool { return strings.HasPrefix(method, "/grpc.health.v1.") }
-
-func metadataStream(n *node.Node) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		if err := checkMetadata(ss.Context(), func() bool { return n.Leader() != 0 }); err != nil {
-			return err
-		}
-		if n.IsLearner() && info.FullMethod != "/etcdserverpb.Maintenance/Snapshot" && !isHealthCheck(info.FullMethod) {
-			return pbconv.ErrNotSupportedForLearner
-		}
-		return h(srv, ss)
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -15,30 +16,62 @@ import (
 	"github.com/metastore/metastore/server/pbconv"
 )
 
-// TestRecoverInterceptors: a handler that panics answers Internal instead of killing the
-// server.
-func TestRecoverInterceptors(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	_, err := recoverUnary(log)(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x/Y"},
+// testEdge is the interceptor with a member that has a leader and is no learner (unless
+// set).
+func testEdge(learner bool) *edge {
+	return &edge{log: slog.New(slog.NewTextHandler(io.Discard, nil)), hasLeader: func() bool { return true }, isLearner: func() bool { return learner }}
+}
+
+// TestEdgeRecovers: a handler that panics answers Internal instead of killing the server.
+func TestEdgeRecovers(t *testing.T) {
+	e := testEdge(false)
+	_, err := e.unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x/Y"},
 		func(context.Context, any) (any, error) { panic("boom") })
 	if status.Code(err) != codes.Internal {
 		t.Fatalf("unary panic: %v", err)
 	}
-	err = recoverStream(log)(nil, nil, &grpc.StreamServerInfo{FullMethod: "/x/Z"},
+	err = e.stream(nil, fakeStream{context.Background()}, &grpc.StreamServerInfo{FullMethod: "/x/Z"},
 		func(any, grpc.ServerStream) error { panic("boom") })
 	if status.Code(err) != codes.Internal {
 		t.Fatalf("stream panic: %v", err)
 	}
 }
 
-// TestErrorInterceptor: core errors leave as etcd's status errors.
-func TestErrorInterceptor(t *testing.T) {
-	_, err := errorsUnary(context.Background(), nil, &grpc.UnaryServerInfo{},
+// TestEdgeErrors: core errors leave as etcd's status errors, from the handler and from the
+// interceptor's own refusals (a learner's, before the handler runs), on calls and streams.
+func TestEdgeErrors(t *testing.T) {
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("token", "tok"))
+	_, err := testEdge(false).unary(ctx, nil, &grpc.UnaryServerInfo{},
 		func(context.Context, any) (any, error) { return nil, core.ErrCompacted })
 	if s := status.Convert(err); s.Code() != codes.OutOfRange || s.Message() != "etcdserver: mvcc: required revision has been compacted" {
 		t.Fatalf("got %v", err)
 	}
+	err = testEdge(false).stream(nil, fakeStream{ctx}, &grpc.StreamServerInfo{},
+		func(any, grpc.ServerStream) error { return core.ErrCompacted })
+	if s := status.Convert(err); s.Code() != codes.OutOfRange {
+		t.Fatalf("stream: got %v", err)
+	}
+	called := false
+	_, err = testEdge(true).unary(ctx, &pb.PutRequest{}, &grpc.UnaryServerInfo{FullMethod: "/etcdserverpb.KV/Put"},
+		func(context.Context, any) (any, error) { called = true; return nil, nil })
+	if s := status.Convert(err); called || s.Code() != codes.FailedPrecondition || s.Message() != "etcdserver: rpc not supported for learner" {
+		t.Fatalf("a put on a learner: called %v, %v", called, err)
+	}
+	err = testEdge(true).stream(nil, fakeStream{ctx}, &grpc.StreamServerInfo{FullMethod: "/etcdserverpb.Watch/Watch"},
+		func(any, grpc.ServerStream) error { called = true; return nil })
+	if s := status.Convert(err); called || s.Code() != codes.FailedPrecondition {
+		t.Fatalf("a watch on a learner: called %v, %v", called, err)
+	}
 }
+
+type fakeStream struct{ ctx context.Context }
+
+func (f fakeStream) Context() context.Context   { return f.ctx }
+func (fakeStream) SetHeader(metadata.MD) error  { return nil }
+func (fakeStream) SendHeader(metadata.MD) error { return nil }
+func (fakeStream) SetTrailer(metadata.MD)       {}
+func (fakeStream) SendMsg(any) error            { return nil }
+func (fakeStream) RecvMsg(any) error            { return nil }
 
 // TestCheckMetadata: etcd's checks on request metadata. (grpc-go clients cannot even send a
 // non-ASCII header, so this is checked here rather than end to end.)
