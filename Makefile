@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-ops bench-restart bench-watch bench-core fuzz clean
+.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-ops bench-restart bench-watch bench-cpu bench-core fuzz clean
 
 all: build
 
@@ -95,6 +95,10 @@ bench-restart:
 # The watch scenarios (issue #13): 10k watchers on one key, 100k on distinct keys, against etcd.
 bench-watch:
 	scripts/bench-watch.sh
+
+# The CPU each server and the benchmark tool spend per request (issue #13's profiles), against etcd.
+bench-cpu:
+	scripts/bench-cpu.sh
 
 bench-core:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/...
