@@ -145,7 +145,7 @@ func Start(cfg Config) (*Server, error) {
 	nodeRef = n
 	gopts := []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
-		grpc.StatsHandler(m.ClientStats()),
+		grpc.ForceServerCodecV2(m.ClientCodec()),
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
 	}

@@ -1,14 +1,14 @@
 package metrics
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/grpc/stats"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc/mem"
 )
 
 type fakeSource struct{}
@@ -40,9 +40,20 @@ func TestMetricsEtcdNames(t *testing.T) {
 	m.PeerReceived(0xfd422379fda50e48, 50)
 	m.PeerSendFailed(0xfd422379fda50e48)
 	m.PeerRoundTrip(0xfd422379fda50e48, time.Millisecond)
-	h := m.ClientStats()
-	h.HandleRPC(context.Background(), &stats.InPayload{WireLength: 30})
-	h.HandleRPC(context.Background(), &stats.OutPayload{WireLength: 40})
+	// A request of 25 bytes in, a response of 35 out: each counts with its frame header.
+	codec := m.ClientCodec()
+	in, err := (&pb.PutRequest{Key: []byte("k"), Value: make([]byte, 20)}).Marshal()
+	if err != nil || len(in) != 25 {
+		t.Fatalf("a request of %d bytes (%v), want 25", len(in), err)
+	}
+	if err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(in)}, &pb.PutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := codec.Marshal(&pb.PutRequest{Key: []byte("k"), Value: make([]byte, 30)})
+	if err != nil || out.Len() != 35 {
+		t.Fatalf("a response of %d bytes (%v), want 35", out.Len(), err)
+	}
+	out.Free()
 
 	fams, err := m.Registry.Gather()
 	if err != nil {
