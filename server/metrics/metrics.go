@@ -3,8 +3,8 @@
 // (etcd's Grafana dashboard and alerting rules, contrib/mixin) keep working.
 //
 // What the member cannot see from its state (events, durations, traffic) it is told of
-// through small observer funcs: node.Config's Observe* fields, peer.Observer, and a gRPC
-// stats handler on the client server; server.go wires them to the instruments here.
+// through small observer funcs: node.Config's Observe* fields, peer.Observer, and the client
+// server's codec (ClientCodec); server.go wires them to the instruments here.
 package metrics
 
 import (
