@@ -9,12 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
-SHARED=${SHARED:-../shared}
-go build -o bin/metastore ./cmd/metastore
-REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
-
-work=$(mktemp -d /tmp/bench-cpu.XXXXXX)
-data=$work
 source scripts/bench-member.sh
 
 declare -A ARGS=(

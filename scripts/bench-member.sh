@@ -1,6 +1,14 @@
-# One member at a time for the side-by-side benchmark scripts (bench-ops.sh, bench-watch.sh):
-# sourced after $work (a scratch dir), $data (where data dirs live) and $REF_BIN are set.
+# One member at a time for the side-by-side benchmark scripts (bench-ops.sh, bench-watch.sh,
+# bench-cpu.sh), sourced from the repository's root: builds bin/metastore, finds the reference
+# etcd, etcdctl and benchmark tool ($REF_BIN), and makes a scratch dir ($work, removed on exit);
+# data dirs go in $data ($DATA if set, to keep them for the next run; else $work).
 # The member's PID is kept in a file: start may run inside $(...), a subshell.
+SHARED=${SHARED:-../shared}
+go build -o bin/metastore ./cmd/metastore
+REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
+work=$(mktemp -d "/tmp/${0##*/}.XXXXXX")
+data=${DATA:-$work}
+mkdir -p "$data"
 cleanup() {
   [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
   wait 2>/dev/null || true

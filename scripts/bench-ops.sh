@@ -28,13 +28,6 @@ if [[ $mode == restart ]]; then
   REVISIONS=${REVISIONS:-5000000} KEYS=${KEYS:-1000000} ROUNDS=${ROUNDS:-3}
 fi
 REVISIONS=${REVISIONS:-1000000} KEYS=${KEYS:-100000} PUTS=${PUTS:-100000}
-SHARED=${SHARED:-../shared}
-go build -o bin/metastore ./cmd/metastore
-REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
-
-work=$(mktemp -d /tmp/bench-ops.XXXXXX)
-data=${DATA:-$work}
-mkdir -p "$data"
 source scripts/bench-member.sh
 
 # p99 <benchmark args>: prints "p99ms req/s" of one benchmark run.

@@ -14,12 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
-SHARED=${SHARED:-../shared}
-go build -o bin/metastore ./cmd/metastore
-REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
-
-work=$(mktemp -d /tmp/bench-watch.XXXXXX)
-data=$work
 source scripts/bench-member.sh
 
 # report <n>: "req/s p50ms p99ms" of the n-th summary the benchmark printed.
