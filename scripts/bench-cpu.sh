@@ -20,12 +20,12 @@ ORDER="put-100-clients range-linearizable lease-keepalive"
 tck=$(getconf CLK_TCK)
 cpu_of() { awk -v t="$tck" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
 
-# measure <label> <binary> <scenario>: "server_us client_us req/s" per request, on a fresh member.
+# measure <label> <scenario>: "server_us client_us req/s" per request, on a fresh member.
 measure() {
-  local label=$1 bin=$2 s=$3 n out c0 c1 pid
+  local label=$1 s=$2 n out c0 c1 pid
   rm -rf "${data:?}/$label"
   cp=$(free_port) pp=$(free_port) ep=127.0.0.1:$cp
-  start "$label" "$bin" >/dev/null
+  start "$label" "$(binary "$label")" >/dev/null
   pid=$(<"$work/pid")
   c0=$(cpu_of "$pid")
   # shellcheck disable=SC2086
@@ -37,21 +37,19 @@ measure() {
   awk -v c0="$c0" -v c1="$c1" -v n="$n" -v out="$out" -v rps="$(tr -d '\r' <"$work/out" | awk '/Requests\/sec/ { print $2 }')" \
     'BEGIN { split(out, f, " "); printf "%.1f %.1f %.0f\n", (c1 - c0) / n * 1e6, (f[1] + f[2]) / n * 1e6, rps }'
 }
-# stat [printf format]: median (min–max) of the numbers on standard input.
-stat() { sort -g | awk -v f="${1:-%.1f}" '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf f " (" f "–" f ")", m, a[1], a[NR] }'; }
 
 rows=""
 for s in $ORDER; do
   : >"$work/etcd.$s"; : >"$work/ms.$s"
   for _ in $(seq "$ROUNDS"); do
-    measure etcd "$REF_BIN/etcd" "$s" >>"$work/etcd.$s"
-    measure metastore bin/metastore "$s" >>"$work/ms.$s"
+    measure etcd "$s" >>"$work/etcd.$s"
+    measure metastore "$s" >>"$work/ms.$s"
   done
-  ratio=$(paste -d' ' "$work/ms.$s" "$work/etcd.$s" | awk '{ print $1 / $4 }' | stat %.2f)
-  rows+="| $s | $(cut -d' ' -f1 "$work/etcd.$s" | stat) | $(cut -d' ' -f1 "$work/ms.$s" | stat) | $ratio | $(cat "$work/etcd.$s" "$work/ms.$s" | cut -d' ' -f2 | stat) | $(cut -d' ' -f3 "$work/etcd.$s" | stat %.0f) | $(cut -d' ' -f3 "$work/ms.$s" | stat %.0f) |"$'\n'
+  ratio=$(paste -d' ' "$work/ms.$s" "$work/etcd.$s" | awk '{ print $1 / $4 }' | spread %.2f)
+  rows+="| $s | $(cut -d' ' -f1 "$work/etcd.$s" | spread) | $(cut -d' ' -f1 "$work/ms.$s" | spread) | $ratio | $(cat "$work/etcd.$s" "$work/ms.$s" | cut -d' ' -f2 | spread) | $(cut -d' ' -f3 "$work/etcd.$s" | spread %.0f) | $(cut -d' ' -f3 "$work/ms.$s" | spread %.0f) |"$'\n'
 done
 
-cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+cpu=$(cpu_model)
 {
   echo "## CPU per request"
   echo

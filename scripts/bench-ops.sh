@@ -83,8 +83,6 @@ load() {
   echo "$REVISIONS $KEYS $rate" >"$data/$label.loaded"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
-
 if [[ $mode == restart ]]; then
   load etcd "$REF_BIN/etcd"
   load metastore bin/metastore
@@ -92,10 +90,8 @@ if [[ $mode == restart ]]; then
   : >"$work/metastore.times"
   for ((i = 0; i < ROUNDS; i++)); do
     for label in etcd metastore; do
-      bin=bin/metastore
-      [[ $label == etcd ]] && bin=$REF_BIN/etcd
       ports "$label"
-      start "$label" "$bin" >>"$work/$label.times"
+      start "$label" "$(binary "$label")" >>"$work/$label.times"
       echo >>"$work/$label.times"
       stop
     done
@@ -114,7 +110,7 @@ if [[ $mode == restart ]]; then
     echo
     echo "| | etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}') | metastore |"
     echo "|---|---|---|"
-    echo "| restart to first read (s) | $(median <"$work/etcd.times") | $(median <"$work/metastore.times") |"
+    echo "| restart to first read (s) | $(spread %.2f <"$work/etcd.times") | $(spread %.2f <"$work/metastore.times") |"
   } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md restart
   exit 0
 fi
@@ -128,9 +124,7 @@ for label in etcd metastore; do
 done
 for ((i = 0; i < ROUNDS; i++)); do
   for label in etcd metastore; do
-    bin=bin/metastore
-    [[ $label == etcd ]] && bin=$REF_BIN/etcd
-    read -r restart quiet busy took <<<"$(round "$label" "$bin")"
+    read -r restart quiet busy took <<<"$(round "$label" "$(binary "$label")")"
     echo "bench-ops: round $((i + 1)) $label: restart ${restart}s quiet p99 ${quiet}ms compacting p99 ${busy}ms compaction ${took}s" >&2
     echo "$restart" >>"$work/$label.restart"
     echo "$quiet" >>"$work/$label.quiet"
@@ -139,8 +133,8 @@ for ((i = 0; i < ROUNDS; i++)); do
     awk -v a="$busy" -v b="$quiet" 'BEGIN { printf "%.2f\n", a / b }' >>"$work/$label.ratio"
   done
 done
-med() { median <"$work/$1.$2"; }
-cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+med() { spread %.2f <"$work/$1.$2"; }
+cpu=$(cpu_model)
 {
   echo "## Operations: restart and compaction"
   echo

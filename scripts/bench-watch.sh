@@ -38,23 +38,19 @@ round() {
   echo "$one $many"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.0f (%.0f–%.0f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
-medianf() { sort -n | awk '{ v[NR] = $1 } END { printf "%.1f (%.1f–%.1f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 
 for label in etcd metastore; do
   for f in events p50 p99 created distinct; do : >"$work/$label.$f"; done
 done
 for ((i = 0; i < ROUNDS; i++)); do
   for label in etcd metastore; do
-    bin=bin/metastore
-    [[ $label == etcd ]] && bin=$REF_BIN/etcd
-    read -r events p50 p99 created distinct <<<"$(round "$label" "$bin")"
+    read -r events p50 p99 created distinct <<<"$(round "$label" "$(binary "$label")")"
     echo "bench-watch: round $((i + 1)) $label: one key ${events} events/s (p50 ${p50}ms p99 ${p99}ms); 100k keys: ${created} watchers/s created, ${distinct} events/s" >&2
     for f in events p50 p99 created distinct; do echo "${!f}" >>"$work/$label.$f"; done
   done
 done
-row() { echo "| $1 | $($2 <"$work/etcd.$3") | $($2 <"$work/metastore.$3") |"; }
-cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
+row() { echo "| $1 | $(spread "$2" <"$work/etcd.$3") | $(spread "$2" <"$work/metastore.$3") |"; }
+cpu=$(cpu_model)
 {
   echo "## Watch"
   echo
@@ -70,9 +66,9 @@ cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
   echo
   echo "| | etcd | metastore |"
   echo "|---|---|---|"
-  row "one key, 10k watchers: events delivered/s" median events
-  row "one key: delivery latency p50 (ms)" medianf p50
-  row "one key: delivery latency p99 (ms)" medianf p99
-  row "100k keys: watchers created/s" median created
-  row "100k keys: events received/s while putting" median distinct
+  row "one key, 10k watchers: events delivered/s" %.0f events
+  row "one key: delivery latency p50 (ms)" %.1f p50
+  row "one key: delivery latency p99 (ms)" %.1f p99
+  row "100k keys: watchers created/s" %.0f created
+  row "100k keys: events received/s while putting" %.0f distinct
 } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md watch
