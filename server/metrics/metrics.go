@@ -183,7 +183,7 @@ func (m *Metrics) PeerRoundTrip(to uint64, d time.Duration) {
 // it on the wire (etcd_network_client_grpc_received_bytes_total, ..._sent_bytes_total; a
 // compressed message counts its size before compression). A stats handler saw the same
 // bytes, but any stats handler makes gRPC build and time an event for every step of every
-// call: 15% of the server's CPU per linearizable range (make bench-cpu).
+// call: 14% of the server's CPU per linearizable range (make bench-cpu).
 func (m *Metrics) ClientCodec() encoding.CodecV2 {
 	return clientCodec{CodecV2: encoding.GetCodecV2(proto.Name), m: m}
 }

@@ -92,7 +92,8 @@ export class ClusterClient {
       case "watch": {
         const f = this.watchers.get(m.stream);
         if (f) f(m.result);
-        else this.early.set(m.stream, [...(this.early.get(m.stream) ?? []), m.result]);
+        else if (this.early.has(m.stream)) this.early.get(m.stream)!.push(m.result);
+        else this.early.set(m.stream, [m.result]);
         return;
       }
     }
