@@ -103,14 +103,7 @@ func (s *Store) compactIndex(rev int64, keep map[kv.Revision]struct{}) {
 func (s *Store) keptLocked() map[kv.Revision]struct{} {
 	keep := make(map[kv.Revision]struct{})
 	s.index.Ascend(func(ki *keyIndex) bool {
-		for _, e := range ki.revs {
-			if e.rev.Main > s.compactRev {
-				break
-			}
-			if !e.tomb {
-				keep[e.rev] = struct{}{}
-			}
-		}
+		ki.kept(s.compactRev, keep)
 		return true
 	})
 	return keep

@@ -1,7 +1,9 @@
 package mvcc
 
 import (
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/metastore/metastore/core/kv"
 )
@@ -10,7 +12,7 @@ func rev(m, s int64) kv.Revision { return kv.Revision{Main: m, Sub: s} }
 
 // history builds the key index of the keyIndex doc comment: put@2, put@5, del@7, put@9.
 func history() *keyIndex {
-	ki := &keyIndex{key: []byte("k")}
+	ki := &keyIndex{key: "k"}
 	ki.put(rev(2, 0), 0)
 	ki.put(rev(5, 0), 0)
 	ki.tombstone(rev(7, 0))
@@ -68,13 +70,20 @@ func TestKeyIndexCompact(t *testing.T) {
 		if empty != tt.wempty {
 			t.Errorf("compact(%d) empty = %v", tt.at, empty)
 		}
-		if len(ki.revs) != len(tt.wrevs) {
-			t.Fatalf("compact(%d): revs %v, want %v", tt.at, ki.revs, tt.wrevs)
+		got := ki.entries()
+		if len(got) != len(tt.wrevs) {
+			t.Fatalf("compact(%d): revs %v, want %v", tt.at, got, tt.wrevs)
 		}
-		for i, e := range ki.revs {
-			if e.rev != tt.wrevs[i] {
-				t.Fatalf("compact(%d): revs %v, want %v", tt.at, ki.revs, tt.wrevs)
+		for i, e := range got {
+			if e.rev != tt.wrevs[i] || e.tomb != (e.rev == rev(7, 0)) {
+				t.Fatalf("compact(%d): revs %v, want %v (7 a tombstone)", tt.at, got, tt.wrevs)
 			}
+		}
+		// What compaction keeps is what kept reports afterwards.
+		kept := map[kv.Revision]struct{}{}
+		ki.kept(tt.at, kept)
+		if len(kept) != len(tt.wkeep) {
+			t.Fatalf("compact(%d): kept %v after, keep %v", tt.at, kept, tt.wkeep)
 		}
 		if len(keep) != len(tt.wkeep) {
 			t.Fatalf("compact(%d): keep %v, want %v", tt.at, keep, tt.wkeep)
@@ -86,7 +95,7 @@ func TestKeyIndexCompact(t *testing.T) {
 		}
 	}
 	// A key whose last change is a tombstone at or below the compact revision disappears.
-	ki := &keyIndex{key: []byte("k")}
+	ki := &keyIndex{key: "k"}
 	ki.put(rev(2, 0), 0)
 	ki.tombstone(rev(3, 0))
 	if !ki.compact(3, nil) {
@@ -102,4 +111,45 @@ func TestKeyIndexOutOfOrderPanics(t *testing.T) {
 	}()
 	ki := history()
 	ki.put(rev(9, 0), 0)
+}
+
+// Undoing changes newest first (a transaction's Abort) gives back each earlier history,
+// tombstone flags included.
+func TestKeyIndexPop(t *testing.T) {
+	type state struct {
+		created, ver, lease int64
+	}
+	ki := &keyIndex{key: "k"}
+	var (
+		hist   [][]revEntry
+		states []state
+	)
+	step := func(f func()) {
+		hist = append(hist, ki.entries())
+		states = append(states, state{ki.created, ki.ver, ki.lease})
+		f()
+	}
+	step(func() { ki.put(rev(2, 0), 0) })
+	step(func() { ki.put(rev(5, 0), 4) })
+	step(func() { ki.tombstone(rev(7, 0)) })
+	step(func() { ki.put(rev(9, 1), 3) })
+	step(func() { ki.tombstone(rev(10, 0)) })
+	for i := len(hist) - 1; i >= 0; i-- {
+		ki.pop()
+		ki.created, ki.ver, ki.lease = states[i].created, states[i].ver, states[i].lease
+		if got := ki.entries(); !slices.Equal(got, hist[i]) {
+			t.Fatalf("after undoing step %d: %v, want %v", i, got, hist[i])
+		}
+	}
+	if !ki.empty() || ki.hist != nil {
+		t.Fatalf("undoing everything left %+v", ki)
+	}
+}
+
+// The entry's size is what the memory figures in docs/benchmarks.md assume: a size class of
+// its own, 64 bytes.
+func TestKeyIndexSize(t *testing.T) {
+	if n := unsafe.Sizeof(keyIndex{}); n != 64 {
+		t.Fatalf("keyIndex is %d bytes", n)
+	}
 }

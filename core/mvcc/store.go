@@ -1,12 +1,12 @@
 package mvcc
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,7 +103,7 @@ type Store struct {
 	pace          clock.Clock
 }
 
-func keyIndexLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
+func keyIndexLess(a, b *keyIndex) bool { return a.key < b.key }
 
 // New opens a store over cfg.Backend, rebuilding the index from what it holds.
 func New(cfg Config) (*Store, error) {
@@ -179,7 +179,7 @@ func (s *Store) recover() error {
 		}
 		s.liveKeys++
 		if s.leases != nil && ki.lease != 0 {
-			s.leases.Attach(ki.lease, ki.key)
+			s.leases.Attach(ki.lease, ki.keyBytes())
 		}
 		return true
 	})
@@ -197,7 +197,7 @@ func (s *Store) restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
 		if r.Tombstone {
 			return nil
 		}
-		ki = &keyIndex{key: append([]byte(nil), r.KV.Key...)}
+		ki = &keyIndex{key: string(r.KV.Key)}
 	}
 	if r.Tombstone {
 		ki.tombstone(r.Rev)
@@ -210,26 +210,18 @@ func (s *Store) restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
 // recoverByKey builds the index a key at a time, in key order: no lookups, and each entry's
 // revisions allocated once, at their final size.
 func (s *Store) recoverByKey(ks backend.KeyScanner) {
-	var (
-		cur     *keyIndex
-		scratch keyIndex // the current key's entry while it grows
-	)
+	var cur *keyIndex
 	done := func() {
 		if cur == nil {
 			return
 		}
-		ki := *cur
-		ki.revs = slices.Clone(cur.revs)
-		s.index.ReplaceOrInsert(&ki)
+		cur.clip()
+		s.index.ReplaceOrInsert(cur)
 		cur = nil
 	}
 	ks.AscendByKey(func(r *backend.Record) bool {
-		if cur != nil && !bytes.Equal(cur.key, r.KV.Key) {
+		if cur != nil && cur.key != string(r.KV.Key) {
 			done()
-		}
-		if cur == nil && !r.Tombstone {
-			scratch = keyIndex{key: append([]byte(nil), r.KV.Key...), revs: scratch.revs[:0]}
-			cur = &scratch
 		}
 		cur = s.restoreRecord(cur, r)
 		return true
@@ -245,15 +237,16 @@ func (s *Store) recoverByRevision() {
 	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
 		prev := byKey[string(r.KV.Key)]
 		if ki := s.restoreRecord(prev, r); prev == nil && ki != nil {
-			byKey[string(ki.key)] = ki
+			byKey[ki.key] = ki
 		}
 		return true
 	})
 	sorted := make([]*keyIndex, 0, len(byKey))
 	for _, ki := range byKey {
+		ki.clip()
 		sorted = append(sorted, ki)
 	}
-	slices.SortFunc(sorted, func(a, b *keyIndex) int { return bytes.Compare(a.key, b.key) })
+	slices.SortFunc(sorted, func(a, b *keyIndex) int { return strings.Compare(a.key, b.key) })
 	for _, ki := range sorted {
 		s.index.ReplaceOrInsert(ki)
 	}
@@ -261,13 +254,13 @@ func (s *Store) recoverByRevision() {
 
 // keyIndex returns the index entry of key, nil if it has none.
 func (s *Store) keyIndex(key []byte) *keyIndex {
-	ki, _ := s.index.Get(&keyIndex{key: key})
+	ki, _ := s.index.Get(pivot(key))
 	return ki
 }
 
 // addKeyIndex adds an entry for key, which has none.
 func (s *Store) addKeyIndex(key []byte) *keyIndex {
-	ki := &keyIndex{key: append([]byte(nil), key...)}
+	ki := &keyIndex{key: string(key)}
 	s.index.ReplaceOrInsert(ki)
 	return ki
 }

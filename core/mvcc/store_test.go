@@ -127,7 +127,7 @@ func recovIndex(s *Store) []recovKI {
 	defer s.mu.RUnlock()
 	var out []recovKI
 	s.index.Ascend(func(ki *keyIndex) bool {
-		out = append(out, recovKI{string(ki.key), slices.Clone(ki.revs), ki.created, ki.ver, ki.lease})
+		out = append(out, recovKI{ki.key, ki.entries(), ki.created, ki.ver, ki.lease})
 		return true
 	})
 	return out

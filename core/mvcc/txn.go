@@ -136,12 +136,11 @@ func (s *Store) walk(key, end []byte, fn func(*keyIndex) bool) {
 	if len(end) > 0 && bytes.Compare(key, end) >= 0 {
 		return
 	}
-	pivot := &keyIndex{key: key}
 	if len(end) == 0 {
-		s.index.AscendGreaterOrEqual(pivot, fn)
+		s.index.AscendGreaterOrEqual(pivot(key), fn)
 		return
 	}
-	s.index.AscendRange(pivot, &keyIndex{key: end}, fn)
+	s.index.AscendRange(pivot(key), pivot(end), fn)
 }
 
 type writeTxn struct {
@@ -169,13 +168,13 @@ func (t *writeTxn) Abort() {
 		ki := u.ki
 		if s.leases != nil && ki.lease != u.lease {
 			if ki.lease != 0 {
-				s.leases.Detach(ki.lease, ki.key)
+				s.leases.Detach(ki.lease, ki.keyBytes())
 			}
 			if u.lease != 0 {
-				s.leases.Attach(u.lease, ki.key)
+				s.leases.Attach(u.lease, ki.keyBytes())
 			}
 		}
-		ki.revs = ki.revs[:len(ki.revs)-1]
+		ki.pop()
 		ki.created, ki.ver, ki.lease = u.created, u.ver, u.lease
 		if u.isNew {
 			s.index.Delete(ki)
@@ -229,7 +228,7 @@ func (t *writeTxn) Put(key, value []byte, lease int64) int64 {
 	oldLease := ki.lease
 	created, ver := ki.put(rev, lease)
 	t.batch.Puts = append(t.batch.Puts, backend.Record{Rev: rev, KV: kv.KeyValue{
-		Key:            ki.key,
+		Key:            ki.keyBytes(),
 		Value:          bytes.Clone(value),
 		CreateRevision: created,
 		ModRevision:    rev.Main,
@@ -238,10 +237,10 @@ func (t *writeTxn) Put(key, value []byte, lease int64) int64 {
 	}})
 	if t.s.leases != nil && oldLease != lease {
 		if oldLease != 0 {
-			t.s.leases.Detach(oldLease, ki.key)
+			t.s.leases.Detach(oldLease, ki.keyBytes())
 		}
 		if lease != 0 {
-			t.s.leases.Attach(lease, ki.key)
+			t.s.leases.Attach(lease, ki.keyBytes())
 		}
 	}
 	return rev.Main
@@ -258,13 +257,13 @@ func (t *writeTxn) DeleteRange(key, end []byte) (int64, int64) {
 	for _, ki := range dels {
 		rev := t.nextRev()
 		if t.s.leases != nil && ki.lease != 0 {
-			t.s.leases.Detach(ki.lease, ki.key)
+			t.s.leases.Detach(ki.lease, ki.keyBytes())
 		}
 		t.remember(ki, false)
 		t.live--
 		ki.tombstone(rev)
 		t.batch.Puts = append(t.batch.Puts, backend.Record{Rev: rev, Tombstone: true,
-			KV: kv.KeyValue{Key: ki.key, ModRevision: rev.Main}})
+			KV: kv.KeyValue{Key: ki.keyBytes(), ModRevision: rev.Main}})
 	}
 	return int64(len(dels)), t.Rev()
 }

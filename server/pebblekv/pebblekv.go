@@ -50,7 +50,7 @@ type DB struct {
 }
 
 // CacheBytes is the memory the record cache may use.
-const CacheBytes = 64 << 20
+const CacheBytes = 16 << 20
 
 // recordCost is what a record counts for in Size beyond its key and value.
 const recordCost = 64
