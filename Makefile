@@ -110,7 +110,7 @@ fuzz:
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzTxn$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/backend/ -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./server/pebblekv/ -run '^$$' -fuzz '^FuzzKeyIdx$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./server/pebblekv/ -run '^$$' -fuzz '^FuzzIndexRecord$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/wal/ -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/raftreq/ -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)

@@ -70,15 +70,6 @@ type IndexScanner interface {
 	AscendIndex(from, to int64, fn func(*Record) bool)
 }
 
-// KeyScanner is implemented by backends that can list their records grouped by key: all the
-// records of one key together, oldest first, the keys in byte order, each Record's KV.Value
-// left nil. Rebuilding the key index from it visits each key once, in the index's own
-// order, instead of looking a key up for every record. The Record, its key included, is
-// valid only during fn.
-type KeyScanner interface {
-	AscendByKey(fn func(*Record) bool)
-}
-
 // AscendIndex is b.AscendIndex if b has it, else b.Ascend.
 func AscendIndex(b Backend, from, to int64, fn func(*Record) bool) {
 	if s, ok := b.(IndexScanner); ok {

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -155,11 +157,7 @@ func (s *Store) recover() error {
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
-	if ks, ok := s.b.(backend.KeyScanner); ok {
-		s.recoverByKey(ks)
-	} else {
-		s.recoverByRevision()
-	}
+	s.recoverByRevision()
 	if s.compactRev > 0 {
 		s.compactIndex(s.compactRev, nil)
 		// A compaction whose deletes did not all reach the backend (a crash, or a snapshot
@@ -189,10 +187,7 @@ func (s *Store) recover() error {
 // restoreRecord replays one record into ki, which is nil for a key not seen yet; it returns
 // the key's entry, nil for a tombstone of a key with no earlier history left (compacted
 // away): nothing to index.
-func (s *Store) restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
-	if r.Rev.Main > s.currentRev {
-		s.currentRev = r.Rev.Main
-	}
+func restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
 	if ki == nil {
 		if r.Tombstone {
 			return nil
@@ -207,48 +202,95 @@ func (s *Store) restoreRecord(ki *keyIndex, r *backend.Record) *keyIndex {
 	return ki
 }
 
-// recoverByKey builds the index a key at a time, in key order: no lookups, and each entry's
-// revisions allocated once, at their final size.
-func (s *Store) recoverByKey(ks backend.KeyScanner) {
-	var cur *keyIndex
-	done := func() {
-		if cur == nil {
+// recoverBatch is how many records the scan hands a recovery worker at a time.
+const recoverBatch = 4096
+
+// recoverByRevision builds the index from the records in revision order (keys in any). A
+// map finds a key's entry several times faster than the tree, and the lookups, each a cache
+// miss in a map of a million keys, are most of the time: so the keys are spread over one
+// worker per core by hash, each replaying its keys' records in order into a map of its own,
+// and the tree is filled once, in key order, from the workers' sorted entries. The index is
+// the same whatever the number of workers.
+func (s *Store) recoverByRevision() {
+	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
+	type worker struct {
+		in     chan []backend.Record
+		sorted []*keyIndex
+	}
+	workers := make([]*worker, n)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &worker{in: make(chan []backend.Record, 4)}
+		workers[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			byKey := make(map[string]*keyIndex)
+			for batch := range w.in {
+				for i := range batch {
+					r := &batch[i]
+					prev := byKey[string(r.KV.Key)]
+					if ki := restoreRecord(prev, r); prev == nil && ki != nil {
+						byKey[ki.key] = ki
+					}
+				}
+			}
+			w.sorted = make([]*keyIndex, 0, len(byKey))
+			for _, ki := range byKey {
+				ki.clip()
+				w.sorted = append(w.sorted, ki)
+			}
+			slices.SortFunc(w.sorted, func(a, b *keyIndex) int { return strings.Compare(a.key, b.key) })
+		}()
+	}
+	// Each worker's next batch. The scan's Record is valid only during the call, so keys are
+	// copied, into one arena per batch.
+	pending := make([][]backend.Record, n)
+	arenas := make([][]byte, n)
+	seed := maphash.MakeSeed()
+	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
+		if r.Rev.Main > s.currentRev {
+			s.currentRev = r.Rev.Main
+		}
+		i := 0
+		if n > 1 {
+			i = int(maphash.Bytes(seed, r.KV.Key) % uint64(n))
+		}
+		if pending[i] == nil {
+			pending[i] = make([]backend.Record, 0, recoverBatch)
+			arenas[i] = make([]byte, 0, recoverBatch*16)
+		}
+		rec := *r
+		start := len(arenas[i])
+		arenas[i] = append(arenas[i], r.KV.Key...)
+		rec.KV.Key = arenas[i][start:len(arenas[i]):len(arenas[i])]
+		if pending[i] = append(pending[i], rec); len(pending[i]) == recoverBatch {
+			workers[i].in <- pending[i]
+			pending[i], arenas[i] = nil, nil
+		}
+		return true
+	})
+	for i, w := range workers {
+		if len(pending[i]) > 0 {
+			w.in <- pending[i]
+		}
+		close(w.in)
+	}
+	wg.Wait()
+	// Merge the workers' sorted entries (each key is in one worker's only).
+	heads := make([]int, n)
+	for {
+		best := -1
+		for i, w := range workers {
+			if heads[i] < len(w.sorted) && (best < 0 || w.sorted[heads[i]].key < workers[best].sorted[heads[best]].key) {
+				best = i
+			}
+		}
+		if best < 0 {
 			return
 		}
-		cur.clip()
-		s.index.ReplaceOrInsert(cur)
-		cur = nil
-	}
-	ks.AscendByKey(func(r *backend.Record) bool {
-		if cur != nil && cur.key != string(r.KV.Key) {
-			done()
-		}
-		cur = s.restoreRecord(cur, r)
-		return true
-	})
-	done()
-}
-
-// recoverByRevision builds the index from the records in revision order (keys in any): a
-// map finds a key's entry several times faster than the tree, which is then filled once, in
-// key order.
-func (s *Store) recoverByRevision() {
-	byKey := make(map[string]*keyIndex)
-	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
-		prev := byKey[string(r.KV.Key)]
-		if ki := s.restoreRecord(prev, r); prev == nil && ki != nil {
-			byKey[ki.key] = ki
-		}
-		return true
-	})
-	sorted := make([]*keyIndex, 0, len(byKey))
-	for _, ki := range byKey {
-		ki.clip()
-		sorted = append(sorted, ki)
-	}
-	slices.SortFunc(sorted, func(a, b *keyIndex) int { return strings.Compare(a.key, b.key) })
-	for _, ki := range sorted {
-		s.index.ReplaceOrInsert(ki)
+		s.index.ReplaceOrInsert(workers[best].sorted[heads[best]])
+		heads[best]++
 	}
 }
 

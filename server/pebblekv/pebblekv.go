@@ -7,12 +7,20 @@
 // truncates the log only behind a Flush. After a crash pebble holds a prefix of the batches,
 // and the node replays the log from the first entry it lacks.
 //
-// Keys: 'r' + 8-byte main + 8-byte sub revision → the record (backend.AppendRecord);
-// 'k' + the record's key (escaped, see keyIdxKey) + the revision → the record's tombstone
-// flag, create revision, version and lease: every restart rebuilds the key index from these,
-// a key at a time and in key order, reading a tenth of the bytes; 'm' + name → metadata;
-// 's' → DB.live, written in every batch so that opening needs no scan; 'f' → present once
-// the 'k' records are complete (a database from before them gets them when first opened).
+// Keys (format 2):
+//   - 'r' + 8-byte main + 8-byte sub revision → the record (backend.AppendRecord);
+//   - 's' → DB.live, written in every batch so that opening needs no scan;
+//   - 't' + the same revision → the record without its value (appendIndexValue): every
+//     restart rebuilds the key index from these, reading a tenth of the bytes;
+//   - 'u' + name → metadata;
+//   - 'f' → the format, 2; a database of an older format is rewritten to it when opened.
+//
+// Everything a batch writes goes to the end of one of the spaces, and the history, by far the
+// largest, comes first: a flushed file then spans only the newest records, the index records
+// and the metadata, and pebble's compactions into the last level rewrite those, not the
+// history. (Format 1 kept the index records by key, under 'k', and the metadata under 'm',
+// between them and the history: every flushed file spanned all of it, and compacting it took
+// twice the CPU; docs/benchmarks.md.)
 package pebblekv
 
 import (
@@ -73,7 +81,6 @@ var (
 	_ backend.Sizer   = (*DB)(nil)
 
 	_ backend.IndexScanner = (*DB)(nil)
-	_ backend.KeyScanner   = (*DB)(nil)
 	_ backend.Pruner       = (*DB)(nil)
 )
 
@@ -82,8 +89,8 @@ func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
 
 // Options tune OpenWith.
 type Options struct {
-	// Log, if set, is told of slow work Open does once: giving a database from before the
-	// 'k' records its records (a scan of everything; about a minute for 5M revisions).
+	// Log, if set, is told of slow work Open does once: rewriting a database of an older
+	// format (a scan of everything; about a minute for 5M revisions).
 	Log *slog.Logger
 }
 
@@ -106,7 +113,7 @@ func OpenWith(dir string, o Options) (*DB, error) {
 	}
 	opened.Store(db)
 	d := &DB{db: db, cache: newRecordCache(CacheBytes)}
-	if err := d.ensureIndexRecords(o.Log); err != nil {
+	if err := d.ensureFormat(o.Log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
@@ -125,10 +132,23 @@ const (
 	paceRest = 30 * time.Millisecond
 )
 
+// The key spaces (see the package comment).
+const (
+	recordPrefix = 'r'
+	indexPrefix  = 't'
+	metaPrefix   = 'u'
+	// Format 1's index records and metadata.
+	oldIndexPrefix = 'k'
+	oldMetaPrefix  = 'm'
+)
+
 var (
 	sizeKey   = []byte{'s'}
 	formatKey = []byte{'f'}
 )
+
+// format is the layout this package writes (the value of formatKey).
+const format = 2
 
 // storedSize reads the size the last batch recorded. A database written before batches
 // recorded it is sized by a scan of the records' encodings (not decoded).
@@ -160,35 +180,58 @@ func scanSize(db *pebble.DB) (int64, error) {
 	return n, it.Close()
 }
 
-// ensureIndexRecords writes the 'k' records of a database from before they existed: once,
-// in batches, the mark last (a crash before the mark is flushed makes the next open redo it
-// from the start).
-func (d *DB) ensureIndexRecords(log *slog.Logger) error {
-	if _, c, err := d.db.Get(formatKey); err == nil {
+// ensureFormat rewrites a database of an older format (format 1, or one from before index
+// records) to this one, once: the metadata moved to its space, in one batch with the removal
+// of the old index records; the index records written from a scan of the records, in
+// batches; the format mark last. After a crash (pebble keeps a prefix of the batches) the
+// next open does it again from where that prefix left it.
+func (d *DB) ensureFormat(log *slog.Logger) error {
+	if v, c, err := d.db.Get(formatKey); err == nil {
+		f := append([]byte(nil), v...)
 		c.Close()
-		return nil
+		if len(f) == 1 && f[0] == format {
+			return nil
+		}
+		if len(f) != 1 || f[0] > format {
+			return fmt.Errorf("database format %x is not one this version knows (%d)", f, format)
+		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return err
 	}
 	start := time.Now()
 	if log != nil {
-		log.Info("writing the key index records of a database from an older version (once; about a minute per 5M revisions)")
+		log.Info("rewriting a database of an older format (once; about a minute per 5M revisions)")
 	}
 	wb := d.db.NewBatch()
 	defer func() { wb.Close() }()
-	if err := wb.DeleteRange([]byte{'k'}, []byte{'k' + 1}, nil); err != nil {
+	old := []byte{oldMetaPrefix}
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: old, UpperBound: []byte{oldMetaPrefix + 1}})
+	if err != nil {
 		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := wb.Set(metaKey(string(it.Key()[1:])), it.Value(), nil); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	for _, p := range []byte{oldMetaPrefix, oldIndexPrefix, indexPrefix} {
+		if err := wb.DeleteRange([]byte{p}, []byte{p + 1}, nil); err != nil {
+			return err
+		}
 	}
 	var (
 		buf  []byte
 		n    int
 		size int64 // recorded too, so that Open need not read everything again to size it
-		err  error
 	)
 	ascend(d.db, 0, 0, func(r *backend.Record) bool {
 		size += cost(r)
-		buf = appendKeyIdxValue(buf[:0], r)
-		if err = wb.Set(keyIdxKey(r.KV.Key, r.Rev), buf, nil); err != nil {
+		buf = appendIndexValue(buf[:0], r)
+		if err = wb.Set(indexKey(r.Rev), buf, nil); err != nil {
 			return false
 		}
 		if n++; n%10000 == 0 {
@@ -206,7 +249,7 @@ func (d *DB) ensureIndexRecords(log *slog.Logger) error {
 	if err := setSize(wb, size); err != nil {
 		return err
 	}
-	if err := wb.Set(formatKey, []byte{1}, nil); err != nil {
+	if err := wb.Set(formatKey, []byte{format}, nil); err != nil {
 		return err
 	}
 	if err := wb.Commit(pebble.NoSync); err != nil {
@@ -216,116 +259,76 @@ func (d *DB) ensureIndexRecords(log *slog.Logger) error {
 		return err
 	}
 	if log != nil {
-		log.Info("key index records written", "records", n, "took", time.Since(start))
+		log.Info("database rewritten", "records", n, "took", time.Since(start))
 	}
 	return nil
 }
 
-// keyIdxKey is the 'k' key of the record of key at rev. The key is escaped so that its end
-// is unambiguous and the order is the keys' byte order: 0x00 is written 0x00 0xff, and 0x00
-// 0x01 ends it.
-func keyIdxKey(key []byte, rev kv.Revision) []byte {
-	k := make([]byte, 0, 1+len(key)+2+16)
-	k = append(k, 'k')
-	for _, c := range key {
-		k = append(k, c)
-		if c == 0 {
-			k = append(k, 0xff)
-		}
-	}
-	k = append(k, 0, 1)
-	k = binary.BigEndian.AppendUint64(k, uint64(rev.Main))
-	return binary.BigEndian.AppendUint64(k, uint64(rev.Sub))
-}
+// indexKey is the key of the index record of the record at rev.
+func indexKey(rev kv.Revision) []byte { return appendRevKey(make([]byte, 0, 17), indexPrefix, rev) }
 
-// appendKeyIdxValue appends the 'k' value of r.
-func appendKeyIdxValue(b []byte, r *backend.Record) []byte {
+// appendIndexValue appends the index record of r: its tombstone flag, key, create revision,
+// version and lease (its mod revision is the revision in the key).
+func appendIndexValue(b []byte, r *backend.Record) []byte {
 	kind := byte('p')
 	if r.Tombstone {
 		kind = 't'
 	}
 	b = append(b, kind)
+	b = binary.AppendUvarint(b, uint64(len(r.KV.Key)))
+	b = append(b, r.KV.Key...)
 	b = binary.AppendVarint(b, r.KV.CreateRevision)
 	b = binary.AppendVarint(b, r.KV.Version)
 	return binary.AppendVarint(b, r.KV.Lease)
 }
 
-// decodeKeyIdx decodes a 'k' record into rec, the key unescaped into scratch (or pointing into
-// k when it has nothing escaped).
-func decodeKeyIdx(k, v []byte, rec *backend.Record, scratch []byte) ([]byte, error) {
-	if len(k) == 0 {
-		return scratch, errors.New("empty key")
-	}
-	k = k[1:]
-	end := -1
-	escaped := false
-	for i := 0; i+1 < len(k); i++ {
-		if k[i] != 0 {
-			continue
-		}
-		if k[i+1] == 1 {
-			end = i
-			break
-		}
-		if k[i+1] != 0xff {
-			return scratch, fmt.Errorf("bad escape %x", k[i+1])
-		}
-		escaped = true
-		i++
-	}
-	if end < 0 || len(k) != end+2+16 {
-		return scratch, errors.New("malformed key")
-	}
-	key := k[:end:end]
-	if escaped {
-		scratch = scratch[:0]
-		for i := 0; i < end; i++ {
-			scratch = append(scratch, k[i])
-			if k[i] == 0 {
-				i++
-			}
-		}
-		key = scratch
+// decodeIndex decodes an index record into rec, its key pointing into v.
+func decodeIndex(k, v []byte, rec *backend.Record) error {
+	if len(k) != 17 || k[0] != indexPrefix {
+		return errors.New("malformed key")
 	}
 	*rec = backend.Record{}
-	rec.KV.Key = key
-	rec.Rev.Main = int64(binary.BigEndian.Uint64(k[end+2:]))
-	rec.Rev.Sub = int64(binary.BigEndian.Uint64(k[end+10:]))
+	rec.Rev.Main = int64(binary.BigEndian.Uint64(k[1:]))
+	rec.Rev.Sub = int64(binary.BigEndian.Uint64(k[9:]))
 	rec.KV.ModRevision = rec.Rev.Main
 	if len(v) < 1 || (v[0] != 'p' && v[0] != 't') {
-		return scratch, errors.New("bad kind")
+		return errors.New("bad kind")
 	}
 	rec.Tombstone = v[0] == 't'
 	v = v[1:]
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)-w) {
+		return errors.New("bad key length")
+	}
+	rec.KV.Key = v[w : w+int(n) : w+int(n)]
+	v = v[w+int(n):]
 	for _, p := range []*int64{&rec.KV.CreateRevision, &rec.KV.Version, &rec.KV.Lease} {
 		x, w := binary.Varint(v)
 		if w <= 0 {
-			return scratch, io.ErrUnexpectedEOF
+			return io.ErrUnexpectedEOF
 		}
 		*p, v = x, v[w:]
 	}
 	if len(v) != 0 {
-		return scratch, errors.New("trailing bytes")
+		return errors.New("trailing bytes")
 	}
-	return scratch, nil
+	return nil
 }
 
-func revKey(rev kv.Revision) []byte {
-	k := make([]byte, 17)
-	k[0] = 'r'
-	binary.BigEndian.PutUint64(k[1:], uint64(rev.Main))
-	binary.BigEndian.PutUint64(k[9:], uint64(rev.Sub))
-	return k
+func appendRevKey(b []byte, prefix byte, rev kv.Revision) []byte {
+	b = append(b, prefix)
+	b = binary.BigEndian.AppendUint64(b, uint64(rev.Main))
+	return binary.BigEndian.AppendUint64(b, uint64(rev.Sub))
 }
 
-func mainKey(main int64) []byte {
-	k := make([]byte, 9)
-	k[0] = 'r'
-	binary.BigEndian.PutUint64(k[1:], uint64(main))
-	return k
+func revKey(rev kv.Revision) []byte { return appendRevKey(make([]byte, 0, 17), recordPrefix, rev) }
+
+// mainKey is where main revision main starts in the space of prefix.
+func mainKey(prefix byte, main int64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 9), prefix), uint64(main))
 }
 
-func metaKey(name string) []byte { return append([]byte{'m'}, name...) }
+func metaKey(name string) []byte { return append([]byte{metaPrefix}, name...) }
 
 // reader is what a DB and a snapshot share.
 type reader interface {
@@ -347,21 +350,28 @@ func get(r reader, rev kv.Revision) (*backend.Record, bool) {
 }
 
 func ascend(r reader, from, to int64, fn func(*backend.Record) bool) {
-	ascendRecords(r, from, to, true, fn)
+	ascendSpace(r, recordPrefix, from, to, fn)
 }
 
-func ascendRecords(r reader, from, to int64, withValue bool, fn func(*backend.Record) bool) {
-	upper := []byte{'r' + 1}
+// ascendSpace lists the records with from <= main < to (to <= 0: no bound) from the record
+// space, or from the index space without their values.
+func ascendSpace(r reader, prefix byte, from, to int64, fn func(*backend.Record) bool) {
+	upper := []byte{prefix + 1}
 	if to > 0 {
-		upper = mainKey(to)
+		upper = mainKey(prefix, to)
 	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: mainKey(from), UpperBound: upper})
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: mainKey(prefix, from), UpperBound: upper})
 	if err != nil {
 		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
 	}
 	defer it.Close()
+	var rec backend.Record
 	for ok := it.First(); ok; ok = it.Next() {
-		rec, err := backend.DecodeRecord(it.Value(), withValue)
+		if prefix == indexPrefix {
+			err = decodeIndex(it.Key(), it.Value(), &rec)
+		} else {
+			rec, err = backend.DecodeRecord(it.Value(), true)
+		}
 		if err != nil {
 			panic(fmt.Sprintf("pebblekv: record at %x does not decode: %v", it.Key(), err))
 		}
@@ -398,28 +408,9 @@ func (d *DB) Get(rev kv.Revision) (*backend.Record, bool) {
 
 func (d *DB) Ascend(from, to int64, fn func(*backend.Record) bool) { ascend(d.db, from, to, fn) }
 
-// AscendIndex is Ascend without the values (backend.IndexScanner).
+// AscendIndex is Ascend without the values (backend.IndexScanner), from the index records.
 func (d *DB) AscendIndex(from, to int64, fn func(*backend.Record) bool) {
-	ascendRecords(d.db, from, to, false, fn)
-}
-
-// AscendByKey lists the records by key from the 'k' records (backend.KeyScanner).
-func (d *DB) AscendByKey(fn func(*backend.Record) bool) {
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{'k'}, UpperBound: []byte{'k' + 1}})
-	if err != nil {
-		panic(fmt.Sprintf("pebblekv: iterator: %v", err))
-	}
-	defer it.Close()
-	var rec backend.Record
-	var scratch []byte
-	for ok := it.First(); ok; ok = it.Next() {
-		if scratch, err = decodeKeyIdx(it.Key(), it.Value(), &rec, scratch); err != nil {
-			panic(fmt.Sprintf("pebblekv: index record at %x does not decode: %v", it.Key(), err))
-		}
-		if !fn(&rec) {
-			return
-		}
-	}
+	ascendSpace(d.db, indexPrefix, from, to, fn)
 }
 
 func (d *DB) AscendMeta(prefix string, fn func(string, []byte) bool) { ascendMeta(d.db, prefix, fn) }
@@ -449,22 +440,18 @@ func (d *DB) Commit(b *backend.Batch) error {
 		if err := wb.Set(revKey(b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
-		buf = appendKeyIdxValue(buf[:0], &b.Puts[i])
-		if err := wb.Set(keyIdxKey(b.Puts[i].KV.Key, b.Puts[i].Rev), buf, nil); err != nil {
+		buf = appendIndexValue(buf[:0], &b.Puts[i])
+		if err := wb.Set(indexKey(b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
 	}
 	for _, rev := range b.Deletes {
-		// The record's size and key, for the size and its 'k' record: not decoded, as a
-		// compaction deletes millions.
-		var kk []byte
+		// The record's size: not decoded.
 		if r, ok := d.cache.get(rev); ok {
 			delta -= cost(r)
-			kk = keyIdxKey(r.KV.Key, rev)
 		} else if v, c, err := d.db.Get(revKey(rev)); err == nil {
-			key, n := rawCost(v)
+			_, n := rawCost(v)
 			delta -= n
-			kk = keyIdxKey(key, rev) // a copy: v is released below
 			c.Close()
 		} else {
 			continue // not held
@@ -472,7 +459,7 @@ func (d *DB) Commit(b *backend.Batch) error {
 		if err := wb.Delete(revKey(rev), nil); err != nil {
 			return err
 		}
-		if err := wb.Delete(kk, nil); err != nil {
+		if err := wb.Delete(indexKey(rev), nil); err != nil {
 			return err
 		}
 	}
@@ -528,14 +515,14 @@ func setSize(wb *pebble.Batch, size int64) error {
 const minRangeRun = 4
 
 // Prune deletes a batch of a compaction's dropped records (backend.Pruner) from one scan of
-// the 'r' records: each one's key and size come from its encoding, as the scan read it; its
-// 'k' record is a point delete, and a run of at least minRangeRun consecutive dropped
-// records is one range delete in the 'r' space.
+// the records: each one's size comes from its encoding, as the scan read it, and a run of at
+// least minRangeRun consecutive dropped records is one range delete in the record space and
+// one in the index space.
 func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Record, []byte) bool) (next kv.Revision, done bool, err error) {
 	if d.ObserveCommit != nil {
 		defer d.observe(time.Now())
 	}
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: revKey(from), UpperBound: mainKey(to)})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: revKey(from), UpperBound: mainKey(recordPrefix, to)})
 	if err != nil {
 		return from, false, err
 	}
@@ -550,13 +537,19 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 	endRun := func() error {
 		run := dropped[runFrom:]
 		runFrom = len(dropped)
-		if len(run) >= minRangeRun {
-			last := run[len(run)-1]
-			return wb.DeleteRange(revKey(run[0]), revKey(kv.Revision{Main: last.Main, Sub: last.Sub + 1}), nil)
-		}
-		for _, rev := range run {
-			if err := wb.Delete(revKey(rev), nil); err != nil {
-				return err
+		for _, p := range []byte{recordPrefix, indexPrefix} {
+			if len(run) >= minRangeRun {
+				last := run[len(run)-1]
+				end := kv.Revision{Main: last.Main, Sub: last.Sub + 1}
+				if err := wb.DeleteRange(appendRevKey(nil, p, run[0]), appendRevKey(nil, p, end), nil); err != nil {
+					return err
+				}
+				continue
+			}
+			for _, rev := range run {
+				if err := wb.Delete(appendRevKey(nil, p, rev), nil); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -577,9 +570,6 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 		}
 		_, n := rawCost(v)
 		delta -= n
-		if err := wb.Delete(keyIdxKey(rec.KV.Key, rec.Rev), nil); err != nil {
-			return from, false, err
-		}
 		dropped = append(dropped, rec.Rev)
 		if len(dropped) >= limit {
 			done = false

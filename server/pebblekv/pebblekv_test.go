@@ -1,11 +1,9 @@
 package pebblekv
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand"
 	"reflect"
-	"sort"
 	"testing"
 	"time"
 
@@ -229,17 +227,37 @@ func TestSizeKeptAcrossReopen(t *testing.T) {
 	}
 }
 
-// TestIndexRecordsMatchRecords: AscendByKey (the 'k' records) lists what Ascend lists, less
-// the values, grouped by key in byte order (keys with 0x00 bytes and keys that are prefixes
-// of others included), after puts and deletes, across a reopen, and after a database
-// without 'k' records (as written before they existed) is opened and given them.
+// indexList lists what AscendIndex gives (the index records), to compare with Ascend's
+// records less their values.
+func indexList(d *DB) (got []string) {
+	d.AscendIndex(0, 0, func(r *backend.Record) bool {
+		got = append(got, fmt.Sprintf("%v %+v %v", r.Rev, r.KV, r.Tombstone))
+		return true
+	})
+	return got
+}
+
+func recordList(d *DB) (want []string) {
+	d.Ascend(0, 0, func(r *backend.Record) bool {
+		kv := r.KV
+		kv.Value = nil
+		want = append(want, fmt.Sprintf("%v %+v %v", r.Rev, kv, r.Tombstone))
+		return true
+	})
+	return want
+}
+
+// TestIndexRecordsMatchRecords: AscendIndex (the index records) lists what Ascend lists, less
+// the values, after puts and deletes, across a reopen, within bounds, and after a database
+// of format 1 (index records by key under 'k', metadata under 'm') or from before index
+// records is opened and rewritten, its metadata kept.
 func TestIndexRecordsMatchRecords(t *testing.T) {
 	dir := t.TempDir()
 	d, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := []string{"a", "a\x00", "a\x00b", "a\x00\x01", "a\x01", "ab", "b", "\x00", "\x00\xff", "\xff"}
+	keys := []string{"a", "a\x00", "a\x00b", "ab", "b", "\x00", "\xff"}
 	var held []kv.Revision
 	for main := int64(2); main < 300; main++ {
 		b := &backend.Batch{}
@@ -248,34 +266,54 @@ func TestIndexRecordsMatchRecords(t *testing.T) {
 			held = held[1:]
 		}
 		r := rec(main, 0, keys[int(main)%len(keys)], "v")
+		r.KV.Lease = main % 3
 		if main%11 == 0 {
-			r.Tombstone, r.KV.Value, r.KV.CreateRevision, r.KV.Version = true, nil, 0, 0
+			r.Tombstone, r.KV.Value, r.KV.CreateRevision, r.KV.Version, r.KV.Lease = true, nil, 0, 0, 0
 		}
 		b.Puts = append(b.Puts, r)
 		held = append(held, r.Rev)
+		if main%50 == 0 {
+			b.Meta = append(b.Meta, backend.MetaEntry{Key: fmt.Sprintf("x/%d", main), Value: []byte{byte(main)}})
+		}
 		if err := d.Commit(b); err != nil {
 			t.Fatal(err)
 		}
 	}
+	meta := func() (out []string) {
+		d.AscendMeta("", func(k string, v []byte) bool {
+			out = append(out, fmt.Sprintf("%s=%x", k, v))
+			return true
+		})
+		return out
+	}
+	wantMeta := meta()
+	if len(wantMeta) != 5 {
+		t.Fatalf("metadata %v", wantMeta)
+	}
 	check := func(when string) {
 		t.Helper()
-		var want, got []string
-		var recs []backend.Record
-		d.Ascend(0, 0, func(r *backend.Record) bool {
-			recs = append(recs, *r)
-			return true
-		})
-		sort.SliceStable(recs, func(i, j int) bool { return bytes.Compare(recs[i].KV.Key, recs[j].KV.Key) < 0 })
-		for _, r := range recs {
-			r.KV.Value = nil
-			want = append(want, fmt.Sprintf("%v %+v %v", r.Rev, r.KV, r.Tombstone))
-		}
-		d.AscendByKey(func(r *backend.Record) bool {
-			got = append(got, fmt.Sprintf("%v %+v %v", r.Rev, r.KV, r.Tombstone))
-			return true
-		})
+		want, got := recordList(d), indexList(d)
 		if len(want) != len(held) || fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("%s: %d records held, Ascend lists %d, AscendByKey %d:\n%v\n%v", when, len(held), len(want), len(got), want, got)
+			t.Fatalf("%s: %d records held, Ascend lists %d, AscendIndex %d:\n%v\n%v", when, len(held), len(want), len(got), want, got)
+		}
+		var bounded []string
+		d.AscendIndex(100, 200, func(r *backend.Record) bool {
+			if r.Rev.Main < 100 || r.Rev.Main >= 200 {
+				t.Fatalf("%s: AscendIndex(100, 200) lists %v", when, r.Rev)
+			}
+			bounded = append(bounded, r.Rev.String())
+			return true
+		})
+		if len(bounded) == 0 || len(bounded) >= len(got) {
+			t.Fatalf("%s: AscendIndex(100, 200) lists %d of %d", when, len(bounded), len(got))
+		}
+		if m := meta(); fmt.Sprint(m) != fmt.Sprint(wantMeta) {
+			t.Fatalf("%s: metadata %v, want %v", when, m, wantMeta)
+		}
+		if v, c, err := d.db.Get(formatKey); err != nil || len(v) != 1 || v[0] != format {
+			t.Fatalf("%s: format %x %v", when, v, err)
+		} else {
+			c.Close()
 		}
 	}
 	check("after writes")
@@ -291,46 +329,79 @@ func TestIndexRecordsMatchRecords(t *testing.T) {
 	}
 	reopen()
 	check("after a reopen")
-	// Back to the format before 'k' records.
-	if err := d.db.DeleteRange([]byte{'k'}, []byte{'k' + 1}, pebble.NoSync); err != nil {
-		t.Fatal(err)
+	// Back to format 1: the metadata under 'm', index records (here just some bytes) under
+	// 'k', none under 't'.
+	toFormat1 := func() {
+		t.Helper()
+		wb := d.db.NewBatch()
+		it, _ := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{metaPrefix}, UpperBound: []byte{metaPrefix + 1}})
+		for ok := it.First(); ok; ok = it.Next() {
+			wb.Set(append([]byte{oldMetaPrefix}, it.Key()[1:]...), it.Value(), nil)
+		}
+		it.Close()
+		wb.DeleteRange([]byte{metaPrefix}, []byte{metaPrefix + 1}, nil)
+		wb.DeleteRange([]byte{indexPrefix}, []byte{indexPrefix + 1}, nil)
+		wb.Set([]byte("kstale"), []byte("x"), nil)
+		wb.Set(formatKey, []byte{1}, nil)
+		if err := wb.Commit(pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+		if len(indexList(d)) != 0 || len(meta()) != 0 {
+			t.Fatal("format 1 database still has index records or metadata where format 2 keeps them")
+		}
 	}
+	toFormat1()
+	reopen()
+	check("after opening a format 1 database")
+	if _, c, err := d.db.Get([]byte("kstale")); err == nil {
+		c.Close()
+		t.Fatal("format 1's 'k' records are still there")
+	}
+	// From before index records: no format mark.
+	toFormat1()
 	if err := d.db.Delete(formatKey, pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 	reopen()
-	defer d.Close()
 	check("after opening a database without index records")
+	// A format from a later version is refused, not rewritten.
+	if err := d.db.Set(formatKey, []byte{format + 1}, pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err = Open(dir); err == nil {
+		d.Close()
+		t.Fatal("a database of a later format opened")
+	}
 }
 
-// FuzzKeyIdx: a 'k' record decodes back to the key, revision and fields it was written
-// from, whatever bytes the key holds, and keys sort as their user keys do; arbitrary bytes
-// read as a 'k' record fail cleanly, never panic.
-func FuzzKeyIdx(f *testing.F) {
+// FuzzIndexRecord: an index record decodes back to the key, revision and fields it was
+// written from, whatever bytes the key holds; arbitrary bytes read as an index record fail
+// cleanly, never panic.
+func FuzzIndexRecord(f *testing.F) {
 	f.Add([]byte("a"), []byte("b"), int64(5), int64(0), int64(3), false)
-	f.Add([]byte("a\x00"), []byte("a\x00\x01"), int64(1), int64(2), int64(-1), true)
-	f.Add([]byte{0, 0xff, 0}, []byte{0}, int64(1<<40), int64(7), int64(0), false)
+	f.Add([]byte("a\x00"), []byte("t\x00\x01"), int64(1), int64(2), int64(-1), true)
+	f.Add([]byte{0, 0xff, 0}, []byte{'p', 200}, int64(1<<40), int64(7), int64(0), false)
 	f.Fuzz(func(t *testing.T, key, other []byte, main, sub, lease int64, tomb bool) {
-		if len(key) == 0 || len(other) == 0 {
-			return
-		}
 		r := rec(main, sub, string(key), "")
 		r.Tombstone, r.KV.Lease = tomb, lease
-		k, v := keyIdxKey(key, r.Rev), appendKeyIdxValue(nil, &r)
+		k, v := indexKey(r.Rev), appendIndexValue(nil, &r)
 		var got backend.Record
-		if _, err := decodeKeyIdx(k, v, &got, nil); err != nil {
-			t.Fatalf("decode %x: %v", k, err)
+		if err := decodeIndex(k, v, &got); err != nil {
+			t.Fatalf("decode %x %x: %v", k, v, err)
 		}
 		r.KV.Value = nil
+		if len(r.KV.Key) == 0 {
+			r.KV.Key = got.KV.Key[:0:0] // an empty key decodes as an empty, not nil, slice
+		}
 		if !reflect.DeepEqual(got, r) {
 			t.Fatalf("decoded %+v, wrote %+v", got, r)
 		}
-		ko := keyIdxKey(other, kv.Revision{Main: main + 1})
-		if c, want := bytes.Compare(k, ko), bytes.Compare(key, other); want != 0 && c != want {
-			t.Fatalf("%q vs %q: 'k' keys compare %d, keys %d", key, other, c, want)
-		}
-		decodeKeyIdx(key, other, &got, nil) // arbitrary bytes: an error or a record, no panic
-		decodeKeyIdx(nil, other, &got, nil)
+		decodeIndex(k, other, &got) // arbitrary bytes: an error or a record, no panic
+		decodeIndex(other, v, &got)
 	})
 }
 
@@ -338,7 +409,7 @@ func FuzzKeyIdx(f *testing.F) {
 // the same records with the same encodings and leaves exactly what the memory backend's batch
 // deletes leave, given the same records and the same
 // choice of what to drop (long runs, short runs and single records, sub revisions included),
-// in batches of a small limit resumed where the last stopped; each dropped record's 'k'
+// in batches of a small limit resumed where the last stopped; each dropped record's index
 // record goes with it and the size stays what a scan finds.
 func TestPruneMatchesMemory(t *testing.T) {
 	d, err := Open(t.TempDir())
@@ -408,16 +479,8 @@ func TestPruneMatchesMemory(t *testing.T) {
 		if got, want := list(d), list(m); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("below %d: pebble holds %d records, memory %d:\n%v\n%v", step.to, len(got), len(want), got, want)
 		}
-		var byKey int
-		d.AscendByKey(func(r *backend.Record) bool {
-			if drops[r.Rev] && r.Rev.Main < step.to {
-				t.Fatalf("below %d: the 'k' record of dropped %v is still there", step.to, r.Rev)
-			}
-			byKey++
-			return true
-		})
-		if byKey != len(list(m)) {
-			t.Fatalf("below %d: %d 'k' records for %d records", step.to, byKey, len(list(m)))
+		if got, want := indexList(d), recordList(d); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("below %d: index records and records differ:\n%v\n%v", step.to, got, want)
 		}
 		if want, _ := scanSize(d.db); d.Size() != want {
 			t.Fatalf("below %d: size %d, a scan finds %d", step.to, d.Size(), want)
