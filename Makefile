@@ -111,6 +111,7 @@ fuzz:
 	$(GO) test ./core/ -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./core/backend/ -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/pebblekv/ -run '^$$' -fuzz '^FuzzIndexRecord$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./core/mvcc/ -run '^$$' -fuzz '^FuzzLoadIndex$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./wasm/records/ -run '^$$' -fuzz '^FuzzEach$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/wal/ -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/raftreq/ -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)

@@ -97,6 +97,10 @@ func New(cfg Config) (*Store, error) {
 // Close stops the store's goroutines. The backend is the caller's to close.
 func (s *Store) Close() { s.kv.Close() }
 
+// SaveIndex stores a copy of the key index for the next open, if the backend keeps one (see
+// mvcc.Store.SaveIndex): the last write before the backend is closed, after Close.
+func (s *Store) SaveIndex() error { return s.kv.SaveIndex() }
+
 // BumpRevision raises the revision by n and compacts at it (a restore's --bump-revision and
 // --mark-compacted; the store must not be in use).
 func (s *Store) BumpRevision(n int64) error {

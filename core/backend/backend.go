@@ -70,6 +70,19 @@ type IndexScanner interface {
 	AscendIndex(from, to int64, fn func(*Record) bool)
 }
 
+// IndexSaver is implemented by backends that can keep a copy of the store's key index
+// (mvcc.Store.SaveIndex), so that the next open loads it instead of rebuilding it from every
+// record. The copy is valid only for the backend's contents when it was saved: the backend
+// drops it, atomically, with the first commit after it.
+type IndexSaver interface {
+	// SaveIndex stores the chunks next returns, in order, until it returns nil, replacing
+	// any earlier copy; the copy counts only once all of it is durable.
+	SaveIndex(next func() []byte) error
+	// LoadIndex calls fn with each chunk of the saved copy, in order, until fn returns an
+	// error; it reports false if there is no copy (never saved, or dropped since).
+	LoadIndex(fn func(chunk []byte) error) (bool, error)
+}
+
 // AscendIndex is b.AscendIndex if b has it, else b.Ascend.
 func AscendIndex(b Backend, from, to int64, fn func(*Record) bool) {
 	if s, ok := b.(IndexScanner); ok {

@@ -107,6 +107,8 @@ type Store struct {
 
 func keyIndexLess(a, b *keyIndex) bool { return a.key < b.key }
 
+func newIndex() *btree.BTreeG[*keyIndex] { return btree.NewG(32, keyIndexLess) }
+
 // New opens a store over cfg.Backend, rebuilding the index from what it holds.
 func New(cfg Config) (*Store, error) {
 	if cfg.Backend == nil {
@@ -120,7 +122,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		pace:          cfg.PaceClock,
-		index:         btree.NewG(32, keyIndexLess),
+		index:         newIndex(),
 		currentRev:    1,
 		compactRev:    -1,
 		b:             cfg.Backend,
@@ -157,7 +159,9 @@ func (s *Store) recover() error {
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
 	// and then compacting the index again yields the index as it was.
-	s.recoverByRevision()
+	if sv, ok := s.b.(backend.IndexSaver); !ok || !s.loadIndex(sv) {
+		s.recoverByRevision()
+	}
 	if s.compactRev > 0 {
 		s.compactIndex(s.compactRev, nil)
 		// A compaction whose deletes did not all reach the backend (a crash, or a snapshot
@@ -213,40 +217,55 @@ const recoverBatch = 4096
 // the same whatever the number of workers.
 func (s *Store) recoverByRevision() {
 	n := min(max(runtime.GOMAXPROCS(0), 1), 8)
-	type worker struct {
-		in     chan []backend.Record
-		sorted []*keyIndex
+	// A batch of records for a worker. The scan's Record is valid only during the call, so
+	// keys are copied into the batch's arena. Batches go back to free once replayed: the scan
+	// of millions of records then allocates a few dozen of them, not a copy of each record
+	// for the collector to trace and free.
+	type batch struct {
+		recs  []backend.Record
+		arena []byte
 	}
+	type entry struct {
+		key string // ki.key: sorted without a pointer chase per comparison
+		ki  *keyIndex
+	}
+	type worker struct {
+		in     chan *batch
+		sorted []entry
+	}
+	free := make(chan *batch, 8*n)
 	workers := make([]*worker, n)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &worker{in: make(chan []backend.Record, 4)}
+		w := &worker{in: make(chan *batch, 4)}
 		workers[i] = w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			byKey := make(map[string]*keyIndex)
-			for batch := range w.in {
-				for i := range batch {
-					r := &batch[i]
+			for b := range w.in {
+				for i := range b.recs {
+					r := &b.recs[i]
 					prev := byKey[string(r.KV.Key)]
 					if ki := restoreRecord(prev, r); prev == nil && ki != nil {
 						byKey[ki.key] = ki
 					}
 				}
+				b.recs, b.arena = b.recs[:0], b.arena[:0]
+				select {
+				case free <- b:
+				default:
+				}
 			}
-			w.sorted = make([]*keyIndex, 0, len(byKey))
-			for _, ki := range byKey {
+			w.sorted = make([]entry, 0, len(byKey))
+			for k, ki := range byKey {
 				ki.clip()
-				w.sorted = append(w.sorted, ki)
+				w.sorted = append(w.sorted, entry{k, ki})
 			}
-			slices.SortFunc(w.sorted, func(a, b *keyIndex) int { return strings.Compare(a.key, b.key) })
+			slices.SortFunc(w.sorted, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 		}()
 	}
-	// Each worker's next batch. The scan's Record is valid only during the call, so keys are
-	// copied, into one arena per batch.
-	pending := make([][]backend.Record, n)
-	arenas := make([][]byte, n)
+	pending := make([]*batch, n)
 	seed := maphash.MakeSeed()
 	backend.AscendIndex(s.b, 0, 0, func(r *backend.Record) bool {
 		if r.Rev.Main > s.currentRev {
@@ -256,22 +275,27 @@ func (s *Store) recoverByRevision() {
 		if n > 1 {
 			i = int(maphash.Bytes(seed, r.KV.Key) % uint64(n))
 		}
-		if pending[i] == nil {
-			pending[i] = make([]backend.Record, 0, recoverBatch)
-			arenas[i] = make([]byte, 0, recoverBatch*16)
+		b := pending[i]
+		if b == nil {
+			select {
+			case b = <-free:
+			default:
+				b = &batch{recs: make([]backend.Record, 0, recoverBatch), arena: make([]byte, 0, recoverBatch*16)}
+			}
+			pending[i] = b
 		}
 		rec := *r
-		start := len(arenas[i])
-		arenas[i] = append(arenas[i], r.KV.Key...)
-		rec.KV.Key = arenas[i][start:len(arenas[i]):len(arenas[i])]
-		if pending[i] = append(pending[i], rec); len(pending[i]) == recoverBatch {
-			workers[i].in <- pending[i]
-			pending[i], arenas[i] = nil, nil
+		start := len(b.arena)
+		b.arena = append(b.arena, r.KV.Key...)
+		rec.KV.Key = b.arena[start:len(b.arena):len(b.arena)]
+		if b.recs = append(b.recs, rec); len(b.recs) == recoverBatch {
+			workers[i].in <- b
+			pending[i] = nil
 		}
 		return true
 	})
 	for i, w := range workers {
-		if len(pending[i]) > 0 {
+		if pending[i] != nil {
 			w.in <- pending[i]
 		}
 		close(w.in)
@@ -289,7 +313,7 @@ func (s *Store) recoverByRevision() {
 		if best < 0 {
 			return
 		}
-		s.index.ReplaceOrInsert(workers[best].sorted[heads[best]])
+		s.index.ReplaceOrInsert(workers[best].sorted[heads[best]].ki)
 		heads[best]++
 	}
 }

@@ -188,6 +188,43 @@ func recovRun(t *testing.T, ops []recovOp, reopenAfter []int) {
 	t.Helper()
 	recovRunOn(t, backend.NewMemory(), ops, reopenAfter)
 	recovRunOn(t, indexMemory{backend.NewMemory()}, ops, reopenAfter)
+	recovRunOn(t, &savingMemory{Memory: backend.NewMemory()}, ops, reopenAfter)
+}
+
+// savingMemory is a memory backend that is also a backend.IndexSaver: each reopening loads
+// the index saved before it instead of replaying the records.
+type savingMemory struct {
+	*backend.Memory
+	chunks [][]byte // nil: nothing saved
+	loads  int
+}
+
+func (m *savingMemory) saved() bool { return m.chunks != nil }
+
+func (m *savingMemory) Commit(b *backend.Batch) error {
+	m.chunks = nil
+	return m.Memory.Commit(b)
+}
+
+func (m *savingMemory) SaveIndex(next func() []byte) error {
+	m.chunks = [][]byte{}
+	for c := next(); c != nil; c = next() {
+		m.chunks = append(m.chunks, slices.Clone(c))
+	}
+	return nil
+}
+
+func (m *savingMemory) LoadIndex(fn func([]byte) error) (bool, error) {
+	if m.chunks == nil {
+		return false, nil
+	}
+	m.loads++
+	for _, c := range m.chunks {
+		if err := fn(c); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // indexMemory is a memory backend that is also a backend.IndexScanner, whose records' keys
@@ -223,12 +260,25 @@ func recovRunOn(t *testing.T, b backend.Backend, ops []recovOp, reopenAfter []in
 	}
 	defer func() { cur.Close() }()
 
+	saver, saves := b.(*savingMemory)
 	reopen := func() {
 		t.Helper()
 		cur.Close()
+		if saves {
+			if err := cur.SaveIndex(); err != nil {
+				t.Fatal(err)
+			}
+			if !saver.saved() {
+				t.Fatal("SaveIndex saved nothing")
+			}
+			saver.loads = 0
+		}
 		curT = newRecovTracker()
 		if cur, err = New(Config{Backend: b, Leases: curT}); err != nil {
 			t.Fatal(err)
+		}
+		if saves && saver.loads != 1 {
+			t.Fatalf("the saved index was loaded %d times on reopening", saver.loads)
 		}
 		recovCompare(t, cur, ref, curT, refT)
 	}

@@ -447,14 +447,27 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 	n.log.Info("backend flushed; log starts after it", "index", index, "took", time.Since(start).String())
 }
 
-// close flushes the backend (so the next start replays less) and closes it and the log. The
-// log already holds everything, so a flush that does not finish (a failing disk, a data dir
-// removed under us) must not keep the process from stopping: after a while we give up on
-// the backend and close only the log.
+// close flushes the backend (so the next start replays less), saves a copy of the key index
+// in it (so the next start loads that instead of replaying every record), and closes it and
+// the log. The log already holds everything, so a flush that does not finish (a failing
+// disk, a data dir removed under us) must not keep the process from stopping: after a while
+// we give up on the backend and close only the log.
 func (r *raftNode) close() {
 	done := make(chan error, 1)
 	db := r.n.DB()
-	go func() { done <- db.Flush() }()
+	go func() {
+		if err := db.Flush(); err != nil {
+			done <- err
+			return
+		}
+		start := time.Now()
+		r.n.Store().Close()
+		err := r.n.Store().SaveIndex()
+		if err == nil {
+			r.n.log.Info("saved the key index for the next start", "took", time.Since(start).String())
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {

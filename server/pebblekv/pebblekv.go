@@ -13,6 +13,8 @@
 //   - 't' + the same revision → the record without its value (appendIndexValue): every
 //     restart rebuilds the key index from these, reading a tenth of the bytes;
 //   - 'u' + name → metadata;
+//   - 'x' + 8-byte sequence number → a chunk of the saved key index (backend.IndexSaver),
+//     and 'x' alone → present once all of it is written; the first commit after drops them;
 //   - 'f' → the format, 2; a database of an older format is rewritten to it when opened.
 //
 // Everything a batch writes goes to the end of one of the spaces, and the history, by far the
@@ -52,6 +54,8 @@ type DB struct {
 	commitMu sync.Mutex
 	// cache serves hot records without a pebble read and a decode.
 	cache *recordCache
+	// saved is whether the database holds a saved key index, which the next commit drops.
+	saved atomic.Bool
 	// ObserveCommit, if set, is told how long each Commit and each Flush took (etcd's
 	// backend commit: the write, then what makes it durable). Set it before use.
 	ObserveCommit func(time.Duration)
@@ -82,6 +86,7 @@ var (
 
 	_ backend.IndexScanner = (*DB)(nil)
 	_ backend.Pruner       = (*DB)(nil)
+	_ backend.IndexSaver   = (*DB)(nil)
 )
 
 // Open opens (or creates) the database in dir.
@@ -123,6 +128,13 @@ func OpenWith(dir string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
 	}
 	d.live.Store(n)
+	if _, c, err := db.Get(savedKey); err == nil {
+		c.Close()
+		d.saved.Store(true)
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		db.Close()
+		return nil, fmt.Errorf("pebblekv: open %s: %w", dir, err)
+	}
 	return d, nil
 }
 
@@ -137,6 +149,7 @@ const (
 	recordPrefix = 'r'
 	indexPrefix  = 't'
 	metaPrefix   = 'u'
+	savedPrefix  = 'x'
 	// Format 1's index records and metadata.
 	oldIndexPrefix = 'k'
 	oldMetaPrefix  = 'm'
@@ -145,6 +158,7 @@ const (
 var (
 	sizeKey   = []byte{'s'}
 	formatKey = []byte{'f'}
+	savedKey  = []byte{savedPrefix}
 )
 
 // format is the layout this package writes (the value of formatKey).
@@ -218,7 +232,7 @@ func (d *DB) ensureFormat(log *slog.Logger) error {
 	if err := it.Close(); err != nil {
 		return err
 	}
-	for _, p := range []byte{oldMetaPrefix, oldIndexPrefix, indexPrefix} {
+	for _, p := range []byte{oldMetaPrefix, oldIndexPrefix, indexPrefix, savedPrefix} {
 		if err := wb.DeleteRange([]byte{p}, []byte{p + 1}, nil); err != nil {
 			return err
 		}
@@ -495,11 +509,75 @@ func (d *DB) commit(wb *pebble.Batch, delta int64) error {
 	if err := setSize(wb, size); err != nil {
 		return err
 	}
+	saved := d.saved.Load()
+	if saved {
+		// The saved key index describes the database before this batch.
+		if err := wb.DeleteRange([]byte{savedPrefix}, []byte{savedPrefix + 1}, nil); err != nil {
+			return err
+		}
+	}
 	if err := wb.Commit(pebble.NoSync); err != nil {
 		return err
 	}
+	if saved {
+		d.saved.Store(false)
+	}
 	d.live.Store(size)
 	return nil
+}
+
+// SaveIndex stores a copy of the key index (backend.IndexSaver) in batches, the mark that
+// makes it count last, and flushes. Commits are held off meanwhile.
+func (d *DB) SaveIndex(next func() []byte) error {
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
+	wb := d.db.NewBatch()
+	defer func() { wb.Close() }()
+	if err := wb.DeleteRange([]byte{savedPrefix}, []byte{savedPrefix + 1}, nil); err != nil {
+		return err
+	}
+	for seq := uint64(0); ; seq++ {
+		c := next()
+		if c == nil {
+			break
+		}
+		if err := wb.Set(binary.BigEndian.AppendUint64([]byte{savedPrefix}, seq), c, nil); err != nil {
+			return err
+		}
+		if wb.Len() >= 4<<20 {
+			if err := wb.Commit(pebble.NoSync); err != nil {
+				return err
+			}
+			wb.Close()
+			wb = d.db.NewBatch()
+		}
+	}
+	if err := wb.Set(savedKey, nil, nil); err != nil {
+		return err
+	}
+	if err := wb.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	d.saved.Store(true)
+	return d.db.Flush()
+}
+
+// LoadIndex lists the saved key index's chunks (backend.IndexSaver).
+func (d *DB) LoadIndex(fn func([]byte) error) (bool, error) {
+	if !d.saved.Load() {
+		return false, nil
+	}
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{savedPrefix, 0}, UpperBound: []byte{savedPrefix + 1}})
+	if err != nil {
+		return false, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Value()); err != nil {
+			return true, err
+		}
+	}
+	return true, it.Error()
 }
 
 // setSize records size in wb (the 's' key, read back by storedSize).

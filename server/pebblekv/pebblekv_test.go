@@ -487,3 +487,75 @@ func TestPruneMatchesMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestSavedIndexDroppedByWrites: a saved key index survives a reopen untouched, and the first
+// commit after it, or the first batch of a compaction, drops it in the same batch.
+func TestSavedIndexDroppedByWrites(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for main := int64(2); main < 50; main++ {
+		if err := d.Commit(&backend.Batch{Puts: []backend.Record{rec(main, 0, fmt.Sprint(main%7), "v")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save := func() {
+		t.Helper()
+		chunks := [][]byte{[]byte("header"), []byte("one"), make([]byte, 5<<20)} // more than a batch
+		if err := d.SaveIndex(func() []byte {
+			if len(chunks) == 0 {
+				return nil
+			}
+			c := chunks[0]
+			chunks = chunks[1:]
+			return c
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := func() (got []int, ok bool) {
+		t.Helper()
+		ok, err := d.LoadIndex(func(c []byte) error { got = append(got, len(c)); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, ok
+	}
+	if _, ok := loaded(); ok {
+		t.Fatal("a saved index before any was saved")
+	}
+	save()
+	d.Close()
+	if d, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { d.Close() }()
+	if got, ok := loaded(); !ok || fmt.Sprint(got) != fmt.Sprint([]int{6, 3, 5 << 20}) {
+		t.Fatalf("after a reopen: saved index %v %v", got, ok)
+	}
+	if err := d.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: "m", Value: []byte("1")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := loaded(); ok {
+		t.Fatal("the saved index outlived a commit")
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if d, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := loaded(); ok {
+		t.Fatal("the saved index came back after a commit and a reopen")
+	}
+	save()
+	if _, _, err := d.Prune(kv.Revision{}, 10, 100, func(*backend.Record, []byte) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := loaded(); ok {
+		t.Fatal("the saved index outlived a compaction's batch")
+	}
+}
