@@ -20,14 +20,7 @@ func BenchmarkCompact(b *testing.B) {
 	val := make([]byte, 256)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		d, err := Open(b.TempDir())
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := mvcc.New(mvcc.Config{Backend: d, CompactionSleepInterval: time.Nanosecond})
-		if err != nil {
-			b.Fatal(err)
-		}
+		d, s := openStore(b, b.TempDir(), mvcc.Config{CompactionSleepInterval: time.Nanosecond})
 		for r := 0; r < revs; r++ {
 			w := s.Write()
 			w.Put([]byte(fmt.Sprintf("%08d", r%keys)), val, 0)
@@ -54,19 +47,13 @@ func envInt(name string, def int) int {
 
 // BenchmarkRecover times reopening a database and rebuilding the key index from it (what a
 // restart waits for), on RECOVER_REVS versions over RECOVER_KEYS keys (default 1000000 over
-// 200000; make bench-restart runs the whole server on 5M over 1M).
+// 200000; make bench-restart runs the whole server on 5M over 1M): from the index records
+// (after a crash), and from a saved copy of the index (after a graceful stop).
 func BenchmarkRecover(b *testing.B) {
 	revs := envInt("RECOVER_REVS", 1000000)
 	keys := envInt("RECOVER_KEYS", 200000)
 	dir := b.TempDir()
-	d, err := Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := mvcc.New(mvcc.Config{Backend: d})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d, s := openStore(b, dir)
 	val := make([]byte, 256)
 	for r := 0; r < revs; {
 		w := s.Write()
@@ -79,23 +66,49 @@ func BenchmarkRecover(b *testing.B) {
 	if err := d.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	d.Close()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		d, err := Open(dir)
-		if err != nil {
-			b.Fatal(err)
+	reopen := func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			d, s := openStore(b, dir)
+			b.StopTimer()
+			if s.Rev() < int64(revs/100) {
+				b.Fatalf("recovered revision %d", s.Rev())
+			}
+			s.Close()
+			d.Close()
+			b.StartTimer()
 		}
-		s, err := mvcc.New(mvcc.Config{Backend: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if s.Rev() < int64(revs/100) {
-			b.Fatalf("recovered revision %d", s.Rev())
-		}
-		s.Close()
-		d.Close()
-		b.StartTimer()
 	}
+	b.Run("replay", func(b *testing.B) {
+		d.Close()
+		reopen(b)
+	})
+	b.Run("saved", func(b *testing.B) {
+		d, s := openStore(b, dir)
+		s.Close()
+		if err := s.SaveIndex(); err != nil {
+			b.Fatal(err)
+		}
+		d.Close()
+		b.ResetTimer()
+		reopen(b)
+	})
+}
+
+// openStore opens the database in dir and a store over it.
+func openStore(b *testing.B, dir string, cfg ...mvcc.Config) (*DB, *mvcc.Store) {
+	b.Helper()
+	d, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := mvcc.Config{}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Backend = d
+	s, err := mvcc.New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d, s
 }
