@@ -137,6 +137,12 @@ func (s *Store) loadIndex(sv backend.IndexSaver) bool {
 				h := make([]revEntry, n)
 				for i := range h {
 					h[i] = revEntry{rev: kv.Revision{Main: r.varint(), Sub: r.varint()}, tomb: r.byte() == 1}
+					if i > 0 && !h[i-1].rev.Less(h[i].rev) {
+						return errBadIndex
+					}
+				}
+				if !h[n-1].rev.Less(ki.last) {
+					return errBadIndex
 				}
 				ki.hist = &h
 			}
