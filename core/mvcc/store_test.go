@@ -195,18 +195,27 @@ func recovRun(t *testing.T, ops []recovOp, reopenAfter []int) {
 // the index saved before it instead of replaying the records.
 type savingMemory struct {
 	*backend.Memory
-	chunks [][]byte // nil: nothing saved
+	mu     sync.Mutex // the store's writer and its compactor commit concurrently
+	chunks [][]byte   // nil: nothing saved
 	loads  int
 }
 
-func (m *savingMemory) saved() bool { return m.chunks != nil }
+func (m *savingMemory) saved() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.chunks != nil
+}
 
 func (m *savingMemory) Commit(b *backend.Batch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.chunks = nil
 	return m.Memory.Commit(b)
 }
 
 func (m *savingMemory) SaveIndex(next func() []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.chunks = [][]byte{}
 	for c := next(); c != nil; c = next() {
 		m.chunks = append(m.chunks, slices.Clone(c))
@@ -215,6 +224,8 @@ func (m *savingMemory) SaveIndex(next func() []byte) error {
 }
 
 func (m *savingMemory) LoadIndex(fn func([]byte) error) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.chunks == nil {
 		return false, nil
 	}
