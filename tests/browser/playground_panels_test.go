@@ -439,7 +439,11 @@ func TestPlaygroundCompactionAsksOnAServer(t *testing.T) {
 	}
 	whole("after No in the console")
 
+	// The modal dialog makes the rest of the page inert until it is gone: a click on the tab
+	// before then is lost, and the form stays hidden (CI once waited 10 minutes on it).
+	waitFor(t, ctx, `!document.querySelector("dialog.ask")`, "No in the console did not close the dialog")
 	click(t, ctx, "#tab-history")
+	waitFor(t, ctx, `document.querySelector('[aria-label="compact at revision"]')?.checkVisibility() === true`, "the history panel's compaction form is not shown")
 	fill(t, ctx, `[aria-label="compact at revision"]`, fmt.Sprint(last))
 	click(t, ctx, `[aria-label="compaction"] button`)
 	waitFor(t, ctx, `document.querySelector("dialog.ask")?.open === true`, "the Compact button did not ask")
