@@ -80,9 +80,15 @@ func waitFor(t *testing.T, ctx context.Context, cond, what string) {
 func waitForWithin(t *testing.T, ctx context.Context, cond, what string, limit time.Duration) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(limit))); err != nil {
-		var html string
-		html, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[aria-label=output]")?.innerText ?? ""`))
-		t.Fatalf("%s (%s): %v\nconsole:\n%s", what, cond, err, html)
+		// What the page showed: the console, and the panel whose tab is selected (its error
+		// line says why an action failed).
+		console, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[aria-label=output]")?.innerText ?? ""`))
+		panel, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const t = document.querySelector("[role=tab][aria-selected=true]");
+			const p = t && document.getElementById(t.getAttribute("aria-controls"));
+			if (!p) return "";
+			const fields = [...p.querySelectorAll("input")].map((i) => (i.getAttribute("aria-label") ?? i.type) + "=" + JSON.stringify(i.value)).join(", ");
+			return t.id + ":\n" + p.innerText + "\nfields: " + fields; })()`))
+		t.Fatalf("%s (%s): %v\nconsole:\n%s\nselected panel %s", what, cond, err, console, panel)
 	}
 }
 
@@ -163,8 +169,12 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// click clicks sel as a person would, at its place on the screen: first it waits for the
+// panel around it to be drawn (a panel being redrawn is aria-busy), since rows added above
+// sel while the click is on its way move it, and the click lands elsewhere.
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
+	waitFor(t, ctx, fmt.Sprintf(`!document.querySelector(%q)?.closest("[aria-busy=true]")`, sel), "still being redrawn around "+sel)
 	if err := chromedp.Do(ctx, chromedp.Click(sel)); err != nil {
 		t.Fatalf("click %s: %v", sel, err)
 	}

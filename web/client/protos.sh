@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 root=../..
-mod() { (cd "$root" && go list -m -f '{{.Dir}}' "$1"); }
+mod() { (cd "$root" && go mod download "$1" && go list -m -f '{{.Dir}}' "$1"); }
 etcd=$(mod go.etcd.io/etcd/api/v3)
 gogo=$(mod github.com/gogo/protobuf)
 gw2=$(mod github.com/grpc-ecosystem/grpc-gateway/v2)

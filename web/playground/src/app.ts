@@ -99,20 +99,24 @@ export class App {
   changed(): Promise<void> {
     if (this.running) {
       this.again = true;
+      this.busy(this.shown(), true);
       return this.running;
     }
     this.running = (async () => {
       try {
         do {
           this.again = false;
+          const shown = this.shown();
+          this.busy(shown, true);
           try {
             this.revision = (await this.api.status()).header?.revision ?? this.revision;
             this.error = "";
           } catch (e) {
             this.error = (e as Error).message; // a server gone: the status line says so
           }
-          const shown = this.panels.filter((p) => !p.root.hidden);
           await Promise.all(shown.map((p) => p.panel.refresh().catch((e) => console.warn("panel refresh", e))));
+          // The last round clears them all (one marked since and hidden again too).
+          this.busy(this.again ? shown : this.panels, false);
           this.onChanged();
         } while (this.again);
       } finally {
@@ -120,6 +124,22 @@ export class App {
       }
     })();
     return this.running;
+  }
+
+  private shown() {
+    return this.panels.filter((p) => !p.root.hidden);
+  }
+
+  /**
+   * Marks panels as being redrawn (aria-busy): their content, and so the place of what is
+   * below it, may still move. Assistive technology waits for it; so do the browser tests
+   * before they click in a panel.
+   */
+  private busy(panels: { root: HTMLElement }[], on: boolean): void {
+    for (const p of panels) {
+      if (on) p.root.setAttribute("aria-busy", "true");
+      else p.root.removeAttribute("aria-busy");
+    }
   }
 
   /** Calls f with every block of text the console prints, until the returned function is called. */
