@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,7 +42,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	// GRPC counts and times every RPC (grpc_server_started_total, grpc_server_handled_total,
 	// grpc_server_handling_seconds, ...).
-	GRPC *grpcprom.ServerMetrics
+	GRPC *GRPCMetrics
 	// WALFsync times each fsync of the Raft log (etcd_disk_wal_fsync_duration_seconds).
 	WALFsync prometheus.Histogram
 	// BackendCommit times each commit and flush of the backend
@@ -75,8 +74,7 @@ func New(src Source) *Metrics {
 	}
 	m := &Metrics{
 		Registry: reg,
-		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
-			grpcprom.WithHistogramBuckets(prometheus.ExponentialBuckets(0.0001, 2, 16)))),
+		GRPC:     newGRPCMetrics(),
 		WALFsync: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "etcd", Subsystem: "disk", Name: "wal_fsync_duration_seconds",
 			Help:    "The latency distributions of fsync called by WAL.",
