@@ -91,6 +91,13 @@ type WAL struct {
 	off   int64 // end of the last record
 	alloc int64 // bytes of the file zero-filled so far
 	buf   []byte
+	// hs is the newest hard state saved. A hard state Save was given without sync is not
+	// written at once (unwritten): only the commit index had moved (raft.MustSync), which
+	// need not be durable (after a crash Raft learns it again), so it waits for the next
+	// write rather than costing a write of its own on every request's path. etcd's WAL
+	// likewise keeps such records in its buffer until the next sync.
+	hs        raftpb.HardState
+	unwritten bool
 	// spare is the next log file, zero-filled and synced in the background so that Compact,
 	// which the Raft loop waits on, need not zero-fill one itself (tens of milliseconds that
 	// every request in flight would wait).
@@ -178,7 +185,7 @@ func Open(dir string) (*WAL, State, error) {
 		f.Close()
 		return nil, st, err
 	}
-	w := &WAL{dir: dir, f: f, off: good, alloc: good}
+	w := &WAL{dir: dir, f: f, off: good, alloc: good, hs: st.HardState}
 	if err := w.extend(good + preallocChunk); err != nil {
 		f.Close()
 		return nil, st, err
@@ -376,17 +383,22 @@ func (w *WAL) flush() error {
 }
 
 // Save appends the entries and, if it is not empty, the hard state; with sync it flushes
-// and fsyncs before returning, so that the caller may then acknowledge them.
+// and fsyncs before returning, so that the caller may then acknowledge them. Without sync
+// and without entries (only the commit index moved) it writes nothing yet: see WAL.hs.
 func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
+	if !sync && len(ents) == 0 {
+		if !isEmptyHardState(hs) {
+			w.hs, w.unwritten = hs, true
+		}
+		return nil
+	}
 	for i := range ents {
 		if err := w.append(recEntry, &ents[i]); err != nil {
 			return err
 		}
 	}
-	if !isEmptyHardState(hs) {
-		if err := w.append(recHardState, &hs); err != nil {
-			return err
-		}
+	if err := w.appendHardState(hs); err != nil {
+		return err
 	}
 	if err := w.flush(); err != nil {
 		return err
@@ -402,6 +414,19 @@ func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
 	return err
 }
 
+// appendHardState appends hs if it is not empty, else the unwritten one if any (Raft's hard
+// states are cumulative: a newer one supersedes it).
+func (w *WAL) appendHardState(hs raftpb.HardState) error {
+	if !isEmptyHardState(hs) {
+		w.hs, w.unwritten = hs, true
+	}
+	if !w.unwritten {
+		return nil
+	}
+	w.unwritten = false
+	return w.append(recHardState, &w.hs)
+}
+
 func isEmptyHardState(hs raftpb.HardState) bool {
 	return hs.Term == 0 && hs.Vote == 0 && hs.Commit == 0
 }
@@ -415,6 +440,9 @@ func (w *WAL) Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents [
 		w.prepareSpare() // a rewrite is near (not before: most logs never get that far)
 	}
 	if w.off < w.alloc-preallocChunk/4 {
+		if err := w.appendHardState(raftpb.HardState{}); err != nil {
+			return err
+		}
 		if err := w.append(recSnapshot, &meta); err != nil {
 			return err
 		}
@@ -438,6 +466,9 @@ func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []
 			err = nw.append(recEntry, &ents[i])
 		}
 	}
+	if isEmptyHardState(hs) {
+		hs = w.hs // the new file must hold the term and vote too
+	}
 	if err == nil && !isEmptyHardState(hs) {
 		err = nw.append(recHardState, &hs)
 	}
@@ -460,6 +491,7 @@ func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []
 	}
 	w.f.Close()
 	w.f, w.off, w.alloc = f, nw.off, nw.alloc
+	w.hs, w.unwritten = hs, false
 	return nil
 }
 
@@ -470,7 +502,10 @@ func (w *WAL) Close() error {
 			s.f.Close()
 		}
 	}
-	err := w.flush()
+	err := w.appendHardState(raftpb.HardState{})
+	if err == nil {
+		err = w.flush()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

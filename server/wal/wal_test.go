@@ -71,6 +71,71 @@ func TestWALRoundTrip(t *testing.T) {
 	}
 }
 
+// crashCopy is what a crash would leave of the log in dir now: its file as written so far,
+// copied to a new dir, opened there.
+func crashCopy(t *testing.T, dir string) State {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, fileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := t.TempDir()
+	if err := os.WriteFile(filepath.Join(c, fileName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return reopen(t, c)
+}
+
+// TestWALCommitOnly: a hard state saved without sync (only the commit index moved) is not
+// written by itself; the next write carries it unless a newer hard state supersedes it, and a
+// crash before then loses only that commit index, never an entry.
+func TestWALCommitOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		then func(w *WAL) error
+		want uint64 // commit index read back
+	}{
+		{"crash", func(*WAL) error { return nil }, 3},
+		{"entries without a hard state", func(w *WAL) error { return w.Save(raftpb.HardState{}, ents(4, 4, 1), true) }, 5},
+		{"a newer hard state", func(w *WAL) error { return w.Save(raftpb.HardState{Term: 1, Commit: 6}, ents(4, 6, 1), true) }, 6},
+		{"close", func(w *WAL) error { return w.Close() }, 5},
+		{"snapshot record", func(w *WAL) error {
+			return w.Snapshot(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{}, nil)
+		}, 5},
+		{"rewrite", func(w *WAL) error {
+			return w.Compact(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{}, ents(1, 3, 1))
+		}, 5},
+		{"rewrite after it was written", func(w *WAL) error {
+			if err := w.Save(raftpb.HardState{}, ents(4, 4, 1), true); err != nil {
+				return err
+			}
+			return w.Compact(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{}, ents(1, 4, 1))
+		}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, _, _ := Open(dir)
+			defer w.Close()
+			if err := w.Save(raftpb.HardState{Term: 1, Commit: 3}, ents(1, 3, 1), true); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Save(raftpb.HardState{Term: 1, Commit: 5}, nil, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.then(w); err != nil {
+				t.Fatal(err)
+			}
+			st := crashCopy(t, dir)
+			if st.HardState.Commit != tc.want || st.HardState.Term != 1 {
+				t.Fatalf("hard state %+v, want commit %d", st.HardState, tc.want)
+			}
+			if n := len(st.Entries); n == 0 || st.Entries[n-1].Index < 3 {
+				t.Fatalf("entries %v: a synced entry is missing", indexes(st.Entries))
+			}
+		})
+	}
+}
+
 // TestWALTornTail: whatever follows the last complete record (a crash mid-write) is cut,
 // and the log goes on from there.
 func TestWALTornTail(t *testing.T) {
