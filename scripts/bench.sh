@@ -2,8 +2,9 @@
 # Side-by-side benchmark of metastore and etcd 3.6.16 with etcd's own benchmark tool, on this
 # machine, in one run: ../shared/bench/compare.sh for throughput and latency (alternating
 # A B A B), the same for etcd against a second etcd (what noise is here), then the resident
-# memory of each server after loading 1M keys (8-byte keys, 256-byte values). Writes its
-# section of docs/benchmarks.md.
+# memory of each server after loading 1M keys (8-byte keys, 256-byte values), and one
+# client's median put against the disk's median 4 KiB O_DSYNC write. Writes its section of
+# docs/benchmarks.md.
 #
 #   scripts/bench.sh [ROUNDS]        (default 3)
 set -euo pipefail
@@ -27,27 +28,61 @@ cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; 
 trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# rss <label> <binary>: loads 1M keys and prints the server's VmRSS in MiB.
-rss() {
-  local label=$1 bin=$2 cp pp
+# serve <label> <binary> <dir>: starts a fresh one-member server with its data in dir, waits
+# until it answers; sets pid and cp (its client port).
+serve() {
+  local label=$1 bin=$2 dir=$3 pp
   cp=$(free_port); pp=$(free_port)
-  "$bin" --name "$label" --data-dir "$work/$label" \
+  "$bin" --name "$label" --data-dir "$dir" \
     --listen-client-urls "http://127.0.0.1:$cp" --advertise-client-urls "http://127.0.0.1:$cp" \
     --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
-    --initial-cluster "$label=http://127.0.0.1:$pp" >"$work/$label.log" 2>&1 &
+    --initial-cluster "$label=http://127.0.0.1:$pp" >"$dir.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     "$REF_BIN/etcdctl" --endpoints "127.0.0.1:$cp" put /ready 1 >/dev/null 2>&1 && break
     sleep 0.2
   done
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+# rss <label> <binary>: loads 1M keys and prints the server's VmRSS in MiB.
+rss() {
+  serve "$1" "$2" "$work/$1"
   "$REF_BIN/benchmark" --endpoints "127.0.0.1:$cp" --conns 10 --clients 100 put --key-size 8 --val-size 256 \
     --total 1000000 --key-space-size 1000000 --sequential-keys >/dev/null 2>&1
   local kb; kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  stop
   echo $((kb / 1024))
 }
 rss_etcd=$(rss etcd "$REF_BIN/etcd")
 rss_ms=$(rss metastore bin/metastore)
+
+# put1_p50 <label> <binary>: a fresh server's median latency of one client's puts (ms; the
+# tool prints it to 0.1 ms).
+put1_p50() {
+  serve "$1" "$2" "$work/p50-$1"
+  "$REF_BIN/benchmark" --endpoints "127.0.0.1:$cp" --conns 1 --clients 1 put --key-size 8 --val-size 256 \
+    --total 3000 --key-space-size 100000 2>/dev/null | tr -d '\r' | sed -n 's/.*50% in \([0-9.]*\) secs.*/\1/p' |
+    awk '{printf "%.1f", $1 * 1000}'
+  stop
+}
+p50_etcd=$(put1_p50 etcd "$REF_BIN/etcd")
+p50_ms=$(put1_p50 metastore bin/metastore)
+# The disk's own floor (issue #13): the median of 1000 4 KiB O_DSYNC writes in place, in the
+# folder the servers' data dirs were in.
+dsync=$(python3 - "$work" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "dsync-probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, bytes(4096 * 64)); os.fsync(fd); os.close(fd)
+fd = os.open(path, os.O_WRONLY | os.O_DSYNC)
+ts = []
+for i in range(1000):
+    t = time.perf_counter(); os.pwrite(fd, bytes(4096), (i % 64) * 4096); ts.append(time.perf_counter() - t)
+os.close(fd); os.unlink(path)
+ts.sort(); print("%.2f" % (ts[len(ts) // 2] * 1000))
+PY
+)
 
 cpu=$(awk -F: '/model name/ {gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -79,4 +114,13 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "|---|---|"
   echo "| etcd | ${rss_etcd} MiB |"
   echo "| metastore | ${rss_ms} MiB |"
+  echo
+  echo "One client's puts against the disk's floor (a fresh server each, 3000 puts; the tool prints"
+  echo "latencies to 0.1 ms): the median put, and the median 4 KiB O_DSYNC write on the same disk."
+  echo
+  echo "| | median |"
+  echo "|---|---|"
+  echo "| 4 KiB O_DSYNC write | ${dsync} ms |"
+  echo "| etcd put, 1 client | ${p50_etcd} ms |"
+  echo "| metastore put, 1 client | ${p50_ms} ms |"
 } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md single-member
