@@ -57,13 +57,12 @@ func (s *Store) SaveIndex() error {
 			after = ki
 			return len(buf) < indexChunkSize
 		}
-		n := len(buf)
 		if after == nil {
 			s.index.Ascend(visit)
 		} else {
 			s.index.AscendGreaterOrEqual(after, visit)
 		}
-		if len(buf) == n {
+		if len(buf) == 0 {
 			done = true
 			return nil
 		}
@@ -172,18 +171,13 @@ type reader struct {
 	err error
 }
 
-func (r *reader) uvarint() uint64 {
-	x, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
-}
+func (r *reader) uvarint() uint64 { return next(r, binary.Uvarint) }
 
-func (r *reader) varint() int64 {
-	x, n := binary.Varint(r.b)
+func (r *reader) varint() int64 { return next(r, binary.Varint) }
+
+// next decodes one varint with decode (binary.Uvarint or binary.Varint).
+func next[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
+	x, n := decode(r.b)
 	if n <= 0 {
 		r.fail()
 		return 0

@@ -158,12 +158,17 @@ func (s *Store) recover() error {
 		s.appliedSaved = s.applied
 	}
 	// Below the compact revision only the versions compaction kept remain; replaying them
-	// and then compacting the index again yields the index as it was.
-	if sv, ok := s.b.(backend.IndexSaver); !ok || !s.loadIndex(sv) {
+	// and then compacting the index again yields the index as it was. A saved index needs no
+	// such pass: Compact compacts the index before it returns, and loadIndex takes only a
+	// copy saved at the current compact revision.
+	sv, ok := s.b.(backend.IndexSaver)
+	if !ok || !s.loadIndex(sv) {
 		s.recoverByRevision()
+		if s.compactRev > 0 {
+			s.compactIndex(s.compactRev, nil)
+		}
 	}
 	if s.compactRev > 0 {
-		s.compactIndex(s.compactRev, nil)
 		// A compaction whose deletes did not all reach the backend (a crash, or a snapshot
 		// taken meanwhile) is finished now. (Stores from before the compactor recorded no
 		// finished revision: they get one idle pass.)

@@ -512,7 +512,7 @@ func (d *DB) commit(wb *pebble.Batch, delta int64) error {
 	saved := d.saved.Load()
 	if saved {
 		// The saved key index describes the database before this batch.
-		if err := wb.DeleteRange([]byte{savedPrefix}, []byte{savedPrefix + 1}, nil); err != nil {
+		if err := dropSavedIndex(wb); err != nil {
 			return err
 		}
 	}
@@ -533,7 +533,7 @@ func (d *DB) SaveIndex(next func() []byte) error {
 	defer d.commitMu.Unlock()
 	wb := d.db.NewBatch()
 	defer func() { wb.Close() }()
-	if err := wb.DeleteRange([]byte{savedPrefix}, []byte{savedPrefix + 1}, nil); err != nil {
+	if err := dropSavedIndex(wb); err != nil {
 		return err
 	}
 	for seq := uint64(0); ; seq++ {
@@ -560,6 +560,11 @@ func (d *DB) SaveIndex(next func() []byte) error {
 	}
 	d.saved.Store(true)
 	return d.db.Flush()
+}
+
+// dropSavedIndex deletes the saved key index, chunks and mark, in wb.
+func dropSavedIndex(wb *pebble.Batch) error {
+	return wb.DeleteRange([]byte{savedPrefix}, []byte{savedPrefix + 1}, nil)
 }
 
 // LoadIndex lists the saved key index's chunks (backend.IndexSaver).
