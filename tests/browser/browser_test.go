@@ -94,7 +94,10 @@ func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Contex
 		if shared.err != nil {
 			t.Fatalf("start chromium: %v", shared.err)
 		}
-		ctx, cancel := chromedp.NewContext(shared.ctx) // a new tab, closed by cancel
+		// A new tab in a browser context of its own (closed by cancel): the tab's store is
+		// saved in IndexedDB by origin, and a later test's server may get the port, and so
+		// the origin, of an earlier one; it then started from that test's keys.
+		ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
 		t.Cleanup(cancel)
 		tab = ctx
 	}
