@@ -119,6 +119,7 @@ fuzz:
 	$(GO) test ./grpcweb/ -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/snapfile/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./server/etcdsnap/ -run '^$$' -fuzz '^FuzzEtcdSnapConvert$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./server/grpccodec/ -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin out web/client/dist
