@@ -197,9 +197,13 @@ func Open(dir string) (*WAL, State, error) {
 	return w, st, nil
 }
 
-// extend zero-fills the file up to size and syncs it.
+// extend zero-fills the file up to size and syncs it. It writes a page at a time: the page
+// cache keeps the size it was written in, and Linux (6.x, ext4) gives a large write large
+// folios; each later record written into one then dirties the whole folio, and a process's
+// bytes written (/proc/PID/io, what iotop and node exporters show) counted 1 MiB per fsync,
+// 1.2 GB/s under 15,000 puts/s, though the disk got only the dirty blocks.
 func (w *WAL) extend(size int64) error {
-	zeros := make([]byte, 1<<20)
+	zeros := make([]byte, 4096)
 	for w.alloc < size {
 		n := min(int64(len(zeros)), size-w.alloc)
 		if _, err := w.f.WriteAt(zeros[:n], w.alloc); err != nil {
