@@ -145,6 +145,7 @@ func Start(cfg Config) (*Server, error) {
 	nodeRef = n
 	gopts := []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreams(cfg.MaxConcurrentStreams)),
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ForceServerCodecV2(m.ClientCodec()),
 		grpc.ChainUnaryInterceptor(m.GRPC.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(m.GRPC.StreamServerInterceptor()),
@@ -478,6 +479,15 @@ func (s *Server) gatewayCN(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// streamWorkers is how many goroutines gRPC keeps to run calls on. Without them every call
+// gets a new goroutine, whose stack then grows (copied each time it doubles) on its way
+// down through gRPC's receive path: 15% of the server's CPU under linearizable ranges. A
+// reused goroutine keeps its grown stack. 256 covers the concurrency of etcd's benchmark
+// (100 clients) twice over; calls beyond it get a goroutine of their own, as without
+// workers. Server CPU per request (make bench-cpu's way, three rounds): ranges -11%, puts
+// -5 to -20%.
+const streamWorkers = 256
 
 func maxStreams(n uint32) uint32 {
 	if n == 0 {
