@@ -27,16 +27,16 @@ const (
 
 // Marshal encodes r for a log entry.
 func (r *Request) Marshal() []byte {
-	var b []byte
+	b := make([]byte, 0, r.sizeHint())
 	// Fields go in ascending number, as etcd's generated code writes them: the header (100)
 	// before the member attributes (1301), after everything else.
 	header := func() {
 		if r.ID != 0 || r.Username != "" || r.AuthRevision != 0 {
-			var h []byte
-			h = appendVarint(h, fHeaderID, r.ID)
-			h = appendBytes(h, 2, []byte(r.Username))
-			h = appendVarint(h, 3, r.AuthRevision)
-			b = appendMsg(b, fHeader, h)
+			b = appendNested(b, fHeader, func(b []byte) []byte {
+				b = appendVarint(b, fHeaderID, r.ID)
+				b = appendBytes(b, 2, []byte(r.Username))
+				return appendVarint(b, 3, r.AuthRevision)
+			})
 		}
 	}
 	if r.MemberAttrSet != nil || r.Auth != nil {
@@ -44,11 +44,11 @@ func (r *Request) Marshal() []byte {
 	}
 	switch {
 	case r.Put != nil:
-		b = appendMsg(b, fPut, appendPut(nil, r.Put))
+		b = appendNested(b, fPut, func(b []byte) []byte { return appendPut(b, r.Put) })
 	case r.DeleteRange != nil:
-		b = appendMsg(b, fDeleteRange, appendDeleteRange(nil, r.DeleteRange))
+		b = appendNested(b, fDeleteRange, func(b []byte) []byte { return appendDeleteRange(b, r.DeleteRange) })
 	case r.Txn != nil:
-		b = appendMsg(b, fTxn, appendTxn(nil, r.Txn))
+		b = appendNested(b, fTxn, func(b []byte) []byte { return appendTxn(b, r.Txn) })
 	case r.Compaction != nil:
 		var m []byte
 		m = appendVarint(m, 1, uint64(r.Compaction.Revision))
@@ -128,13 +128,13 @@ func appendRange(b []byte, r *core.RangeRequest) []byte {
 
 func appendTxn(b []byte, t *core.TxnRequest) []byte {
 	for i := range t.Compare {
-		b = appendMsg(b, 1, appendCompare(nil, &t.Compare[i]))
+		b = appendNested(b, 1, func(b []byte) []byte { return appendCompare(b, &t.Compare[i]) })
 	}
 	for i := range t.Success {
-		b = appendMsg(b, 2, appendOp(nil, &t.Success[i]))
+		b = appendNested(b, 2, func(b []byte) []byte { return appendOp(b, &t.Success[i]) })
 	}
 	for i := range t.Failure {
-		b = appendMsg(b, 3, appendOp(nil, &t.Failure[i]))
+		b = appendNested(b, 3, func(b []byte) []byte { return appendOp(b, &t.Failure[i]) })
 	}
 	return b
 }
@@ -167,13 +167,13 @@ func appendCompare(b []byte, c *core.Compare) []byte {
 func appendOp(b []byte, op *core.RequestOp) []byte {
 	switch {
 	case op.Range != nil:
-		b = appendMsg(b, 1, appendRange(nil, op.Range))
+		b = appendNested(b, 1, func(b []byte) []byte { return appendRange(b, op.Range) })
 	case op.Put != nil:
-		b = appendMsg(b, 2, appendPut(nil, op.Put))
+		b = appendNested(b, 2, func(b []byte) []byte { return appendPut(b, op.Put) })
 	case op.DeleteRange != nil:
-		b = appendMsg(b, 3, appendDeleteRange(nil, op.DeleteRange))
+		b = appendNested(b, 3, func(b []byte) []byte { return appendDeleteRange(b, op.DeleteRange) })
 	case op.Txn != nil:
-		b = appendMsg(b, 4, appendTxn(nil, op.Txn))
+		b = appendNested(b, 4, func(b []byte) []byte { return appendTxn(b, op.Txn) })
 	}
 	return b
 }
@@ -203,6 +203,39 @@ func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
 		return b
 	}
 	return appendMsg(b, num, v)
+}
+
+// appendNested writes field num holding the message that fill appends, in place: one byte
+// is kept for its length, and the message moved up if its length needs more. Building the
+// message in a buffer of its own and copying it in cost a put six allocations.
+func appendNested(b []byte, num protowire.Number, fill func([]byte) []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	at := len(b)
+	b = fill(append(b, 0))
+	n := len(b) - at - 1
+	if w := protowire.SizeVarint(uint64(n)); w > 1 {
+		b = append(b, make([]byte, w-1)...)
+		copy(b[at+w:], b[at+1:at+1+n])
+	}
+	protowire.AppendVarint(b[at:at], uint64(n))
+	return b
+}
+
+// sizeHint is room enough for most requests' encoding: the keys and values of a put and of
+// a txn's puts, and some for the rest.
+func (r *Request) sizeHint() int {
+	n := 64
+	if r.Put != nil {
+		n += len(r.Put.Key) + len(r.Put.Value)
+	}
+	if r.Txn != nil {
+		for i := range r.Txn.Success {
+			if p := r.Txn.Success[i].Put; p != nil {
+				n += 16 + len(p.Key) + len(p.Value)
+			}
+		}
+	}
+	return n
 }
 
 // appendMsg writes a length-delimited field, empty or not.

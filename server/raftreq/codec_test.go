@@ -214,9 +214,34 @@ func randBytes(rng *rand.Rand) []byte {
 	if rng.Intn(4) == 0 {
 		return nil
 	}
-	b := make([]byte, rng.Intn(6))
+	n := rng.Intn(6)
+	if rng.Intn(16) == 0 { // lengths of two and three varint bytes too
+		n = 100 + rng.Intn(20000)
+	}
+	b := make([]byte, n)
 	rng.Read(b)
 	return b
+}
+
+// BenchmarkMarshal: a put of etcd's benchmark (8-byte key, 256-byte value), and a txn.
+func BenchmarkMarshal(b *testing.B) {
+	put := &Request{ID: 7, Put: &core.PutRequest{Key: []byte("12345678"), Value: make([]byte, 256)}}
+	txn := &Request{ID: 7, Txn: &core.TxnRequest{
+		Compare: []core.Compare{{Key: []byte("k"), Target: core.CompareMod, Result: core.CompareEqual}},
+		Success: []core.RequestOp{{Put: put.Put}, {Put: put.Put}},
+		Failure: []core.RequestOp{{Range: &core.RangeRequest{Key: []byte("k")}}},
+	}}
+	for _, bc := range []struct {
+		name string
+		r    *Request
+	}{{"put", put}, {"txn", txn}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.r.Marshal()
+			}
+		})
+	}
 }
 
 func randInt(rng *rand.Rand) int64 {
