@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/core/mvcc"
 )
 
@@ -111,4 +113,27 @@ func openStore(b *testing.B, dir string, cfg ...mvcc.Config) (*DB, *mvcc.Store) 
 		b.Fatal(err)
 	}
 	return d, s
+}
+
+// BenchmarkCommit: the apply path's batch for one put of etcd's benchmark (8-byte key,
+// 256-byte value) with its metadata.
+func BenchmarkCommit(b *testing.B) {
+	d, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	val := make([]byte, 256)
+	b.ReportAllocs()
+	var main int64
+	for b.Loop() {
+		main++
+		err := d.Commit(&backend.Batch{
+			Puts: []backend.Record{{Rev: kv.Revision{Main: main}, KV: kv.KeyValue{Key: []byte("12345678"), Value: val, CreateRevision: main, ModRevision: main, Version: 1}}},
+			Meta: []backend.MetaEntry{{Key: "applied", Value: []byte("12345678")}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -446,16 +446,19 @@ func (d *DB) Commit(b *backend.Batch) error {
 	}
 	wb := d.db.NewBatch()
 	defer wb.Close()
-	var buf []byte
-	var delta int64
+	var (
+		key   [17]byte // pebble copies keys and values into the batch
+		delta int64
+	)
+	buf := make([]byte, 0, recordRoom(b.Puts))
 	for i := range b.Puts {
 		delta += cost(&b.Puts[i])
 		buf = backend.AppendRecord(buf[:0], &b.Puts[i])
-		if err := wb.Set(revKey(b.Puts[i].Rev), buf, nil); err != nil {
+		if err := wb.Set(appendRevKey(key[:0], recordPrefix, b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
 		buf = appendIndexValue(buf[:0], &b.Puts[i])
-		if err := wb.Set(indexKey(b.Puts[i].Rev), buf, nil); err != nil {
+		if err := wb.Set(appendRevKey(key[:0], indexPrefix, b.Puts[i].Rev), buf, nil); err != nil {
 			return err
 		}
 	}
@@ -477,12 +480,14 @@ func (d *DB) Commit(b *backend.Batch) error {
 			return err
 		}
 	}
+	var mk [64]byte // room for most names
 	for _, m := range b.Meta {
+		k := append(append(mk[:0], metaPrefix), m.Key...)
 		var err error
 		if m.Value == nil {
-			err = wb.Delete(metaKey(m.Key), nil)
+			err = wb.Delete(k, nil)
 		} else {
-			err = wb.Set(metaKey(m.Key), m.Value, nil)
+			err = wb.Set(k, m.Value, nil)
 		}
 		if err != nil {
 			return err
@@ -499,6 +504,16 @@ func (d *DB) Commit(b *backend.Batch) error {
 		d.cache.add(&r)
 	}
 	return nil
+}
+
+// recordRoom is the most any of puts' records takes encoded (backend.AppendRecord): the
+// 17 bytes of revision and kind, and at most ten per varint.
+func recordRoom(puts []backend.Record) int {
+	n := 0
+	for i := range puts {
+		n = max(n, len(puts[i].KV.Key)+len(puts[i].KV.Value))
+	}
+	return n + 17 + 6*binary.MaxVarintLen64
 }
 
 // commit commits wb with the size it leaves (the size before plus delta).
