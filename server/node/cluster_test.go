@@ -399,6 +399,33 @@ func testClusterSurvivesLossReorderAndPartitions(t *testing.T, newCluster func(*
 	}
 }
 
+// TestClusterWriteTimesOut: a write that cannot commit (its member lost the others) ends, as
+// etcd's, after the request timeout (5s + 2 × election timeout) with etcd's error and code,
+// though the client set no deadline.
+func TestClusterWriteTimesOut(t *testing.T) {
+	c := newMemoryCluster(t, 3, 1, nil)
+	lead := c.leaderName()
+	for _, name := range c.names {
+		if name != lead {
+			c.stop(name)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.node(lead).Put(context.Background(), &core.PutRequest{Key: []byte("k"), Value: []byte("v")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		code, msg := node.Status(err)
+		if code != core.CodeUnavailable || msg != "etcdserver: request timed out" {
+			t.Fatalf("got %v (%v, %q), want etcd's request timeout", err, code, msg)
+		}
+	case <-time.After(30 * time.Second): // a guard against a hang, far beyond the timeout
+		t.Fatal("the write has not ended after 30s")
+	}
+}
+
 func TestClusterMemberRestartsAndCatchesUpBySnapshot(t *testing.T) {
 	for _, st := range clusterStorages {
 		t.Run(st.name, func(t *testing.T) { testClusterMemberRestartsAndCatchesUpBySnapshot(t, st.start) })

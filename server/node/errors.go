@@ -10,23 +10,26 @@ import (
 // Errors of the member, with etcd's texts (clientv3 recognises errors by their text); Status
 // gives each etcd's status code.
 var (
-	ErrRequestTooLarge  = errors.New("etcdserver: request is too large")
-	ErrStopped          = errors.New("etcdserver: server stopped")
-	ErrNoLeader         = errors.New("etcdserver: no leader")
-	ErrNotLeader        = errors.New("etcdserver: not leader")
-	ErrBadTransferee    = errors.New("etcdserver: bad leader transferee")
-	ErrMemberNotFound   = errors.New("etcdserver: member not found")
-	ErrNoSpace          = errors.New("etcdserver: mvcc: database space exceeded")
-	ErrCorrupt          = errors.New("etcdserver: corrupt cluster")
-	ErrTimeout          = errors.New("etcdserver: request timed out")
-	ErrLeaderChanged    = errors.New("etcdserver: leader changed")
-	ErrUnhealthy        = errors.New("etcdserver: unhealthy cluster")
-	ErrMemberExist      = errors.New("etcdserver: member ID already exist")
-	ErrPeerURLExist     = errors.New("etcdserver: Peer URLs already exists")
-	ErrMemberBadURLs    = errors.New("etcdserver: given member URLs are invalid")
-	ErrMemberNotLearner = errors.New("etcdserver: can only promote a learner member")
-	ErrLearnerNotReady  = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
-	ErrTooManyLearners  = errors.New("etcdserver: too many learner members in cluster")
+	ErrRequestTooLarge = errors.New("etcdserver: request is too large")
+	ErrStopped         = errors.New("etcdserver: server stopped")
+	ErrNoLeader        = errors.New("etcdserver: no leader")
+	ErrNotLeader       = errors.New("etcdserver: not leader")
+	ErrBadTransferee   = errors.New("etcdserver: bad leader transferee")
+	ErrMemberNotFound  = errors.New("etcdserver: member not found")
+	ErrNoSpace         = errors.New("etcdserver: mvcc: database space exceeded")
+	ErrCorrupt         = errors.New("etcdserver: corrupt cluster")
+	ErrTimeout         = errors.New("etcdserver: request timed out")
+	// ErrTimeoutDueToLeaderFail: a write that did not commit within the request timeout
+	// while another leader took over.
+	ErrTimeoutDueToLeaderFail = errors.New("etcdserver: request timed out, possibly due to previous leader failure")
+	ErrLeaderChanged          = errors.New("etcdserver: leader changed")
+	ErrUnhealthy              = errors.New("etcdserver: unhealthy cluster")
+	ErrMemberExist            = errors.New("etcdserver: member ID already exist")
+	ErrPeerURLExist           = errors.New("etcdserver: Peer URLs already exists")
+	ErrMemberBadURLs          = errors.New("etcdserver: given member URLs are invalid")
+	ErrMemberNotLearner       = errors.New("etcdserver: can only promote a learner member")
+	ErrLearnerNotReady        = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
+	ErrTooManyLearners        = errors.New("etcdserver: too many learner members in cluster")
 	// etcd sends these two with code Unknown (they are missing from its error map).
 	ErrNotEnoughStartedMembers = errors.New("etcdserver: re-configuration failed due to not enough started members")
 	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
@@ -46,6 +49,7 @@ var statusTable = []struct {
 	{ErrNoSpace, core.CodeResourceExhausted},
 	{ErrCorrupt, core.CodeDataLoss},
 	{ErrTimeout, core.CodeUnavailable},
+	{ErrTimeoutDueToLeaderFail, core.CodeUnavailable},
 	{ErrLeaderChanged, core.CodeUnavailable},
 	{ErrUnhealthy, core.CodeUnavailable},
 	{ErrMemberExist, core.CodeFailedPrecondition},

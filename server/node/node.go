@@ -528,10 +528,20 @@ func (n *Node) propose(ctx context.Context, r *raftreq.Request) (any, error) {
 	if len(data) > n.cfg.MaxRequestBytes {
 		return nil, ErrRequestTooLarge
 	}
+	// Bounded, as etcd's, by the request timeout: while there is no leader Propose waits for
+	// one, and a proposal Raft took may never commit (its leader lost the others, or a new
+	// leader overwrote it); a client without a deadline would wait forever.
+	client := ctx
+	lead := n.leader.Load()
+	ctx, cancel := clock.WithTimeout(ctx, n.cfg.Clock, n.requestTimeout())
+	defer cancel()
 	ch := n.w.register(id)
 	if err := n.r.node.Propose(ctx, data); err != nil {
 		n.w.cancel(id)
 		n.cfg.ObserveProposalFailed()
+		if client.Err() == nil && ctx.Err() != nil {
+			return nil, ErrTimeout
+		}
 		return nil, n.proposeError(err)
 	}
 	n.cfg.ObserveProposalsPending(1)
@@ -542,7 +552,16 @@ func (n *Node) propose(ctx context.Context, r *raftreq.Request) (any, error) {
 	case <-ctx.Done():
 		n.w.cancel(id)
 		n.cfg.ObserveProposalFailed()
-		return nil, ctx.Err()
+		if err := client.Err(); err != nil {
+			return nil, err
+		}
+		// etcd's answer: "possibly due to previous leader failure" if another leader took
+		// over meanwhile. (Its "due to connection lost", from the transport's view of the
+		// peers, is not told apart: that case gets the plain timeout.)
+		if now := n.leader.Load(); now != 0 && now != lead {
+			return nil, ErrTimeoutDueToLeaderFail
+		}
+		return nil, ErrTimeout
 	case <-n.stopc:
 		return nil, ErrStopped
 	}
