@@ -28,6 +28,35 @@ func WatchCreateRequest(r *pb.WatchCreateRequest) *core.WatchCreateRequest {
 // WatchResponse converts one watch stream message. A failed create carries etcd's text for
 // its error as the cancel reason.
 func WatchResponse(r *mvcc.WatchResponse, hdr *Header) *pb.WatchResponse {
+	return watchResponse(r, hdr, nil)
+}
+
+// EventCache keeps a stream's last converted events. The watch hub hands every watcher that
+// keeps all of a revision's events the same slice, so a stream with many watchers on one key
+// converts each revision once, not once per watcher (10k watchers on a key: a conversion
+// and three allocations per delivered event). The converted events are shared between
+// responses, which are only marshalled, never changed. The zero value is ready to use.
+type EventCache struct {
+	src *kv.Event // first element of the slice converted last; held, so never reused
+	n   int
+	out []*mvccpb.Event
+}
+
+func (c *EventCache) events(evs []kv.Event) []*mvccpb.Event {
+	if c != nil && c.src == &evs[0] && c.n == len(evs) {
+		return c.out
+	}
+	out := make([]*mvccpb.Event, len(evs))
+	for i := range evs {
+		out[i] = Event(&evs[i])
+	}
+	if c != nil {
+		c.src, c.n, c.out = &evs[0], len(evs), out
+	}
+	return out
+}
+
+func watchResponse(r *mvcc.WatchResponse, hdr *Header, c *EventCache) *pb.WatchResponse {
 	out := &pb.WatchResponse{
 		Header:          header(hdr, core.ResponseHeader{Revision: r.Revision}),
 		WatchId:         int64(r.WatchID),
@@ -39,10 +68,7 @@ func WatchResponse(r *mvcc.WatchResponse, hdr *Header) *pb.WatchResponse {
 		out.CancelReason = CancelReason(r.Err)
 	}
 	if len(r.Events) > 0 {
-		out.Events = make([]*mvccpb.Event, len(r.Events))
-		for i := range r.Events {
-			out.Events[i] = Event(&r.Events[i])
-		}
+		out.Events = c.events(r.Events)
 	}
 	return out
 }
@@ -65,8 +91,9 @@ func CancelReason(err error) string {
 // WatchResponses converts a watch message for a stream whose messages may not exceed limit
 // bytes. A message too large for it is split between events when the watcher asked for
 // fragments (all parts but the last marked Fragment, as etcd does); otherwise it goes whole.
-func WatchResponses(r *mvcc.WatchResponse, hdr *Header, limit int) []*pb.WatchResponse {
-	m := WatchResponse(r, hdr)
+// Events already converted for the stream come from c, if not nil.
+func WatchResponses(r *mvcc.WatchResponse, hdr *Header, limit int, c *EventCache) []*pb.WatchResponse {
+	m := watchResponse(r, hdr, c)
 	if !r.Fragment || len(m.Events) < 2 || m.Size() <= limit {
 		return []*pb.WatchResponse{m}
 	}

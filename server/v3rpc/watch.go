@@ -60,10 +60,11 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 			}
 		}
 	}()
+	var events pbconv.EventCache
 	for {
 		select {
 		case r := <-ws.Chan():
-			for _, m := range pbconv.WatchResponses(&r, hdr, limit) {
+			for _, m := range pbconv.WatchResponses(&r, hdr, limit, &events) {
 				if err := stream.Send(m); err != nil {
 					return err
 				}
