@@ -539,9 +539,8 @@ func (n *Node) propose(ctx context.Context, r *raftreq.Request) (any, error) {
 	if err := n.r.node.Propose(ctx, data); err != nil {
 		n.w.cancel(id)
 		n.cfg.ObserveProposalFailed()
-		if client.Err() == nil && ctx.Err() != nil {
-			return nil, ErrTimeout
-		}
+		// Raft never took it (no leader for the whole timeout): the context's error, which
+		// etcd too sends as it is (DeadlineExceeded, "context deadline exceeded").
 		return nil, n.proposeError(err)
 	}
 	n.cfg.ObserveProposalsPending(1)
