@@ -153,6 +153,10 @@ func StartCluster(t testing.TB, n int) []*Etcd {
 	return out
 }
 
+// HardStop stops the member's Raft and peer transport at once (EtcdServer.HardStop); its
+// client port stays open, as a member whose process hangs. The test's cleanup closes it.
+func (e *Etcd) HardStop() { e.e.Server.HardStop() }
+
 // freeURLs returns n distinct free http://127.0.0.1 URLs (all held open while picked, so no
 // two are the same port).
 func freeURLs(t testing.TB, n int) []url.URL {
