@@ -342,7 +342,9 @@ func mainKey(prefix byte, main int64) []byte {
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 9), prefix), uint64(main))
 }
 
-func metaKey(name string) []byte { return append([]byte{metaPrefix}, name...) }
+func metaKey(name string) []byte { return appendMetaKey(nil, name) }
+
+func appendMetaKey(b []byte, name string) []byte { return append(append(b, metaPrefix), name...) }
 
 // reader is what a DB and a snapshot share.
 type reader interface {
@@ -473,16 +475,16 @@ func (d *DB) Commit(b *backend.Batch) error {
 		} else {
 			continue // not held
 		}
-		if err := wb.Delete(revKey(rev), nil); err != nil {
+		if err := wb.Delete(appendRevKey(key[:0], recordPrefix, rev), nil); err != nil {
 			return err
 		}
-		if err := wb.Delete(indexKey(rev), nil); err != nil {
+		if err := wb.Delete(appendRevKey(key[:0], indexPrefix, rev), nil); err != nil {
 			return err
 		}
 	}
 	var mk [64]byte // room for most names
 	for _, m := range b.Meta {
-		k := append(append(mk[:0], metaPrefix), m.Key...)
+		k := appendMetaKey(mk[:0], m.Key)
 		var err error
 		if m.Value == nil {
 			err = wb.Delete(k, nil)
