@@ -391,9 +391,7 @@ func (w *WAL) flush() error {
 // and without entries (only the commit index moved) it writes nothing yet: see WAL.hs.
 func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
 	if !sync && len(ents) == 0 {
-		if !isEmptyHardState(hs) {
-			w.hs, w.unwritten = hs, true
-		}
+		w.keep(hs)
 		return nil
 	}
 	for i := range ents {
@@ -418,12 +416,17 @@ func (w *WAL) Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error {
 	return err
 }
 
-// appendHardState appends hs if it is not empty, else the unwritten one if any (Raft's hard
-// states are cumulative: a newer one supersedes it).
-func (w *WAL) appendHardState(hs raftpb.HardState) error {
+// keep makes hs, unless it is empty, the newest hard state, not written yet (Raft's hard
+// states are cumulative: a newer one supersedes an unwritten one).
+func (w *WAL) keep(hs raftpb.HardState) {
 	if !isEmptyHardState(hs) {
 		w.hs, w.unwritten = hs, true
 	}
+}
+
+// appendHardState appends hs if it is not empty, else the unwritten one if any.
+func (w *WAL) appendHardState(hs raftpb.HardState) error {
+	w.keep(hs)
 	if !w.unwritten {
 		return nil
 	}
