@@ -7,14 +7,13 @@ import (
 	"github.com/metastore/metastore/core/auth"
 )
 
-// marshalAuth writes an auth request's message (the field its Op numbers holds it).
-func marshalAuth(a *core.AuthRequest) []byte {
-	var b []byte
+// appendAuth appends an auth request's message (the field its Op numbers holds it).
+func appendAuth(b []byte, a *core.AuthRequest) []byte {
 	switch a.Op {
 	case core.AuthUserAdd:
 		b = appendBytes(b, 1, []byte(a.Name))
 		if a.NoPassword {
-			b = appendMsg(b, 3, appendBool(nil, 1, true))
+			b = appendNested(b, 3, func(b []byte) []byte { return appendBool(b, 1, true) })
 		}
 		b = appendBytes(b, 4, []byte(a.HashedPassword))
 	case core.Authenticate:
@@ -31,11 +30,11 @@ func marshalAuth(a *core.AuthRequest) []byte {
 	case core.AuthRoleGrantPermission:
 		b = appendBytes(b, 1, []byte(a.Name))
 		if a.Perm != nil {
-			var p []byte
-			p = appendVarint(p, 1, uint64(a.Perm.Type))
-			p = appendBytes(p, 2, a.Perm.Key)
-			p = appendBytes(p, 3, a.Perm.RangeEnd)
-			b = appendMsg(b, 2, p)
+			b = appendNested(b, 2, func(b []byte) []byte {
+				b = appendVarint(b, 1, uint64(a.Perm.Type))
+				b = appendBytes(b, 2, a.Perm.Key)
+				return appendBytes(b, 3, a.Perm.RangeEnd)
+			})
 		}
 	case core.AuthRoleRevokePermission:
 		b = appendBytes(b, 1, []byte(a.Name))

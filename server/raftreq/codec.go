@@ -50,44 +50,47 @@ func (r *Request) Marshal() []byte {
 	case r.Txn != nil:
 		b = appendNested(b, fTxn, func(b []byte) []byte { return appendTxn(b, r.Txn) })
 	case r.Compaction != nil:
-		var m []byte
-		m = appendVarint(m, 1, uint64(r.Compaction.Revision))
-		m = appendBool(m, 2, r.Compaction.Physical)
-		b = appendMsg(b, fCompaction, m)
+		b = appendNested(b, fCompaction, func(b []byte) []byte {
+			b = appendVarint(b, 1, uint64(r.Compaction.Revision))
+			return appendBool(b, 2, r.Compaction.Physical)
+		})
 	case r.LeaseGrant != nil:
-		var m []byte
-		m = appendVarint(m, 1, uint64(r.LeaseGrant.TTL))
-		m = appendVarint(m, 2, uint64(r.LeaseGrant.ID))
-		b = appendMsg(b, fLeaseGrant, m)
+		b = appendNested(b, fLeaseGrant, func(b []byte) []byte {
+			b = appendVarint(b, 1, uint64(r.LeaseGrant.TTL))
+			return appendVarint(b, 2, uint64(r.LeaseGrant.ID))
+		})
 	case r.LeaseRevoke != nil:
-		b = appendMsg(b, fLeaseRevoke, appendVarint(nil, 1, uint64(r.LeaseRevoke.ID)))
+		b = appendNested(b, fLeaseRevoke, func(b []byte) []byte { return appendVarint(b, 1, uint64(r.LeaseRevoke.ID)) })
 	case r.Alarm != nil:
-		var m []byte
-		m = appendVarint(m, 1, uint64(r.Alarm.Action))
-		m = appendVarint(m, 2, r.Alarm.MemberID)
-		m = appendVarint(m, 3, uint64(r.Alarm.Alarm))
-		b = appendMsg(b, fAlarm, m)
+		b = appendNested(b, fAlarm, func(b []byte) []byte {
+			b = appendVarint(b, 1, uint64(r.Alarm.Action))
+			b = appendVarint(b, 2, r.Alarm.MemberID)
+			return appendVarint(b, 3, uint64(r.Alarm.Alarm))
+		})
 	case r.LeaseCheckpoint != nil:
-		var m []byte
-		for _, c := range r.LeaseCheckpoint.Checkpoints {
-			var cm []byte
-			cm = appendVarint(cm, 1, uint64(c.ID))
-			cm = appendVarint(cm, 2, uint64(c.RemainingTTL))
-			m = appendMsg(m, 1, cm)
-		}
-		b = appendMsg(b, fLeaseCheckpoint, m)
+		b = appendNested(b, fLeaseCheckpoint, func(b []byte) []byte {
+			for _, c := range r.LeaseCheckpoint.Checkpoints {
+				b = appendNested(b, 1, func(b []byte) []byte {
+					b = appendVarint(b, 1, uint64(c.ID))
+					return appendVarint(b, 2, uint64(c.RemainingTTL))
+				})
+			}
+			return b
+		})
 	case r.MemberAttrSet != nil:
-		var attrs []byte
-		attrs = appendBytes(attrs, 1, []byte(r.MemberAttrSet.Name))
-		for _, u := range r.MemberAttrSet.ClientURLs {
-			attrs = appendMsg(attrs, 2, []byte(u))
-		}
-		var m []byte
-		m = appendVarint(m, 1, r.MemberAttrSet.MemberID)
-		m = appendMsg(m, 2, attrs)
-		b = appendMsg(b, fMemberAttrSet, m)
+		a := r.MemberAttrSet
+		b = appendNested(b, fMemberAttrSet, func(b []byte) []byte {
+			b = appendVarint(b, 1, a.MemberID)
+			return appendNested(b, 2, func(b []byte) []byte {
+				b = appendBytes(b, 1, []byte(a.Name))
+				for _, u := range a.ClientURLs {
+					b = appendMsg(b, 2, []byte(u))
+				}
+				return b
+			})
+		})
 	case r.Auth != nil:
-		b = appendMsg(b, protowire.Number(r.Auth.Op), marshalAuth(r.Auth))
+		b = appendNested(b, protowire.Number(r.Auth.Op), func(b []byte) []byte { return appendAuth(b, r.Auth) })
 	}
 	if r.MemberAttrSet == nil && r.Auth == nil {
 		header()
