@@ -20,6 +20,7 @@ import (
 
 	"github.com/metastore/metastore/grpcweb"
 	"github.com/metastore/metastore/server"
+	"github.com/metastore/metastore/server/gcfloor"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/tlsutil"
 	"github.com/metastore/metastore/server/tracing"
@@ -295,6 +296,10 @@ func leaseCheckpointInterval(on bool) time.Duration {
 	return 0
 }
 
+// heapFloor is how far above the live heap the next garbage collection may start at the
+// soonest (server/gcfloor): 32 MiB, a few more megabytes of RSS for a small member.
+const heapFloor = 32 << 20
+
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "snapshot" {
 		os.Exit(snapshotCommand(os.Args[2:], os.Stdout, os.Stderr))
@@ -315,6 +320,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "metastore:", err)
 		os.Exit(2)
 	}
+	// A member's live heap is often a few megabytes; collecting every 4 MiB of allocation
+	// cost about a tenth of its CPU under reads (server/gcfloor).
+	defer gcfloor.Start(heapFloor)()
 	log, closeLogs, err := logger(f.logLevel, f.logFormat, f.logOutputs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "metastore:", err)
