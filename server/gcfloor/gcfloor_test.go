@@ -19,7 +19,7 @@ func TestPercent(t *testing.T) {
 		{live: 32 * mib, floor: 32 * mib, want: 100}, // from here GOGC's default: twice the live heap
 		{live: 1 << 30, floor: 32 * mib, want: 100},
 		{live: 1024, floor: 32 * mib, want: maxPercent}, // bounded
-		{live: 0, floor: 32 * mib, want: basePercent}, // no cycle yet
+		{live: 0, floor: 32 * mib, want: basePercent},   // no cycle yet
 	} {
 		if got := Percent(c.live, c.floor); got != c.want {
 			t.Errorf("Percent(%d, %d) = %d, want %d", c.live, c.floor, got, c.want)
