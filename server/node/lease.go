@@ -173,10 +173,16 @@ func (n *Node) leaderLeases(ctx context.Context) (bool, error) {
 // waitAppliedIndex): a lease granted through a follower that applied the grant first is then
 // known here too, rather than "not found".
 func (n *Node) waitCommittedApplied(ctx context.Context) error {
+	applied := n.w.appliedAt(n.CommittedIndex())
+	select {
+	case <-applied:
+		return nil // the usual case, without a timer
+	default:
+	}
 	expired, stop := clock.After(n.cfg.Clock, time.Second) // etcd's applyTimeout
 	defer stop()
 	select {
-	case <-n.w.appliedAt(n.CommittedIndex()):
+	case <-applied:
 		return nil
 	case <-expired:
 		return ErrTimeoutWaitAppliedIndex

@@ -48,17 +48,24 @@ func (w *waits) trigger(id uint64, r result) {
 }
 
 // appliedAt returns a channel closed once index is applied.
+// Most callers (every keep-alive and linearizable read) find it applied already: they get
+// one channel closed for good, not a new one each.
 func (w *waits) appliedAt(index uint64) <-chan struct{} {
-	ch := make(chan struct{})
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if index <= w.applied {
-		close(ch)
-		return ch
+		return alreadyApplied
 	}
+	ch := make(chan struct{})
 	heap.Push(&w.appliedQ, indexWait{index, ch})
 	return ch
 }
+
+var alreadyApplied = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // setApplied records that everything up to index is applied.
 func (w *waits) setApplied(index uint64) {
