@@ -51,7 +51,7 @@ var live [][]byte
 
 func TestStartFollowsTheLiveHeap(t *testing.T) {
 	t.Setenv("GOGC", "") // an operator's GOGC would turn it off
-	stop := Start(256 << 20)
+	stop := Start(64 << 20)
 	defer func() {
 		stop()
 		if got := gogc(); got != basePercent {
@@ -59,15 +59,15 @@ func TestStartFollowsTheLiveHeap(t *testing.T) {
 		}
 	}()
 	// A test binary's live heap is a few megabytes: far below the floor.
-	waitGOGC(t, func(p int) bool { return p > 1000 }, "above 1000 with a small heap")
+	waitGOGC(t, func(p int) bool { return p > 300 }, "above 300 with a small heap")
 
 	// A live heap above the floor brings back the default, after the next cycles.
-	for range 320 {
+	for range 80 {
 		live = append(live, make([]byte, 1<<20))
 	}
-	waitGOGC(t, func(p int) bool { return p == basePercent }, "the default with 320 MiB live")
+	waitGOGC(t, func(p int) bool { return p == basePercent }, "the default with 80 MiB live")
 	live = nil
-	waitGOGC(t, func(p int) bool { return p > 1000 }, "above 1000 again once the heap is freed")
+	waitGOGC(t, func(p int) bool { return p > 300 }, "above 300 again once the heap is freed")
 }
 
 func TestOperatorsGOGCWins(t *testing.T) {
