@@ -14,13 +14,42 @@ SHARED=${SHARED:-../shared}
 go build -o bin/metastore ./cmd/metastore
 REF_BIN=$("$SHARED/bench/build-etcd-ref.sh")
 
-table=$(SUT_BIN=bin/metastore "$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
+# rounds [sut-binary]: ROUNDS runs of compare.sh, one round each on fresh servers (etcd, then
+# the binary, or a second etcd without one), so that every round has its own ratio; prints
+# "scenario etcd_req/s etcd_p99_ms sut_req/s sut_p99_ms" per scenario and round.
+rounds() {
+  local i
+  for ((i = 0; i < ROUNDS; i++)); do
+    SUT_BIN=${1:-} "$SHARED/bench/compare.sh" -r 1 | tail -n 6 | sed 's/ms//g' | awk '{ print $1, $2, $3, $4, $5 }'
+    # compare.sh starts its servers inside command substitutions, so its cleanup never
+    # learns their PIDs; stop what it left behind.
+    pkill -9 -f -- "--data-dir /tmp/bench-compare" || true
+  done
+}
+# summarize <sut name>: a table of rounds' output: the median (min–max) of each column over
+# the rounds, and of the ratio sut/etcd taken round by round (issue #13: a round below 1.0 is
+# a bug to look for, not noise to average away).
+summarize() {
+  awk -v sut="$1" '
+    function stat(list, fmt,   n, v, i, j, t) {
+      n = split(list, v, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return sprintf(fmt " (" fmt "–" fmt ")", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n])
+    }
+    !($1 in seen) { seen[$1] = 1; order[++k] = $1 }
+    { er[$1] = er[$1] " " $2; ep[$1] = ep[$1] " " $3; sr[$1] = sr[$1] " " $4; sp[$1] = sp[$1] " " $5
+      ra[$1] = ra[$1] " " ($2 > 0 ? $4 / $2 : 0) }
+    END {
+      print "| scenario | etcd req/s | etcd p99 ms | " sut " req/s | " sut " p99 ms | ratio |"
+      print "|---|---|---|---|---|---|"
+      for (i = 1; i <= k; i++) { s = order[i]
+        print "| " s " | " stat(er[s], "%.0f") " | " stat(ep[s], "%.1f") " | " stat(sr[s], "%.0f") " | " stat(sp[s], "%.1f") " | " stat(ra[s], "%.2f") " |" }
+    }'
+}
+table=$(rounds bin/metastore | summarize metastore)
 # What noise is on this machine: etcd against a second fresh etcd, the same way, in the same
 # run (issue #13). Its ratios would all be 1.00 on a quiet, steady machine.
-noise=$("$SHARED/bench/compare.sh" -r "$ROUNDS" | tail -n 7)
-# compare.sh starts its servers inside command substitutions, so its cleanup never learns
-# their PIDs; stop what it left behind before measuring memory.
-pkill -9 -f -- "--data-dir /tmp/bench-compare" || true
+noise=$(rounds | summarize "second etcd")
 
 work=$(mktemp -d /tmp/bench-rss.XXXXXX)
 pid=""
@@ -89,24 +118,21 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 {
   echo "## One member"
   echo
-  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), both fresh, one member each, on the same machine in one"
-  echo "run, driven by etcd's own benchmark tool (\`$SHARED/bench/compare.sh\`: $ROUNDS rounds, alternating,"
-  echo "medians). Both fsync every write before acknowledging it. Ratio = MetaStore / etcd requests per"
-  echo "second (above 1 = MetaStore is faster)."
+  echo "MetaStore against etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), one member each, on the same machine in one run, driven"
+  echo "by etcd's own benchmark tool: $ROUNDS rounds, each a run of \`$SHARED/bench/compare.sh -r 1\` on fresh"
+  echo "servers (etcd, then MetaStore, scenario by scenario); median (min–max) over the rounds. Both fsync"
+  echo "every write before acknowledging it. Ratio = MetaStore / etcd requests per second, taken in each"
+  echo "round (above 1 = MetaStore is faster)."
   echo
   echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
   echo "- machine: $(nproc) cores ($cpu), $mem"
   echo "- command: \`make bench\` (scripts/bench.sh)"
   echo
-  echo '```'
   echo "$table"
-  echo '```'
   echo
   echo "The noise, in the same run: etcd against a second etcd, the same way (ratio = the second / the first)."
   echo
-  echo '```'
   echo "$noise"
-  echo '```'
   echo
   echo "Resident memory after loading 1,000,000 keys (8-byte keys, 256-byte values, one version each):"
   echo
