@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 3-member clusters side by side: a 3-member etcd 3.6.16 and a 3-member metastore on this
 # machine, etcd's benchmark tool against all three endpoints of each, alternating A B A B,
-# medians of ROUNDS rounds. Prints the table and writes it to its section of docs/benchmarks.md.
+# median (min–max) of ROUNDS rounds (scripts/bench-summary.sh). Prints the table and writes
+# it to its section of docs/benchmarks.md.
 #
 #   scripts/bench-cluster.sh [ROUNDS]        (default 3)
 set -euo pipefail
@@ -49,40 +50,30 @@ declare -A ARGS=(
   [lease-keepalive]="--conns 10 --clients 100 lease-keepalive --total 20000"
 )
 ORDER="put-100-clients txn-put-100-clients range-linearizable range-serializable lease-keepalive"
-run() {
+run() { # run <endpoints> <args>: prints "req/s p99_ms"
   local out; out=$("$REF_BIN/benchmark" --endpoints "$1" $2 2>/dev/null | tr -d '\r')
   local rps p99
   rps=$(sed -n 's/.*Requests\/sec:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
   p99=$(sed -n 's/.*99% in \([0-9.]*\) secs.*/\1/p' <<<"$out" | head -1)
-  echo "${rps:-0} ${p99:-0}"
+  echo "${rps:-0} $(awk -v p="${p99:-0}" 'BEGIN { print p * 1000 }')"
 }
-median() { sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 table=$(
-  printf '%-22s %12s %10s %12s %10s %8s\n' scenario etcd_req/s etcd_p99 ms_req/s ms_p99 ratio
   for s in $ORDER; do
-    : >"$work/a"; : >"$work/b"
     for _ in $(seq "$ROUNDS"); do
-      run "$REF" "${ARGS[$s]}" >>"$work/a"
-      run "$SUT" "${ARGS[$s]}" >>"$work/b"
+      echo "$s $(run "$REF" "${ARGS[$s]}") $(run "$SUT" "${ARGS[$s]}")"
     done
-    ar=$(cut -d' ' -f1 "$work/a" | median); ap=$(cut -d' ' -f2 "$work/a" | median)
-    br=$(cut -d' ' -f1 "$work/b" | median); bp=$(cut -d' ' -f2 "$work/b" | median)
-    ratio=$(awk -v a="$ar" -v b="$br" 'BEGIN{ if (a>0) printf "%.2f", b/a; else print "n/a" }')
-    printf '%-22s %12.0f %8.1fms %12.0f %8.1fms %8s\n' "$s" "$ar" "$(awk -v p="$ap" 'BEGIN{print p*1000}')" "$br" "$(awk -v p="$bp" 'BEGIN{print p*1000}')" "$ratio"
-  done
+  done | scripts/bench-summary.sh metastore
 )
 {
   echo "## 3 members"
   echo
   echo "A 3-member MetaStore against a 3-member etcd $("$REF_BIN/etcd" --version | awk '/etcd Version/ {print $3}'), all six processes on this one machine,"
-  echo "etcd's benchmark tool against all three endpoints of each cluster, $ROUNDS rounds alternating, medians."
-  echo "Ratio = MetaStore / etcd requests per second."
+  echo "etcd's benchmark tool against all three endpoints of each cluster, $ROUNDS rounds alternating; median"
+  echo "(min–max) over the rounds. Ratio = MetaStore / etcd requests per second, taken in each round."
   echo
   echo "- date: $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD)"
   echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "- command: \`make bench-cluster\` (scripts/bench-cluster.sh)"
   echo
-  echo '```'
   echo "$table"
-  echo '```'
 } | tee /dev/stderr | scripts/doc-section.sh docs/benchmarks.md three-members

@@ -26,30 +26,10 @@ rounds() {
     pkill -9 -f -- "--data-dir /tmp/bench-compare" || true
   done
 }
-# summarize <sut name>: a table of rounds' output: the median (min–max) of each column over
-# the rounds, and of the ratio sut/etcd taken round by round (issue #13: a round below 1.0 is
-# a bug to look for, not noise to average away).
-summarize() {
-  awk -v sut="$1" '
-    function stat(list, fmt,   n, v, i, j, t) {
-      n = split(list, v, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-      return sprintf(fmt " (" fmt "–" fmt ")", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n])
-    }
-    !($1 in seen) { seen[$1] = 1; order[++k] = $1 }
-    { er[$1] = er[$1] " " $2; ep[$1] = ep[$1] " " $3; sr[$1] = sr[$1] " " $4; sp[$1] = sp[$1] " " $5
-      ra[$1] = ra[$1] " " ($2 > 0 ? $4 / $2 : 0) }
-    END {
-      print "| scenario | etcd req/s | etcd p99 ms | " sut " req/s | " sut " p99 ms | ratio |"
-      print "|---|---|---|---|---|---|"
-      for (i = 1; i <= k; i++) { s = order[i]
-        print "| " s " | " stat(er[s], "%.0f") " | " stat(ep[s], "%.1f") " | " stat(sr[s], "%.0f") " | " stat(sp[s], "%.1f") " | " stat(ra[s], "%.2f") " |" }
-    }'
-}
-table=$(rounds bin/metastore | summarize metastore)
+table=$(rounds bin/metastore | scripts/bench-summary.sh metastore)
 # What noise is on this machine: etcd against a second fresh etcd, the same way, in the same
 # run (issue #13). Its ratios would all be 1.00 on a quiet, steady machine.
-noise=$(rounds | summarize "second etcd")
+noise=$(rounds | scripts/bench-summary.sh "second etcd")
 
 work=$(mktemp -d /tmp/bench-rss.XXXXXX)
 pid=""
