@@ -110,7 +110,7 @@ func (s *Storage) open(dir string, o pebblekv.Options) (*pebblekv.DB, error) {
 func (s *Storage) NewDB(index uint64) (node.DB, error) {
 	dir := filepath.Join(s.dir, "member", fmt.Sprintf("db.%016x.%x", index, time.Now().UnixNano()))
 	os.RemoveAll(dir)
-	db, err := s.open(dir, pebblekv.Options{})
+	db, err := s.open(dir, pebblekv.Options{Log: s.o.Log})
 	if err != nil {
 		return nil, err
 	}

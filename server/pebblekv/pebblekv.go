@@ -95,16 +95,51 @@ func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
 // Options tune OpenWith.
 type Options struct {
 	// Log, if set, is told of slow work Open does once: rewriting a database of an older
-	// format (a scan of everything; about a minute for 5M revisions).
+	// format (a scan of everything; about a minute for 5M revisions), and of pebble's
+	// errors in the background (a failed compaction, which pebble retries).
 	Log *slog.Logger
+	// Fatal is called when pebble cannot write out a memtable (its data dir gone, a full
+	// or failing disk): every commit would soon stall behind it for good, and the member
+	// hang, unable even to stop. Nil: log and panic, as etcd does when its backend cannot
+	// commit; the Raft log holds every acknowledged write for the restart.
+	Fatal func(error)
+}
+
+// fatal is o.Fatal, or the default.
+func (o Options) fatal(err error) {
+	if o.Fatal != nil {
+		o.Fatal(err)
+		return
+	}
+	if o.Log != nil {
+		o.Log.Error("cannot write the database; stopping", "error", err)
+	}
+	panic(fmt.Sprintf("pebblekv: cannot write the database: %v", err))
+}
+
+// events is what pebble reports that the member must hear of.
+func (o Options) events() *pebble.EventListener {
+	return &pebble.EventListener{
+		BackgroundError: func(err error) {
+			if o.Log != nil {
+				o.Log.Error("database background error", "error", err)
+			}
+		},
+		FlushEnd: func(info pebble.FlushInfo) {
+			if info.Err != nil && !errors.Is(info.Err, pebble.ErrClosed) {
+				o.fatal(info.Err)
+			}
+		},
+	}
 }
 
 // OpenWith opens (or creates) the database in dir.
 func OpenWith(dir string, o Options) (*DB, error) {
 	var opened atomic.Pointer[pebble.DB] // for the pacer, once open
 	po := &pebble.Options{
-		DisableWAL: true,
-		Logger:     quietLogger{},
+		DisableWAL:    true,
+		Logger:        quietLogger{},
+		EventListener: o.events(),
 		// Every batch writes the metadata keys too, so each flushed table overlaps the ones
 		// before it and compactions rewrite rather than move them. A memtable four times
 		// pebble's default writes fewer, larger tables: 1M puts compacted 347 MB instead of

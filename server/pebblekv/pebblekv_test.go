@@ -3,6 +3,7 @@ package pebblekv
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -557,5 +558,36 @@ func TestSavedIndexDroppedByWrites(t *testing.T) {
 	}
 	if _, ok := loaded(); ok {
 		t.Fatal("the saved index outlived a compaction's batch")
+	}
+}
+
+// A database whose directory is gone cannot write out its memtables; commits would stall
+// behind them for good. Fatal must hear of it rather than the member hanging (found by
+// removing a running member's data dir: its writes timed out, and SIGTERM never ended it).
+func TestFailedFlushIsFatal(t *testing.T) {
+	dir := t.TempDir()
+	fatal := make(chan error, 1)
+	d, err := OpenWith(dir, Options{Fatal: func(err error) {
+		select {
+		case fatal <- err:
+		default:
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not closed: pebble goes on retrying the flush; the test binary's exit ends it.
+	if err := d.Commit(&backend.Batch{Puts: []backend.Record{rec(2, 0, "a", "1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	go d.Flush() // blocks while the flush keeps failing
+	select {
+	case err := <-fatal:
+		t.Logf("fatal: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("a flush into a removed directory was not reported as fatal")
 	}
 }
