@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,4 +178,44 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatalf("%d keys after the last restart, %d acknowledged", g.Count, len(acked))
 	}
 	t.Logf("%d rounds of kill -9 under %d writers: %d acknowledged writes, all present", rounds, writers, len(acked))
+}
+
+// TestLostDataDirStopsTheMember removes a running member's data dir. Pebble can then write
+// out no memtable: the member must stop with an error, as etcd stops when its backend cannot
+// commit, rather than stall every write and never end on SIGTERM (which it did).
+func TestLostDataDirStopsTheMember(t *testing.T) {
+	sp := newSpec(t)
+	m := sp.start(t)
+	c := m.client(t)
+	if err := os.RemoveAll(sp.dir); err != nil {
+		t.Fatal(err)
+	}
+	// Values of 1 MiB fill pebble's 16 MiB memtable within a few puts; its flush then fails.
+	val := strings.Repeat("x", 1<<20)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			c.Put(cx, fmt.Sprint("k", i%4), val) // fails once writes stall, and when the member is gone
+			cancel()
+		}
+	}()
+	select {
+	case err := <-m.exited:
+		m.stopped = true
+		if err == nil {
+			t.Fatalf("the member exited cleanly; want an error. Log:\n%s", m.log.String())
+		}
+		if !strings.Contains(m.log.String(), "cannot write the database") {
+			t.Fatalf("the member exited (%v) without saying it could not write the database; log:\n%s", err, m.log.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the member still runs 2 minutes after its data dir was removed; log:\n%s", m.log.String())
+	}
 }
