@@ -19,11 +19,7 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 now() { date +%s.%N; }
 # binary <label>: the server a round's label runs (etcd, or else metastore).
 binary() { if [[ $1 == etcd ]]; then echo "$REF_BIN/etcd"; else echo bin/metastore; fi; }
-# spread [printf format]: the median (min–max) of the numbers on standard input (%.1f).
-spread() {
-  sort -g | awk -v f="${1:-%.1f}" '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-    printf f " (" f "–" f ")", m, a[1], a[NR] }'
-}
+source scripts/stats.sh # spread
 cpu_model() { awk -F: '/model name/ { gsub(/^ /, "", $2); print $2; exit }' /proc/cpuinfo; }
 ctl() { "$REF_BIN/etcdctl" --endpoints "$ep" --dial-timeout 1s --command-timeout 600s "$@"; }
 

@@ -5,18 +5,13 @@
 # each column over the rounds, and of the ratio sut/etcd taken round by round (issue #13: a
 # round below 1.0 is a bug to look for, not noise to average away).
 set -euo pipefail
-awk -v sut="$1" '
-  function stat(list, fmt,   n, v, i, j, t) {
-    n = split(list, v, " ")
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return sprintf(fmt " (" fmt "–" fmt ")", (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2, v[1], v[n])
-  }
-  !($1 in seen) { seen[$1] = 1; order[++k] = $1 }
-  { er[$1] = er[$1] " " $2; ep[$1] = ep[$1] " " $3; sr[$1] = sr[$1] " " $4; sp[$1] = sp[$1] " " $5
-    ra[$1] = ra[$1] " " ($2 > 0 ? $4 / $2 : 0) }
-  END {
-    print "| scenario | etcd req/s | etcd p99 ms | " sut " req/s | " sut " p99 ms | ratio |"
-    print "|---|---|---|---|---|---|"
-    for (i = 1; i <= k; i++) { s = order[i]
-      print "| " s " | " stat(er[s], "%.0f") " | " stat(ep[s], "%.1f") " | " stat(sr[s], "%.0f") " | " stat(sp[s], "%.1f") " | " stat(ra[s], "%.2f") " |" }
-  }'
+source "$(dirname "$0")/stats.sh" # spread
+rows=$(cat)
+echo "| scenario | etcd req/s | etcd p99 ms | $1 req/s | $1 p99 ms | ratio |"
+echo "|---|---|---|---|---|---|"
+for s in $(awk '!seen[$1]++ { print $1 }' <<<"$rows"); do
+  mine=$(awk -v s="$s" '$1 == s' <<<"$rows")
+  col() { cut -d' ' -f"$1" <<<"$mine" | spread "$2"; }
+  ratio=$(awk '{ print ($2 > 0 ? $4 / $2 : 0) }' <<<"$mine" | spread %.2f)
+  echo "| $s | $(col 2 %.0f) | $(col 3 %.1f) | $(col 4 %.0f) | $(col 5 %.1f) | $ratio |"
+done
