@@ -53,7 +53,7 @@ func Start(floor uint64) (stop func()) {
 	if os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	t := &tuner{floor: floor, set: -1}
+	t := &tuner{floor: floor, set: -1, sample: [1]metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.tune()
 	t.arm()
 	return func() {
@@ -91,14 +91,13 @@ func (t *tuner) arm() {
 func (t *tuner) tune() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.sample[0].Name = "/gc/heap/live:bytes"
 	metrics.Read(t.sample[:])
 	if t.sample[0].Value.Kind() != metrics.KindUint64 {
 		return
 	}
 	p := Percent(t.sample[0].Value.Uint64(), t.floor)
-	// Small moves are not worth the heap lock.
-	if p != t.set && (t.set < 0 || p == basePercent || p < t.set*9/10 || p > t.set*11/10) {
+	// Small moves are not worth the heap lock (t.set is -1 before the first).
+	if p != t.set && (p == basePercent || p < t.set*9/10 || p > t.set*11/10) {
 		debug.SetGCPercent(p)
 		t.set = p
 	}
