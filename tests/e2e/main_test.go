@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -71,22 +72,28 @@ var (
 	handedOut   = map[string]bool{}
 )
 
-// freePort is an address on 127.0.0.1 that nothing listens on now, never the same twice.
+// freePort is an address on 127.0.0.1 that nothing listens on now, never the same twice. It
+// is below Linux's ephemeral range (32768–60999), from which the kernel picks the local port
+// of every outgoing connection: one such connection once took a member's peer port between
+// freePort and the member's listen ("bind: address already in use", in CI).
 func freePort(t *testing.T) string {
 	handedOutMu.Lock()
 	defer handedOutMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(22000))
+		if handedOut[addr] {
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue // in use
 		}
-		addr := l.Addr().String()
 		l.Close()
-		if !handedOut[addr] {
-			handedOut[addr] = true
-			return addr
-		}
+		handedOut[addr] = true
+		return addr
 	}
+	t.Fatal("no free port below the ephemeral range after 1000 tries")
+	return ""
 }
 
 // spec is a member's identity on disk and on the network, kept across restarts.
