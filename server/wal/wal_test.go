@@ -232,7 +232,7 @@ func TestWALSnapshotInPlace(t *testing.T) {
 	// Fill the file past three quarters: the next snapshot rewrites it.
 	w, _, _ = Open(dir)
 	last := uint64(11)
-	for w.off < w.alloc-preallocChunk/4 {
+	for w.off < preallocChunk*3/4 {
 		w.Save(raftpb.HardState{Term: 1, Commit: last + 1}, ents(last+1, last+1, 1), true)
 		last++
 	}
@@ -434,4 +434,71 @@ func FuzzOpen(f *testing.F) {
 			t.Fatalf("second open read %+v, first %+v", st2, st)
 		}
 	})
+}
+
+// TestWALGrowsInTheBackground: a log that outgrows its zeros gets more from a background
+// fill while records go on into the zeros already synced; every record still lands in
+// synced zeros and all of them read back. A snapshot then rewrites the grown file only once
+// that copies little.
+func TestWALGrowsInTheBackground(t *testing.T) {
+	defer func(c int64) { preallocChunk = c }(preallocChunk)
+	preallocChunk = 64 << 10
+	dir := t.TempDir()
+	w, _, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	filled := 0
+	for i := uint64(1); i <= n; i++ {
+		e := raftpb.Entry{Index: i, Term: 1, Data: bytes.Repeat([]byte{byte(i)}, 1000)}
+		if err := w.Save(raftpb.HardState{Term: 1, Commit: i}, []raftpb.Entry{e}, true); err != nil {
+			t.Fatal(err)
+		}
+		if w.grow != nil {
+			filled++ // a fill under way, and this Save did not wait for it
+		}
+		b, err := os.ReadFile(filepath.Join(dir, fileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(b)) < w.alloc || !allZero(b[w.off:w.alloc]) {
+			t.Fatalf("entry %d: the file (%d bytes) is not zeros from the log's end %d to %d", i, len(b), w.off, w.alloc)
+		}
+	}
+	if w.alloc < n*1000 || filled == 0 {
+		t.Fatalf("zero-filled to %d, %d Saves returned during a fill: the log did not grow in the background", w.alloc, filled)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := reopen(t, dir)
+	if len(st.Entries) != n || st.Entries[n-1].Index != n || st.HardState.Commit != n {
+		t.Fatalf("read back %d entries, hard state %+v", len(st.Entries), st.HardState)
+	}
+	w, _, _ = Open(dir)
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: n / 2, Term: 1}, raftpb.HardState{Term: 1, Commit: n}, st.Entries[n/2:]); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, fileName))
+	if offs, _ := recordOffsets(t, b); len(offs) != 2*n+1 {
+		t.Fatalf("%d records after a snapshot that would copy %d entries, want the %d there were and the snapshot (no rewrite)", len(offs), n/2, 2*n)
+	}
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: n - 1, Term: 1}, raftpb.HardState{Term: 1, Commit: n}, st.Entries[n-1:]); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	b, _ = os.ReadFile(filepath.Join(dir, fileName))
+	if offs, _ := recordOffsets(t, b); len(offs) != 3 {
+		t.Fatalf("%d records after the grown log's snapshot, want 3 (a rewrite)", len(offs))
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
