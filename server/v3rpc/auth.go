@@ -2,13 +2,11 @@ package v3rpc
 
 import (
 	"context"
-	"strings"
 
 	"go.etcd.io/etcd/api/v3/authpb"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/metastore/metastore/core"
@@ -185,17 +183,11 @@ func (s *authServer) RoleRevokePermission(ctx context.Context, r *pb.AuthRoleRev
 // gateway's header, "Bearer " or not); with neither, and certAuth, the common name of the
 // verified client certificate, unless the request came through the JSON gateway (whose
 // certificate is the member's own).
-//
-// Each key is read with ValueFromIncomingContext: FromIncomingContext copies all the
-// metadata, a tenth of the CPU of a stream opened per request (etcd's benchmark
-// lease-keepalive opens one per keep-alive).
-func credentialsOf(ctx context.Context, certAuth bool) node.Credentials {
-	for _, key := range []string{"token", "authorization"} {
-		if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
-			return node.Credentials{Token: strings.TrimPrefix(v[0], "Bearer "), HasToken: true}
-		}
+func credentialsOf(ctx context.Context, h *headers, certAuth bool) node.Credentials {
+	if h.hasToken {
+		return node.Credentials{Token: h.token, HasToken: true}
 	}
-	if !certAuth || len(metadata.ValueFromIncomingContext(ctx, "grpcgateway-accept")) > 0 {
+	if !certAuth || h.gateway {
 		return node.Credentials{}
 	}
 	p, ok := peer.FromContext(ctx)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/pbconv"
@@ -90,13 +91,16 @@ func TestCheckMetadata(t *testing.T) {
 		{nil, false, codes.OK, ""},
 	}
 	for _, tt := range tests {
-		ctx := context.Background()
-		if tt.md != nil {
-			ctx = metadata.NewIncomingContext(ctx, tt.md)
+		// Read in gRPC's transport (the tap), and from the context (calls through ServeHTTP).
+		tapped, err := tapHeaders(context.Background(), &tap.Info{Header: tt.md})
+		if err != nil {
+			t.Fatal(err)
 		}
-		err := pbconv.Error(checkMetadata(ctx, func() bool { return tt.hasLeader }))
-		if s := status.Convert(err); s.Code() != tt.wcode || (err != nil && s.Message() != tt.wmsg) {
-			t.Errorf("%v leader=%v: got %v", tt.md, tt.hasLeader, err)
+		for path, ctx := range map[string]context.Context{"tap": tapped, "context": metadata.NewIncomingContext(context.Background(), tt.md)} {
+			err := pbconv.Error(checkMetadata(headersOf(ctx), func() bool { return tt.hasLeader }))
+			if s := status.Convert(err); s.Code() != tt.wcode || (err != nil && s.Message() != tt.wmsg) {
+				t.Errorf("%s: %v leader=%v: got %v", path, tt.md, tt.hasLeader, err)
+			}
 		}
 	}
 }
