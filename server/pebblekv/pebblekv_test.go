@@ -1,6 +1,7 @@
 package pebblekv
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
 	"os"
@@ -106,6 +107,9 @@ func TestCoreOnPebbleMatchesMemory(t *testing.T) {
 				lease = int64(1 + rng.Intn(3))
 			}
 			v := []byte(fmt.Sprint(i))
+			if rng.Intn(4) == 0 {
+				v = bytes.Repeat(v, 2048/len(v)) // large enough to go to a blob file
+			}
 			_, e1 := disk.Put(&core.PutRequest{Key: k, Value: v, Lease: lease})
 			_, e2 := mem.Put(&core.PutRequest{Key: k, Value: v, Lease: lease})
 			if (e1 == nil) != (e2 == nil) {
@@ -130,6 +134,12 @@ func TestCoreOnPebbleMatchesMemory(t *testing.T) {
 		for _, s := range []*core.Store{disk, mem} {
 			s.SaveApplied()
 		}
+		if i%500 == 499 {
+			pd.Flush() // tables and blob files for compactions to work on
+		}
+	}
+	if pd.db.Metrics().BlobFiles.LiveCount == 0 {
+		t.Fatal("no value went to a blob file")
 	}
 	same := func(stage string) {
 		t.Helper()
