@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/internal/syncbuf"
 	"github.com/metastore/metastore/server/disk"
 	"github.com/metastore/metastore/server/memnet"
 	"github.com/metastore/metastore/server/node"
@@ -806,7 +806,7 @@ func TestClusterCompactionPhysical(t *testing.T) {
 // crash. The member must restart from it, skipping those entries when Raft commits them
 // again rather than applying them twice.
 func TestRestartWithStoreAheadOfLogCommit(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	c := newCluster(t, 1, 8, func(cfg *node.Config) { cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
 	n := c.waitLeader()
 	var last *core.PutResponse
@@ -855,28 +855,4 @@ func TestRestartWithStoreAheadOfLogCommit(t *testing.T) {
 	if p := c.put(n, "next", "x"); p.Header.Revision != last.Header.Revision+1 {
 		t.Fatalf("the next put took revision %d after %d", p.Header.Revision, last.Header.Revision)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger that members write from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
 }

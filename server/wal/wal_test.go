@@ -208,13 +208,7 @@ func TestWALCompact(t *testing.T) {
 // drops the entries before it, and the file is not rewritten), and a rewrite once the file
 // is three quarters full (the file starts with the snapshot then).
 func TestWALSnapshotInPlace(t *testing.T) {
-	defer func(c int64) { preallocChunk = c }(preallocChunk)
-	preallocChunk = 8 << 10
-	dir := t.TempDir()
-	w, _, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, dir := openWithChunk(t, 8<<10)
 	w.Save(raftpb.HardState{Term: 1, Commit: 10}, ents(1, 10, 1), true)
 	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: 6, Term: 1}, raftpb.HardState{Term: 1, Commit: 10}, ents(7, 10, 1)); err != nil {
 		t.Fatal(err)
@@ -441,13 +435,7 @@ func FuzzOpen(f *testing.F) {
 // synced zeros and all of them read back. A snapshot then rewrites the grown file only once
 // that copies little.
 func TestWALGrowsInTheBackground(t *testing.T) {
-	defer func(c int64) { preallocChunk = c }(preallocChunk)
-	preallocChunk = 64 << 10
-	dir := t.TempDir()
-	w, _, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, dir := openWithChunk(t, 64<<10)
 	const n = 200
 	filled := 0
 	for i := uint64(1); i <= n; i++ {
@@ -492,6 +480,21 @@ func TestWALGrowsInTheBackground(t *testing.T) {
 	if offs, _ := recordOffsets(t, b); len(offs) != 3 {
 		t.Fatalf("%d records after the grown log's snapshot, want 3 (a rewrite)", len(offs))
 	}
+}
+
+// openWithChunk opens a new log in a temporary dir with preallocChunk set to chunk for the
+// rest of the test, so that small logs reach its edges.
+func openWithChunk(t *testing.T, chunk int64) (*WAL, string) {
+	t.Helper()
+	old := preallocChunk
+	t.Cleanup(func() { preallocChunk = old })
+	preallocChunk = chunk
+	dir := t.TempDir()
+	w, _, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, dir
 }
 
 func allZero(b []byte) bool {

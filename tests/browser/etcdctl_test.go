@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/metastore/metastore/grpcweb"
+	"github.com/metastore/metastore/internal/syncbuf"
 	"github.com/metastore/metastore/internal/testserver"
 	"github.com/metastore/metastore/server/node"
 )
@@ -710,7 +711,7 @@ func runEtcdctl(t *testing.T, bin, endpoint string, script []step, vars *scriptV
 		case s.etcdctl != "":
 			cmd.Stdin = strings.NewReader(s.stdin + "\n")
 		}
-		var both syncBuffer
+		var both syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &both, &both
 		if s.watch {
 			// A watch runs until it is interrupted, or exits by itself (canceled).
@@ -776,24 +777,6 @@ func withoutLogs(s string) string {
 		}
 	}
 	return text
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // runConsole types the script into the playground's console, txn bodies line by line at

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/metastore/metastore/internal/syncbuf"
 )
 
 // TestEtcdctl runs etcdctl commands in sequence against one member and checks their output,
@@ -110,10 +112,10 @@ func TestEtcdctlWatch(t *testing.T) {
 
 // startEtcdctl runs etcdctl in the background (a command that runs until killed, as watch
 // and elect do) and returns its output as it comes; the process is killed when the test ends.
-func startEtcdctl(t *testing.T, m *member, args ...string) *syncBuilder {
+func startEtcdctl(t *testing.T, m *member, args ...string) *syncbuf.Buffer {
 	t.Helper()
 	cmd := exec.Command(bins.etcdctl, append([]string{"--endpoints", m.endpoint}, args...)...)
-	out := &syncBuilder{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/metastore/metastore/internal/syncbuf"
 )
 
 // bins holds the binaries TestMain builds: metastore from this repository, etcdctl from
@@ -58,7 +60,7 @@ func TestMain(m *testing.M) {
 type member struct {
 	endpoint string
 	cmd      *exec.Cmd
-	log      *syncBuilder
+	log      *syncbuf.Buffer
 	exited   chan error
 	ready    chan struct{}
 	stopped  bool
@@ -151,7 +153,7 @@ func (sp *spec) launch(t *testing.T) *member {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m := &member{endpoint: sp.client, cmd: cmd, log: &syncBuilder{}, exited: make(chan error, 1), ready: make(chan struct{})}
+	m := &member{endpoint: sp.client, cmd: cmd, log: &syncbuf.Buffer{}, exited: make(chan error, 1), ready: make(chan struct{})}
 	ready := m.ready
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -212,30 +214,6 @@ func (m *member) kill() {
 	m.stopped = true
 	m.cmd.Process.Kill()
 	<-m.exited
-}
-
-// syncBuilder is a strings.Builder safe for the log reader and the test to share.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) WriteString(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(v)
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (m *member) client(t *testing.T) *clientv3.Client {

@@ -26,6 +26,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/metastore/metastore/internal/syncbuf"
 	"github.com/metastore/metastore/internal/testcerts"
 )
 
@@ -122,10 +123,10 @@ func health(cfg *tls.Config, endpoint string) (int, string, error) {
 }
 
 // backgroundCtl runs etcdctl until the test ends (watch) and returns its output as it comes.
-func backgroundCtl(t *testing.T, endpoints string, args ...string) *syncBuilder {
+func backgroundCtl(t *testing.T, endpoints string, args ...string) *syncbuf.Buffer {
 	t.Helper()
 	cmd := exec.Command(bins.etcdctl, append([]string{"--endpoints", endpoints}, args...)...)
-	out := &syncBuilder{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
