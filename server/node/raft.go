@@ -311,15 +311,7 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		// The leader's state replaces ours: installed (and durable) before the log says it
 		// starts after it.
-		done := make(chan struct{})
-		select {
-		case r.applyc <- toApply{snapshot: rd.Snapshot, done: done}:
-		case <-n.stopc:
-			return false
-		}
-		select {
-		case <-done:
-		case <-n.stopc:
+		if !r.toApplier(toApply{snapshot: rd.Snapshot}, true) {
 			return false
 		}
 		if err := r.wal.Compact(rd.Snapshot.Metadata, rd.HardState, nil); err != nil {
@@ -343,8 +335,8 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 	committed := rd.CommittedEntries
 	if len(committed) > 0 && raft.IsEmptySnap(rd.Snapshot) && !hasConfChange(committed) {
 		if last, err := r.storage.LastIndex(); err == nil && committed[0].Index <= last {
-			k := sort.Search(len(committed), func(i int) bool { return committed[i].Index > last })
-			if !r.toApplier(toApply{entries: committed[:k], done: make(chan struct{})}) {
+			k := min(uint64(len(committed)), last+1-committed[0].Index) // they are consecutive
+			if !r.toApplier(toApply{entries: committed[:k]}, false) {
 				return false
 			}
 			committed = committed[k:]
@@ -360,19 +352,9 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 	}
 	r.storage.Append(rd.Entries)
 	r.send(afterWrite)
-	if len(committed) > 0 {
-		ap := toApply{entries: committed, done: make(chan struct{})}
-		if !r.toApplier(ap) {
-			return false
-		}
-		// A conf change must reach Raft (ApplyConfChange) before it goes on.
-		if hasConfChange(committed) {
-			select {
-			case <-ap.done:
-			case <-n.stopc:
-				return false
-			}
-		}
+	// A conf change must reach Raft (ApplyConfChange) before the loop goes on.
+	if len(committed) > 0 && !r.toApplier(toApply{entries: committed}, hasConfChange(committed)) {
+		return false
 	}
 	if n.leader.Load() != 0 && r.readyWait.CompareAndSwap(false, true) {
 		// Ready once everything committed when a leader became known is applied.
@@ -392,14 +374,23 @@ func (r *raftNode) handleReady(rd raft.Ready) bool {
 	return true
 }
 
-// toApplier queues entries for the applier; false if the member stopped first.
-func (r *raftNode) toApplier(ap toApply) bool {
+// toApplier hands ap to the applier and, if wait, waits until it is applied; false if the
+// member stopped first.
+func (r *raftNode) toApplier(ap toApply, wait bool) bool {
+	ap.done = make(chan struct{})
 	select {
 	case r.applyc <- ap:
-		return true
 	case <-r.n.stopc:
 		return false
 	}
+	if wait {
+		select {
+		case <-ap.done:
+		case <-r.n.stopc:
+			return false
+		}
+	}
+	return true
 }
 
 // splitAfterWrite separates the messages that may leave only once the Ready they came with
