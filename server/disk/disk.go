@@ -93,11 +93,11 @@ func (s *Storage) OpenDB() (node.DB, error) {
 			os.RemoveAll(m)
 		}
 	}
-	return s.open(cur, pebblekv.Options{Log: s.o.Log})
+	return s.open(cur)
 }
 
-func (s *Storage) open(dir string, o pebblekv.Options) (*pebblekv.DB, error) {
-	db, err := pebblekv.OpenWith(dir, o)
+func (s *Storage) open(dir string) (*pebblekv.DB, error) {
+	db, err := pebblekv.OpenWith(dir, pebblekv.Options{Log: s.o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (s *Storage) open(dir string, o pebblekv.Options) (*pebblekv.DB, error) {
 func (s *Storage) NewDB(index uint64) (node.DB, error) {
 	dir := filepath.Join(s.dir, "member", fmt.Sprintf("db.%016x.%x", index, time.Now().UnixNano()))
 	os.RemoveAll(dir)
-	db, err := s.open(dir, pebblekv.Options{Log: s.o.Log})
+	db, err := s.open(dir)
 	if err != nil {
 		return nil, err
 	}
