@@ -103,48 +103,47 @@ type WAL struct {
 	// spare is the next log file, zero-filled and synced in the background so that Compact,
 	// which the Raft loop waits on, need not zero-fill one itself (tens of milliseconds that
 	// every request in flight would wait).
-	spare chan spareFile
+	spare chan filled
 	// grow, while not nil, is the zero-filling of the next chunk in the background: done in
 	// the Raft loop it took 30-65 ms every 16 MiB of log, which every request in flight
 	// waited for (with 4 KiB values, several times a second).
-	grow chan grown
+	grow chan filled
 	// ObserveSync, if set, is told how long each fsync took.
 	ObserveSync func(time.Duration)
 }
 
-// spareFile is a file zero-filled up to alloc, or the error that prevented it.
-type spareFile struct {
+// filled is what a zero-fill in the background made: the file, zero-filled and synced up to
+// alloc, or the error that stopped it (f is then the file if it was opened).
+type filled struct {
 	f     *os.File
 	alloc int64
 	err   error
 }
 
-const spareName = fileName + ".spare"
-
-// grown is how far a background zero-fill got the file, or why it failed.
-type grown struct {
-	alloc int64
-	err   error
+// fillAsync opens a file and zero-fills it from from to to, in the background.
+func fillAsync(open func() (*os.File, error), from, to int64) chan filled {
+	ch := make(chan filled, 1)
+	go func() {
+		f, err := open()
+		if err == nil {
+			err = zeroFill(f, from, to)
+		}
+		if err != nil {
+			ch <- filled{f: f, err: err}
+			return
+		}
+		ch <- filled{f: f, alloc: to}
+	}()
+	return ch
 }
+
+const spareName = fileName + ".spare"
 
 // prepareSpare zero-fills a new spare file in the background.
 func (w *WAL) prepareSpare() {
-	ch := make(chan spareFile, 1)
-	w.spare = ch
-	go func() {
-		f, err := os.OpenFile(filepath.Join(w.dir, spareName), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			ch <- spareFile{err: err}
-			return
-		}
-		s := &WAL{f: f}
-		if err := s.extend(preallocChunk); err != nil {
-			f.Close()
-			ch <- spareFile{err: err}
-			return
-		}
-		ch <- spareFile{f: f, alloc: s.alloc}
-	}()
+	w.spare = fillAsync(func() (*os.File, error) {
+		return os.OpenFile(filepath.Join(w.dir, spareName), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	}, 0, preallocChunk)
 }
 
 // takeSpare returns the spare file, zero-filled up to alloc: normally ready long before it is
@@ -156,6 +155,9 @@ func (w *WAL) takeSpare() (*os.File, int64, error) {
 		w.spare = nil
 		if s.err == nil {
 			return s.f, s.alloc, nil
+		}
+		if s.f != nil {
+			s.f.Close()
 		}
 	}
 	f, err := os.OpenFile(filepath.Join(w.dir, fileName+".tmp"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -243,19 +245,10 @@ func growStep() int64 { return preallocChunk / 4 }
 // growAhead starts zero-filling the chunk after the file's zero-filled part in the
 // background, unless that is under way. Records keep going into the part already synced.
 func (w *WAL) growAhead() {
-	if w.grow != nil {
-		return
+	if w.grow == nil {
+		f := w.f
+		w.grow = fillAsync(func() (*os.File, error) { return f, nil }, w.alloc, w.alloc+growStep())
 	}
-	ch := make(chan grown, 1)
-	w.grow = ch
-	f, from, to := w.f, w.alloc, w.alloc+growStep()
-	go func() {
-		if err := zeroFill(f, from, to); err != nil {
-			ch <- grown{err: err}
-			return
-		}
-		ch <- grown{alloc: to}
-	}()
 }
 
 // grown takes what the background zero-fill reached: waiting for it if wait, else only if
@@ -264,7 +257,7 @@ func (w *WAL) grown(wait bool) error {
 	if w.grow == nil {
 		return nil
 	}
-	var g grown
+	var g filled
 	if wait {
 		g = <-w.grow
 	} else {
