@@ -460,18 +460,8 @@ func (r *raftNode) snapshotSaved(res snapResult) {
 	if cur, err := r.storage.Snapshot(); err != nil || cur.Metadata.Index != index {
 		return
 	}
-	last, _ := r.storage.LastIndex()
-	var rest []raftpb.Entry
-	if last > index {
-		var err error
-		if rest, err = r.storage.Entries(index+1, last+1, ^uint64(0)); err != nil {
-			n.log.Error("truncating the log: entries after the snapshot", "error", err)
-			return
-		}
-	}
-	hs, _, _ := r.storage.InitialState()
 	start := time.Now()
-	if err := r.wal.Snapshot(res.meta, hs, rest); err != nil {
+	if err := r.wal.Snapshot(res.meta); err != nil {
 		n.log.Error("truncating the log failed", "error", err)
 		return
 	}

@@ -37,8 +37,8 @@ type Log interface {
 	// follows) and, if it is not empty, the hard state; with sync they are durable when it
 	// returns.
 	Save(hs raftpb.HardState, ents []raftpb.Entry, sync bool) error
-	// Snapshot records that the log may start after meta; ents are the entries after it.
-	Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error
+	// Snapshot records that the log may start after meta (the entries after it stay).
+	Snapshot(meta raftpb.SnapshotMetadata) error
 	// Compact makes the log start after meta at once and durably (a snapshot from the
 	// leader was installed), holding hs and the entries of ents after meta.Index.
 	Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error
@@ -122,8 +122,8 @@ func (l *memoryLog) Save(hs raftpb.HardState, ents []raftpb.Entry, _ bool) error
 	return nil
 }
 
-func (l *memoryLog) Snapshot(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
-	return l.Compact(meta, hs, ents)
+func (l *memoryLog) Snapshot(meta raftpb.SnapshotMetadata) error {
+	return l.Compact(meta, raftpb.HardState{}, l.ents)
 }
 
 func (l *memoryLog) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,19 +72,34 @@ func TestWALRoundTrip(t *testing.T) {
 	}
 }
 
-// crashCopy is what a crash would leave of the log in dir now: its file as written so far,
+// segPath is the path of segment seq of the log in dir.
+func segPath(dir string, seq uint64) string { return filepath.Join(dir, segmentName(seq)) }
+
+// crashCopy is what a crash would leave of the log in dir now: its files as written so far,
 // copied to a new dir, opened there.
 func crashCopy(t *testing.T, dir string) State {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, fileName))
+	c := t.TempDir()
+	copyDir(t, dir, c)
+	return reopen(t, c)
+}
+
+// copyDir copies the files of dir into to.
+func copyDir(t *testing.T, dir, to string) {
+	t.Helper()
+	des, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := t.TempDir()
-	if err := os.WriteFile(filepath.Join(c, fileName), b, 0o600); err != nil {
-		t.Fatal(err)
+	for _, de := range des {
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, de.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return reopen(t, c)
 }
 
 // TestWALCommitOnly: a hard state saved without sync (only the commit index moved) is not
@@ -100,7 +116,7 @@ func TestWALCommitOnly(t *testing.T) {
 		{"a newer hard state", func(w *WAL) error { return w.Save(raftpb.HardState{Term: 1, Commit: 6}, ents(4, 6, 1), true) }, 6},
 		{"close", func(w *WAL) error { return w.Close() }, 5},
 		{"snapshot record", func(w *WAL) error {
-			return w.Snapshot(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{}, nil)
+			return w.Snapshot(raftpb.SnapshotMetadata{Index: 2, Term: 1})
 		}, 5},
 		{"rewrite", func(w *WAL) error {
 			return w.Compact(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{}, ents(1, 3, 1))
@@ -156,7 +172,7 @@ func TestWALTornTail(t *testing.T) {
 			w.Save(raftpb.HardState{Term: 1, Commit: 2}, ents(1, 2, 1), true)
 			end := int(w.off)
 			w.Close()
-			path := filepath.Join(dir, fileName)
+			path := segPath(dir, 0)
 			b, _ := os.ReadFile(path)
 			os.WriteFile(path, tear.mod(b, end), 0o600)
 			w, st, err := Open(dir)
@@ -204,18 +220,17 @@ func TestWALCompact(t *testing.T) {
 	}
 }
 
-// TestWALSnapshotInPlace: a snapshot is one more record while the file has room (reopening
-// drops the entries before it, and the file is not rewritten), and a rewrite once the file
-// is three quarters full (the file starts with the snapshot then).
+// TestWALSnapshotInPlace: a snapshot is one more record (reopening drops the entries before
+// it); nothing is rewritten.
 func TestWALSnapshotInPlace(t *testing.T) {
 	w, dir := openWithChunk(t, 8<<10)
 	w.Save(raftpb.HardState{Term: 1, Commit: 10}, ents(1, 10, 1), true)
-	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: 6, Term: 1}, raftpb.HardState{Term: 1, Commit: 10}, ents(7, 10, 1)); err != nil {
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: 6, Term: 1}); err != nil {
 		t.Fatal(err)
 	}
 	w.Save(raftpb.HardState{Term: 1, Commit: 11}, ents(11, 11, 1), true)
 	w.Close()
-	b, _ := os.ReadFile(filepath.Join(dir, fileName))
+	b, _ := os.ReadFile(segPath(dir, 0))
 	if offs, _ := recordOffsets(t, b); len(offs) != 14 { // 10 entries, a hard state, the snapshot, an entry, a hard state
 		t.Fatalf("%d records in the file, want the 14 written (no rewrite)", len(offs))
 	}
@@ -223,30 +238,11 @@ func TestWALSnapshotInPlace(t *testing.T) {
 	if st.Snapshot.Index != 6 || fmt.Sprint(indexes(st.Entries)) != "[7 8 9 10 11]" || st.HardState.Commit != 11 {
 		t.Fatalf("after an in-place snapshot: snapshot %d, entries %v, %+v", st.Snapshot.Index, indexes(st.Entries), st.HardState)
 	}
-	// Fill the file past three quarters: the next snapshot rewrites it.
-	w, _, _ = Open(dir)
-	last := uint64(11)
-	for w.off < preallocChunk*3/4 {
-		w.Save(raftpb.HardState{Term: 1, Commit: last + 1}, ents(last+1, last+1, 1), true)
-		last++
-	}
-	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: last - 1, Term: 1}, raftpb.HardState{Term: 1, Commit: last}, ents(last, last, 1)); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	b, _ = os.ReadFile(filepath.Join(dir, fileName))
-	if offs, _ := recordOffsets(t, b); len(offs) != 3 { // the snapshot, the entry after it, the hard state
-		t.Fatalf("%d records in the file after a full one's snapshot, want 3 (a rewrite)", len(offs))
-	}
-	st = reopen(t, dir)
-	if st.Snapshot.Index != last-1 || fmt.Sprint(indexes(st.Entries)) != fmt.Sprint([]uint64{last}) {
-		t.Fatalf("after the rewrite: snapshot %d, entries %v", st.Snapshot.Index, indexes(st.Entries))
-	}
 }
 
 // recordOffsets walks the valid records from the start of a log file and returns where each
 // starts, and the offset after the last one.
-func recordOffsets(t *testing.T, b []byte) ([]int, int) {
+func recordOffsets(t testing.TB, b []byte) ([]int, int) {
 	t.Helper()
 	var offs []int
 	off := 0
@@ -308,7 +304,7 @@ func TestWALDamage(t *testing.T) {
 				}
 			}
 			w.Close()
-			path := filepath.Join(dir, fileName)
+			path := segPath(dir, 0)
 			b, _ := os.ReadFile(path)
 			recs, end := recordOffsets(t, b)
 			if len(recs) != records {
@@ -362,7 +358,7 @@ func TestWALValidRecordFarAhead(t *testing.T) {
 	w.Save(raftpb.HardState{Term: 1, Commit: 1}, ents(1, 1, 1), true)
 	end := w.off
 	w.Close()
-	path := filepath.Join(dir, fileName)
+	path := segPath(dir, 0)
 	b, _ := os.ReadFile(path)
 	rec := append([]byte(nil), b[:end]...) // a copy of the whole log, as a record or two
 	copy(b[3<<20+3:], rec)
@@ -372,47 +368,79 @@ func TestWALValidRecordFarAhead(t *testing.T) {
 	}
 }
 
-// FuzzOpen: whatever the file holds, Open does not panic; it fails with ErrCorrupt and leaves
-// the file alone, or it returns a state that opening again returns unchanged.
+// FuzzOpen: whatever segments 0 and 1 hold, Open does not panic; it fails with ErrCorrupt
+// and leaves the files alone, or it returns a state that opening again returns unchanged.
 func FuzzOpen(f *testing.F) {
 	defer func(c int64) { preallocChunk = c }(preallocChunk)
 	preallocChunk = 4 << 10
 
+	// Two segments: entries of 1 KiB, a conflict, a snapshot, the move to segment 1.
 	dir := f.TempDir()
 	w, _, err := Open(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
+	big := func(from, to, term uint64) []raftpb.Entry {
+		es := ents(from, to, term)
+		for i := range es {
+			es[i].Data = bytes.Repeat([]byte{byte(es[i].Index)}, 1000)
+		}
+		return es
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 2}, big(1, 2, 1), true)
+	w.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 2}, big(2, 3, 2), true)
+	w.Snapshot(raftpb.SnapshotMetadata{Index: 1, Term: 1})
+	w.Save(raftpb.HardState{Term: 2, Commit: 4}, big(4, 4, 2), true)
+	if w.seq != 1 {
+		f.Fatalf("the seed log is in segment %d, want 1", w.seq)
+	}
+	end1 := w.off
+	w.Close()
+	seg0, _ := os.ReadFile(segPath(dir, 0))
+	_, end0 := recordOffsets(f, seg0)
+	seg0 = seg0[:end0]
+	seg1, _ := os.ReadFile(segPath(dir, 1))
+	seg1 = seg1[:end1]
+	f.Add(seg0, seg1)
+	f.Add(seg0, seg1[:end1-3])
+	f.Add(seg0[:end0-3], seg1)
+	f.Add(seg0, []byte{})
+	f.Add(seg1, seg0)
+	mid := append([]byte(nil), seg1...)
+	mid[end1/2] ^= 1
+	f.Add(seg0, mid)
+
+	// One segment, after a Compact: segment 0 empty, segment 1 starting the log over.
+	dir = f.TempDir()
+	w, _, _ = Open(dir)
 	w.Save(raftpb.HardState{Term: 1, Commit: 2}, ents(1, 3, 1), true)
-	w.Save(raftpb.HardState{Term: 2, Vote: 1, Commit: 3}, ents(3, 4, 2), true)
 	w.Compact(raftpb.SnapshotMetadata{Index: 2, Term: 1}, raftpb.HardState{Term: 2, Commit: 3}, ents(1, 4, 2))
 	w.Save(raftpb.HardState{Term: 2, Commit: 5}, ents(5, 5, 2), true)
 	end := w.off
 	w.Close()
-	log, _ := os.ReadFile(filepath.Join(dir, fileName))
-	f.Add(log[:end])
-	f.Add(log[:end+16])
-	f.Add(log[:end-3])
-	mid := append([]byte(nil), log[:end]...)
-	mid[end/2] ^= 1
-	f.Add(mid)
-	f.Add([]byte{})
-	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 0})
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3})
+	log, _ := os.ReadFile(segPath(dir, 1))
+	f.Add([]byte{}, log[:end])
+	f.Add(log[:end], []byte{})
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 0, 0}, []byte{})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3}, []byte{})
 
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, first, second []byte) {
 		dir := t.TempDir()
-		path := filepath.Join(dir, fileName)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
+		files := map[string][]byte{segPath(dir, 0): first, segPath(dir, 1): second}
+		for path, data := range files {
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 		w, st, err := Open(dir)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("open failed other than with ErrCorrupt: %v", err)
 			}
-			if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
-				t.Fatal("a failed open changed the file")
+			for path, data := range files {
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+					t.Fatal("a failed open changed a file")
+				}
 			}
 			return
 		}
@@ -430,55 +458,284 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// TestWALGrowsInTheBackground: a log that outgrows its zeros gets more from a background
-// fill while records go on into the zeros already synced; every record still lands in
-// synced zeros and all of them read back. A snapshot then rewrites the grown file only once
-// that copies little.
-func TestWALGrowsInTheBackground(t *testing.T) {
+// TestWALSegments: a log that outgrows a segment goes on in the next. Every record lands in
+// synced zeros, all of them read back, and a crash keeps every synced entry. A snapshot
+// removes the segments it covers once a sync made it durable, oldest first, and rewrites
+// nothing.
+func TestWALSegments(t *testing.T) {
 	w, dir := openWithChunk(t, 64<<10)
 	const n = 200
-	filled := 0
+	hs := func(i uint64) raftpb.HardState { return raftpb.HardState{Term: 1, Commit: i} }
+	entry := func(i uint64) []raftpb.Entry {
+		return []raftpb.Entry{{Index: i, Term: 1, Data: bytes.Repeat([]byte{byte(i)}, 1000)}}
+	}
 	for i := uint64(1); i <= n; i++ {
-		e := raftpb.Entry{Index: i, Term: 1, Data: bytes.Repeat([]byte{byte(i)}, 1000)}
-		if err := w.Save(raftpb.HardState{Term: 1, Commit: i}, []raftpb.Entry{e}, true); err != nil {
+		if err := w.Save(hs(i), entry(i), true); err != nil {
 			t.Fatal(err)
 		}
-		if w.grow != nil {
-			filled++ // a fill under way, and this Save did not wait for it
-		}
-		b, err := os.ReadFile(filepath.Join(dir, fileName))
+		b, err := os.ReadFile(segPath(dir, w.seq))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if int64(len(b)) < w.alloc || !allZero(b[w.off:w.alloc]) {
-			t.Fatalf("entry %d: the file (%d bytes) is not zeros from the log's end %d to %d", i, len(b), w.off, w.alloc)
+			t.Fatalf("entry %d: segment %d (%d bytes) is not zeros from the log's end %d to %d", i, w.seq, len(b), w.off, w.alloc)
+		}
+		if i%25 == 0 {
+			if st := crashCopy(t, dir); len(st.Entries) != int(i) || st.HardState.Commit != i {
+				t.Fatalf("a crash after entry %d leaves %d entries, hard state %+v", i, len(st.Entries), st.HardState)
+			}
 		}
 	}
-	if w.alloc < n*1000 || filled == 0 {
-		t.Fatalf("zero-filled to %d, %d Saves returned during a fill: the log did not grow in the background", w.alloc, filled)
+	segs := segmentFiles(t, dir)
+	if len(segs) < 4 || segs[0] != 0 || segs[len(segs)-1] != uint64(len(segs)-1) {
+		t.Fatalf("segments %v after %d KB of entries in segments of %d KB: want 0, 1, 2, ...", segs, n, segmentBytes()>>10)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st := reopen(t, dir)
-	if len(st.Entries) != n || st.Entries[n-1].Index != n || st.HardState.Commit != n {
+	if st := reopen(t, dir); len(st.Entries) != n || st.Entries[n-1].Index != n || st.HardState.Commit != n {
 		t.Fatalf("read back %d entries, hard state %+v", len(st.Entries), st.HardState)
 	}
+
+	before := map[uint64][]byte{}
+	var covered []uint64 // the segments whose entries all lie at or before the snapshot
+	const snap = 150
+	for _, seq := range segs {
+		b, _ := os.ReadFile(segPath(dir, seq))
+		_, end := recordOffsets(t, b)
+		before[seq] = b[:end]
+		if maxEntry(t, b) <= snap && len(covered) == int(seq) {
+			covered = append(covered, seq)
+		}
+	}
+	if len(covered) == 0 || len(covered) == len(segs) {
+		t.Fatalf("the snapshot covers segments %v of %v: the test needs some but not all", covered, segs)
+	}
 	w, _, _ = Open(dir)
-	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: n / 2, Term: 1}, raftpb.HardState{Term: 1, Commit: n}, st.Entries[n/2:]); err != nil {
+	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: snap, Term: 1}); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, fileName))
-	if offs, _ := recordOffsets(t, b); len(offs) != 2*n+1 {
-		t.Fatalf("%d records after a snapshot that would copy %d entries, want the %d there were and the snapshot (no rewrite)", len(offs), n/2, 2*n)
+	if got := segmentFiles(t, dir); !slices.Equal(got, segs) {
+		t.Fatalf("segments %v before the snapshot was synced, want all of %v", got, segs)
 	}
-	if err := w.Snapshot(raftpb.SnapshotMetadata{Index: n - 1, Term: 1}, raftpb.HardState{Term: 1, Commit: n}, st.Entries[n-1:]); err != nil {
+	if err := w.Save(hs(n+1), entry(n+1), true); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	b, _ = os.ReadFile(filepath.Join(dir, fileName))
-	if offs, _ := recordOffsets(t, b); len(offs) != 3 {
-		t.Fatalf("%d records after the grown log's snapshot, want 3 (a rewrite)", len(offs))
+	got := segmentFiles(t, dir)
+	if !slices.Equal(got, segs[len(covered):]) {
+		t.Fatalf("segments %v after the snapshot at %d, want %v (%v covered)", got, snap, segs[len(covered):], covered)
+	}
+	for _, seq := range got {
+		if b, _ := os.ReadFile(segPath(dir, seq)); !bytes.HasPrefix(b, before[seq]) {
+			t.Fatalf("segment %d was rewritten", seq)
+		}
+	}
+	st := reopen(t, dir)
+	if st.Snapshot.Index != snap || len(st.Entries) != n+1-snap || st.Entries[0].Index != snap+1 || st.HardState.Commit != n+1 {
+		t.Fatalf("after the snapshot: snapshot %d, %d entries from %d, hard state %+v", st.Snapshot.Index, len(st.Entries), st.Entries[0].Index, st.HardState)
+	}
+}
+
+// segmentFiles lists the segments in dir by number, checking nothing else is there.
+func segmentFiles(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, de := range des {
+		seq, ok := parseSegmentName(de.Name())
+		if !ok {
+			t.Fatalf("%s in the log's dir", de.Name())
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs
+}
+
+// maxEntry is the highest entry index in segment file b.
+func maxEntry(t *testing.T, b []byte) uint64 {
+	t.Helper()
+	s := &segFile{}
+	offs, _ := recordOffsets(t, b)
+	var st State
+	for _, off := range offs {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if err := apply(&st, s, int64(off), b[off+8:off+8+n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.maxIndex
+}
+
+// segmentedLog writes 40 entries of 500 bytes into segments of 6 KiB (four of them) and
+// closes the log.
+func segmentedLog(t *testing.T) string {
+	t.Helper()
+	w, dir := openWithChunk(t, 8<<10)
+	for i := uint64(1); i <= 40; i++ {
+		e := raftpb.Entry{Index: i, Term: 1, Data: bytes.Repeat([]byte{byte(i)}, 500)}
+		if err := w.Save(raftpb.HardState{Term: 1, Commit: i}, []raftpb.Entry{e}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if segs := segmentFiles(t, dir); len(segs) != 4 {
+		t.Fatalf("segments %v, want 4", segs)
+	}
+	return dir
+}
+
+// TestWALSegmentDamage: a segment that lost records at its end, a segment missing or out of
+// place, and a gap in the entries are refused (the files left as they are); spares after
+// the last segment, whole or torn, are removed.
+func TestWALSegmentDamage(t *testing.T) {
+	lastRecord := func(t *testing.T, path string) (int, int) {
+		b, _ := os.ReadFile(path)
+		offs, end := recordOffsets(t, b)
+		return offs[len(offs)-1], end
+	}
+	for _, c := range []struct {
+		name    string
+		mod     func(t *testing.T, dir string)
+		corrupt bool
+	}{
+		{"a closed segment lost its last record", func(t *testing.T, dir string) {
+			from, to := lastRecord(t, segPath(dir, 1))
+			b, _ := os.ReadFile(segPath(dir, 1))
+			clear(b[from:to])
+			os.WriteFile(segPath(dir, 1), b, 0o600)
+		}, true},
+		{"a segment in the middle missing", func(t *testing.T, dir string) { os.Remove(segPath(dir, 1)) }, true},
+		{"the first segment missing, no snapshot covering it", func(t *testing.T, dir string) { os.Remove(segPath(dir, 0)) }, true},
+		{"a segment under another's number", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(segPath(dir, 2))
+			os.WriteFile(segPath(dir, 3), b, 0o600)
+		}, true},
+		{"a segment's header damaged", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(segPath(dir, 2))
+			b[10] ^= 1
+			os.WriteFile(segPath(dir, 2), b, 0o600)
+		}, true},
+		{"a spare after the last", func(t *testing.T, dir string) {
+			os.WriteFile(segPath(dir, 4), make([]byte, 8<<10), 0o600)
+		}, false},
+		{"a spare with a torn header", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(segPath(dir, 3))
+			os.WriteFile(segPath(dir, 4), append(b[:20:20], make([]byte, 100)...), 0o600)
+		}, false},
+		{"a torn tail in the last segment", func(t *testing.T, dir string) {
+			from, to := lastRecord(t, segPath(dir, 3))
+			b, _ := os.ReadFile(segPath(dir, 3))
+			clear(b[(from+to)/2 : to])
+			os.WriteFile(segPath(dir, 3), b, 0o600)
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := segmentedLog(t)
+			c.mod(t, dir)
+			files := map[string][]byte{}
+			des, _ := os.ReadDir(dir)
+			for _, de := range des {
+				files[de.Name()], _ = os.ReadFile(filepath.Join(dir, de.Name()))
+			}
+			w, st, err := Open(dir)
+			if c.corrupt {
+				if !errors.Is(err, ErrCorrupt) {
+					if err == nil {
+						w.Close()
+					}
+					t.Fatalf("open: %v (entries %v), want ErrCorrupt", err, indexes(st.Entries))
+				}
+				t.Log(err)
+				des, _ := os.ReadDir(dir)
+				if len(des) != len(files) {
+					t.Fatalf("open changed the files: %d there, %d before", len(des), len(files))
+				}
+				for name, b := range files {
+					if after, _ := os.ReadFile(filepath.Join(dir, name)); !bytes.Equal(after, b) {
+						t.Fatalf("open changed %s", name)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := uint64(len(st.Entries))
+			if n < 39 || st.Entries[n-1].Index != n {
+				t.Fatalf("entries %v", indexes(st.Entries))
+			}
+			if err := w.Save(raftpb.HardState{Term: 1, Commit: n + 1}, ents(n+1, n+1, 1), true); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{0, 1, 2, 3}) {
+				t.Fatalf("segments %v, want the spare removed", segs)
+			}
+			if st := reopen(t, dir); len(st.Entries) != int(n+1) {
+				t.Fatalf("after appending: %v", indexes(st.Entries))
+			}
+		})
+	}
+}
+
+// TestWALCompactVoidsWhatCameBefore: a leader's snapshot (Compact) starts the log over in a
+// new segment and removes the others; had a crash kept them, their entries still do not
+// count.
+func TestWALCompactVoidsWhatCameBefore(t *testing.T) {
+	dir := segmentedLog(t)
+	old := t.TempDir()
+	copyDir(t, dir, old)
+	w, _, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Compact(raftpb.SnapshotMetadata{Index: 30, Term: 2}, raftpb.HardState{Term: 2, Commit: 30}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{4}) {
+		t.Fatalf("segments %v after Compact, want only the new one", segs)
+	}
+	copyDir(t, old, dir) // what a crash before the removals would have left
+	st := reopen(t, dir)
+	if st.Snapshot.Index != 30 || st.Snapshot.Term != 2 || len(st.Entries) != 0 || st.HardState.Term != 2 {
+		t.Fatalf("after Compact, with the old segments back: snapshot %+v, entries %v, %+v", st.Snapshot, indexes(st.Entries), st.HardState)
+	}
+	if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{4}) {
+		t.Fatalf("segments %v after reopening, want the void ones removed", segs)
+	}
+}
+
+// TestWALLegacyLog: a log of the version before segments (one file, log.wal, and the spare
+// its rewrite used) is read as segment 0 and renamed to it.
+func TestWALLegacyLog(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := Open(dir)
+	w.Save(raftpb.HardState{Term: 1, Commit: 3}, ents(1, 3, 1), true)
+	w.Snapshot(raftpb.SnapshotMetadata{Index: 1, Term: 1})
+	w.Close()
+	if err := os.Rename(segPath(dir, 0), filepath.Join(dir, legacyName)); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, legacyName+".spare"), make([]byte, 4096), 0o600)
+	if !Exists(dir) {
+		t.Fatal("a legacy log does not exist")
+	}
+	w, st, err := Open(dir)
+	if err != nil || st.Snapshot.Index != 1 || fmt.Sprint(indexes(st.Entries)) != "[2 3]" {
+		t.Fatalf("open: %v, snapshot %d, entries %v", err, st.Snapshot.Index, indexes(st.Entries))
+	}
+	w.Save(raftpb.HardState{Term: 1, Commit: 4}, ents(4, 4, 1), true)
+	w.Close()
+	if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{0}) {
+		t.Fatalf("segments %v, want the legacy log as segment 0 and nothing else", segs)
+	}
+	if st := reopen(t, dir); fmt.Sprint(indexes(st.Entries)) != "[2 3 4]" {
+		t.Fatalf("after appending: %v", indexes(st.Entries))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -95,10 +96,21 @@ func TestRestartRecovers(t *testing.T) {
 
 // TestCrashLosesNoAcknowledgedWrite kills the member with SIGKILL while clients write
 // concurrently, several times over, and checks after each restart that every write the
-// server acknowledged is there with its value.
+// server acknowledged is there with its value. With values of 64 KiB the log moves through
+// several segments and snapshots remove some of them, so crashes land around those too.
 func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		padding int
+	}{{"small values", 0}, {"64 KiB values", 64 << 10}} {
+		t.Run(c.name, func(t *testing.T) { crashUnderWrites(t, c.padding) })
+	}
+}
+
+func crashUnderWrites(t *testing.T, padding int) {
 	const rounds, writers = 5, 8
 	sp := newSpec(t, "--snapshot-count", "300")
+	pad := strings.Repeat("v", padding)
 	acked := map[string]string{}
 	var maxRev int64
 	for round := 0; round < rounds; round++ {
@@ -132,7 +144,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			go func(w int) {
 				defer wg.Done()
 				for i := 0; wctx.Err() == nil; i++ {
-					k, v := fmt.Sprintf("r%d/w%d/%05d", round, w, i), fmt.Sprint(i)
+					k, v := fmt.Sprintf("r%d/w%d/%05d", round, w, i), fmt.Sprint(i)+pad
 					p, err := c.Put(wctx, k, v)
 					if err != nil {
 						// Not acknowledged (the server died under us, or the call failed): not
@@ -177,7 +189,19 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	if g.Count < int64(len(acked)) {
 		t.Fatalf("%d keys after the last restart, %d acknowledged", g.Count, len(acked))
 	}
-	t.Logf("%d rounds of kill -9 under %d writers: %d acknowledged writes, all present", rounds, writers, len(acked))
+	segs, _ := filepath.Glob(filepath.Join(sp.dir, "member", "wal", "*.wal"))
+	for i := range segs {
+		segs[i] = filepath.Base(segs[i])
+	}
+	last := ""
+	if len(segs) > 0 {
+		last = segs[len(segs)-1]
+	}
+	if padding > 0 && last < "0000000000000002.wal" {
+		t.Fatalf("the log's last segment is %q: the values did not take it through several", last)
+	}
+	t.Logf("%d rounds of kill -9 under %d writers: %d acknowledged writes, all present; the log's segments now %v",
+		rounds, writers, len(acked), segs)
 }
 
 // TestLostDataDirStopsTheMember removes a running member's data dir. Pebble can then write
