@@ -144,12 +144,21 @@ type WAL struct {
 	// likewise keeps such records in its buffer until the next sync.
 	hs        raftpb.HardState
 	unwritten bool
+	// written is the newest hard state in records already written, which a new segment's
+	// header repeats; bufHS the newest in buf, if hasBufHS. The header must not carry the
+	// hard state of the write that follows it: its commit index may cover entries of that
+	// write, and a torn write would leave a commit index past the last entry, which Raft
+	// refuses to start from.
+	written, bufHS raftpb.HardState
+	hasBufHS       bool
 	// spare is the next segment, created, zero-filled and synced with its directory in the
 	// background, so that moving on to it costs the Raft loop, which every request in flight
 	// waits on, no more than a normal write (zero-filling 16 MiB takes 30-65 ms).
 	spare chan filled
-	// removing, while not nil, is closed once the segments release removes are gone.
-	removing chan struct{}
+	// removing, while not nil, gets how many of the segments in removal release removed in
+	// the background (see release).
+	removing chan int
+	removal  []segment
 	// ObserveSync, if set, is told how long each fsync took.
 	ObserveSync func(time.Duration)
 }
@@ -272,6 +281,10 @@ type segFile struct {
 	recs     int   // how many it holds
 	maxIndex uint64
 	hdr      *segmentHeader // its first record, if that is a header
+	// restarted: a restart header (Compact) and the snapshot after it were read, so the
+	// entries before them are void. A restart header whose snapshot was torn off voids
+	// nothing: that Compact never finished.
+	restarted bool
 }
 
 // listSegments returns the segments in dir in order: a legacy log.wal as segment 0.
@@ -356,8 +369,10 @@ func Open(dir string) (*WAL, State, error) {
 		}
 	}
 	for _, s := range segs[a+1:] {
+		path := s.f.Name()
 		s.f.Close()
-		if err := os.Remove(s.f.Name()); err != nil {
+		s.f = nil
+		if err := os.Remove(path); err != nil {
 			return nil, State{}, err
 		}
 	}
@@ -378,15 +393,16 @@ func Open(dir string) (*WAL, State, error) {
 		return nil, State{}, err
 	}
 	w := &WAL{dir: dir, f: act.f, seq: act.seq, off: act.end, alloc: act.end, maxIndex: act.maxIndex,
-		hs: st.HardState, snap: st.Snapshot}
+		hs: st.HardState, written: st.HardState, snap: st.Snapshot}
 	void := 0 // segments before one that starts the log over (Compact) hold nothing
 	for i, s := range segs[:a+1] {
-		if s.hdr != nil && s.hdr.restart {
+		if s.restarted {
 			void = i
 		}
 	}
 	for i, s := range segs[:a] {
 		s.f.Close()
+		s.f = nil
 		if i < void {
 			s.maxIndex = 0
 		}
@@ -417,7 +433,7 @@ func follows(prev, s *segFile) error {
 	if h != nil && h.seq != s.seq {
 		return fmt.Errorf("%w: the header at offset 0 names segment %d", ErrCorrupt, h.seq)
 	}
-	if prev == nil || h != nil && h.restart {
+	if prev == nil || s.restarted {
 		return nil
 	}
 	switch {
@@ -602,6 +618,9 @@ func apply(st *State, s *segFile, off int64, p []byte) error {
 			return err
 		}
 		st.Snapshot = m
+		if s.hdr != nil && s.hdr.restart && !s.restarted {
+			st.Entries, s.restarted = nil, true
+		}
 		for len(st.Entries) > 0 && st.Entries[0].Index <= m.Index {
 			st.Entries = st.Entries[1:]
 		}
@@ -614,9 +633,6 @@ func apply(st *State, s *segFile, off int64, p []byte) error {
 			return errors.New("a segment header not at the start of its segment")
 		}
 		s.hdr = &h
-		if h.restart {
-			st.Entries = nil
-		}
 	default:
 		return fmt.Errorf("unknown record type %d", p[0])
 	}
@@ -682,6 +698,9 @@ func (w *WAL) flush() error {
 	w.off += int64(len(w.buf))
 	w.buf = w.buf[:0]
 	w.maxIndex, w.bufMax = max(w.maxIndex, w.bufMax), 0
+	if w.hasBufHS {
+		w.written, w.hasBufHS = w.bufHS, false
+	}
 	w.dirty = true
 	return nil
 }
@@ -703,8 +722,9 @@ func (w *WAL) cut(restart bool) error {
 	if err == nil && (w.snap.Index > 0 || restart) {
 		hdr, err = appendRecord(hdr, recSnapshot, &w.snap)
 	}
-	if err == nil && !isEmptyHardState(w.hs) {
-		hdr, err = appendRecord(hdr, recHardState, &w.hs)
+	// A restart's hard state comes after the entries (Compact).
+	if err == nil && !restart && !isEmptyHardState(w.written) {
+		hdr, err = appendRecord(hdr, recHardState, &w.written)
 	}
 	if err != nil {
 		f.Close()
@@ -713,7 +733,6 @@ func (w *WAL) cut(restart bool) error {
 	w.f.Close() // its records are synced
 	w.closed = append(w.closed, segment{w.seq, w.maxIndex})
 	w.f, w.seq, w.off, w.alloc, w.maxIndex, w.dirty = f, w.seq+1, 0, alloc, 0, false
-	w.unwritten = false
 	w.buf = append(hdr, w.buf...)
 	return nil
 }
@@ -733,36 +752,59 @@ func (w *WAL) sync() error {
 
 // release removes the closed segments, oldest first, whose entries a durable snapshot at
 // index covers. It removes them in the background (unlinking a 16 MiB segment took 9-10 ms
-// here, which every request in flight would wait for), one release at a time; a segment it
-// cannot remove stops it there, so what is left is still a run of segments, and the next
-// Open removes the rest.
+// here, which every request in flight would wait for), one removal at a time. A segment it
+// cannot remove stops it there, and it and those after it go back to closed, to be tried
+// again, so that what is on disk is always a run of segments.
 func (w *WAL) release(index uint64) {
 	if w.removing != nil {
 		select {
-		case <-w.removing:
-			w.removing = nil
+		case n := <-w.removing:
+			w.removed(n)
 		default:
 			return // the next release takes these too
 		}
 	}
-	var paths []string
-	for len(w.closed) > 0 && w.closed[0].maxIndex <= index {
-		paths = append(paths, filepath.Join(w.dir, segmentName(w.closed[0].seq)))
-		w.closed = w.closed[1:]
+	k := 0
+	for k < len(w.closed) && w.closed[k].maxIndex <= index {
+		k++
 	}
-	if len(paths) == 0 {
+	if k == 0 {
 		return
 	}
-	done := make(chan struct{})
-	w.removing = done
+	w.removal, w.closed = w.closed[:k:k], w.closed[k:]
+	paths := make([]string, k)
+	for i, seg := range w.removal {
+		paths[i] = filepath.Join(w.dir, segmentName(seg.seq))
+	}
+	ch, dir := make(chan int, 1), w.dir
+	w.removing = ch
 	go func() {
-		defer close(done)
-		for _, p := range paths {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return
+		n := 0
+		for n < len(paths) {
+			if err := os.Remove(paths[n]); err != nil && !errors.Is(err, os.ErrNotExist) {
+				break
 			}
+			n++
 		}
+		if n > 0 {
+			syncDir(dir) // best effort: a removal lost to a power cut is redone by the next Open
+		}
+		ch <- n
 	}()
+}
+
+// removed takes the result of the removal in the background: n of w.removal are gone, and
+// the rest go back to the front of closed.
+func (w *WAL) removed(n int) {
+	w.closed = slices.Concat(w.removal[n:], w.closed)
+	w.removing, w.removal = nil, nil
+}
+
+// waitRemoval waits for the removal in the background, if any.
+func (w *WAL) waitRemoval() {
+	if w.removing != nil {
+		w.removed(<-w.removing)
+	}
 }
 
 // Save appends the entries and, if it is not empty, the hard state; with sync it flushes
@@ -809,6 +851,7 @@ func (w *WAL) appendHardState(hs raftpb.HardState) error {
 		return nil
 	}
 	w.unwritten = false
+	w.bufHS, w.hasBufHS = w.hs, true
 	return w.append(recHardState, &w.hs)
 }
 
@@ -834,19 +877,26 @@ func (w *WAL) Snapshot(meta raftpb.SnapshotMetadata) error {
 }
 
 // Compact makes the log start after snapshot meta at once and durably: a new segment says
-// the log starts over with meta, hs and the entries of ents after meta.Index, and the
-// segments before it are removed.
+// the log starts over with meta, then holds the entries of ents after meta.Index and the
+// hard state (after the entries its commit index may cover); the segments before it are
+// removed.
 func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []raftpb.Entry) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	w.keep(hs)
+	w.waitRemoval()
+	old := w.snap
 	w.snap = meta
 	err := w.cut(true)
 	for i := range ents {
 		if err == nil && ents[i].Index > meta.Index {
 			err = w.appendEntry(&ents[i])
 		}
+	}
+	w.keep(hs)
+	w.unwritten = !isEmptyHardState(w.hs) // the new segment must hold the term and vote too
+	if err == nil {
+		err = w.appendHardState(raftpb.HardState{})
 	}
 	if err == nil {
 		err = w.flush()
@@ -855,9 +905,13 @@ func (w *WAL) Compact(meta raftpb.SnapshotMetadata, hs raftpb.HardState, ents []
 		err = w.sync()
 	}
 	if err != nil {
+		w.snap = old
 		return fmt.Errorf("wal: compact: %w", err)
 	}
-	w.release(^uint64(0)) // all before the new segment: its header voids them
+	for i := range w.closed {
+		w.closed[i].maxIndex = 0 // void: the new segment starts the log over
+	}
+	w.release(0)
 	return nil
 }
 
@@ -868,9 +922,7 @@ func (w *WAL) Close() error {
 		err = w.flush()
 	}
 	w.dropSpare()
-	if w.removing != nil {
-		<-w.removing
-	}
+	w.waitRemoval()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

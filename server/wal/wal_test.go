@@ -61,7 +61,7 @@ func TestWALRoundTrip(t *testing.T) {
 	w.Close()
 	st = reopen(t, dir)
 	if got := indexes(st.Entries); len(got) != 4 || st.Entries[2].Term != 2 || st.HardState.Commit != 4 {
-		t.Fatalf("entries %v (term of 3: %d), hard state %+v", got, st.Entries[2].Term, st.HardState)
+		t.Fatalf("entries %v, hard state %+v; want 1-4, 3 and 4 of term 2", st.Entries, st.HardState)
 	}
 	// The file is zero-filled ahead; reopening and appending again keeps working.
 	w, _, _ = Open(dir)
@@ -188,9 +188,8 @@ func TestWALTornTail(t *testing.T) {
 	}
 }
 
-// TestWALCompact: compactions in a row (each moves the log into the spare file prepared in
-// the background, and starts the next spare) keep the entries after the snapshot and what
-// is saved after them.
+// TestWALCompact: compactions in a row (each starts a new segment) keep the entries after
+// the snapshot and what is saved after them.
 func TestWALCompact(t *testing.T) {
 	dir := t.TempDir()
 	w, _, _ := Open(dir)
@@ -459,7 +458,8 @@ func FuzzOpen(f *testing.F) {
 }
 
 // TestWALSegments: a log that outgrows a segment goes on in the next. Every record lands in
-// synced zeros, all of them read back, and a crash keeps every synced entry. A snapshot
+// zeros made ahead of it, all of them read back, and a process crash keeps every synced
+// entry. A snapshot
 // removes the segments it covers once a sync made it durable, oldest first, and rewrites
 // nothing.
 func TestWALSegments(t *testing.T) {
@@ -664,6 +664,9 @@ func TestWALSegmentDamage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{0, 1, 2, 3}) {
+				t.Fatalf("segments %v after Open, want the spare removed", segs)
+			}
 			n := uint64(len(st.Entries))
 			if n < 39 || st.Entries[n-1].Index != n {
 				t.Fatalf("entries %v", indexes(st.Entries))
@@ -672,9 +675,6 @@ func TestWALSegmentDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.Close()
-			if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{0, 1, 2, 3}) {
-				t.Fatalf("segments %v, want the spare removed", segs)
-			}
 			if st := reopen(t, dir); len(st.Entries) != int(n+1) {
 				t.Fatalf("after appending: %v", indexes(st.Entries))
 			}
@@ -707,6 +707,133 @@ func TestWALCompactVoidsWhatCameBefore(t *testing.T) {
 	}
 	if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{4}) {
 		t.Fatalf("segments %v after reopening, want the void ones removed", segs)
+	}
+}
+
+// TestWALTornWriteIntoNextSegment: a write that moves the log to the next segment and is
+// torn after its first entry leaves a hard state whose commit index no entry is missing for
+// (Raft refuses to start from one past its last entry): the new segment's header repeats
+// the hard state written before, not the one of the write that follows it.
+func TestWALTornWriteIntoNextSegment(t *testing.T) {
+	w, dir := openWithChunk(t, 8<<10)
+	big := func(from, to uint64) []raftpb.Entry {
+		es := ents(from, to, 1)
+		for i := range es {
+			es[i].Data = bytes.Repeat([]byte{byte(es[i].Index)}, 1000)
+		}
+		return es
+	}
+	last := uint64(0)
+	for w.off < segmentBytes() {
+		last++
+		w.Save(raftpb.HardState{Term: 1, Commit: last}, big(last, last), true)
+	}
+	seq := w.seq
+	// A follower's Ready: three entries and a commit index that covers them.
+	if err := w.Save(raftpb.HardState{Term: 1, Commit: last + 3}, big(last+1, last+3), true); err != nil {
+		t.Fatal(err)
+	}
+	if w.seq != seq+1 {
+		t.Fatalf("the write went to segment %d, want %d", w.seq, seq+1)
+	}
+	w.Close()
+	path := segPath(dir, seq+1)
+	b, _ := os.ReadFile(path)
+	offs, end := recordOffsets(t, b)
+	if len(offs) != 6 { // header, hard state, three entries, hard state
+		t.Fatalf("%d records in the new segment, want 6", len(offs))
+	}
+	clear(b[offs[3]:end]) // only the first entry reached the disk
+	os.WriteFile(path, b, 0o600)
+	st := reopen(t, dir)
+	n := len(st.Entries)
+	if n == 0 || st.Entries[n-1].Index != last+1 || st.HardState.Commit > last+1 {
+		t.Fatalf("after the torn write: entries up to %v, commit %d", indexes(st.Entries)[n-1:], st.HardState.Commit)
+	}
+}
+
+// TestWALTornRestart: a Compact whose write was torn after the restart header (its snapshot
+// lost) never happened: the entries before it still count.
+func TestWALTornRestart(t *testing.T) {
+	dir := segmentedLog(t)
+	old := t.TempDir()
+	copyDir(t, dir, old)
+	w, _, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Compact(raftpb.SnapshotMetadata{Index: 50, Term: 2}, raftpb.HardState{Term: 2, Commit: 50}, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	copyDir(t, old, dir)
+	b, _ := os.ReadFile(segPath(dir, 4))
+	offs, end := recordOffsets(t, b)
+	clear(b[offs[1]:end]) // the header reached the disk, the snapshot did not
+	os.WriteFile(segPath(dir, 4), b, 0o600)
+	st := reopen(t, dir)
+	if st.Snapshot.Index != 0 || len(st.Entries) != 40 || st.HardState.Commit != 40 {
+		t.Fatalf("after a torn Compact: snapshot %d, %d entries, %+v; want the log as it was", st.Snapshot.Index, len(st.Entries), st.HardState)
+	}
+}
+
+// TestWALRemovalFails: a segment that cannot be removed stops the removal there and is tried
+// again, with those after it, at the next release; segments after it are never removed
+// first, which would leave a gap Open refuses.
+func TestWALRemovalFails(t *testing.T) {
+	w, dir := openWithChunk(t, 8<<10)
+	next := uint64(1)
+	save := func() {
+		t.Helper()
+		e := raftpb.Entry{Index: next, Term: 1, Data: bytes.Repeat([]byte{byte(next)}, 500)}
+		if err := w.Save(raftpb.HardState{Term: 1, Commit: next}, []raftpb.Entry{e}, true); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	}
+	for next <= 40 {
+		save()
+	}
+	if w.seq != 3 {
+		t.Fatalf("the log is in segment %d, want 3", w.seq)
+	}
+	// Segment 0 becomes a directory with a file in it: removing it fails.
+	os.Remove(segPath(dir, 0))
+	os.Mkdir(segPath(dir, 0), 0o700)
+	os.WriteFile(filepath.Join(segPath(dir, 0), "x"), nil, 0o600)
+	// present checks that the files are segments first, first+1, ... up to at least the
+	// one in use (a spare may follow).
+	present := func(first uint64) {
+		t.Helper()
+		w.waitRemoval()
+		des, _ := os.ReadDir(dir)
+		var got []string
+		for _, de := range des {
+			got = append(got, de.Name())
+		}
+		for i, name := range got {
+			if name != segmentName(first+uint64(i)) {
+				t.Fatalf("files %v, want segments from %d on", got, first)
+			}
+		}
+		if first+uint64(len(got)) <= w.seq {
+			t.Fatalf("files %v, want segments from %d to at least %d", got, first, w.seq)
+		}
+	}
+	for _, snap := range []uint64{25, 38} { // covering segments 0 and 1, then 0 to 2
+		if err := w.Snapshot(raftpb.SnapshotMetadata{Index: snap, Term: 1}); err != nil {
+			t.Fatal(err)
+		}
+		save()
+		present(0)
+	}
+	os.RemoveAll(segPath(dir, 0))
+	save()
+	present(3)
+	w.Close()
+	st := reopen(t, dir)
+	if st.Snapshot.Index != 38 || st.Entries[0].Index != 39 || st.Entries[len(st.Entries)-1].Index != next-1 {
+		t.Fatalf("snapshot %d, entries %v", st.Snapshot.Index, indexes(st.Entries))
 	}
 }
 
