@@ -287,7 +287,9 @@ type segFile struct {
 	restarted bool
 }
 
-// listSegments returns the segments in dir in order: a legacy log.wal as segment 0.
+// listSegments returns the segments in dir in order: a legacy log.wal as segment 0. A
+// log.wal beside segments that holds no record is what an earlier build leaves when it
+// refuses a data dir whose log it cannot read ("a store but no log"): it is ignored.
 func listSegments(dir string) ([]*segFile, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
@@ -301,12 +303,29 @@ func listSegments(dir string) ([]*segFile, error) {
 	}
 	slices.SortFunc(segs, func(a, b *segFile) int { return cmpUint(a.seq, b.seq) })
 	if _, err := os.Stat(filepath.Join(dir, legacyName)); err == nil {
-		if len(segs) > 0 {
+		if len(segs) == 0 {
+			return []*segFile{{seq: 0, name: legacyName}}, nil
+		}
+		if empty, err := holdsNoRecord(filepath.Join(dir, legacyName)); err != nil || !empty {
 			return nil, fmt.Errorf("wal: %s holds both %s and segments", dir, legacyName)
 		}
-		segs = []*segFile{{seq: 0, name: legacyName}}
 	}
 	return segs, nil
+}
+
+// holdsNoRecord reports whether the file at path holds no valid record anywhere.
+func holdsNoRecord(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	at, err := findRecord(f, 0, fi.Size())
+	return at < 0, err
 }
 
 func cmpUint(a, b uint64) int {
@@ -383,7 +402,8 @@ func Open(dir string) (*WAL, State, error) {
 		}
 		segs[0].name = segmentName(0)
 	}
-	for _, leftover := range []string{legacyName + ".spare", legacyName + ".tmp"} { // made by the legacy log's rewrite
+	// The legacy log's spares, and an empty log.wal beside segments (see listSegments).
+	for _, leftover := range []string{legacyName + ".spare", legacyName + ".tmp", legacyName} {
 		os.Remove(filepath.Join(dir, leftover))
 	}
 	act := segs[a]

@@ -864,6 +864,22 @@ func TestWALLegacyLog(t *testing.T) {
 	if st := reopen(t, dir); fmt.Sprint(indexes(st.Entries)) != "[2 3 4]" {
 		t.Fatalf("after appending: %v", indexes(st.Entries))
 	}
+
+	// An earlier build that refuses the segments leaves an empty, zero-filled log.wal: it is
+	// ignored and removed. One that holds a record makes the log ambiguous: refused.
+	legacy := filepath.Join(dir, legacyName)
+	os.WriteFile(legacy, make([]byte, 64<<10), 0o600)
+	if st := reopen(t, dir); fmt.Sprint(indexes(st.Entries)) != "[2 3 4]" {
+		t.Fatalf("with an empty log.wal beside the segments: %v", indexes(st.Entries))
+	}
+	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the empty log.wal is still there: %v", err)
+	}
+	seg, _ := os.ReadFile(segPath(dir, 0))
+	os.WriteFile(legacy, seg, 0o600)
+	if _, _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "both") {
+		t.Fatalf("open with a log.wal holding records beside the segments: %v, want refused", err)
+	}
 }
 
 // openWithChunk opens a new log in a temporary dir with preallocChunk set to chunk for the
