@@ -2,13 +2,14 @@
 # Side-by-side benchmark of metastore and etcd 3.6.16 with etcd's own benchmark tool, on this
 # machine, in one run: ../shared/bench/compare.sh for throughput and latency (alternating
 # A B A B), the same for etcd against a second etcd (what noise is here), then the resident
-# memory of each server after loading 1M keys (8-byte keys, 256-byte values), and one
-# client's median put against the disk's median 4 KiB O_DSYNC write. Writes its section of
-# docs/benchmarks.md.
+# memory of each server after loading 1M keys (8-byte keys, 256-byte values), puts of 4 KiB
+# values, and one client's median put against the disk's median 4 KiB O_DSYNC write. Writes
+# its section of docs/benchmarks.md.
 #
 #   scripts/bench.sh [ROUNDS]        (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/stats.sh # spread
 ROUNDS=${1:-3}
 SHARED=${SHARED:-../shared}
 go build -o bin/metastore ./cmd/metastore
@@ -77,6 +78,24 @@ put1_p50() {
 }
 p50_etcd=$(put1_p50 etcd "$REF_BIN/etcd")
 p50_ms=$(put1_p50 metastore bin/metastore)
+# big <label> <binary>: a fresh server's "req/s p99_ms p99.9_ms" under 30k puts of 4 KiB
+# values (100 clients), where the log's size, not the number of requests, sets the pace.
+big() {
+  serve "$1" "$2" "$work/big-$1"
+  local out
+  out=$("$REF_BIN/benchmark" --endpoints "127.0.0.1:$cp" --conns 10 --clients 100 put --key-size 8 --val-size 4096 \
+    --total 30000 --key-space-size 100000 2>/dev/null | tr -d '\r')
+  stop
+  rm -rf "$work/big-$1"
+  awk '/Requests\/sec:/ { r = $2 } / 99% in/ { p = $3 * 1000 } /99.9% in/ { q = $3 * 1000 } END { print r, p, q }' <<<"$out"
+}
+big_rounds=""
+for ((i = 0; i < ROUNDS; i++)); do
+  big_rounds+="$(big etcd "$REF_BIN/etcd") $(big metastore bin/metastore)"$'\n'
+done
+big_col() { awk -v c="$1" 'NF == 6 { print $c }' <<<"$big_rounds" | spread "$2"; }
+big_ratio=$(awk 'NF == 6 && $1 > 0 { print $4 / $1 }' <<<"$big_rounds" | spread %.2f)
+
 # The disk's own floor (issue #13): the median of 1000 4 KiB O_DSYNC writes in place, in the
 # folder the servers' data dirs were in.
 dsync=$(python3 - "$work" <<'PY'
@@ -120,6 +139,14 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "|---|---|"
   echo "| etcd | ${rss_etcd} MiB |"
   echo "| metastore | ${rss_ms} MiB |"
+  echo
+  echo "Puts of 4 KiB values (30k over 100k keys, 100 clients), a fresh server of each per round,"
+  echo "$ROUNDS rounds; median (min–max), the ratio taken per round:"
+  echo
+  echo "| server | req/s | p99 ms | p99.9 ms | ratio |"
+  echo "|---|---|---|---|---|"
+  echo "| etcd | $(big_col 1 %.0f) | $(big_col 2 %.1f) | $(big_col 3 %.1f) | |"
+  echo "| metastore | $(big_col 4 %.0f) | $(big_col 5 %.1f) | $(big_col 6 %.1f) | ${big_ratio} |"
   echo
   echo "One client's puts against the disk's floor (a fresh server each, 3000 puts; the tool prints"
   echo "latencies to 0.1 ms): the median put, and the median 4 KiB O_DSYNC write on the same disk."
