@@ -9,9 +9,8 @@
 // The log is a run of segment files, 0000000000000000.wal, 0000000000000001.wal, ..., read
 // in order as one stream of records. Each segment is zero-filled ahead of its last record (a
 // zero length ends its records), so that appending does not change its size and a sync need
-// not flush metadata (fdatasync): this takes about a quarter off each sync on ext4. Once a
-// segment holds 12 MiB (three quarters of the 16 MiB it is zero-filled to), or the next
-// write does not fit in its zeros, the log goes on in the next segment, which was created,
+// not flush metadata (fdatasync): this takes about a quarter off each sync on ext4. Once the
+// next write does not fit in a segment's zeros (16 MiB), the log goes on in the next segment, which was created,
 // zero-filled and synced (with its directory) in the background: moving to it costs the Raft
 // loop nothing more than a normal write. Every segment after the first starts with a header
 // record (its number, and where the previous segment's records end) followed by the newest
@@ -98,9 +97,10 @@ const (
 // that tests can make it small).
 var preallocChunk int64 = 16 << 20
 
-// segmentBytes is how much a segment holds before the log moves on to the next; the rest of
-// its zeros take a write that starts before the mark.
-func segmentBytes() int64 { return preallocChunk * 3 / 4 }
+// segmentBytes is how much a segment holds before the log moves on to the next: as much as
+// it was zero-filled for, so that no zeros are written for nothing (a segment opened again
+// after a restart is zero-filled further, and is cut here too).
+func segmentBytes() int64 { return preallocChunk }
 
 func segmentName(seq uint64) string { return fmt.Sprintf("%016x.wal", seq) }
 
