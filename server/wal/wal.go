@@ -66,6 +66,7 @@ package wal
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -301,7 +302,7 @@ func listSegments(dir string) ([]*segFile, error) {
 			segs = append(segs, &segFile{seq: seq, name: de.Name()})
 		}
 	}
-	slices.SortFunc(segs, func(a, b *segFile) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(segs, func(a, b *segFile) int { return cmp.Compare(a.seq, b.seq) })
 	if _, err := os.Stat(filepath.Join(dir, legacyName)); err == nil {
 		if len(segs) == 0 {
 			return []*segFile{{seq: 0, name: legacyName}}, nil
@@ -326,16 +327,6 @@ func holdsNoRecord(path string) (bool, error) {
 	}
 	at, err := findRecord(f, 0, fi.Size())
 	return at < 0, err
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Open opens (creating if needed) the log in dir and reads it back.

@@ -685,21 +685,30 @@ func TestWALSegmentDamage(t *testing.T) {
 	}
 }
 
-// TestWALCompactVoidsWhatCameBefore: a leader's snapshot (Compact) starts the log over in a
-// new segment and removes the others; had a crash kept them, their entries still do not
-// count.
-func TestWALCompactVoidsWhatCameBefore(t *testing.T) {
-	dir := segmentedLog(t)
-	old := t.TempDir()
+// compactedLog makes segmentedLog's log, copies it to old, then installs a leader's
+// snapshot at index (term 2) in it with Compact.
+func compactedLog(t *testing.T, index uint64) (dir, old string) {
+	t.Helper()
+	dir, old = segmentedLog(t), t.TempDir()
 	copyDir(t, dir, old)
 	w, _, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Compact(raftpb.SnapshotMetadata{Index: 30, Term: 2}, raftpb.HardState{Term: 2, Commit: 30}, nil); err != nil {
+	if err := w.Compact(raftpb.SnapshotMetadata{Index: index, Term: 2}, raftpb.HardState{Term: 2, Commit: index}, nil); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, old
+}
+
+// TestWALCompactVoidsWhatCameBefore: a leader's snapshot (Compact) starts the log over in a
+// new segment and removes the others; had a crash kept them, their entries still do not
+// count.
+func TestWALCompactVoidsWhatCameBefore(t *testing.T) {
+	dir, old := compactedLog(t, 30)
 	if segs := segmentFiles(t, dir); !slices.Equal(segs, []uint64{4}) {
 		t.Fatalf("segments %v after Compact, want only the new one", segs)
 	}
@@ -758,17 +767,7 @@ func TestWALTornWriteIntoNextSegment(t *testing.T) {
 // TestWALTornRestart: a Compact whose write was torn after the restart header (its snapshot
 // lost) never happened: the entries before it still count.
 func TestWALTornRestart(t *testing.T) {
-	dir := segmentedLog(t)
-	old := t.TempDir()
-	copyDir(t, dir, old)
-	w, _, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Compact(raftpb.SnapshotMetadata{Index: 50, Term: 2}, raftpb.HardState{Term: 2, Commit: 50}, nil); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	dir, old := compactedLog(t, 50)
 	copyDir(t, old, dir)
 	b, _ := os.ReadFile(segPath(dir, 4))
 	offs, end := recordOffsets(t, b)
