@@ -178,16 +178,16 @@ type filled struct {
 // prepareSpare makes the next segment in the background.
 func (w *WAL) prepareSpare() {
 	ch := make(chan filled, 1)
-	dir, path := w.dir, filepath.Join(w.dir, segmentName(w.seq+1))
+	dir, path, size := w.dir, filepath.Join(w.dir, segmentName(w.seq+1)), preallocChunk
 	go func() {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err == nil {
-			err = zeroFill(f, 0, preallocChunk)
+			err = zeroFill(f, 0, size)
 		}
 		if err == nil {
 			err = syncDir(dir)
 		}
-		ch <- filled{f: f, alloc: preallocChunk, err: err}
+		ch <- filled{f: f, alloc: size, err: err}
 	}()
 	w.spare = ch
 }
