@@ -94,14 +94,11 @@ const (
 	maxRecord = 64 << 20
 )
 
-// preallocChunk is how far ahead of its last record a segment is zero-filled (a variable so
-// that tests can make it small).
+// preallocChunk is how far ahead of its last record a segment is zero-filled, and how much
+// it holds before the log moves on to the next (so that no zeros are written for nothing; a
+// segment opened again after a restart is zero-filled further, and is cut there too). A
+// variable so that tests can make it small.
 var preallocChunk int64 = 16 << 20
-
-// segmentBytes is how much a segment holds before the log moves on to the next: as much as
-// it was zero-filled for, so that no zeros are written for nothing (a segment opened again
-// after a restart is zero-filled further, and is cut here too).
-func segmentBytes() int64 { return preallocChunk }
 
 func segmentName(seq uint64) string { return fmt.Sprintf("%016x.wal", seq) }
 
@@ -146,12 +143,12 @@ type WAL struct {
 	hs        raftpb.HardState
 	unwritten bool
 	// written is the newest hard state in records already written, which a new segment's
-	// header repeats; bufHS the newest in buf, if hasBufHS. The header must not carry the
-	// hard state of the write that follows it: its commit index may cover entries of that
-	// write, and a torn write would leave a commit index past the last entry, which Raft
-	// refuses to start from.
-	written, bufHS raftpb.HardState
-	hasBufHS       bool
+	// header repeats; hsInBuf says buf holds hs (written once buf is). The header must not
+	// carry the hard state of the write that follows it: its commit index may cover entries
+	// of that write, and a torn write would leave a commit index past the last entry, which
+	// Raft refuses to start from.
+	written raftpb.HardState
+	hsInBuf bool
 	// spare is the next segment, created, zero-filled and synced with its directory in the
 	// background, so that moving on to it costs the Raft loop, which every request in flight
 	// waits on, no more than a normal write (zero-filling 16 MiB takes 30-65 ms).
@@ -683,12 +680,12 @@ func (w *WAL) appendEntry(e *raftpb.Entry) error {
 }
 
 // flush writes w.buf at the end of the log: in the next segment if this one holds
-// segmentBytes or the write does not fit in its zeros.
+// preallocChunk or the write does not fit in its zeros.
 func (w *WAL) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	if w.off > 0 && (w.off >= segmentBytes() || w.off+int64(len(w.buf))+8 > w.alloc) {
+	if w.off > 0 && (w.off >= preallocChunk || w.off+int64(len(w.buf))+8 > w.alloc) {
 		if err := w.cut(false); err != nil {
 			return err
 		}
@@ -700,7 +697,7 @@ func (w *WAL) flush() error {
 			return err
 		}
 	}
-	if w.spare == nil && end > segmentBytes()/3 {
+	if w.spare == nil && end > preallocChunk/3 {
 		w.prepareSpare()
 	}
 	if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
@@ -709,8 +706,8 @@ func (w *WAL) flush() error {
 	w.off += int64(len(w.buf))
 	w.buf = w.buf[:0]
 	w.maxIndex, w.bufMax = max(w.maxIndex, w.bufMax), 0
-	if w.hasBufHS {
-		w.written, w.hasBufHS = w.bufHS, false
+	if w.hsInBuf {
+		w.written, w.hsInBuf = w.hs, false // hs does not change between its append and here
 	}
 	w.dirty = true
 	return nil
@@ -783,16 +780,13 @@ func (w *WAL) release(index uint64) {
 		return
 	}
 	w.removal, w.closed = w.closed[:k:k], w.closed[k:]
-	paths := make([]string, k)
-	for i, seg := range w.removal {
-		paths[i] = filepath.Join(w.dir, segmentName(seg.seq))
-	}
-	ch, dir := make(chan int, 1), w.dir
+	ch, dir, segs := make(chan int, 1), w.dir, w.removal
 	w.removing = ch
 	go func() {
 		n := 0
-		for n < len(paths) {
-			if err := os.Remove(paths[n]); err != nil && !errors.Is(err, os.ErrNotExist) {
+		for n < len(segs) {
+			err := os.Remove(filepath.Join(dir, segmentName(segs[n].seq)))
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				break
 			}
 			n++
@@ -862,7 +856,7 @@ func (w *WAL) appendHardState(hs raftpb.HardState) error {
 		return nil
 	}
 	w.unwritten = false
-	w.bufHS, w.hasBufHS = w.hs, true
+	w.hsInBuf = true
 	return w.append(recHardState, &w.hs)
 }
 

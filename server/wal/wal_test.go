@@ -494,7 +494,7 @@ func TestWALSegments(t *testing.T) {
 	}
 	segs := segmentFiles(t, dir) // Close removed the spare made ahead
 	if len(segs) < 4 || segs[0] != 0 || segs[len(segs)-1] != uint64(len(segs)-1) {
-		t.Fatalf("segments %v after %d KB of entries in segments of %d KB: want 0, 1, 2, ...", segs, n, segmentBytes()>>10)
+		t.Fatalf("segments %v after %d KB of entries in segments of %d KB: want 0, 1, 2, ...", segs, n, preallocChunk>>10)
 	}
 	if st := reopen(t, dir); len(st.Entries) != n || st.Entries[n-1].Index != n || st.HardState.Commit != n {
 		t.Fatalf("read back %d entries, hard state %+v", len(st.Entries), st.HardState)
