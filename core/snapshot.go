@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"time"
 
 	"github.com/metastore/metastore/core/auth"
@@ -82,36 +83,34 @@ func (sn *Snapshot) Encode(w io.Writer) error {
 }
 
 // Restore opens a store from a snapshot written by WriteSnapshot. cfg.Backend, if set, must
-// be empty. The whole stream is read and its checksum verified before anything is used.
+// be empty. The stream is read once, in order, and its records are written into the backend
+// as they come, so a snapshot much larger than memory can be restored; the checksum is
+// verified at the end, before a store is made. If Restore fails, the backend may hold part
+// of the snapshot: the caller discards it.
 func Restore(r io.Reader, cfg Config) (*Store, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("core: read snapshot: %w", err)
-	}
-	if len(data) < len(snapshotMagic)+4 {
-		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
-	}
-	v1 := bytes.Equal(data[:len(snapshotMagicV1)], snapshotMagicV1)
-	if !v1 && !bytes.Equal(data[:len(snapshotMagic)], snapshotMagic) {
-		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
-	}
-	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
-	}
 	cfg = cfg.withDefaults()
 	if cfg.Backend.Len() != 0 {
 		return nil, errors.New("core: restore needs an empty backend")
 	}
-	br := bytes.NewReader(body[len(snapshotMagic):])
-	if err := mvcc.RestoreSnapshot(br, cfg.Backend); err != nil {
+	cr := newSumReader(r)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(cr, magic); err != nil {
+		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
+	}
+	v1 := bytes.Equal(magic, snapshotMagicV1)
+	if !v1 && !bytes.Equal(magic, snapshotMagic) {
+		return nil, fmt.Errorf("%w: not a MetaStore snapshot", ErrBadSnapshot)
+	}
+	if err := mvcc.RestoreSnapshot(cr, cfg.Backend); err != nil {
 		return nil, err
 	}
-	n, err := binary.ReadUvarint(br)
-	if err != nil || n > uint64(br.Len()) {
+	n, err := binary.ReadUvarint(cr)
+	if err != nil {
 		return nil, fmt.Errorf("%w: lease count", ErrBadSnapshot)
 	}
-	entries := make([]lease.Entry, 0, n)
+	// Each lease takes at least three bytes, so a count the stream cannot hold fails at
+	// its end; the slice grows with what is read, not with what the count claims.
+	entries := make([]lease.Entry, 0, min(n, 1024))
 	for i := uint64(0); i < n; i++ {
 		var e lease.Entry
 		var ms int64
@@ -120,7 +119,7 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 			fields = fields[:3]
 		}
 		for _, p := range fields {
-			if *p, err = binary.ReadVarint(br); err != nil {
+			if *p, err = binary.ReadVarint(cr); err != nil {
 				return nil, fmt.Errorf("%w: lease %d", ErrBadSnapshot, i)
 			}
 		}
@@ -132,15 +131,27 @@ func Restore(r io.Reader, cfg Config) (*Store, error) {
 	}
 	var authJSON []byte
 	if !v1 {
-		n, err := binary.ReadUvarint(br)
-		if err != nil || n > uint64(br.Len()) {
+		n, err := binary.ReadUvarint(cr)
+		if err != nil {
 			return nil, fmt.Errorf("%w: auth store length", ErrBadSnapshot)
 		}
-		authJSON = make([]byte, n)
-		io.ReadFull(br, authJSON)
+		authJSON, err = io.ReadAll(io.LimitReader(cr, int64(min(n, math.MaxInt64))))
+		if err != nil || uint64(len(authJSON)) != n {
+			return nil, fmt.Errorf("%w: auth store length", ErrBadSnapshot)
+		}
 	}
-	if br.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadSnapshot, br.Len())
+	sum := cr.Sum32()
+	var trailer [4]byte
+	if _, err := io.ReadFull(cr, trailer[:]); err != nil {
+		return nil, fmt.Errorf("%w: no checksum at the end", ErrBadSnapshot)
+	}
+	if binary.BigEndian.Uint32(trailer[:]) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	if _, err := cr.ReadByte(); err == nil {
+		return nil, fmt.Errorf("%w: trailing bytes after the checksum", ErrBadSnapshot)
+	} else if err != io.EOF {
+		return nil, fmt.Errorf("core: read snapshot: %w", err)
 	}
 	if len(authJSON) > 0 {
 		if _, err := decodeAuth(authJSON); err != nil {

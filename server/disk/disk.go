@@ -120,6 +120,19 @@ func (s *Storage) NewDB(index uint64) (node.DB, error) {
 	return db, nil
 }
 
+// DropDB closes a database NewDB made that will not be used, and removes its directory.
+func (s *Storage) DropDB(db node.DB) {
+	db.Close()
+	pdb, _ := db.(*pebblekv.DB)
+	s.mu.Lock()
+	dir, ok := s.dirs[pdb]
+	delete(s.dirs, pdb)
+	s.mu.Unlock()
+	if ok {
+		os.RemoveAll(dir)
+	}
+}
+
 // UseDB points member/db.current at db's directory (written, synced and renamed into place);
 // discard removes the directory in use before.
 func (s *Storage) UseDB(db node.DB) (func(), error) {

@@ -6,9 +6,11 @@
 package memnet
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"math/rand"
 	"slices"
 	"sync"
@@ -225,8 +227,9 @@ type queue struct {
 
 // envelope is a message on its way, due at a time of the network's clock.
 type envelope struct {
-	m   raftpb.Message
-	due time.Time
+	m    raftpb.Message
+	due  time.Time
+	snap []byte // a snapshot message's state
 }
 
 const queueLen = 4096
@@ -248,29 +251,52 @@ func (e *Endpoint) handler() node.Handler {
 
 func (e *Endpoint) Send(msgs []raftpb.Message) {
 	for _, m := range msgs {
-		e.mu.Lock()
-		select {
-		case <-e.stopc: // stopped: no new deliverer may join the group Stop waits for
-			e.mu.Unlock()
+		if !e.enqueue(envelope{m: m}) {
 			return
-		default:
-		}
-		q := e.queues[m.To]
-		if q == nil {
-			q = &queue{c: make(chan envelope, queueLen)}
-			e.queues[m.To] = q
-			e.wg.Add(1)
-			go e.deliver(m.To, q)
-		}
-		e.mu.Unlock()
-		due := e.nw.sent(e.id, m.To)
-		select {
-		case q.c <- envelope{m, due}:
-		default:
-			e.nw.ended(e.id, m.To, false)
-			e.unreachable(m)
 		}
 	}
+}
+
+// SendSnapshot reads the state whole (this network is memory) and sends it with m, in
+// order with the messages sent before it.
+func (e *Endpoint) SendSnapshot(m raftpb.Message, body io.ReadCloser) {
+	data, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		if h := e.handler(); h != nil {
+			h.ReportSnapshot(m.To, raft.SnapshotFailure)
+		}
+		return
+	}
+	e.enqueue(envelope{m: m, snap: data})
+}
+
+// enqueue puts env on its destination's queue; false once the endpoint stopped.
+func (e *Endpoint) enqueue(env envelope) bool {
+	m := env.m
+	e.mu.Lock()
+	select {
+	case <-e.stopc: // stopped: no new deliverer may join the group Stop waits for
+		e.mu.Unlock()
+		return false
+	default:
+	}
+	q := e.queues[m.To]
+	if q == nil {
+		q = &queue{c: make(chan envelope, queueLen)}
+		e.queues[m.To] = q
+		e.wg.Add(1)
+		go e.deliver(m.To, q)
+	}
+	e.mu.Unlock()
+	env.due = e.nw.sent(e.id, m.To)
+	select {
+	case q.c <- env:
+	default:
+		e.nw.ended(e.id, m.To, false)
+		e.unreachable(m)
+	}
+	return true
 }
 
 func (e *Endpoint) unreachable(m raftpb.Message) {
@@ -300,9 +326,9 @@ func (e *Endpoint) deliver(to uint64, q *queue) {
 			held = &m
 			continue
 		}
-		e.one(to, m)
+		e.one(to, m, env.snap)
 		if held != nil {
-			e.one(to, *held)
+			e.one(to, *held, nil)
 			held = nil
 		}
 	}
@@ -327,7 +353,7 @@ func (e *Endpoint) await(due time.Time) bool {
 	}
 }
 
-func (e *Endpoint) one(to uint64, m raftpb.Message) {
+func (e *Endpoint) one(to uint64, m raftpb.Message, snap []byte) {
 	dst, ok := e.nw.reachable(e.id, to)
 	var h node.Handler
 	if ok && !e.nw.lost(e.id, to) {
@@ -349,15 +375,17 @@ func (e *Endpoint) one(to uint64, m raftpb.Message) {
 		go h.Process(context.Background(), m)
 		return
 	}
-	err := h.Process(context.Background(), m)
-	if m.Type == raftpb.MsgSnap {
-		if sh := e.handler(); sh != nil {
-			status := raft.SnapshotFinish
-			if err != nil {
-				status = raft.SnapshotFailure
-			}
-			sh.ReportSnapshot(to, status)
+	if m.Type != raftpb.MsgSnap {
+		h.Process(context.Background(), m)
+		return
+	}
+	err := h.ReceiveSnapshot(context.Background(), m, bytes.NewReader(snap))
+	if sh := e.handler(); sh != nil {
+		status := raft.SnapshotFinish
+		if err != nil {
+			status = raft.SnapshotFailure
 		}
+		sh.ReportSnapshot(to, status)
 	}
 }
 

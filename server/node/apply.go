@@ -1,18 +1,14 @@
 package node
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/server/raftreq"
 )
@@ -33,6 +29,7 @@ func (r *raftNode) applier() {
 					r.fatal("install the leader's snapshot", err)
 				}
 				close(ap.done)
+				r.dropStale()
 				continue
 			}
 			for _, e := range ap.entries {
@@ -40,6 +37,7 @@ func (r *raftNode) applier() {
 			}
 			n.w.setApplied(n.applied.Load())
 			close(ap.done)
+			r.dropStale()
 			r.maybeSnapshot()
 		}
 	}
@@ -283,187 +281,4 @@ func (r *raftNode) maybeSnapshot() {
 		case <-n.stopc:
 		}
 	}()
-}
-
-// The state sent to a follower that is behind the leader's log: the applied index it
-// reflects, the membership and alarms, then the core's snapshot.
-//
-//	"MSRAFT\x01" | applied (8 bytes) | membership JSON length (4) + JSON | alarms JSON
-//	length (4) + JSON | core snapshot (checksummed by the core)
-var raftSnapMagic = []byte("MSRAFT\x01")
-
-type captured struct {
-	applied uint64
-	members []Member
-	// removed IDs and refused conf changes (by index) travel with the members, so the
-	// follower decides replays and later changes as the others do.
-	removed  []uint64
-	rejected []uint64
-	alarms   []raftreq.AlarmMember
-	state    *core.Snapshot
-}
-
-// membershipExtra is the JSON of what travels with the member list.
-type membershipExtra struct {
-	Removed  []uint64 `json:"removed,omitempty"`
-	Rejected []uint64 `json:"rejected,omitempty"`
-}
-
-// capture takes the state between two applies (the store's snapshot is a cheap clone).
-func (r *raftNode) capture() captured {
-	n := r.n
-	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(raftreq.AlarmNone), state: n.Store().Snapshot()}
-	c.removed = n.members.removedIDs()
-	n.DB().AscendMeta(rejectedMetaPrefix, func(k string, _ []byte) bool {
-		if b := []byte(k[len(rejectedMetaPrefix):]); len(b) == 8 {
-			c.rejected = append(c.rejected, binary.BigEndian.Uint64(b))
-		}
-		return true
-	})
-	return c
-}
-
-func (c captured) encode(w io.Writer) error {
-	w.Write(raftSnapMagic)
-	binary.Write(w, binary.BigEndian, c.applied)
-	for _, v := range []any{c.members, c.alarms, membershipExtra{Removed: c.removed, Rejected: c.rejected}} {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		binary.Write(w, binary.BigEndian, uint32(len(b)))
-		w.Write(b)
-	}
-	return c.state.Encode(w)
-}
-
-// sendSnapshot attaches the state to a snapshot message and sends it; the transport
-// reports how it went (ReportSnapshot).
-func (r *raftNode) sendSnapshot(m raftpb.Message) {
-	n := r.n
-	req := make(chan captured, 1)
-	select {
-	case r.captures <- req:
-	case <-n.stopc:
-		return
-	}
-	var c captured
-	select {
-	case c = <-req:
-	case <-n.stopc:
-		return
-	}
-	var buf bytes.Buffer
-	if err := c.encode(&buf); err != nil {
-		n.log.Error("encoding a snapshot for a follower", "error", err)
-		r.node.ReportSnapshot(m.To, raft.SnapshotFailure)
-		return
-	}
-	snap := *m.Snapshot
-	snap.Data = buf.Bytes()
-	m.Snapshot = &snap
-	n.log.Info("sending a snapshot to a follower behind the log", "to", fmt.Sprintf("%x", m.To), "index", snap.Metadata.Index, "bytes", len(snap.Data))
-	n.cfg.Transport.Send([]raftpb.Message{m})
-}
-
-// installSnapshot replaces the state with the leader's: the store is restored into a new
-// database directory, made durable, then swapped in for the old one, which is closed (its
-// watch streams end; clients resume them from their last revision).
-func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
-	n := r.n
-	data := snap.Data
-	if len(data) < len(raftSnapMagic)+8 || !bytes.Equal(data[:len(raftSnapMagic)], raftSnapMagic) {
-		return errors.New("not a MetaStore Raft snapshot")
-	}
-	data = data[len(raftSnapMagic):]
-	applied := binary.BigEndian.Uint64(data)
-	data = data[8:]
-	var members []Member
-	var alarmList []raftreq.AlarmMember
-	var extra membershipExtra
-	for _, v := range []any{&members, &alarmList, &extra} {
-		if len(data) < 4 {
-			return errors.New("snapshot truncated")
-		}
-		l := binary.BigEndian.Uint32(data)
-		if uint64(len(data)-4) < uint64(l) {
-			return errors.New("snapshot truncated")
-		}
-		if err := json.Unmarshal(data[4:4+l], v); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-		data = data[4+l:]
-	}
-	db, err := n.cfg.Storage.NewDB(snap.Metadata.Index)
-	if err != nil {
-		return err
-	}
-	s, err := core.Restore(bytes.NewReader(data), n.coreConfig(db))
-	if err != nil {
-		db.Close()
-		return err
-	}
-	s.SetApplied(applied)
-	metas := []backend.MetaEntry{}
-	ms := newMembership()
-	for _, m := range members {
-		metas = append(metas, ms.set(m))
-	}
-	idb, _ := json.Marshal(identity{MemberID: n.id, ClusterID: n.clusterID, Name: n.cfg.Name})
-	metas = append(metas, backend.MetaEntry{Key: identityMetaKey, Value: idb})
-	for _, a := range alarmList {
-		metas = append(metas, backend.MetaEntry{Key: alarmMetaKey(a.MemberID, a.Alarm), Value: []byte{1}})
-	}
-	for _, id := range extra.Removed {
-		ms.removed[id] = true
-		metas = append(metas, backend.MetaEntry{Key: idKey(removedMetaPrefix, id), Value: []byte{1}})
-	}
-	for _, i := range extra.Rejected {
-		metas = append(metas, backend.MetaEntry{Key: idKey(rejectedMetaPrefix, i), Value: []byte{1}})
-	}
-	if err := s.CommitMeta(metas...); err != nil {
-		return err
-	}
-	if err := db.Flush(); err != nil {
-		return err
-	}
-	// The new database becomes the member's (a restart opens it), then replaces the old
-	// one in memory. The old store is closed a little later, so that reads already on it
-	// finish: its watch streams end then, and clients resume them from their last revision.
-	discard, err := n.cfg.Storage.UseDB(db)
-	if err != nil {
-		return err
-	}
-	oldStore, oldDB := n.Store(), n.DB()
-	n.dbp.Store(&db)
-	n.store.Store(s)
-	n.retire(func() {
-		oldStore.Close()
-		oldDB.Close()
-		discard()
-	})
-	// Membership and alarms as the leader had them; peers follow.
-	old := n.members.list()
-	n.members.mu.Lock()
-	n.members.members, n.members.removed = ms.members, ms.removed
-	n.members.mu.Unlock()
-	for _, m := range old {
-		if _, ok := n.members.get(m.ID); !ok && m.ID != n.id {
-			n.cfg.Transport.RemovePeer(m.ID)
-		}
-	}
-	for _, m := range n.members.list() {
-		if m.ID != n.id {
-			n.cfg.Transport.AddPeer(m.ID, m.PeerURLs)
-		}
-	}
-	n.alarms.reset()
-	n.loadAlarms()
-	r.stored = applied
-	r.confState = snap.Metadata.ConfState
-	r.snapIndex = snap.Metadata.Index
-	n.applied.Store(snap.Metadata.Index)
-	n.w.setApplied(snap.Metadata.Index)
-	n.log.Info("installed the leader's snapshot", "index", snap.Metadata.Index, "store-applied", applied)
-	return nil
 }

@@ -480,6 +480,9 @@ func (n *Node) Stop() {
 			n.log.Warn("checkpointing leases on stop", "error", err)
 		}
 		n.r.close()
+		for _, p := range n.r.prep.takeStale(0, true) {
+			n.r.drop(p)
+		}
 		n.retireMu.Lock()
 		for _, fn := range n.retired {
 			fn()

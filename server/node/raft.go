@@ -32,6 +32,7 @@ type raftNode struct {
 	// does it take the next conf change (it turns one proposed earlier into an empty entry).
 	advanced *waits
 	captures chan chan captured // requests for the state, to send as a snapshot
+	prep     preparedSet        // states received from the leader, not installed yet
 
 	// Owned by the applier:
 	// bootLast is the last entry of the log this member restarted with: entries up to it

@@ -25,6 +25,8 @@ type Storage interface {
 	// now on, durably. discard removes the database it replaces; the caller calls it once
 	// nothing reads that one any more (after closing it).
 	UseDB(db DB) (discard func(), err error)
+	// DropDB closes db (from NewDB, never used) and removes it.
+	DropDB(db DB)
 	// String names the storage in errors ("data dir /var/lib/metastore").
 	String() string
 	// Release lets go of the storage (a data dir's lock).
@@ -95,6 +97,8 @@ func (s *memoryStorage) UseDB(db DB) (func(), error) {
 	s.db = db.(*memoryDB)
 	return func() {}, nil
 }
+
+func (s *memoryStorage) DropDB(db DB) { db.Close() }
 
 func (s *memoryStorage) String() string { return "memory storage" }
 func (s *memoryStorage) Release()       {}

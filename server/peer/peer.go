@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -190,28 +191,14 @@ func (t *Transport) handler() node.Handler {
 	return t.h
 }
 
-// Send queues each message for its peer; it never blocks.
+// Send queues each message for its peer; it never blocks. Snapshots go by SendSnapshot.
 func (t *Transport) Send(msgs []raftpb.Message) {
 	for _, m := range msgs {
 		t.mu.Lock()
 		p := t.peers[m.To]
-		if p != nil && m.Type == raftpb.MsgSnap {
-			// Joined under the lock: Stop empties peers under it before waiting, so no
-			// sender joins the group after Stop began to wait for it.
-			t.wg.Add(1)
-		}
 		t.mu.Unlock()
 		if p == nil {
-			// A peer we do not know (yet): Raft sends again, but a snapshot it must be told
-			// about, or that follower's progress waits on it for good.
-			if h := t.handler(); h != nil && m.Type == raftpb.MsgSnap {
-				h.ReportSnapshot(m.To, raft.SnapshotFailure)
-			}
-			continue
-		}
-		if m.Type == raftpb.MsgSnap {
-			go func() { defer t.wg.Done(); p.sendSnapshot(m) }()
-			continue
+			continue // a peer we do not know (yet): Raft sends again
 		}
 		select {
 		case p.queue <- m:
@@ -220,6 +207,30 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 			p.h.ReportUnreachable(m.To)
 		}
 	}
+}
+
+// SendSnapshot streams a snapshot message and its state, read from body, to the peer; it
+// returns once the peer took it or the stream failed.
+func (t *Transport) SendSnapshot(m raftpb.Message, body io.ReadCloser) {
+	defer body.Close()
+	t.mu.Lock()
+	p := t.peers[m.To]
+	if p != nil {
+		// Joined under the lock: Stop empties peers under it before waiting, so no
+		// sender joins the group after Stop began to wait for it.
+		t.wg.Add(1)
+	}
+	t.mu.Unlock()
+	if p == nil {
+		// A peer we do not know (yet): Raft must be told, or that follower's progress
+		// waits on this snapshot for good.
+		if h := t.handler(); h != nil {
+			h.ReportSnapshot(m.To, raft.SnapshotFailure)
+		}
+		return
+	}
+	defer t.wg.Done()
+	p.sendSnapshot(m, body)
 }
 
 // AddPeer starts the sender for a member (again with new URLs if it exists).
@@ -533,9 +544,9 @@ func (p *peer) probe() {
 
 var snapDesc = &grpc.StreamDesc{StreamName: "Snapshot", ClientStreams: true}
 
-// sendSnapshot streams a snapshot message: the message without its data, then the data in
-// chunks, then the data's CRC-32C.
-func (p *peer) sendSnapshot(m raftpb.Message) {
+// sendSnapshot streams a snapshot message: the message without its data, then the state
+// read from body in chunks, then the CRC-32C of the state.
+func (p *peer) sendSnapshot(m raftpb.Message, body io.Reader) {
 	status := raft.SnapshotFailure
 	defer func() {
 		if status != raft.SnapshotFinish && p.ctx.Err() == nil {
@@ -546,7 +557,6 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	if p.conn == nil {
 		return
 	}
-	data := m.Snapshot.Data
 	head := m
 	snap := *m.Snapshot
 	snap.Data = nil
@@ -555,6 +565,7 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 	if err != nil {
 		return
 	}
+	// Cancelled on return: a stream left without its checksum fails on the receiver.
 	ctx, cancel := context.WithCancel(p.withMD(p.ctx))
 	defer cancel()
 	stream, err := p.conn.NewStream(ctx, snapDesc, "/"+serviceName+"/Snapshot", grpc.ForceCodec(rawCodec{}))
@@ -566,14 +577,29 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 		return
 	}
 	p.t.obs.Sent(p.id, len(hb))
-	for off := 0; off < len(data); off += snapChunk {
-		chunk := data[off:min(off+snapChunk, len(data))]
-		if err := stream.SendMsg(chunk); err != nil {
+	var crc uint32
+	var total int64
+	for {
+		// A new chunk each time: gRPC may still hold the last one when SendMsg returns.
+		chunk := make([]byte, snapChunk)
+		n, err := io.ReadFull(body, chunk)
+		if n > 0 {
+			crc = crc32.Update(crc, crcTable, chunk[:n])
+			if err := stream.SendMsg(chunk[:n]); err != nil {
+				return
+			}
+			p.t.obs.Sent(p.id, n)
+			total += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			p.t.log.Warn("snapshot not sent: reading the state", "peer", fmt.Sprintf("%x", p.id), "error", err)
 			return
 		}
-		p.t.obs.Sent(p.id, len(chunk))
 	}
-	if err := stream.SendMsg(binary.BigEndian.AppendUint32(nil, crc32.Checksum(data, crcTable))); err != nil {
+	if err := stream.SendMsg(binary.BigEndian.AppendUint32(nil, crc)); err != nil {
 		return
 	}
 	p.t.obs.Sent(p.id, 4)
@@ -585,6 +611,7 @@ func (p *peer) sendSnapshot(m raftpb.Message) {
 		p.t.log.Warn("snapshot not taken", "peer", fmt.Sprintf("%x", p.id), "error", err)
 		return
 	}
+	p.t.log.Info("snapshot sent", "peer", fmt.Sprintf("%x", p.id), "index", snap.Metadata.Index, "bytes", total)
 	status = raft.SnapshotFinish
 }
 
@@ -752,28 +779,60 @@ func (s *service) snapshot(ss grpc.ServerStream) error {
 		return err
 	}
 	var m raftpb.Message
-	if err := m.Unmarshal(head); err != nil || m.Snapshot == nil {
+	if err := m.Unmarshal(head); err != nil || m.Type != raftpb.MsgSnap || m.Snapshot == nil {
 		return status.Error(codes.InvalidArgument, "bad snapshot message")
 	}
 	s.t.obs.Received(m.From, len(head))
-	var data, last []byte
-	for {
-		var chunk []byte
-		if err := ss.RecvMsg(&chunk); err != nil {
-			break
+	body := &snapReader{ss: ss, received: func(n int) { s.t.obs.Received(m.From, n) }}
+	if err := h.ReceiveSnapshot(ss.Context(), m, body); err != nil {
+		if errors.Is(err, errSnapChecksum) {
+			return status.Error(codes.DataLoss, err.Error())
 		}
-		s.t.obs.Received(m.From, len(chunk))
-		data = append(data, last...)
-		last = chunk
-	}
-	if len(last) != 4 || binary.BigEndian.Uint32(last) != crc32.Checksum(data, crcTable) {
-		return status.Error(codes.DataLoss, "snapshot checksum mismatch")
-	}
-	m.Snapshot.Data = data
-	if err := h.Process(ss.Context(), m); err != nil {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	}
 	return ss.SendMsg([]byte{})
+}
+
+var errSnapChecksum = errors.New("snapshot checksum mismatch")
+
+// snapReader reads a snapshot's state off its stream. The stream's last message is the
+// checksum, so each message is held back until the next arrives; the end of the stream is
+// io.EOF only if the checksum matches.
+type snapReader struct {
+	ss       grpc.ServerStream
+	received func(int)
+	cur      []byte // being read
+	held     []byte // the last message received
+	crc      uint32
+	err      error
+}
+
+func (r *snapReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.advance()
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// advance receives a message; the one held before it is data.
+func (r *snapReader) advance() {
+	var msg []byte
+	if err := r.ss.RecvMsg(&msg); err != nil {
+		r.err = err
+		if err == io.EOF && (len(r.held) != 4 || binary.BigEndian.Uint32(r.held) != r.crc) {
+			r.err = errSnapChecksum
+		}
+		r.held = nil
+		return
+	}
+	r.received(len(msg))
+	r.crc = crc32.Update(r.crc, crcTable, r.held)
+	r.cur, r.held = r.held, msg
 }
 
 func (s *service) forward(ctx context.Context, req []byte) ([]byte, error) {

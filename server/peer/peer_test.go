@@ -1,0 +1,210 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"math/rand"
+	"net"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/grpc"
+
+	"github.com/metastore/metastore/server/node"
+)
+
+// handler is a member that records the snapshots it receives and the reports it gets.
+type handler struct {
+	mu       sync.Mutex
+	received [][]byte // the state of each snapshot read to its end
+	readErr  []error  // the error each snapshot's body ended with
+	reports  chan raft.SnapshotStatus
+	refuse   error // what ReceiveSnapshot answers after reading the body
+}
+
+func newHandler() *handler { return &handler{reports: make(chan raft.SnapshotStatus, 8)} }
+
+func (h *handler) ClusterID() uint64                                     { return 0xc1 }
+func (h *handler) Process(context.Context, raftpb.Message) error         { return nil }
+func (h *handler) ReportUnreachable(uint64)                              {}
+func (h *handler) HandleForward(context.Context, []byte) ([]byte, error) { return nil, nil }
+func (h *handler) Members() []node.Member                                { return nil }
+func (h *handler) ReportSnapshot(_ uint64, st raft.SnapshotStatus)       { h.reports <- st }
+
+func (h *handler) ReceiveSnapshot(_ context.Context, m raftpb.Message, body io.Reader) error {
+	data, err := io.ReadAll(body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.readErr = append(h.readErr, err)
+	if err != nil {
+		return err
+	}
+	h.received = append(h.received, data)
+	return h.refuse
+}
+
+// pair starts two transports on loopback, member 1 knowing member 2.
+func pair(t *testing.T) (a, b *Transport, ha, hb *handler) {
+	t.Helper()
+	ha, hb = newHandler(), newHandler()
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	a, b = New(nil, lns[:1], nil, Observer{}), New(nil, lns[1:], nil, Observer{})
+	if err := a.Start(ha); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(hb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(); b.Stop() })
+	a.AddPeer(2, []string{"http://" + lns[1].Addr().String()})
+	return a, b, ha, hb
+}
+
+func snapMsg() raftpb.Message {
+	return raftpb.Message{Type: raftpb.MsgSnap, From: 1, To: 2, Term: 3,
+		Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 100, Term: 3}}}
+}
+
+// report waits for the sender's report on its snapshot (the send has a deadline of its own:
+// the stream ends when the transport stops).
+func report(t *testing.T, h *handler) raft.SnapshotStatus {
+	t.Helper()
+	select {
+	case st := <-h.reports:
+		return st
+	case <-time.After(time.Minute):
+		t.Fatal("no snapshot report")
+		return 0
+	}
+}
+
+// TestSnapshotStreams sends states of several sizes, in chunks, and checks the receiver
+// read each whole and the sender heard it was taken; a state whose reading fails part-way
+// reaches the receiver as a read error, never as a shorter state, and the sender reports
+// a failure; so does a receiver that refuses the snapshot.
+func TestSnapshotStreams(t *testing.T) {
+	a, _, ha, hb := pair(t)
+	rng := rand.New(rand.NewSource(1))
+	for _, size := range []int{0, 1, snapChunk - 1, snapChunk, 3*snapChunk + 17} {
+		state := make([]byte, size)
+		rng.Read(state)
+		a.SendSnapshot(snapMsg(), io.NopCloser(bytes.NewReader(state)))
+		if st := report(t, ha); st != raft.SnapshotFinish {
+			t.Fatalf("%d bytes: reported %v", size, st)
+		}
+		hb.mu.Lock()
+		got := hb.received[len(hb.received)-1]
+		hb.mu.Unlock()
+		if !bytes.Equal(got, state) {
+			t.Fatalf("%d bytes sent, %d received, or not the same", size, len(got))
+		}
+	}
+
+	errEncode := errors.New("the state cannot be read")
+	half := make([]byte, snapChunk+snapChunk/2)
+	a.SendSnapshot(snapMsg(), io.NopCloser(io.MultiReader(bytes.NewReader(half), iotest.ErrReader(errEncode))))
+	if st := report(t, ha); st != raft.SnapshotFailure {
+		t.Fatalf("a state that failed to read: reported %v", st)
+	}
+	// The receiver may be still reading when the sender reports.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		hb.mu.Lock()
+		n, last := len(hb.readErr), error(nil)
+		if n > 0 {
+			last = hb.readErr[n-1]
+		}
+		hb.mu.Unlock()
+		if n == 6 {
+			if last == nil {
+				t.Fatal("the receiver read a state cut short without an error")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver saw %d snapshots, want 6", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	hb.mu.Lock()
+	hb.refuse = errors.New("no")
+	hb.mu.Unlock()
+	a.SendSnapshot(snapMsg(), io.NopCloser(bytes.NewReader([]byte("state"))))
+	if st := report(t, ha); st != raft.SnapshotFailure {
+		t.Fatalf("a refused snapshot: reported %v", st)
+	}
+
+	// A snapshot to a member the transport does not know fails at once.
+	m := snapMsg()
+	m.To = 9
+	a.SendSnapshot(m, io.NopCloser(bytes.NewReader(nil)))
+	if st := report(t, ha); st != raft.SnapshotFailure {
+		t.Fatalf("a snapshot to an unknown member: reported %v", st)
+	}
+}
+
+// fakeStream replays messages to a snapReader, then an error (io.EOF: the sender closed).
+type fakeStream struct {
+	grpc.ServerStream
+	msgs [][]byte
+	end  error
+}
+
+func (f *fakeStream) RecvMsg(m any) error {
+	if len(f.msgs) == 0 {
+		return f.end
+	}
+	*m.(*[]byte) = f.msgs[0]
+	f.msgs = f.msgs[1:]
+	return nil
+}
+
+// TestSnapReaderChecksum: the state ends in io.EOF only when the last message is the
+// checksum of the others.
+func TestSnapReaderChecksum(t *testing.T) {
+	sum := func(parts ...[]byte) []byte {
+		return binary.BigEndian.AppendUint32(nil, crc32.Checksum(bytes.Join(parts, nil), crcTable))
+	}
+	x, y := []byte("first chunk"), []byte("second")
+	errReset := errors.New("reset")
+	tests := []struct {
+		name string
+		msgs [][]byte
+		end  error
+		want error
+	}{
+		{"two chunks", [][]byte{x, y, sum(x, y)}, io.EOF, nil},
+		{"no state", [][]byte{sum()}, io.EOF, nil},
+		{"wrong checksum", [][]byte{x, y, sum(x)}, io.EOF, errSnapChecksum},
+		{"a chunk changed", [][]byte{x, []byte("Second"), sum(x, y)}, io.EOF, errSnapChecksum},
+		{"checksum missing", [][]byte{x, y}, io.EOF, errSnapChecksum},
+		{"nothing at all", nil, io.EOF, errSnapChecksum},
+		{"stream broken", [][]byte{x, y, sum(x, y)}, errReset, errReset},
+	}
+	for _, tt := range tests {
+		r := &snapReader{ss: &fakeStream{msgs: tt.msgs, end: tt.end}, received: func(int) {}}
+		got, err := io.ReadAll(iotest.OneByteReader(r))
+		if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+			t.Fatalf("%s: error %v, want %v", tt.name, err, tt.want)
+		}
+		if tt.want == nil && !bytes.Equal(got, bytes.Join(tt.msgs[:len(tt.msgs)-1], nil)) {
+			t.Fatalf("%s: read %q", tt.name, got)
+		}
+	}
+}
