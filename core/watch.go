@@ -27,6 +27,10 @@ func (s *Store) NewWatchStream() *WatchStream {
 	return &WatchStream{s.kv.NewWatchStream()}
 }
 
+// MoveWatchStreams moves the watch streams open on s to to, which replaces s (see
+// mvcc.Store.MoveWatchStreams).
+func (s *Store) MoveWatchStreams(to *Store) { s.kv.MoveWatchStreams(to.kv) }
+
 // Create adds a watcher. Its Created response (or, for a bad request, a Created+Canceled
 // response with Err set) is queued on the stream before any event.
 func (ws *WatchStream) Create(r *WatchCreateRequest) (mvcc.WatchID, error) {

@@ -72,7 +72,7 @@ func (r WatchResponse) IsProgressNotify() bool {
 // Every response for a watcher comes after its Created response and before its Canceled one;
 // the events of a watcher arrive in revision order, with no gaps and no duplicates.
 type WatchStream struct {
-	hub *hub
+	hub *hub // guarded by mu: MoveWatchStreams changes it
 	ch  chan WatchResponse
 	// donec is closed by Close; blocking sends give up when it is.
 	donec  chan struct{}
@@ -87,11 +87,56 @@ type WatchStream struct {
 
 // NewWatchStream opens a stream on the store.
 func (s *Store) NewWatchStream() *WatchStream {
-	return &WatchStream{
-		hub:      s.hub,
+	ws := &WatchStream{
 		ch:       make(chan WatchResponse, s.hub.cfg.StreamBuffer),
 		donec:    make(chan struct{}),
 		watchers: map[WatchID]*watcher{},
+	}
+	s.hub.attach(ws)
+	return ws
+}
+
+// MoveWatchStreams moves every watch stream open on s, and each one opened on it later, to
+// to, which replaces s: a member installed its leader's snapshot. The streams stay open and
+// keep their watchers and IDs, as etcd's watchableStore.Restore keeps them: each watcher
+// resumes from the first revision it was not sent, caught up from to's history (it is
+// cancelled with to's compact revision if that history starts after it). Revisions are the
+// same on every member, so the events are the ones s would have delivered.
+func (s *Store) MoveWatchStreams(to *Store) {
+	from := s.hub
+	from.mu.Lock()
+	from.movedTo = to.hub
+	streams := from.streams
+	from.streams = map[*WatchStream]struct{}{}
+	from.mu.Unlock()
+	for ws := range streams {
+		ws.move(from, to.hub)
+	}
+}
+
+// move takes the stream's watchers out of from and adds them to to.
+func (ws *WatchStream) move(from, to *hub) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.closed.Load() || ws.hub != from {
+		return
+	}
+	var moving []*watcher
+	from.mu.Lock()
+	for _, w := range ws.watchers {
+		if w.done.Load() {
+			continue // cancelled by compaction: stays on the stream, inert
+		}
+		from.detachLocked(w)
+		moving = append(moving, w)
+	}
+	from.mu.Unlock()
+	ws.hub = to
+	to.mu.Lock()
+	to.streams[ws] = struct{}{}
+	to.mu.Unlock()
+	for _, w := range moving {
+		to.add(w)
 	}
 }
 
@@ -203,6 +248,7 @@ func (ws *WatchStream) Close() {
 		ws.hub.remove(w)
 		delete(ws.watchers, id)
 	}
+	ws.hub.detach(ws)
 }
 
 // sendBlocking queues r, waiting for room; it gives up if the stream closes.

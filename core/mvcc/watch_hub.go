@@ -65,6 +65,10 @@ type hub struct {
 	// unsynced and victims are behind.
 	unsynced map[*watcher]struct{}
 	victims  map[*watcher]struct{}
+	// streams are the open streams, so that MoveWatchStreams finds those with no watcher;
+	// once they moved, movedTo is where streams opened later go.
+	streams map[*WatchStream]struct{}
+	movedTo *hub
 
 	kickc    chan struct{}
 	stopc    chan struct{}
@@ -81,6 +85,7 @@ func newHub(s *Store, clk, pace clock.Clock, cfg WatchConfig) *hub {
 		ranged:   map[*watcher]struct{}{},
 		unsynced: map[*watcher]struct{}{},
 		victims:  map[*watcher]struct{}{},
+		streams:  map[*WatchStream]struct{}{},
 		kickc:    make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
 		donec:    make(chan struct{}),
@@ -167,6 +172,45 @@ func (h *hub) delSynced(w *watcher) {
 		return
 	}
 	delete(h.ranged, w)
+}
+
+// attach registers a new stream (with the hub the streams moved to, if they did).
+func (h *hub) attach(ws *WatchStream) {
+	h.mu.Lock()
+	if to := h.movedTo; to != nil {
+		h.mu.Unlock()
+		to.attach(ws)
+		return
+	}
+	defer h.mu.Unlock()
+	ws.hub = h
+	h.streams[ws] = struct{}{}
+}
+
+// detach forgets a closed stream.
+func (h *hub) detach(ws *WatchStream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.streams, ws)
+}
+
+// detachLocked takes w out of the hub to move it to another: unlike removeLocked it stays
+// live, and a victim's undelivered response is given up for the history it came from (its
+// minRev goes back to the response's first event).
+func (h *hub) detachLocked(w *watcher) {
+	switch w.state {
+	case stateSynced:
+		h.delSynced(w)
+	case stateUnsynced:
+		delete(h.unsynced, w)
+	case stateVictim:
+		delete(h.victims, w)
+		if len(w.pending.Events) > 0 {
+			w.minRev = w.pending.Events[0].Kv.ModRevision
+		}
+		w.pending = WatchResponse{}
+	}
+	w.state = stateNew
 }
 
 // remove takes w out of the hub for good; nothing is sent for it afterwards.

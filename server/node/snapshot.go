@@ -340,6 +340,9 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	oldStore, oldDB := n.Store(), n.DB()
 	n.dbp.Store(&db)
 	n.store.Store(s)
+	// Watch streams stay open: their watchers resume on the new store (etcd's
+	// watchableStore.Restore). Nothing is applied to it before they have moved.
+	oldStore.MoveWatchStreams(s)
 	n.retire(func() {
 		oldStore.Close()
 		oldDB.Close()

@@ -296,6 +296,14 @@ func TestClusterThreeProcesses(t *testing.T) {
 	li = c.leader()
 	fi := (li + 1) % 3
 	stopped := c.members[fi]
+	// A watch served by the member that will install a snapshot: its stream must go on
+	// across the install (etcd keeps watchers through a restore), with every event.
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	sch := stopped.client(t).Watch(sctx, "load/direct/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
+	if r, ok := <-sch; !ok || !r.Created {
+		t.Fatalf("watch on the member to be stopped: %v", r.Err())
+	}
 	stopped.cmd.Process.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { stopped.cmd.Process.Signal(syscall.SIGCONT) })
 	lin.allow(300)
@@ -330,6 +338,33 @@ func TestClusterThreeProcesses(t *testing.T) {
 	eventually(t, "the stopped follower installed a snapshot", func() bool {
 		return strings.Contains(stopped.log.String()[logBefore:], "installed the leader's snapshot")
 	})
+	mu.Lock()
+	direct := map[string]int64{}
+	for k, rev := range acked {
+		if strings.HasPrefix(k, "load/direct/") {
+			direct[k] = rev
+		}
+	}
+	mu.Unlock()
+	var lastRev int64
+	for seen := 0; seen < len(direct); {
+		select {
+		case r, ok := <-sch:
+			if !ok || r.Err() != nil {
+				t.Fatalf("the watch on the member that installed a snapshot ended after %d of %d events: %v", seen, len(direct), r.Err())
+			}
+			for _, ev := range r.Events {
+				k := string(ev.Kv.Key)
+				if want, ok := direct[k]; !ok || ev.Kv.ModRevision != want || ev.Kv.ModRevision <= lastRev {
+					t.Fatalf("watch event %s at %d: acknowledged at %d, previous event at %d", k, ev.Kv.ModRevision, want, lastRev)
+				}
+				lastRev = ev.Kv.ModRevision
+				seen++
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("the watch on the member that installed a snapshot delivered %d of %d events", seen, len(direct))
+		}
+	}
 
 	// Move leadership with etcdctl, as an operator would.
 	li = c.leader()
