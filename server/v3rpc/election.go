@@ -215,9 +215,8 @@ func (s *electionServer) Leader(ctx context.Context, r *epb.LeaderRequest) (*epb
 func (s *electionServer) Observe(r *epb.LeaderRequest, stream epb.Election_ObserveServer) error {
 	ctx := stream.Context()
 	pfx := append(append([]byte(nil), r.Name...), '/')
-	hdr := s.n.Header()
 	send := func(rev int64, k *mvccpb.KeyValue) error {
-		return stream.Send(&epb.LeaderResponse{Header: pbconv.ResponseHeader(hdr, rev), Kv: k})
+		return stream.Send(&epb.LeaderResponse{Header: pbconv.ResponseHeader(s.n.Header(), rev), Kv: k})
 	}
 	for {
 		resp, err := s.leader(ctx, r.Name)

@@ -22,7 +22,6 @@ type watchServer struct {
 func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 	ws := s.n.Store().NewWatchStream()
 	defer ws.Close()
-	hdr := s.n.Header()
 	limit := s.n.Config().MaxRequestBytes + GRPCOverhead
 
 	errc := make(chan error, 1)
@@ -45,7 +44,7 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 				cr := req.GetCreateRequest()
 				if err := s.checkWatch(stream.Context(), cr); err != nil {
 					select {
-					case denied <- &pb.WatchResponse{Header: pbconv.ResponseHeader(hdr, s.n.Store().Rev()), WatchId: -1,
+					case denied <- &pb.WatchResponse{Header: pbconv.ResponseHeader(s.n.Header(), s.n.Store().Rev()), WatchId: -1,
 						Created: true, Canceled: true, CancelReason: pbconv.Error(err).Error()}:
 					case <-stream.Context().Done():
 						return
@@ -64,7 +63,8 @@ func (s *watchServer) Watch(stream pb.Watch_WatchServer) error {
 	for {
 		select {
 		case r := <-ws.Chan():
-			for _, m := range pbconv.WatchResponses(&r, hdr, limit, &events) {
+			// The header's term is the member's now, as etcd's is: a stream outlives terms.
+			for _, m := range pbconv.WatchResponses(&r, s.n.Header(), limit, &events) {
 				if err := stream.Send(m); err != nil {
 					return err
 				}

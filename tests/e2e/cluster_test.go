@@ -301,9 +301,11 @@ func TestClusterThreeProcesses(t *testing.T) {
 	sctx, scancel := context.WithCancel(context.Background())
 	defer scancel()
 	sch := stopped.client(t).Watch(sctx, "load/direct/", clientv3.WithPrefix(), clientv3.WithCreatedNotify())
-	if r, ok := <-sch; !ok || !r.Created {
+	r, ok := <-sch
+	if !ok || !r.Created {
 		t.Fatalf("watch on the member to be stopped: %v", r.Err())
 	}
+	startTerm := r.Header.RaftTerm
 	stopped.cmd.Process.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { stopped.cmd.Process.Signal(syscall.SIGCONT) })
 	lin.allow(300)
@@ -377,6 +379,27 @@ func TestClusterThreeProcesses(t *testing.T) {
 	li = c.leader()
 	if got := memberIDOf(t, c.members[li]); got != target {
 		t.Fatalf("leader is %x after move-leader to %x", got, target)
+	}
+	// A watch response's header has the member's term when it is sent, as etcd's does,
+	// not the term the stream started in.
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	pr, err := c.members[li].client(t).Put(pctx, "load/direct/after-move", "v")
+	pcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, ok := <-sch
+		if !ok || r.Err() != nil {
+			t.Fatalf("the watch on the member that installed a snapshot ended: %v", r.Err())
+		}
+		if n := len(r.Events); n == 0 || string(r.Events[n-1].Kv.Key) != "load/direct/after-move" {
+			continue
+		}
+		if r.Header.RaftTerm != pr.Header.RaftTerm || r.Header.RaftTerm <= startTerm {
+			t.Fatalf("a watch event after move-leader carries term %d: the put's is %d, the stream began in %d", r.Header.RaftTerm, pr.Header.RaftTerm, startTerm)
+		}
+		break
 	}
 
 	// Add a learner under load, start it, promote it once it caught up, then remove the
