@@ -16,6 +16,7 @@ import (
 	"github.com/metastore/metastore/server/datadir"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pebblekv"
+	"github.com/metastore/metastore/server/snapfile"
 	"github.com/metastore/metastore/server/wal"
 )
 
@@ -86,6 +87,12 @@ func (s *Storage) OpenLog() (node.Log, node.LogState, error) {
 // OpenDB opens the database in use, after removing the database directories a crash left
 // behind (a snapshot being installed, or one replaced).
 func (s *Storage) OpenDB() (node.DB, error) {
+	// Snapshots spooled for the Snapshot RPC when the process died.
+	if ms, _ := filepath.Glob(filepath.Join(s.dir, "member", snapfile.SpoolPattern)); len(ms) > 0 {
+		for _, m := range ms {
+			os.Remove(m)
+		}
+	}
 	cur := s.dbDir()
 	ms, _ := filepath.Glob(filepath.Join(s.dir, "member", "db*"))
 	for _, m := range ms {

@@ -10,7 +10,7 @@ import (
 // tests/differential); a file that is neither MetaStore's nor etcd's is refused saying so.
 func TestLoad(t *testing.T) {
 	snap := coreSnapshot(t)
-	s, err := Load(saved(snap), false)
+	s, err := Load(saved(t, snap), false)
 	if err != nil || s.Etcd != nil || !bytes.Equal(s.Core, snap) {
 		t.Fatalf("MetaStore file: %+v, %v", s, err)
 	}

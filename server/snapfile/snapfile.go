@@ -9,25 +9,73 @@
 package snapfile
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/server/etcdsnap"
 )
 
-// Frame wraps a core snapshot: the body to stream, then its SHA-256 as the last message.
-func Frame(core []byte) (body []byte, sum [sha256.Size]byte) {
-	body = binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(core)+512), uint64(len(core)))
-	body = append(body, core...)
-	if pad := len(body) % 512; pad != 0 {
-		body = append(body, make([]byte, 512-pad)...)
+// SpoolPattern names the files Spool makes (os.CreateTemp's pattern): a data dir's cleanup
+// removes those a crash left.
+const SpoolPattern = "snapshot-*.spool"
+
+// Spool writes a saved snapshot's body into a new file in dir, the core snapshot coming
+// from write: its length (8 bytes), the snapshot, zeros to a multiple of 512 bytes. The
+// file is the state's size on disk, not in memory; the caller streams it, then its SHA-256
+// as the last message, and closes and removes it.
+func Spool(dir string, write func(io.Writer) error) (_ *os.File, size int64, err error) {
+	f, err := os.CreateTemp(dir, SpoolPattern)
+	if err != nil {
+		return nil, 0, err
 	}
-	return body, sha256.Sum256(body)
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	var head [8]byte
+	bw.Write(head[:])
+	cw := &countingWriter{w: bw}
+	if err := write(cw); err != nil {
+		return nil, 0, err
+	}
+	size = 8 + cw.n
+	if pad := size % 512; pad != 0 {
+		bw.Write(make([]byte, 512-pad))
+		size += 512 - pad
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, 0, err
+	}
+	binary.BigEndian.PutUint64(head[:], uint64(cw.n))
+	if _, err := f.WriteAt(head[:], 0); err != nil {
+		return nil, 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ErrNotMetaStore: the file is not a MetaStore snapshot (an etcd bbolt file, say).

@@ -2,6 +2,11 @@ package snapfile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
 	"testing"
 
 	"github.com/metastore/metastore/core"
@@ -26,14 +31,25 @@ func coreSnapshot(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-func saved(snap []byte) []byte {
-	body, sum := Frame(snap)
+// saved is the file `etcdctl snapshot save` writes: the spooled body, then its SHA-256.
+func saved(t testing.TB, snap []byte) []byte {
+	t.Helper()
+	f, _, err := Spool(t.TempDir(), func(w io.Writer) error { _, err := w.Write(snap); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
 	return append(body, sum[:]...)
 }
 
 func TestParse(t *testing.T) {
 	snap := coreSnapshot(t)
-	file := saved(snap)
+	file := saved(t, snap)
 	if len(file)%512 != 32 {
 		t.Fatalf("a saved file is %d bytes: etcd finds its hash only 32 bytes past a multiple of 512", len(file))
 	}
@@ -70,7 +86,7 @@ func TestParse(t *testing.T) {
 
 // FuzzParse: any file is described or refused, never a panic.
 func FuzzParse(f *testing.F) {
-	file := saved(coreSnapshot(f))
+	file := saved(f, coreSnapshot(f))
 	f.Add(file)
 	f.Add(file[:len(file)-32])
 	f.Add([]byte{})
@@ -78,4 +94,33 @@ func FuzzParse(f *testing.F) {
 		ReadStatus(b, true, "x")
 		ReadStatus(b, false, "x")
 	})
+}
+
+// TestSpoolLayout: the length, the snapshot, zeros to a multiple of 512, for sizes around
+// the boundary; a failed write leaves no file behind.
+func TestSpoolLayout(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 503, 504, 505, 1016, 3000} {
+		snap := bytes.Repeat([]byte{0xa5}, n)
+		f, size, err := Spool(dir, func(w io.Writer) error { _, err := w.Write(snap); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(f)
+		f.Close()
+		os.Remove(f.Name())
+		if int64(len(body)) != size || size%512 != 0 || size < int64(8+n) || size >= int64(8+n+512) {
+			t.Fatalf("%d bytes: spooled %d (reported %d)", n, len(body), size)
+		}
+		if binary.BigEndian.Uint64(body) != uint64(n) || !bytes.Equal(body[8:8+n], snap) || bytes.ContainsFunc(body[8+n:], func(r rune) bool { return r != 0 }) {
+			t.Fatalf("%d bytes: wrong layout", n)
+		}
+	}
+	errWrite := errors.New("encoding failed")
+	if _, _, err := Spool(dir, func(io.Writer) error { return errWrite }); !errors.Is(err, errWrite) {
+		t.Fatalf("a failed write: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("files left behind: %v", left)
+	}
 }

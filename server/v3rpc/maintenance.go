@@ -1,9 +1,13 @@
 package v3rpc
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
@@ -115,19 +119,34 @@ func (s *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenanc
 	if err := s.n.CheckAdmin(stream.Context()); err != nil {
 		return err
 	}
-	var snap bytes.Buffer
-	if err := s.n.Store().WriteSnapshot(&snap); err != nil {
-		return err
+	// The state goes through a file in the data dir, not memory: a store larger than the
+	// memory left must still be backed up. The length the framing starts with, and
+	// RemainingBytes, are known once it is written.
+	dir := filepath.Join(s.n.Config().DataDir, "member")
+	if s.n.Config().DataDir == "" {
+		dir = ""
 	}
-	b, sum := snapfile.Frame(snap.Bytes())
-	for off := 0; off < len(b); off += snapshotChunk {
-		end := min(off+snapshotChunk, len(b))
-		msg := &pb.SnapshotResponse{RemainingBytes: uint64(len(b) - end + len(sum)), Blob: b[off:end], Version: StorageVersion}
+	f, size, err := snapfile.Spool(dir, s.n.Store().WriteSnapshot)
+	if err != nil {
+		return status.Errorf(codes.Internal, "snapshot: %v", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	h := sha256.New()
+	br := bufio.NewReaderSize(f, 256<<10)
+	for sent := int64(0); sent < size; {
+		blob := make([]byte, min(snapshotChunk, size-sent))
+		if _, err := io.ReadFull(br, blob); err != nil {
+			return status.Errorf(codes.Internal, "snapshot: %v", err)
+		}
+		h.Write(blob)
+		sent += int64(len(blob))
+		msg := &pb.SnapshotResponse{RemainingBytes: uint64(size - sent + sha256.Size), Blob: blob, Version: StorageVersion}
 		if err := stream.Send(msg); err != nil {
 			return err
 		}
 	}
-	return stream.Send(&pb.SnapshotResponse{Blob: sum[:], Version: StorageVersion})
+	return stream.Send(&pb.SnapshotResponse{Blob: h.Sum(nil), Version: StorageVersion})
 }
 
 // MoveLeader hands leadership over; as etcd's, the answer carries no header.

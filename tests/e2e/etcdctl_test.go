@@ -125,7 +125,8 @@ func startEtcdctl(t *testing.T, m *member, args ...string) *syncbuf.Buffer {
 }
 
 func TestEtcdctlSnapshotLockElect(t *testing.T) {
-	m := startMember(t)
+	sp := newSpec(t)
+	m := sp.start(t)
 	m.etcdctl(t, "", "put", "k", "v")
 	path := filepath.Join(t.TempDir(), "snap.db")
 	out, err := m.etcdctl(t, "", "snapshot", "save", path)
@@ -134,6 +135,10 @@ func TestEtcdctlSnapshotLockElect(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size()%512 != 32 { // payload in 512-byte blocks, then the SHA-256
 		t.Fatalf("snapshot file: %v %v", fi, err)
+	}
+	// The state went through a file in the data dir, removed once sent.
+	if left, _ := filepath.Glob(filepath.Join(sp.dir, "member", "snapshot-*.spool")); len(left) != 0 {
+		t.Fatalf("spooled snapshots left in the data dir: %v", left)
 	}
 	// etcdctl lock runs the command while holding the lock.
 	out, err = m.etcdctl(t, "", "lock", "mylock", "echo", "locked-and-ran")
