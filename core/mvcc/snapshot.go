@@ -88,14 +88,14 @@ func (v *View) Encode(w io.Writer) error {
 func RestoreSnapshot(r io.ByteReader, b backend.Backend) error {
 	compactRev, err := binary.ReadVarint(r)
 	if err != nil {
-		return fmt.Errorf("%w: compact revision: %v", ErrBadSnapshot, err)
+		return fmt.Errorf("%w: compact revision: %w", ErrBadSnapshot, err)
 	}
 	batch := &backend.Batch{}
 	var last kv.Revision
 	for n := 0; ; n++ {
 		more, err := r.ReadByte()
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, n, err)
+			return fmt.Errorf("%w: record %d: %w", ErrBadSnapshot, n, err)
 		}
 		if more == 0 {
 			break
@@ -105,7 +105,7 @@ func RestoreSnapshot(r io.ByteReader, b backend.Backend) error {
 		}
 		rec, err := backend.ReadRecord(r)
 		if err != nil {
-			return fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, n, err)
+			return fmt.Errorf("%w: record %d: %w", ErrBadSnapshot, n, err)
 		}
 		if rec.Rev.Main < 2 || rec.Rev.Sub < 0 || (n > 0 && !last.Less(rec.Rev)) || len(rec.KV.Key) == 0 {
 			return fmt.Errorf("%w: record %d: revision %v out of order or key empty", ErrBadSnapshot, n, rec.Rev)

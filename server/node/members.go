@@ -339,6 +339,11 @@ func (n *Node) Process(ctx context.Context, m raftpb.Message) error {
 	if n.members.isRemoved(m.From) {
 		return fmt.Errorf("member %x was removed from the cluster", m.From)
 	}
+	if m.Type == raftpb.MsgSnap {
+		// A snapshot's state comes with it, through ReceiveSnapshot; Raft must not take
+		// one without (installing it would find no state and stop the member).
+		return errors.New("a snapshot message without its state")
+	}
 	return n.r.node.Step(ctx, m)
 }
 

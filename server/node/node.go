@@ -480,7 +480,7 @@ func (n *Node) Stop() {
 			n.log.Warn("checkpointing leases on stop", "error", err)
 		}
 		n.r.close()
-		for _, p := range n.r.prep.takeStale(0, true) {
+		for _, p := range n.r.prep.close() {
 			n.r.drop(p)
 		}
 		n.retireMu.Lock()

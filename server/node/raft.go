@@ -33,6 +33,7 @@ type raftNode struct {
 	advanced *waits
 	captures chan chan captured // requests for the state, to send as a snapshot
 	prep     preparedSet        // states received from the leader, not installed yet
+	readers  dbReaders          // snapshot sends reading a database
 
 	// Owned by the applier:
 	// bootLast is the last entry of the log this member restarted with: entries up to it

@@ -47,6 +47,58 @@ type captured struct {
 	rejected []uint64
 	alarms   []raftreq.AlarmMember
 	state    *core.Snapshot
+	release  func() // called once the state is written: it reads the database
+}
+
+// dbReaders counts the snapshot sends still reading a database, so that a database a
+// snapshot install replaced is not closed under a send that took its state before: a
+// leader that stepped down and fell behind can install a snapshot while still streaming
+// its own to a follower.
+type dbReaders struct {
+	mu sync.Mutex
+	m  map[DB]*dbReads
+}
+
+type dbReads struct {
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (d *dbReaders) acquire(db DB) (release func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[DB]*dbReads{}
+	}
+	r := d.m[db]
+	if r == nil {
+		r = &dbReads{idle: make(chan struct{})}
+		d.m[db] = r
+	}
+	r.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if r.n--; r.n == 0 {
+				close(r.idle)
+				delete(d.m, db)
+			}
+		})
+	}
+}
+
+// idle returns a channel closed once no send reads db.
+func (d *dbReaders) idle(db DB) <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r := d.m[db]; r != nil {
+		return r.idle
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 // membershipExtra is the JSON of what travels with the member list.
@@ -58,7 +110,8 @@ type membershipExtra struct {
 // capture takes the state between two applies (the store's snapshot is a cheap clone).
 func (r *raftNode) capture() captured {
 	n := r.n
-	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(raftreq.AlarmNone), state: n.Store().Snapshot()}
+	c := captured{applied: max(n.applied.Load(), r.stored), members: n.members.list(), alarms: n.alarms.list(raftreq.AlarmNone),
+		state: n.Store().Snapshot(), release: r.readers.acquire(n.DB())}
 	c.removed = n.members.removedIDs()
 	n.DB().AscendMeta(rejectedMetaPrefix, func(k string, _ []byte) bool {
 		if b := []byte(k[len(rejectedMetaPrefix):]); len(b) == 8 {
@@ -99,12 +152,9 @@ func (r *raftNode) sendSnapshot(m raftpb.Message) {
 	case <-n.stopc:
 		return
 	}
-	var c captured
-	select {
-	case c = <-req:
-	case <-n.stopc:
-		return
-	}
+	// The applier has the request: it answers at once (req has room), and what it captured
+	// must be released, so this waits for it even if the member is stopping.
+	c := <-req
 	n.log.Info("sending a snapshot to a follower behind the log", "to", fmt.Sprintf("%x", m.To), "index", m.Snapshot.Metadata.Index)
 	pr, pw := io.Pipe()
 	encoded := make(chan error, 1)
@@ -117,7 +167,9 @@ func (r *raftNode) sendSnapshot(m raftpb.Message) {
 	// The transport has closed the reader, so the encoder is not blocked on it; waiting for
 	// it releases the store's view before this returns.
 	pr.CloseWithError(errSnapshotSent)
-	if err := <-encoded; err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, errSnapshotSent) {
+	err := <-encoded
+	c.release()
+	if err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, errSnapshotSent) {
 		n.log.Error("encoding a snapshot for a follower", "error", err)
 	}
 }
@@ -141,6 +193,45 @@ type preparedSet struct {
 	next      uint64
 	byToken   map[uint64]*prepared
 	closed    bool
+	receivers sync.WaitGroup // ReceiveSnapshot calls under way: Stop waits for them
+}
+
+// begin counts a ReceiveSnapshot in, false once the member is stopping.
+func (ps *preparedSet) begin() bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return false
+	}
+	ps.receivers.Add(1)
+	return true
+}
+
+// close refuses new states and waits for the receives under way (the member's stop has
+// made their reads fail), then returns the states nobody installed.
+func (ps *preparedSet) close() []*prepared {
+	ps.mu.Lock()
+	ps.closed = true
+	ps.mu.Unlock()
+	ps.receivers.Wait()
+	return ps.takeStale(0, true)
+}
+
+var errStopping = errors.New("member stopping")
+
+// stopReader fails once the member stops, so that a receive ends at its next read.
+type stopReader struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+func (s stopReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.stop:
+		return 0, errStopping
+	default:
+	}
+	return s.r.Read(p)
 }
 
 // tokenMagic starts a snapshot message's data once the state it stands for is prepared.
@@ -156,11 +247,17 @@ func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Re
 		return errors.New("not a snapshot message")
 	}
 	r := n.r
+	if !r.prep.begin() {
+		return errStopping
+	}
+	defer r.prep.receivers.Done()
+	body = stopReader{r: body, stop: n.stopc}
 	r.prep.receiving.Lock()
 	defer r.prep.receiving.Unlock()
-	if m.Snapshot.Metadata.Index <= n.applied.Load() {
-		// Raft ignores it (this member has committed past it) and tells the leader how far
-		// it is; the state is not needed.
+	if m.Snapshot.Metadata.Index <= n.applied.Load() || m.Term < n.Term() {
+		// Raft ignores it (this member has committed past it, or it comes from an old
+		// term; in the first case Raft tells the leader how far this member is): the state
+		// is not needed.
 		if _, err := io.Copy(io.Discard, body); err != nil {
 			return err
 		}
@@ -174,7 +271,7 @@ func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Re
 	token, ok := r.prep.add(p)
 	if !ok {
 		r.drop(p)
-		return errors.New("member stopping")
+		return errStopping
 	}
 	m.Snapshot.Data = binary.BigEndian.AppendUint64(append([]byte(nil), tokenMagic...), token)
 	if err := r.node.Step(ctx, m); err != nil {
@@ -183,6 +280,9 @@ func (n *Node) ReceiveSnapshot(ctx context.Context, m raftpb.Message, body io.Re
 		}
 		return err
 	}
+	// The member may have caught up from the log while the state arrived: Raft then
+	// ignored the message, and nothing applies it if the cluster is idle.
+	r.dropStale()
 	n.log.Info("received the leader's snapshot", "from", fmt.Sprintf("%x", m.From), "index", p.index, "store-applied", p.applied)
 	return nil
 }
@@ -343,7 +443,9 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	// Watch streams stay open: their watchers resume on the new store (etcd's
 	// watchableStore.Restore). Nothing is applied to it before they have moved.
 	oldStore.MoveWatchStreams(s)
+	oldIdle := r.readers.idle(oldDB)
 	n.retire(func() {
+		<-oldIdle // a send ends at the latest when the member's Stop stops the transport
 		oldStore.Close()
 		oldDB.Close()
 		discard()

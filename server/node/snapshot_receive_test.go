@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -38,14 +41,12 @@ func snapDirs(t *testing.T, dataDir string) []string {
 	return out
 }
 
-// TestReceiveSnapshotLeavesNothingBehind: a follower restores a snapshot into a new
-// database as it arrives. One that is damaged is refused and its database removed at once;
-// one that Raft ignores (here: from an old term) is removed once the member has applied past
-// it; one below what the member applied is not restored at all.
-func TestReceiveSnapshotLeavesNothingBehind(t *testing.T) {
-	c := newCluster(t, 3, 11, nil)
+// receiveSetup starts a cluster on data dirs and returns a follower, its data dir, a
+// valid snapshot stream of the leader's state, and a snapshot message to the follower.
+func receiveSetup(t *testing.T) (c *cluster, fname, dataDir string, good []byte, msg func(index, term uint64) raftpb.Message) {
+	t.Helper()
+	c = newCluster(t, 3, 11, nil)
 	lead := c.waitLeader()
-	var fname string
 	for _, name := range c.names {
 		if c.node(name) != lead {
 			fname = name
@@ -55,24 +56,35 @@ func TestReceiveSnapshotLeavesNothingBehind(t *testing.T) {
 	f := c.node(fname)
 	c.put(lead, "a", "1")
 	c.converged()
-	if f.Term() < 2 {
-		t.Fatalf("term %d: a message from term 1 would not be stale", f.Term())
-	}
 	var core bytes.Buffer
 	if err := lead.Store().WriteSnapshot(&core); err != nil {
 		t.Fatal(err)
 	}
-	dataDir := c.config(fname, "new").DataDir
-	msg := func(index, term uint64) raftpb.Message {
+	good = snapStream(t, lead.AppliedIndex(), core.Bytes())
+	msg = func(index, term uint64) raftpb.Message {
 		return raftpb.Message{Type: raftpb.MsgSnap, From: lead.MemberID(), To: f.MemberID(), Term: term,
 			Snapshot: &raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: index, Term: term}}}
 	}
-	ctx := context.Background()
+	return c, fname, c.config(fname, "new").DataDir, good, msg
+}
 
-	good := snapStream(t, lead.AppliedIndex(), core.Bytes())
+// TestReceiveSnapshotLeavesNothingBehind: a follower restores a snapshot into a new
+// database as it arrives. One that is damaged is refused and its database removed at once;
+// one from an old term, or below what the member applied, is not restored at all; one
+// Raft ignores because the member caught up from the log meanwhile is removed as soon as
+// Raft has seen it.
+func TestReceiveSnapshotLeavesNothingBehind(t *testing.T) {
+	c, fname, dataDir, good, msg := receiveSetup(t)
+	f := c.node(fname)
+	lead := c.waitLeader()
+	ctx := context.Background()
+	if f.Term() < 2 {
+		t.Fatalf("term %d: a message from term 1 would not be stale", f.Term())
+	}
+
 	damaged := bytes.Clone(good)
 	damaged[len(damaged)-10] ^= 0xff
-	err := f.ReceiveSnapshot(ctx, msg(f.AppliedIndex()+3, 1), bytes.NewReader(damaged))
+	err := f.ReceiveSnapshot(ctx, msg(f.AppliedIndex()+3, f.Term()), bytes.NewReader(damaged))
 	if err == nil || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("a damaged snapshot: %v", err)
 	}
@@ -80,26 +92,91 @@ func TestReceiveSnapshotLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("a refused snapshot left databases: %v", d)
 	}
 
-	if err := f.ReceiveSnapshot(ctx, msg(f.AppliedIndex(), 1), bytes.NewReader(good)); err != nil {
-		t.Fatalf("a snapshot the member has applied past: %v", err)
-	}
-	if d := snapDirs(t, dataDir); len(d) != 0 {
-		t.Fatalf("a snapshot below the applied index was restored: %v", d)
+	for name, m := range map[string]raftpb.Message{
+		"below the applied index": msg(f.AppliedIndex(), f.Term()),
+		"from an old term":        msg(f.AppliedIndex()+3, 1),
+	} {
+		if err := f.ReceiveSnapshot(ctx, m, bytes.NewReader(good)); err != nil {
+			t.Fatalf("a snapshot %s: %v", name, err)
+		}
+		if d := snapDirs(t, dataDir); len(d) != 0 {
+			t.Fatalf("a snapshot %s was restored: %v", name, d)
+		}
 	}
 
-	at := f.AppliedIndex() + 3
-	if err := f.ReceiveSnapshot(ctx, msg(at, 1), bytes.NewReader(good)); err != nil {
-		t.Fatalf("a snapshot from an old term: %v", err)
-	}
-	if d := snapDirs(t, dataDir); len(d) != 1 {
-		t.Fatalf("the received snapshot's database: %v, want one", d)
-	}
-	for i := 0; f.AppliedIndex() <= at; i++ {
+	// The state arrives slowly; the member catches up from the log meanwhile.
+	at := f.AppliedIndex() + 2
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- f.ReceiveSnapshot(ctx, msg(at, f.Term()), pr) }()
+	pw.Write(good[:100])
+	for i := 0; f.AppliedIndex() < at; i++ {
 		c.put(lead, "b", string(rune('a'+i%26)))
 	}
-	c.converged()
-	c.eventually("the ignored snapshot's database removed", func() bool { return len(snapDirs(t, dataDir)) == 0 })
+	go func() { pw.Write(good[100:]); pw.Close() }()
+	if err := <-done; err != nil {
+		t.Fatalf("a snapshot the member caught up with: %v", err)
+	}
+	if d := snapDirs(t, dataDir); len(d) != 0 {
+		t.Fatalf("a snapshot Raft ignored kept its database: %v", d)
+	}
 	if v, ok := get(t, f, "a", true); !ok || v != "1" {
 		t.Fatalf("the follower's state changed: a=%q", v)
 	}
+}
+
+// gatedReader blocks its first read until gate is closed, telling entered it is there.
+type gatedReader struct {
+	r       io.Reader
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	g.once.Do(func() { close(g.entered); <-g.gate })
+	return g.r.Read(p)
+}
+
+// TestStopWaitsForReceiveSnapshot: a member's Stop waits for a snapshot being received,
+// which ends at its next read, before it lets go of the data dir: nothing touches the data
+// dir after Stop, and no database is left in it.
+func TestStopWaitsForReceiveSnapshot(t *testing.T) {
+	c, fname, dataDir, good, msg := receiveSetup(t)
+	f := c.node(fname)
+	body := &gatedReader{r: bytes.NewReader(good), entered: make(chan struct{}), gate: make(chan struct{})}
+	var received atomic.Bool
+	errc := make(chan error, 1)
+	go func() {
+		err := f.ReceiveSnapshot(context.Background(), msg(f.AppliedIndex()+5, f.Term()), body)
+		received.Store(true)
+		errc <- err
+	}()
+	<-body.entered
+	stopped := make(chan struct{})
+	go func() { c.stop(fname); close(stopped) }()
+	<-f.Done() // stopping
+	close(body.gate)
+	<-stopped
+	if !received.Load() {
+		t.Fatal("Stop returned while a snapshot was still being received")
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("a snapshot received while the member stopped was taken")
+	}
+	if d := snapDirs(t, dataDir); len(d) != 0 {
+		t.Fatalf("databases left in the stopped member's data dir: %v", d)
+	}
+}
+
+// TestProcessRefusesSnapshotWithoutState: a snapshot message that does not come through
+// ReceiveSnapshot is refused, not handed to Raft (whose install would find no state).
+func TestProcessRefusesSnapshotWithoutState(t *testing.T) {
+	c, fname, _, _, msg := receiveSetup(t)
+	f := c.node(fname)
+	if err := f.Process(context.Background(), msg(f.AppliedIndex()+5, f.Term())); err == nil {
+		t.Fatal("a snapshot message without its state was taken")
+	}
+	c.put(c.waitLeader(), "after", "1")
+	c.converged()
 }

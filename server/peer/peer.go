@@ -200,6 +200,11 @@ func (t *Transport) Send(msgs []raftpb.Message) {
 		if p == nil {
 			continue // a peer we do not know (yet): Raft sends again
 		}
+		if m.Type == raftpb.MsgSnap {
+			// Snapshots need their state (SendSnapshot); the receiver would refuse this.
+			p.h.ReportSnapshot(m.To, raft.SnapshotFailure)
+			continue
+		}
 		select {
 		case p.queue <- m:
 		default:
