@@ -4,7 +4,7 @@ WASM_PATH := $(PATH):$(shell $(GO) env GOROOT)/lib/wasm
 # The core's statement coverage may not drop below this (percent).
 CORE_COVER_MIN := 85
 
-.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-ops bench-restart bench-watch bench-cpu bench-core fuzz clean
+.PHONY: all build run run-cluster test vet fmt-check web browser-deps test-web test-race test-wasm cover bench bench-cluster bench-ops bench-restart bench-watch bench-cpu bench-core bench-snapshot-memory fuzz clean
 
 all: build
 
@@ -91,6 +91,11 @@ bench-ops:
 # histories for the next run); writes its section of docs/benchmarks.md.
 bench-restart:
 	scripts/bench-ops.sh restart
+
+# Memory while the whole state moves (a follower's catch-up by snapshot, etcdctl snapshot
+# save), against etcd; prints a table.
+bench-snapshot-memory:
+	scripts/snapshot-memory.sh
 
 # The watch scenarios (issue #13): 10k watchers on one key, 100k on distinct keys, against etcd.
 bench-watch:

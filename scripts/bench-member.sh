@@ -10,7 +10,7 @@ work=$(mktemp -d "/tmp/${0##*/}.XXXXXX")
 data=${DATA:-$work}
 mkdir -p "$data"
 cleanup() {
-  [[ -f $work/pid ]] && kill "$(<"$work/pid")" 2>/dev/null
+  if [[ -f $work/pid ]]; then kill "$(<"$work/pid")" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$work"
 }
