@@ -198,18 +198,10 @@ func (h *hub) detach(ws *WatchStream) {
 // live, and a victim's undelivered response is given up for the history it came from (its
 // minRev goes back to the response's first event).
 func (h *hub) detachLocked(w *watcher) {
-	switch w.state {
-	case stateSynced:
-		h.delSynced(w)
-	case stateUnsynced:
-		delete(h.unsynced, w)
-	case stateVictim:
-		delete(h.victims, w)
-		if len(w.pending.Events) > 0 {
-			w.minRev = w.pending.Events[0].Kv.ModRevision
-		}
-		w.pending = WatchResponse{}
+	if w.state == stateVictim && len(w.pending.Events) > 0 {
+		w.minRev = w.pending.Events[0].Kv.ModRevision
 	}
+	h.unlink(w)
 	w.state = stateNew
 }
 
@@ -224,6 +216,11 @@ func (h *hub) removeLocked(w *watcher) {
 	if w.done.Swap(true) {
 		return
 	}
+	h.unlink(w)
+}
+
+// unlink takes w out of the set its state puts it in.
+func (h *hub) unlink(w *watcher) {
 	switch w.state {
 	case stateNew:
 	case stateSynced:
