@@ -72,7 +72,7 @@ func (r WatchResponse) IsProgressNotify() bool {
 // Every response for a watcher comes after its Created response and before its Canceled one;
 // the events of a watcher arrive in revision order, with no gaps and no duplicates.
 type WatchStream struct {
-	hub *hub // guarded by mu: MoveWatchStreams changes it
+	hub atomic.Pointer[hub] // MoveWatchStreams changes it
 	ch  chan WatchResponse
 	// donec is closed by Close; blocking sends give up when it is.
 	donec  chan struct{}
@@ -102,41 +102,47 @@ func (s *Store) NewWatchStream() *WatchStream {
 // resumes from the first revision it was not sent, caught up from to's history (it is
 // cancelled with to's compact revision if that history starts after it). Revisions are the
 // same on every member, so the events are the ones s would have delivered.
+//
+// It takes no stream's lock: a stream whose reader stopped reading holds its lock while it
+// waits for room (Watch, Cancel), and must not hold up the member that moves it. Instead the
+// old hub forwards whatever reaches it afterwards (add, remove, progress) to the new one.
 func (s *Store) MoveWatchStreams(to *Store) {
 	from := s.hub
+	if to.hub == from {
+		return
+	}
 	from.mu.Lock()
 	from.movedTo = to.hub
+	var moving []*watcher
+	for _, set := range from.keyed {
+		for w := range set {
+			moving = append(moving, w)
+		}
+	}
+	for _, set := range []map[*watcher]struct{}{from.ranged, from.unsynced, from.victims} {
+		for w := range set {
+			moving = append(moving, w)
+		}
+	}
+	for _, w := range moving {
+		from.detachLocked(w)
+	}
 	streams := from.streams
 	from.streams = map[*WatchStream]struct{}{}
 	from.mu.Unlock()
-	for ws := range streams {
-		ws.move(from, to.hub)
-	}
-}
 
-// move takes the stream's watchers out of from and adds them to to.
-func (ws *WatchStream) move(from, to *hub) {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if ws.closed.Load() || ws.hub != from {
-		return
-	}
-	var moving []*watcher
-	from.mu.Lock()
-	for _, w := range ws.watchers {
-		if w.done.Load() {
-			continue // cancelled by compaction: stays on the stream, inert
+	to.hub.mu.Lock()
+	for ws := range streams {
+		ws.hub.Store(to.hub)
+		// A stream closed meanwhile has detached itself (from to, through the forward) or
+		// is about to; closed is set before it does.
+		if !ws.closed.Load() {
+			to.hub.streams[ws] = struct{}{}
 		}
-		from.detachLocked(w)
-		moving = append(moving, w)
 	}
-	from.mu.Unlock()
-	ws.hub = to
-	to.mu.Lock()
-	to.streams[ws] = struct{}{}
-	to.mu.Unlock()
+	to.hub.mu.Unlock()
 	for _, w := range moving {
-		to.add(w)
+		to.hub.add(w) // skips a watcher cancelled meanwhile
 	}
 }
 
@@ -155,7 +161,7 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 	if ws.closed.Load() {
 		return InvalidWatchID, ErrStreamClosed
 	}
-	cur := ws.hub.s.Rev()
+	cur := ws.hub.Load().s.Rev()
 	var err error
 	switch { // in etcd's order: the negative start is refused before the range is looked at
 	case req.StartRev < 0:
@@ -195,7 +201,7 @@ func (ws *WatchStream) Watch(req WatchRequest) (WatchID, error) {
 		return InvalidWatchID, ErrStreamClosed
 	}
 	ws.watchers[id] = w
-	ws.hub.add(w)
+	ws.hub.Load().add(w)
 	return id, nil
 }
 
@@ -221,8 +227,8 @@ func (ws *WatchStream) Cancel(id WatchID) bool {
 		return false
 	}
 	delete(ws.watchers, id)
-	ws.hub.remove(w)
-	ws.sendBlocking(WatchResponse{WatchID: id, Revision: ws.hub.s.Rev(), Canceled: true})
+	ws.hub.Load().remove(w)
+	ws.sendBlocking(WatchResponse{WatchID: id, Revision: ws.hub.Load().s.Rev(), Canceled: true})
 	return true
 }
 
@@ -232,7 +238,7 @@ func (ws *WatchStream) Cancel(id WatchID) bool {
 func (ws *WatchStream) RequestProgress() {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
-	ws.hub.progressAll(ws)
+	ws.hub.Load().progressAll(ws)
 }
 
 // Close cancels every watcher of the stream, without responses. It does not wait for a
@@ -245,10 +251,10 @@ func (ws *WatchStream) Close() {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	for id, w := range ws.watchers {
-		ws.hub.remove(w)
+		ws.hub.Load().remove(w)
 		delete(ws.watchers, id)
 	}
-	ws.hub.detach(ws)
+	ws.hub.Load().detach(ws)
 }
 
 // sendBlocking queues r, waiting for room; it gives up if the stream closes.

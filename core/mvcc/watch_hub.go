@@ -131,12 +131,22 @@ func (h *hub) run() {
 	}
 }
 
-// add registers a new watcher: synced if it starts in the future, unsynced otherwise.
+// add registers a new watcher: synced if it starts in the future, unsynced otherwise. A
+// watcher already removed (cancelled while it moved) is not added.
 func (h *hub) add(w *watcher) {
 	h.s.mu.RLock()
-	defer h.s.mu.RUnlock()
 	h.mu.Lock()
+	if to := h.movedTo; to != nil {
+		h.mu.Unlock()
+		h.s.mu.RUnlock()
+		to.add(w)
+		return
+	}
+	defer h.s.mu.RUnlock()
 	defer h.mu.Unlock()
+	if w.done.Load() {
+		return
+	}
 	if w.minRev > h.s.currentRev {
 		h.addSynced(w)
 		return
@@ -183,15 +193,19 @@ func (h *hub) attach(ws *WatchStream) {
 		return
 	}
 	defer h.mu.Unlock()
-	ws.hub = h
+	ws.hub.Store(h)
 	h.streams[ws] = struct{}{}
 }
 
 // detach forgets a closed stream.
 func (h *hub) detach(ws *WatchStream) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	delete(h.streams, ws)
+	to := h.movedTo
+	h.mu.Unlock()
+	if to != nil {
+		to.detach(ws)
+	}
 }
 
 // detachLocked takes w out of the hub to move it to another: unlike removeLocked it stays
@@ -208,8 +222,14 @@ func (h *hub) detachLocked(w *watcher) {
 // remove takes w out of the hub for good; nothing is sent for it afterwards.
 func (h *hub) remove(w *watcher) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.removeLocked(w)
+	to := h.movedTo
+	if to == nil {
+		defer h.mu.Unlock()
+		h.removeLocked(w)
+		return
+	}
+	h.mu.Unlock()
+	to.remove(w) // it may be on its way there: marked done, it is not added
 }
 
 func (h *hub) removeLocked(w *watcher) {
@@ -423,8 +443,14 @@ func (h *hub) syncUnsynced(cur int64) {
 // progressAll answers an explicit progress request for a stream.
 func (h *hub) progressAll(ws *WatchStream) {
 	h.s.mu.RLock()
-	defer h.s.mu.RUnlock()
 	h.mu.Lock()
+	if to := h.movedTo; to != nil {
+		h.mu.Unlock()
+		h.s.mu.RUnlock()
+		to.progressAll(ws)
+		return
+	}
+	defer h.s.mu.RUnlock()
 	defer h.mu.Unlock()
 	cur := h.s.currentRev
 	n := 0

@@ -2,7 +2,9 @@ package mvcc
 
 import (
 	"bytes"
+	"math/rand"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/metastore/metastore/core/backend"
@@ -98,5 +100,119 @@ func TestMoveWatchStreams(t *testing.T) {
 	}
 	if got := mwState(to); got != (mwHubState{}) {
 		t.Fatalf("closed streams left watchers: %+v", got)
+	}
+}
+
+// TestMoveWatchStreamsNotHeldByReaders: a stream whose reader stopped reading holds its lock
+// while a Watch waits for room; moving it must not wait for that reader (the member's
+// applier moves streams). The waiting Watch's watcher then lands on the new store.
+func TestMoveWatchStreamsNotHeldByReaders(t *testing.T) {
+	from := mwStore(t, WatchConfig{StreamBuffer: 1})
+	ws := mwStream(t, from)
+	if _, err := ws.Watch(WatchRequest{Key: []byte("a")}); err != nil { // its Created fills the buffer
+		t.Fatal(err)
+	}
+	created := make(chan WatchID, 1)
+	go func() { id, _ := ws.Watch(WatchRequest{Key: []byte("b")}); created <- id }() // waits for room
+	to := mwClone(t, from)
+	// The stream's lock is held during the move: by the waiting Watch, or else by the test.
+	mine := ws.mu.TryLock()
+	from.MoveWatchStreams(to)
+	if mine {
+		ws.mu.Unlock()
+	}
+
+	if r := mwRecv(t, ws); !r.Created { // a's
+		t.Fatalf("want a's Created, got %s", mwFmt(r))
+	}
+	b := <-created
+	if r := mwRecv(t, ws); !r.Created || r.WatchID != b {
+		t.Fatalf("want b's Created, got %s", mwFmt(r))
+	}
+	rb := mwPut(to, "b", "1")
+	ra := mwPut(to, "a", "1")
+	for _, want := range []int64{rb, ra} {
+		if r := mwRecv(t, ws); len(r.Events) != 1 || r.Events[0].Kv.ModRevision != want {
+			t.Fatalf("want the event at %d from the new store, got %s", want, mwFmt(r))
+		}
+	}
+	if got := mwState(from); got != (mwHubState{}) {
+		t.Fatalf("the old store holds watchers: %+v", got)
+	}
+	// Moving a store onto itself changes nothing.
+	to.MoveWatchStreams(to)
+	rb = mwPut(to, "b", "2")
+	if r := mwRecv(t, ws); len(r.Events) != 1 || r.Events[0].Kv.ModRevision != rb {
+		t.Fatalf("after a move onto itself: %s", mwFmt(r))
+	}
+}
+
+// TestMoveWatchStreamsRace moves streams while their owners create, cancel, ask for
+// progress and close, and checks every live watcher ends on the new store with its events in
+// order (run with -race).
+func TestMoveWatchStreamsRace(t *testing.T) {
+	for round := range 20 {
+		from := mwStore(t, WatchConfig{StreamBuffer: 4})
+		mwPut(from, "k", "0")
+		to := mwClone(t, from)
+		var wg sync.WaitGroup
+		streams := make([]*WatchStream, 4)
+		for i := range streams {
+			streams[i] = mwStream(t, from)
+			wg.Add(1)
+			go func(ws *WatchStream, seed int64) {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(seed))
+				var ids []WatchID
+				for range 30 {
+					switch rng.Intn(4) {
+					case 0, 1:
+						if id, err := ws.Watch(WatchRequest{Key: []byte("k")}); err == nil {
+							ids = append(ids, id)
+						}
+					case 2:
+						if len(ids) > 0 {
+							ws.Cancel(ids[0])
+							ids = ids[1:]
+						}
+					case 3:
+						ws.RequestProgress()
+					}
+				}
+			}(streams[i], int64(round*10+i))
+			go func(ws *WatchStream) { // a reader that keeps up
+				for {
+					select {
+					case <-ws.Chan():
+					case <-ws.Done():
+						return
+					}
+				}
+			}(streams[i])
+		}
+		from.MoveWatchStreams(to)
+		wg.Wait()
+		if got := mwState(from); got != (mwHubState{}) {
+			t.Fatalf("round %d: the old store holds watchers: %+v", round, got)
+		}
+		live := 0
+		for _, ws := range streams {
+			ws.mu.Lock()
+			for _, w := range ws.watchers {
+				if !w.done.Load() {
+					live++
+				}
+			}
+			ws.mu.Unlock()
+		}
+		if got := to.Watchers(); got != live {
+			t.Fatalf("round %d: the new store has %d watchers, the streams %d live ones", round, got, live)
+		}
+		for _, ws := range streams {
+			ws.Close()
+		}
+		if got := to.Watchers(); got != 0 || mwStreams(to) != 0 {
+			t.Fatalf("round %d: closed streams left %d watchers, %d streams", round, got, mwStreams(to))
+		}
 	}
 }

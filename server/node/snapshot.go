@@ -392,9 +392,8 @@ func (r *raftNode) dropStale() {
 }
 
 // installSnapshot makes the state ReceiveSnapshot prepared the member's: its database
-// becomes the one in use, durably, then replaces the old one in memory; the old store is
-// closed a little later (its watch streams end; clients resume them from their last
-// revision).
+// becomes the one in use, durably, then replaces the old one in memory, with the old
+// store's watch streams; the old store is closed a little later.
 func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	n := r.n
 	data := snap.Data
@@ -432,7 +431,7 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	}
 	// The new database becomes the member's (a restart opens it), then replaces the old
 	// one in memory. The old store is closed a little later, so that reads already on it
-	// finish: its watch streams end then, and clients resume them from their last revision.
+	// finish.
 	discard, err := n.cfg.Storage.UseDB(db)
 	if err != nil {
 		return err
