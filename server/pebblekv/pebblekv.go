@@ -280,6 +280,18 @@ func (d *DB) ensureFormat(log *slog.Logger) error {
 		return err
 	}
 	start := time.Now()
+	// A new database has no format yet either: it gets the mark, and no word in the log.
+	probe, err := d.db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	empty := !probe.First()
+	if err := probe.Close(); err != nil {
+		return err
+	}
+	if empty {
+		log = nil
+	}
 	if log != nil {
 		log.Info("rewriting a database of an older format (once; about a minute per 5M revisions)")
 	}
@@ -340,7 +352,7 @@ func (d *DB) ensureFormat(log *slog.Logger) error {
 		return err
 	}
 	if log != nil {
-		log.Info("database rewritten", "records", n, "took", time.Since(start))
+		log.Info("database rewritten", "records", n, "took", time.Since(start).String())
 	}
 	return nil
 }
