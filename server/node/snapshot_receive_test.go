@@ -125,44 +125,46 @@ func TestReceiveSnapshotLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-// gatedReader blocks its first read until gate is closed, telling entered it is there.
+// gatedReader blocks its first read until gate is closed, telling entered it is there;
+// reads counts the reads that returned.
 type gatedReader struct {
 	r       io.Reader
 	entered chan struct{}
 	gate    chan struct{}
 	once    sync.Once
+	reads   atomic.Int64
 }
 
 func (g *gatedReader) Read(p []byte) (int, error) {
 	g.once.Do(func() { close(g.entered); <-g.gate })
+	defer g.reads.Add(1)
 	return g.r.Read(p)
 }
 
-// TestStopWaitsForReceiveSnapshot: a member's Stop waits for a snapshot being received,
-// which ends at its next read, before it lets go of the data dir: nothing touches the data
-// dir after Stop, and no database is left in it.
+// TestStopWaitsForReceiveSnapshot: a snapshot being received while the member stops fails
+// at its next read and leaves no database in the data dir, and its reads are over when Stop
+// returns. (That Stop waits for the receive, rather than the receive happening to end first,
+// this test cannot force: the rest of Stop takes longer than the receive's last read.)
 func TestStopWaitsForReceiveSnapshot(t *testing.T) {
 	c, fname, dataDir, good, msg := receiveSetup(t)
 	f := c.node(fname)
 	body := &gatedReader{r: bytes.NewReader(good), entered: make(chan struct{}), gate: make(chan struct{})}
-	var received atomic.Bool
 	errc := make(chan error, 1)
-	go func() {
-		err := f.ReceiveSnapshot(context.Background(), msg(f.AppliedIndex()+5, f.Term()), body)
-		received.Store(true)
-		errc <- err
-	}()
+	go func() { errc <- f.ReceiveSnapshot(context.Background(), msg(f.AppliedIndex()+5, f.Term()), body) }()
 	<-body.entered
 	stopped := make(chan struct{})
 	go func() { c.stop(fname); close(stopped) }()
 	<-f.Done() // stopping
 	close(body.gate)
 	<-stopped
-	if !received.Load() {
-		t.Fatal("Stop returned while a snapshot was still being received")
-	}
+	// The receive's reads all returned before Stop did (what comes after them in
+	// ReceiveSnapshot is returning): its last read, the one the member's stop fails, too.
+	readsAtStop := body.reads.Load()
 	if err := <-errc; err == nil {
 		t.Fatal("a snapshot received while the member stopped was taken")
+	}
+	if readsAtStop == 0 || body.reads.Load() != readsAtStop {
+		t.Fatalf("Stop returned with the receive still reading: %d reads then, %d in the end", readsAtStop, body.reads.Load())
 	}
 	if d := snapDirs(t, dataDir); len(d) != 0 {
 		t.Fatalf("databases left in the stopped member's data dir: %v", d)

@@ -36,6 +36,24 @@ func clickWhenShown(t *testing.T, ctx context.Context, sel string) {
 	click(t, ctx, sel)
 }
 
+// clickUntil clicks sel until cond holds. A click lands where the element was when it was
+// measured: while the page still moves (a modal dialog going, lines added to the console
+// above) it can miss, and the test would wait for an effect that never comes (seen once in
+// CI: the history tab's click lost right after the console's dialog closed).
+func clickUntil(t *testing.T, ctx context.Context, sel, cond, what string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		click(t, ctx, sel)
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(5*time.Second))); err == nil {
+			return
+		}
+		if attempt == 5 {
+			waitFor(t, ctx, cond, what) // fails, with the page's state
+			return
+		}
+	}
+}
+
 // echoedInConsole is a condition: the console shows "$ cmd" followed by the line out, as etcdctl
 // would print for cmd (out a regexp).
 func echoedInConsole(cmd, out string) string {
@@ -442,8 +460,7 @@ func TestPlaygroundCompactionAsksOnAServer(t *testing.T) {
 	// The modal dialog makes the rest of the page inert until it is gone: a click on the tab
 	// before then is lost, and the form stays hidden (CI once waited 10 minutes on it).
 	waitFor(t, ctx, `!document.querySelector("dialog.ask")`, "No in the console did not close the dialog")
-	click(t, ctx, "#tab-history")
-	waitFor(t, ctx, `document.querySelector('[aria-label="compact at revision"]')?.checkVisibility() === true`, "the history panel's compaction form is not shown")
+	clickUntil(t, ctx, "#tab-history", `document.querySelector('[aria-label="compact at revision"]')?.checkVisibility() === true`, "the history panel's compaction form is not shown")
 	fill(t, ctx, `[aria-label="compact at revision"]`, fmt.Sprint(last))
 	click(t, ctx, `[aria-label="compaction"] button`)
 	waitFor(t, ctx, `document.querySelector("dialog.ask")?.open === true`, "the Compact button did not ask")
