@@ -134,16 +134,11 @@ func (h *hub) run() {
 // add registers a new watcher: synced if it starts in the future, unsynced otherwise. A
 // watcher already removed (cancelled while it moved) is not added.
 func (h *hub) add(w *watcher) {
-	h.s.mu.RLock()
-	h.mu.Lock()
-	if to := h.movedTo; to != nil {
-		h.mu.Unlock()
-		h.s.mu.RUnlock()
+	if to := h.lockOrMoved(); to != nil {
 		to.add(w)
 		return
 	}
-	defer h.s.mu.RUnlock()
-	defer h.mu.Unlock()
+	defer h.unlock()
 	if w.done.Load() {
 		return
 	}
@@ -182,6 +177,24 @@ func (h *hub) delSynced(w *watcher) {
 		return
 	}
 	delete(h.ranged, w)
+}
+
+// lockOrMoved takes the store's read lock and the hub's lock, in that order, and returns
+// nil; once the hub's streams have moved it takes neither and returns where they went.
+func (h *hub) lockOrMoved() *hub {
+	h.s.mu.RLock()
+	h.mu.Lock()
+	if to := h.movedTo; to != nil {
+		h.unlock()
+		return to
+	}
+	return nil
+}
+
+// unlock releases what lockOrMoved took.
+func (h *hub) unlock() {
+	h.mu.Unlock()
+	h.s.mu.RUnlock()
 }
 
 // attach registers a new stream (with the hub the streams moved to, if they did).
@@ -442,16 +455,11 @@ func (h *hub) syncUnsynced(cur int64) {
 
 // progressAll answers an explicit progress request for a stream.
 func (h *hub) progressAll(ws *WatchStream) {
-	h.s.mu.RLock()
-	h.mu.Lock()
-	if to := h.movedTo; to != nil {
-		h.mu.Unlock()
-		h.s.mu.RUnlock()
+	if to := h.lockOrMoved(); to != nil {
 		to.progressAll(ws)
 		return
 	}
-	defer h.s.mu.RUnlock()
-	defer h.mu.Unlock()
+	defer h.unlock()
 	cur := h.s.currentRev
 	n := 0
 	for _, w := range ws.watchers {

@@ -88,10 +88,9 @@ func (s *Storage) OpenLog() (node.Log, node.LogState, error) {
 // behind (a snapshot being installed, or one replaced).
 func (s *Storage) OpenDB() (node.DB, error) {
 	// Snapshots spooled for the Snapshot RPC when the process died.
-	if ms, _ := filepath.Glob(filepath.Join(s.dir, "member", snapfile.SpoolPattern)); len(ms) > 0 {
-		for _, m := range ms {
-			os.Remove(m)
-		}
+	spooled, _ := filepath.Glob(filepath.Join(s.dir, "member", snapfile.SpoolPattern))
+	for _, m := range spooled {
+		os.Remove(m)
 	}
 	cur := s.dbDir()
 	ms, _ := filepath.Glob(filepath.Join(s.dir, "member", "db*"))

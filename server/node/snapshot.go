@@ -47,7 +47,7 @@ type captured struct {
 	rejected []uint64
 	alarms   []raftreq.AlarmMember
 	state    *core.Snapshot
-	release  func() // called once the state is written: it reads the database
+	release  func() // called once, when the state is written: it reads the database
 }
 
 // dbReaders counts the snapshot sends still reading a database, so that a database a
@@ -76,16 +76,13 @@ func (d *dbReaders) acquire(db DB) (release func()) {
 		d.m[db] = r
 	}
 	r.n++
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			if r.n--; r.n == 0 {
-				close(r.idle)
-				delete(d.m, db)
-			}
-		})
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if r.n--; r.n == 0 {
+			close(r.idle)
+			delete(d.m, db)
+		}
 	}
 }
 
@@ -140,8 +137,6 @@ func (c captured) encode(w io.Writer) error {
 	return c.state.Encode(w)
 }
 
-var errSnapshotSent = errors.New("snapshot sent")
-
 // sendSnapshot streams the state to a follower with the snapshot message; the transport
 // reports how it went (ReportSnapshot).
 func (r *raftNode) sendSnapshot(m raftpb.Message) {
@@ -164,12 +159,12 @@ func (r *raftNode) sendSnapshot(m raftpb.Message) {
 		encoded <- err
 	}()
 	n.cfg.Transport.SendSnapshot(m, pr)
-	// The transport has closed the reader, so the encoder is not blocked on it; waiting for
-	// it releases the store's view before this returns.
-	pr.CloseWithError(errSnapshotSent)
+	// The transport has closed the reader (closing it again is harmless), so the encoder is
+	// not blocked on it; waiting for it releases the store's view before this returns.
+	pr.Close()
 	err := <-encoded
 	c.release()
-	if err != nil && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, errSnapshotSent) {
+	if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		n.log.Error("encoding a snapshot for a follower", "error", err)
 	}
 }
@@ -214,7 +209,14 @@ func (ps *preparedSet) close() []*prepared {
 	ps.closed = true
 	ps.mu.Unlock()
 	ps.receivers.Wait()
-	return ps.takeStale(0, true)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var out []*prepared
+	for _, p := range ps.byToken {
+		out = append(out, p)
+	}
+	ps.byToken = nil
+	return out
 }
 
 var errStopping = errors.New("member stopping")
@@ -353,26 +355,18 @@ func (ps *preparedSet) take(token uint64) *prepared {
 }
 
 // takeStale removes the states Raft can no longer install: those at or below applied (Raft
-// installs a snapshot only above its commit index, which is at least applied). With
-// closed, it removes them all and refuses new ones.
-func (ps *preparedSet) takeStale(applied uint64, closed bool) []*prepared {
+// installs a snapshot only above its commit index, which is at least applied).
+func (ps *preparedSet) takeStale(applied uint64) []*prepared {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	ps.closed = ps.closed || closed
 	var out []*prepared
 	for token, p := range ps.byToken {
-		if closed || p.index <= applied {
+		if p.index <= applied {
 			out = append(out, p)
 			delete(ps.byToken, token)
 		}
 	}
 	return out
-}
-
-func (ps *preparedSet) empty() bool {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return len(ps.byToken) == 0
 }
 
 // drop closes a prepared state and removes its database.
@@ -383,10 +377,7 @@ func (r *raftNode) drop(p *prepared) {
 
 // dropStale drops the prepared states Raft ignored, once this member has applied past them.
 func (r *raftNode) dropStale() {
-	if r.prep.empty() {
-		return
-	}
-	for _, p := range r.prep.takeStale(r.n.applied.Load(), false) {
+	for _, p := range r.prep.takeStale(r.n.applied.Load()) {
 		r.drop(p)
 	}
 }

@@ -10,11 +10,12 @@
 // in order as one stream of records. Each segment is zero-filled ahead of its last record (a
 // zero length ends its records), so that appending does not change its size and a sync need
 // not flush metadata (fdatasync): this takes about a quarter off each sync on ext4. Once the
-// next write does not fit in a segment's zeros (16 MiB), the log goes on in the next segment, which was created,
-// zero-filled and synced (with its directory) in the background: moving to it costs the Raft
-// loop nothing more than a normal write. Every segment after the first starts with a header
-// record (its number, and where the previous segment's records end) followed by the newest
-// snapshot and hard state, so it stands alone once those before it are gone.
+// next write does not fit in a segment's zeros (16 MiB), the log goes on in the next
+// segment, which was created, zero-filled and synced (with its directory) in the
+// background: moving to it costs the Raft loop nothing more than a normal write. Every
+// segment after the first starts with a header record (its number, and where the previous
+// segment's records end) followed by the newest snapshot and hard state, so it stands alone
+// once those before it are gone.
 //
 // A snapshot (Snapshot) is one more record. Once a sync has made it durable, the segments
 // whose entries all lie at or before it are removed, oldest first. Nothing is rewritten: an
