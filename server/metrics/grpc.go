@@ -2,10 +2,10 @@ package metrics
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,21 +17,21 @@ import (
 // etcd does (grpc_server_started_total, grpc_server_handled_total,
 // grpc_server_msg_received_total, grpc_server_msg_sent_total, grpc_server_handling_seconds).
 //
-// go-grpc-middleware's interceptors do the wrapping; this is only their reporter. The
-// provider that goes with them (providers/prometheus) looks each series up by its label
-// values on every call and every stream message: 18% of the CPU under etcd's lease
-// keep-alive benchmark, where every keep-alive is a stream. Here each method's series are
-// looked up once, when the server's methods are known (InitializeMetrics).
+// The interceptors are our own, not go-grpc-middleware's with its Prometheus provider: the
+// provider looks each series up by its label values on every call and every stream message
+// (18% of the CPU under etcd's lease keep-alive benchmark, where every keep-alive is a
+// stream), and the middleware reads the clock around every stream message for durations
+// no counter here uses (3% more). Here each method's series are looked up once, when the
+// server's methods are known (InitializeMetrics), and the clock is read at a call's start
+// and end only.
 type GRPCMetrics struct {
 	started, received, sent *prometheus.CounterVec
 	handled                 *prometheus.CounterVec
 	handling                *prometheus.HistogramVec
-	// methods maps a method ("etcdserverpb.KV", "Put") to its series; written once by
+	// methods maps a full method ("/etcdserverpb.KV/Put") to its series; written once by
 	// InitializeMetrics, read without a lock.
-	methods atomic.Pointer[map[methodKey]*methodMetrics]
+	methods atomic.Pointer[map[string]*methodMetrics]
 }
-
-type methodKey struct{ service, method string }
 
 // methodMetrics are one method's series.
 type methodMetrics struct {
@@ -41,6 +41,14 @@ type methodMetrics struct {
 }
 
 const numCodes = int(codes.Unauthenticated) + 1
+
+// The grpc_type label's values, go-grpc-prometheus's.
+const (
+	unary        = "unary"
+	clientStream = "client_stream"
+	serverStream = "server_stream"
+	bidiStream   = "bidi_stream"
+)
 
 func newGRPCMetrics() *GRPCMetrics {
 	labels := []string{"grpc_type", "grpc_service", "grpc_method"}
@@ -62,8 +70,8 @@ func newGRPCMetrics() *GRPCMetrics {
 }
 
 // resolve looks up (creating at zero) the series of one method.
-func (g *GRPCMetrics) resolve(typ interceptors.GRPCType, service, method string) *methodMetrics {
-	l := []string{string(typ), service, method}
+func (g *GRPCMetrics) resolve(typ, service, method string) *methodMetrics {
+	l := []string{typ, service, method}
 	m := &methodMetrics{
 		started:  g.started.WithLabelValues(l...),
 		received: g.received.WithLabelValues(l...),
@@ -71,60 +79,81 @@ func (g *GRPCMetrics) resolve(typ interceptors.GRPCType, service, method string)
 		handling: g.handling.WithLabelValues(l...),
 	}
 	for c := range m.handled {
-		m.handled[c] = g.handled.WithLabelValues(string(typ), service, method, codes.Code(c).String())
+		m.handled[c] = g.handled.WithLabelValues(typ, service, method, codes.Code(c).String())
 	}
 	return m
 }
 
 // InitializeMetrics creates every method's series at zero, as go-grpc-prometheus's does (a
-// dashboard shows a method before its first call), and keeps them for the reporter.
+// dashboard shows a method before its first call), and keeps them for the interceptors.
 func (g *GRPCMetrics) InitializeMetrics(s reflection.ServiceInfoProvider) {
-	methods := map[methodKey]*methodMetrics{}
+	methods := map[string]*methodMetrics{}
 	for service, info := range s.GetServiceInfo() {
 		for _, mi := range info.Methods {
-			methods[methodKey{service, mi.Name}] = g.resolve(methodType(mi), service, mi.Name)
+			methods["/"+service+"/"+mi.Name] = g.resolve(methodType(mi.IsClientStream, mi.IsServerStream), service, mi.Name)
 		}
 	}
 	g.methods.Store(&methods)
 }
 
-func methodType(mi grpc.MethodInfo) interceptors.GRPCType {
+func methodType(clientStreams, serverStreams bool) string {
 	switch {
-	case mi.IsClientStream && mi.IsServerStream:
-		return interceptors.BidiStream
-	case mi.IsClientStream:
-		return interceptors.ClientStream
-	case mi.IsServerStream:
-		return interceptors.ServerStream
+	case clientStreams && serverStreams:
+		return bidiStream
+	case clientStreams:
+		return clientStream
+	case serverStreams:
+		return serverStream
 	}
-	return interceptors.Unary
+	return unary
 }
 
-// UnaryServerInterceptor reports unary calls.
-func (g *GRPCMetrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
-	return interceptors.UnaryServerInterceptor(g)
-}
-
-// StreamServerInterceptor reports streams and their messages.
-func (g *GRPCMetrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
-	return interceptors.StreamServerInterceptor(g)
-}
-
-// ServerReporter is interceptors.ServerReportable: a call starts.
-func (g *GRPCMetrics) ServerReporter(ctx context.Context, c interceptors.CallMeta) (interceptors.Reporter, context.Context) {
-	var m *methodMetrics
+// method returns the series of a call's method.
+func (g *GRPCMetrics) method(fullMethod, typ string) *methodMetrics {
 	if ms := g.methods.Load(); ms != nil {
-		m = (*ms)[methodKey{c.Service, c.Method}] // not c.FullMethod(): a Sprintf per call
+		if m := (*ms)[fullMethod]; m != nil {
+			return m
+		}
 	}
-	if m == nil {
-		m = g.resolve(c.Typ, c.Service, c.Method) // not registered when InitializeMetrics ran
+	// Not registered when InitializeMetrics ran: resolved per call, as the provider did.
+	service, method := "unknown", "unknown"
+	if i := strings.LastIndexByte(fullMethod, '/'); i > 0 {
+		service, method = strings.TrimPrefix(fullMethod[:i], "/"), fullMethod[i+1:]
 	}
-	m.started.Inc()
-	return m, ctx
+	return g.resolve(typ, service, method)
 }
 
-// PostCall counts a call handled, with its code, and times it.
-func (m *methodMetrics) PostCall(err error, d time.Duration) {
+// UnaryServerInterceptor counts a unary call as a message received and, if it succeeded, one
+// sent, as go-grpc-prometheus (which etcd uses) does.
+func (g *GRPCMetrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		m := g.method(info.FullMethod, unary)
+		m.started.Inc()
+		m.received.Inc()
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		m.handledAfter(err, time.Since(start))
+		if err == nil {
+			m.sent.Inc()
+		}
+		return resp, err
+	}
+}
+
+// StreamServerInterceptor counts a stream and each message read from or written to it.
+func (g *GRPCMetrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		m := g.method(info.FullMethod, methodType(info.IsClientStream, info.IsServerStream))
+		m.started.Inc()
+		start := time.Now()
+		err := handler(srv, &countedStream{ServerStream: ss, m: m})
+		m.handledAfter(err, time.Since(start))
+		return err
+	}
+}
+
+// handledAfter counts a call handled, with its code, and times it.
+func (m *methodMetrics) handledAfter(err error, d time.Duration) {
 	c := int(status.Code(err))
 	if c < 0 || c >= numCodes {
 		c = int(codes.Unknown)
@@ -133,19 +162,27 @@ func (m *methodMetrics) PostCall(err error, d time.Duration) {
 	m.handling.Observe(d.Seconds())
 }
 
-// PostMsgSend counts a message sent; as in go-grpc-prometheus, which etcd uses, a failed
-// send (or a unary call that failed, with nothing to send) does not count.
-func (m *methodMetrics) PostMsgSend(_ any, err error, _ time.Duration) {
-	if err == nil {
-		m.sent.Inc()
-	}
+// countedStream counts the messages of a stream: as in go-grpc-prometheus, a failed send
+// does not count, nor does a failed read or the end of the stream.
+type countedStream struct {
+	grpc.ServerStream
+	m *methodMetrics
 }
 
-// PostMsgReceive counts a message received (not the end of a stream, nor a failed read).
-func (m *methodMetrics) PostMsgReceive(_ any, err error, _ time.Duration) {
+func (s *countedStream) SendMsg(msg any) error {
+	err := s.ServerStream.SendMsg(msg)
 	if err == nil {
-		m.received.Inc()
+		s.m.sent.Inc()
 	}
+	return err
+}
+
+func (s *countedStream) RecvMsg(msg any) error {
+	err := s.ServerStream.RecvMsg(msg)
+	if err == nil {
+		s.m.received.Inc()
+	}
+	return err
 }
 
 // Describe and Collect make GRPCMetrics a prometheus.Collector.
