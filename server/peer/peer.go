@@ -36,6 +36,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	"github.com/metastore/metastore/server/node"
@@ -243,7 +245,7 @@ func (t *Transport) AddPeer(id uint64, urls []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if p := t.peers[id]; p != nil {
-		if slices.Equal(p.urls, urls) { // the first URL is the one dialled: order counts
+		if slices.Equal(p.urls, urls) { // the URLs are dialled in order: order counts
 			return
 		}
 		go p.stop() // not under t.mu: stopping waits for its sender
@@ -390,12 +392,17 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 	p := &peer{t: t, id: id, urls: append([]string(nil), urls...), h: t.h, queue: make(chan raftpb.Message, queueLen),
 		stopc: make(chan struct{}), done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	host, first := "", ""
-	if len(urls) > 0 {
-		first = urls[0]
-		host, _ = hostOf(first)
+	scheme, addrs := addresses(urls)
+	// Every URL is dialled, in order, until one connects (gRPC's pick_first), as etcd's
+	// rafthttp moves on to a member's next peer URL when one fails.
+	r := manual.NewBuilderWithScheme("metastore-peer")
+	r.InitialState(resolver.State{Addresses: addrs})
+	authority := ""
+	if len(addrs) > 0 {
+		authority = addrs[0].Addr
 	}
-	conn, err := grpc.NewClient(host, t.tls.creds(first),
+	conn, err := grpc.NewClient(r.Scheme()+":///"+strconv.FormatUint(id, 16), grpc.WithResolvers(r),
+		grpc.WithAuthority(authority), t.tls.creds(scheme+"://"+authority),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
 		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
 		// within a few seconds: the stream breaks, Raft is told, and the peer gets a
@@ -408,12 +415,31 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: 2 * time.Second,
 		}))
+	if err == nil && len(addrs) == 0 {
+		conn.Close()
+		conn, err = nil, fmt.Errorf("no valid peer URL in %q", urls)
+	}
 	if err != nil {
 		t.log.Warn("peer connection", "peer", fmt.Sprintf("%x", id), "error", err)
 	}
 	p.conn = conn
 	go p.run()
 	return p
+}
+
+// addresses are the hosts of a peer's URLs, in order: those with the scheme of the first
+// valid one, which chooses the connection's credentials (TLS or not) for all of them. Each
+// carries its host as TLS's server name.
+func addresses(urls []string) (scheme string, addrs []resolver.Address) {
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || (scheme != "" && u.Scheme != scheme) {
+			continue
+		}
+		scheme = u.Scheme
+		addrs = append(addrs, resolver.Address{Addr: u.Host, ServerName: u.Host})
+	}
+	return scheme, addrs
 }
 
 func (p *peer) stop() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"testing/iotest"
@@ -28,12 +29,23 @@ type handler struct {
 	readErr  []error  // the error each snapshot's body ended with
 	reports  chan raft.SnapshotStatus
 	refuse   error // what ReceiveSnapshot answers after reading the body
+	// processed gets the Raft messages handed to the member, while it has room.
+	processed chan raftpb.Message
 }
 
-func newHandler() *handler { return &handler{reports: make(chan raft.SnapshotStatus, 8)} }
+func newHandler() *handler {
+	return &handler{reports: make(chan raft.SnapshotStatus, 8), processed: make(chan raftpb.Message, 64)}
+}
 
-func (h *handler) ClusterID() uint64                                     { return 0xc1 }
-func (h *handler) Process(context.Context, raftpb.Message) error         { return nil }
+func (h *handler) ClusterID() uint64 { return 0xc1 }
+func (h *handler) Process(_ context.Context, m raftpb.Message) error {
+	select {
+	case h.processed <- m:
+	default:
+	}
+	return nil
+}
+
 func (h *handler) ReportUnreachable(uint64)                              {}
 func (h *handler) HandleForward(context.Context, []byte) ([]byte, error) { return nil, nil }
 func (h *handler) Members() []node.Member                                { return nil }
@@ -205,6 +217,73 @@ func TestSnapReaderChecksum(t *testing.T) {
 		}
 		if tt.want == nil && !bytes.Equal(got, bytes.Join(tt.msgs[:len(tt.msgs)-1], nil)) {
 			t.Fatalf("%s: read %q", tt.name, got)
+		}
+	}
+}
+
+// TestPeerURLsDialledInOrder: a peer whose first URL does not answer is reached on the next
+// one, as etcd's transport moves on to a member's next peer URL.
+func TestPeerURLsDialledInOrder(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close() // nothing listens there now: a dial is refused
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha, hb := newHandler(), newHandler()
+	a, b := New(nil, nil, nil, Observer{}), New(nil, []net.Listener{ln}, nil, Observer{})
+	if err := a.Start(ha); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(hb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(); b.Stop() })
+	a.AddPeer(2, []string{deadURL, "http://" + ln.Addr().String()})
+
+	// Raft sends again what a peer did not get; so does this test, until one arrives.
+	deadline := time.After(20 * time.Second)
+	for {
+		a.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 7}})
+		select {
+		case m := <-hb.processed:
+			if m.Type != raftpb.MsgHeartbeat || m.Term != 7 {
+				t.Fatalf("received %v", m)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the peer was not reached on its second URL")
+		}
+	}
+}
+
+func TestAddresses(t *testing.T) {
+	for _, c := range []struct {
+		urls   []string
+		scheme string
+		want   []string
+	}{
+		{[]string{"http://a:1", "http://b:2"}, "http", []string{"a:1", "b:2"}},
+		// The credentials are the first valid URL's: URLs of the other scheme are left out.
+		{[]string{"https://a:1", "http://b:2", "https://c:3"}, "https", []string{"a:1", "c:3"}},
+		{[]string{"::bad", "http://b:2"}, "http", []string{"b:2"}},
+		{nil, "", nil},
+	} {
+		scheme, addrs := addresses(c.urls)
+		var got []string
+		for _, a := range addrs {
+			if a.ServerName != a.Addr {
+				t.Errorf("%v: server name %q for %q", c.urls, a.ServerName, a.Addr)
+			}
+			got = append(got, a.Addr)
+		}
+		if scheme != c.scheme || !slices.Equal(got, c.want) {
+			t.Errorf("addresses(%v) = %q %v, want %q %v", c.urls, scheme, got, c.scheme, c.want)
 		}
 	}
 }
