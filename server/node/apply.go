@@ -49,6 +49,8 @@ func (r *raftNode) applyCommitted(e raftpb.Entry) {
 		return // already in the snapshot the store was restored from
 	}
 	replayed := e.Index <= r.stored // the store already holds its changes
+	// Before the entry's result is handed to its waiter, whose response header reports it.
+	n.appliedTerm.Store(e.Term)
 	switch e.Type {
 	case raftpb.EntryNormal:
 		if len(e.Data) == 0 {

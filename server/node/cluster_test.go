@@ -856,3 +856,37 @@ func TestRestartWithStoreAheadOfLogCommit(t *testing.T) {
 		t.Fatalf("the next put took revision %d after %d", p.Header.Revision, last.Header.Revision)
 	}
 }
+
+// TestClusterHeaderTermIsTheAppliedEntrysTerm: a response header's raft_term is the term of
+// the entry applied last, as etcd's (EtcdServer.Term), not Raft's current term. An isolated
+// follower without pre-vote campaigns again and again, raising its term, but applies
+// nothing new: its headers keep the term its last entry was applied in. Once it is back
+// and has applied the leader's entries, the two agree again.
+func TestClusterHeaderTermIsTheAppliedEntrysTerm(t *testing.T) {
+	c := newMemoryCluster(t, 3, 1, func(cfg *node.Config) { cfg.DisablePreVote = true })
+	lead := c.leaderName()
+	c.put(c.node(lead), "k", "v")
+	var name string
+	for _, n := range c.names {
+		if n != lead {
+			name = n
+			break
+		}
+	}
+	f := c.node(name)
+	c.eventually("the follower applies the put", func() bool { return f.Store().Rev() >= 2 })
+	applied := f.Header().RaftTerm
+	if applied == 0 || applied != f.Term() {
+		t.Fatalf("before: header term %d, Raft term %d", applied, f.Term())
+	}
+	c.net.Isolate(f.MemberID())
+	c.eventually("the isolated follower campaigns", func() bool { return f.Term() > applied+1 })
+	if got := f.Header().RaftTerm; got != applied {
+		t.Fatalf("isolated at Raft term %d: header term %d, want the applied entry's %d", f.Term(), got, applied)
+	}
+	c.net.Heal()
+	c.eventually("the member applies a leader's entry of the current term", func() bool {
+		c.put(c.waitLeader(), "k2", "v")
+		return f.Header().RaftTerm == f.Term() && f.Term() > applied
+	})
+}

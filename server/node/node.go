@@ -191,8 +191,11 @@ type Node struct {
 
 	applied   atomic.Uint64
 	committed atomic.Uint64
-	term      atomic.Uint64
-	leader    atomic.Uint64
+	term      atomic.Uint64 // Raft's current term
+	// appliedTerm is the term of the entry applied last (or being applied): what response
+	// headers and Status report as raft_term, as etcd's do.
+	appliedTerm atomic.Uint64
+	leader      atomic.Uint64
 	// leasesPromoted: this leader has extended every lease for its term (etcd's Promote)
 	// and may expire them.
 	leasesPromoted atomic.Bool
@@ -406,9 +409,11 @@ type Header struct {
 	ClusterID, MemberID, RaftTerm uint64
 }
 
-// Header is the member's part of response headers, now.
+// Header is the member's part of response headers, now. Its term is the last applied
+// entry's, as etcd's (EtcdServer.Term): Raft's current term can be ahead of it while an
+// election is under way and until the new leader's first entry is applied.
 func (n *Node) Header() *Header {
-	return &Header{ClusterID: n.clusterID, MemberID: n.id, RaftTerm: n.term.Load()}
+	return &Header{ClusterID: n.clusterID, MemberID: n.id, RaftTerm: n.appliedTerm.Load()}
 }
 
 // Store exposes the core, for the services that read it directly (watch, status). After a

@@ -213,6 +213,7 @@ func openRaft(n *Node) (*raftNode, error) {
 		r.confState = st.Snapshot.ConfState
 		r.snapIndex = st.Snapshot.Index
 		n.applied.Store(st.Snapshot.Index)
+		n.appliedTerm.Store(st.Snapshot.Term)
 		n.w.setApplied(st.Snapshot.Index)
 		c.Applied = st.Snapshot.Index
 	}

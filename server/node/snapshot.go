@@ -461,6 +461,7 @@ func (r *raftNode) installSnapshot(snap raftpb.Snapshot) error {
 	r.confState = snap.Metadata.ConfState
 	r.snapIndex = snap.Metadata.Index
 	n.applied.Store(snap.Metadata.Index)
+	n.appliedTerm.Store(snap.Metadata.Term)
 	n.w.setApplied(snap.Metadata.Index)
 	n.log.Info("installed the leader's snapshot", "index", snap.Metadata.Index, "store-applied", p.applied)
 	return nil
