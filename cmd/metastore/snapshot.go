@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -112,22 +111,24 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 	if *dataDir == "" {
 		*dataDir = *name + ".etcd"
 	}
-	b, err := os.ReadFile(file)
+	b, release, err := snapfile.Map(file)
 	if err != nil {
 		return err
 	}
-	snap, err := snapfile.Load(b, *skipHash)
+	defer release()
+	src, err := snapfile.Open(b, *skipHash)
 	if err != nil {
 		return err
 	}
-	if e := snap.Etcd; e != nil {
+	err = disk.Restore(node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
+		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)}, src.Store)
+	if err != nil {
+		return err
+	}
+	// An etcd db is converted as it is restored: what it held is known only now.
+	if e := src.Etcd; e != nil {
 		fmt.Fprintf(stdout, "converted etcd db (storage version %q): revision %d, compacted at %d, %d keys (%d revisions), %d leases, %d users, %d roles, auth enabled: %v\n",
 			e.StorageVersion, e.Revision, e.CompactRevision, e.Keys, e.Records, e.Leases, e.Users, e.Roles, e.AuthEnabled)
-	}
-	err = disk.Restore(snap.Core, node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
-		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)})
-	if err != nil {
-		return err
 	}
 	fmt.Fprintf(stdout, "restored snapshot %s to %s: start metastore with --name %s --initial-cluster %s --initial-cluster-token %s --initial-advertise-peer-urls %s\n",
 		file, *dataDir, *name, *cluster, *token, *peerURLs)
@@ -143,10 +144,11 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(file)
+	b, release, err := snapfile.Map(file)
 	if err != nil {
 		return err
 	}
+	defer release()
 	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion)
 	if err != nil {
 		return err
@@ -185,10 +187,11 @@ func snapshotExport(args []string, stdout io.Writer) error {
 	if *output == "" {
 		return usageError{errors.New("--output is required")}
 	}
-	b, err := os.ReadFile(file)
+	b, release, err := snapfile.Map(file)
 	if err != nil {
 		return err
 	}
+	defer release()
 	snap, err := snapfile.Parse(b, false)
 	if err != nil && etcdsnap.IsBolt(b) { // with its hash or without (a member's db)
 		return fmt.Errorf("%s is already an etcd snapshot: restore it with etcdutl", file)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/server/datadir"
 	"github.com/metastore/metastore/server/node"
 	"github.com/metastore/metastore/server/pebblekv"
@@ -176,9 +177,9 @@ func syncFile(name string) error {
 	return f.Sync()
 }
 
-// Restore makes the data dir cfg.DataDir from a snapshot of the core's state (see
+// Restore makes the data dir cfg.DataDir and fills it with the state open gives (see
 // node.Restore). The data dir must not exist or be empty; on any error nothing is left of it.
-func Restore(snapshot []byte, cfg node.RestoreConfig) (err error) {
+func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)) (err error) {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
@@ -200,5 +201,5 @@ func Restore(snapshot []byte, cfg node.RestoreConfig) (err error) {
 		return err
 	}
 	defer db.Close()
-	return node.Restore(snapshot, db, cfg)
+	return node.Restore(db, cfg, open)
 }

@@ -15,9 +15,10 @@
 // The file's structure is read by this package itself (bolt.go), not by bbolt, so that a
 // damaged file is an error rather than a crash; etcd's records are decoded with etcd's API
 // messages (mvccpb, authpb) and, for leases, by hand (leasepb lives in etcd's server module,
-// which the product does not import). The snapshot is written by the core: the records go
-// into an in-memory backend, a store is opened over it, the leases and the auth store are
-// applied through its API, and the store writes its snapshot.
+// which the product does not import). The state is built by the core: the records go into a
+// backend as they are read (ConvertInto: the new member's own, so that the state is never
+// whole in memory; Convert: one in memory), a store is opened over it, the leases and the
+// auth store are applied through its API, and (Convert) the store writes its snapshot.
 package etcdsnap
 
 import (
@@ -71,11 +72,7 @@ type Info struct {
 // Convert reads an etcd db file (without the SHA-256 `etcdctl snapshot save` appends) and
 // writes its state to w as a core snapshot. Nothing is written when the file is refused.
 func Convert(db []byte, w io.Writer) (Info, error) {
-	st, err := read(db)
-	if err != nil {
-		return Info{}, err
-	}
-	s, info, err := st.store()
+	s, info, err := ConvertInto(db, backend.NewMemory())
 	if err != nil {
 		return Info{}, err
 	}
@@ -83,11 +80,28 @@ func Convert(db []byte, w io.Writer) (Info, error) {
 	return info, s.WriteSnapshot(w)
 }
 
+// ConvertInto reads an etcd db file (as Convert) into b, the empty backend of a new store,
+// and returns the store opened over it. The records are committed as they are read, a batch
+// at a time. On an error b holds part of the state: the caller discards it.
+func ConvertInto(db []byte, b backend.Backend) (*core.Store, Info, error) {
+	st, err := read(db, b)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	return st.store()
+}
+
+// recordBatch is how many records read commits at a time.
+const recordBatch = 4096
+
 // state is what read takes from the file.
 type state struct {
-	records   []backend.Record
-	finished  int64 // finishedCompactRev, -1 if absent
-	scheduled int64 // scheduledCompactRev, -1 if absent
+	b         backend.Backend // the records go there
+	batch     backend.Batch   // records read, not yet committed
+	records   int             // records read
+	last      kv.Revision     // the newest record's revision
+	finished  int64           // finishedCompactRev, -1 if absent
+	scheduled int64           // scheduledCompactRev, -1 if absent
 	leases    []leaseEntry
 	auth      *auth.State
 	version   string
@@ -95,27 +109,31 @@ type state struct {
 
 type leaseEntry struct{ id, ttl, remaining int64 }
 
-// read decodes the buckets etcd's state lives in, checking every record.
-func read(db []byte) (*state, error) {
+// read decodes the buckets etcd's state lives in, checking every record, and commits the
+// records into b.
+func read(db []byte, b backend.Backend) (*state, error) {
 	if !IsBolt(db) {
 		return nil, ErrNotEtcd
 	}
-	b, err := openBolt(db)
+	bt, err := openBolt(db)
 	if err != nil {
 		return nil, err
 	}
-	buckets, err := b.buckets()
+	buckets, err := bt.buckets()
 	if err != nil {
 		return nil, err
 	}
 	if buckets[etcdschema.BucketKey] == nil || buckets[etcdschema.BucketMeta] == nil {
 		return nil, fmt.Errorf("%w: no %q or %q bucket", ErrNotEtcd, etcdschema.BucketKey, etcdschema.BucketMeta)
 	}
-	st := &state{finished: -1, scheduled: -1, auth: auth.New()}
-	if err := b.forEach(buckets[etcdschema.BucketKey], st.addRecord); err != nil {
+	st := &state{b: b, finished: -1, scheduled: -1, auth: auth.New()}
+	if err := bt.forEach(buckets[etcdschema.BucketKey], st.addRecord); err != nil {
 		return nil, err
 	}
-	err = b.forEach(buckets[etcdschema.BucketMeta], func(k, v []byte) error {
+	if err := st.commit(); err != nil {
+		return nil, err
+	}
+	err = bt.forEach(buckets[etcdschema.BucketMeta], func(k, v []byte) error {
 		switch string(k) {
 		case etcdschema.MetaFinishedCompactRev, etcdschema.MetaScheduledCompactRev:
 			// A revision's bucket key (etcd's RevToBytes): its main revision first.
@@ -140,12 +158,12 @@ func read(db []byte) (*state, error) {
 		return nil, err
 	}
 	if h := buckets[etcdschema.BucketLease]; h != nil {
-		if err := b.forEach(h, st.addLease); err != nil {
+		if err := bt.forEach(h, st.addLease); err != nil {
 			return nil, err
 		}
 	}
 	if h := buckets[etcdschema.BucketAuth]; h != nil {
-		err := b.forEach(h, func(k, v []byte) error {
+		err := bt.forEach(h, func(k, v []byte) error {
 			switch string(k) {
 			case etcdschema.AuthEnabled:
 				st.auth.Enabled = bytes.Equal(v, []byte{1}) // etcd's test: anything else is off
@@ -164,12 +182,12 @@ func read(db []byte) (*state, error) {
 	// etcd starts a store whose auth revision is 0 (none recorded) at 1.
 	st.auth.Revision = max(st.auth.Revision, 1)
 	if h := buckets[etcdschema.BucketAuthUsers]; h != nil {
-		if err := b.forEach(h, st.addUser); err != nil {
+		if err := bt.forEach(h, st.addUser); err != nil {
 			return nil, err
 		}
 	}
 	if h := buckets[etcdschema.BucketAuthRoles]; h != nil {
-		if err := b.forEach(h, st.addRole); err != nil {
+		if err := bt.forEach(h, st.addRole); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +205,7 @@ func (st *state) addRecord(k, v []byte) error {
 	if rev.Main < 2 || rev.Sub < 0 {
 		return fmt.Errorf("etcdsnap: key bucket: revision %v out of range", rev)
 	}
-	if n := len(st.records); n > 0 && !st.records[n-1].Rev.Less(rev) {
+	if st.records > 0 && !st.last.Less(rev) {
 		return fmt.Errorf("etcdsnap: key bucket: revision %v twice", rev)
 	}
 	var pkv mvccpb.KeyValue
@@ -209,7 +227,24 @@ func (st *state) addRecord(k, v []byte) error {
 		r.KV = kv.KeyValue{Key: pkv.Key, Value: pkv.Value, CreateRevision: pkv.CreateRevision,
 			ModRevision: pkv.ModRevision, Version: pkv.Version, Lease: pkv.Lease}
 	}
-	st.records = append(st.records, r)
+	st.batch.Puts = append(st.batch.Puts, r)
+	st.records++
+	st.last = rev
+	if len(st.batch.Puts) >= recordBatch {
+		return st.commit()
+	}
+	return nil
+}
+
+// commit writes the records read since the last commit.
+func (st *state) commit() error {
+	if len(st.batch.Puts) == 0 {
+		return nil
+	}
+	if err := st.b.Commit(&st.batch); err != nil {
+		return fmt.Errorf("etcdsnap: write records: %w", err)
+	}
+	st.batch.Reset()
 	return nil
 }
 
@@ -301,17 +336,9 @@ func (st *state) addRole(k, v []byte) error {
 // and converting a file twice writes the same bytes.
 var epoch = time.Unix(0, 0)
 
-// store builds a core store holding the state, over an in-memory backend.
+// store opens a core store over the records and applies the rest of the state.
 func (st *state) store() (_ *core.Store, info Info, err error) {
-	b := backend.NewMemory()
-	batch := &backend.Batch{}
-	for i := 0; i < len(st.records); i += 4096 {
-		batch.Puts = st.records[i:min(i+4096, len(st.records))]
-		if err := b.Commit(batch); err != nil {
-			return nil, info, err
-		}
-	}
-	s, err := core.New(core.Config{Backend: b, Clock: clock.NewManual(epoch)})
+	s, err := core.New(core.Config{Backend: st.b, Clock: clock.NewManual(epoch)})
 	if err != nil {
 		return nil, info, err
 	}
@@ -352,7 +379,7 @@ func (st *state) store() (_ *core.Store, info Info, err error) {
 	if err := s.AuthUpdate(func(a *auth.State) error { *a = *st.auth; return nil }); err != nil {
 		return nil, info, err
 	}
-	info = Info{Revision: s.Rev(), CompactRevision: s.CompactRev(), Records: len(st.records), Keys: s.MVCC().Keys(),
+	info = Info{Revision: s.Rev(), CompactRevision: s.CompactRev(), Records: st.records, Keys: s.MVCC().Keys(),
 		Leases: len(st.leases), Users: len(st.auth.Users), Roles: len(st.auth.Roles),
 		AuthEnabled: st.auth.Enabled, AuthRevision: st.auth.Revision, StorageVersion: st.version}
 	return s, info, nil

@@ -97,12 +97,56 @@ func restore(t *testing.T, db []byte, mem *backend.Memory) (*core.Store, Info) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	converted := bytes.Clone(buf.Bytes())
 	s, err := core.Restore(&buf, core.Config{Backend: mem, Clock: clock.NewManual(epoch)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	// The state ConvertInto builds in a backend of its own (metastore snapshot restore's
+	// path) is the one restored from Convert's snapshot: both write the same snapshot.
+	var again bytes.Buffer
+	if err := s.WriteSnapshot(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), converted) {
+		t.Fatal("the state restored from Convert's snapshot differs from ConvertInto's")
+	}
 	return s, info
+}
+
+// countingBackend counts the commits into a backend and the most records one carried.
+type countingBackend struct {
+	backend.Backend
+	commits, most int
+}
+
+func (c *countingBackend) Commit(b *backend.Batch) error {
+	c.commits++
+	c.most = max(c.most, len(b.Puts))
+	return c.Backend.Commit(b)
+}
+
+// TestEtcdSnapConvertIntoCommitsAsItReads: the records reach the backend a batch at a time
+// as the file is read, not all at once after it, so a restore never holds them all.
+func TestEtcdSnapConvertIntoCommitsAsItReads(t *testing.T) {
+	e := NewEtcd()
+	const n = 3*recordBatch + 10
+	for i := range n {
+		e.Put(0, fmt.Sprintf("k%05d", i), "v")
+	}
+	b := &countingBackend{Backend: backend.NewMemory()}
+	s, info, err := ConvertInto(BuildDB(t, 0, e.Buckets), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if info.Records != n || b.Len() != n || s.Rev() != n+1 {
+		t.Fatalf("%d records converted, %d in the backend, revision %d; want %d, %d, %d", info.Records, b.Len(), s.Rev(), n, n, n+1)
+	}
+	if b.commits < n/recordBatch || b.most > recordBatch {
+		t.Fatalf("%d commits of at most %d records; want at least %d of at most %d", b.commits, b.most, n/recordBatch, recordBatch)
+	}
 }
 
 func rangeAt(t *testing.T, s *core.Store, rev int64) ([]string, error) {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/metastore/metastore/core"
@@ -46,19 +45,21 @@ func (cfg *RestoreConfig) Check() error {
 	return fmt.Errorf("couldn't find local name %q in the initial cluster configuration", cfg.Name)
 }
 
-// Restore writes a snapshot of the core's state (keys with their history, the compacted
-// revision, leases, users and roles) into db, the empty database of a new member's storage
-// (server/disk.Restore makes the data dir): a member started on it with the same name,
-// --initial-cluster and token begins a new cluster holding that state, as etcdutl's restore
-// does (each member of a new cluster restores the same snapshot).
-func Restore(snapshot []byte, db DB, cfg RestoreConfig) error {
+// Restore fills db, the empty database of a new member's storage (server/disk.Restore makes
+// the data dir), with a state: open fills the backend of the config it is given and opens a
+// store over it (core.Restore for a core snapshot; snapfile.Source.Store for a saved file,
+// MetaStore's or etcd's). A member started on it with the same name, --initial-cluster and
+// token begins a new cluster holding that state (keys with their history, the compacted
+// revision, leases, users and roles), as etcdutl's restore does (each member of a new
+// cluster restores the same snapshot).
+func Restore(db DB, cfg RestoreConfig, open func(core.Config) (*core.Store, error)) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
 	// The store is restored at applied index 0 with no log and no members: the member's
 	// first start bootstraps the cluster from its flags, as on an empty data dir, on top of
 	// this state.
-	s, err := core.Restore(bytes.NewReader(snapshot), core.Config{Backend: db, Clock: clock.Real{}, IDs: idgen.New(0, clock.Real{}.Now())})
+	s, err := open(core.Config{Backend: db, Clock: clock.Real{}, IDs: idgen.New(0, clock.Real{}.Now())})
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

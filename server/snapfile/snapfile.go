@@ -4,8 +4,8 @@
 // multiple of 512 bytes, and the SHA-256 of everything before it (etcd's rule: a file whose
 // size is 32 past a multiple of 512 carries its hash).
 //
-// Load also takes what `etcdctl snapshot save` writes from etcd (its bbolt db, with the same
-// SHA-256 rule) and an etcd member's db file, converting them with etcdsnap.
+// Open also takes what `etcdctl snapshot save` writes from etcd (its bbolt db, with the same
+// SHA-256 rule) and an etcd member's db file, converted with etcdsnap.
 package snapfile
 
 import (
@@ -110,38 +110,49 @@ func checkHash(file []byte, skipHashCheck bool) ([]byte, error) {
 	return body, nil
 }
 
-// Snapshot is what a saved file holds, ready for core.Restore (node.Restore).
-type Snapshot struct {
-	// Core is the core snapshot.
-	Core []byte
-	// Etcd describes the etcd db the snapshot was converted from; nil for a MetaStore file.
+// Source is a saved file, checked: a MetaStore member's core snapshot, or an etcd member's
+// db (its bbolt db as `etcdctl snapshot save` writes it, or, with skipHashCheck, a db file
+// copied from a data dir).
+type Source struct {
+	core, etcd []byte
+	// Etcd describes the etcd db, once Store has converted it; nil for a MetaStore file.
 	Etcd *etcdsnap.Info
 }
 
-// Load reads a saved file: a MetaStore member's, or an etcd member's (its bbolt db as
-// `etcdctl snapshot save` writes it, or, with skipHashCheck, a db file copied from a data
-// dir), converted. The hash is checked first in both cases.
-func Load(file []byte, skipHashCheck bool) (*Snapshot, error) {
+// Open checks a saved file's hash (etcdutl's --skip-hash-check skips that, for a file with
+// no hash) and finds which kind it is. The Source reads file, which must stay as it is.
+func Open(file []byte, skipHashCheck bool) (*Source, error) {
 	body, err := checkHash(file, skipHashCheck)
 	if err != nil {
 		return nil, err
 	}
 	snap, err := parseBody(body)
-	if err == nil {
-		return &Snapshot{Core: snap}, nil
-	}
-	if !errors.Is(err, ErrNotMetaStore) {
+	switch {
+	case err == nil:
+		return &Source{core: snap}, nil
+	case !errors.Is(err, ErrNotMetaStore):
 		return nil, err
-	}
-	if !etcdsnap.IsBolt(body) {
+	case !etcdsnap.IsBolt(body):
 		return nil, fmt.Errorf("%w, nor an etcd db file", err)
 	}
-	var b bytes.Buffer
-	info, err := etcdsnap.Convert(body, &b)
+	return &Source{etcd: body}, nil
+}
+
+// Store fills cfg.Backend, the empty backend of a new store, with the file's state and
+// returns the store opened over it: a core snapshot is restored (core.Restore), an etcd db
+// converted straight into the backend (etcdsnap.ConvertInto), so that neither the file's
+// state nor a converted copy of it is ever whole in memory. On an error the backend holds
+// part of the state: the caller discards it.
+func (s *Source) Store(cfg core.Config) (*core.Store, error) {
+	if s.etcd == nil {
+		return core.Restore(bytes.NewReader(s.core), cfg)
+	}
+	st, info, err := etcdsnap.ConvertInto(s.etcd, cfg.Backend)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Core: b.Bytes(), Etcd: &info}, nil
+	s.Etcd = &info
+	return st, nil
 }
 
 // parseBody returns the core snapshot in MetaStore's framing.
@@ -172,22 +183,22 @@ type Status struct {
 	Version   string `json:"version"`
 }
 
-// ReadStatus restores a saved file (MetaStore's or etcd's, as Load) in memory and
+// ReadStatus restores a saved file (MetaStore's or etcd's, as Open) in memory and
 // describes it. The version is the one given for a MetaStore file, the storage version an
 // etcd file declares for etcd's.
 func ReadStatus(file []byte, skipHashCheck bool, version string) (Status, error) {
-	snap, err := Load(file, skipHashCheck)
+	src, err := Open(file, skipHashCheck)
 	if err != nil {
 		return Status{}, err
 	}
-	if snap.Etcd != nil {
-		version = snap.Etcd.StorageVersion
-	}
-	s, err := core.Restore(bytes.NewReader(snap.Core), core.Config{Backend: backend.NewMemory()})
+	s, err := src.Store(core.Config{Backend: backend.NewMemory()})
 	if err != nil {
 		return Status{}, err
 	}
 	defer s.Close()
+	if src.Etcd != nil {
+		version = src.Etcd.StorageVersion
+	}
 	h, err := s.HashKV(0)
 	if err != nil {
 		return Status{}, err

@@ -22,6 +22,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/metastore/metastore/core"
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/internal/etcdoracle"
 	"github.com/metastore/metastore/internal/testserver"
 	"github.com/metastore/metastore/server/disk"
@@ -34,7 +36,7 @@ import (
 // deletes, txns, leases with keys, revocations, two compactions — the last at a delete's
 // revision — users, roles and permissions, auth left off or turned on), saved as `etcdctl
 // snapshot save` saves it (clientv3's snapshot.SaveWithVersion), restored by the command's
-// path (snapfile.Load, node.Restore) into a data dir, and a member started on it. The member
+// path (snapfile.Open, disk.Restore) into a data dir, and a member started on it. The member
 // must then answer as the etcd the file came from: every key range at every revision from
 // the compacted one to the current one, the compaction and future-revision errors, the
 // leases (IDs, granted TTLs, keys; a fresh TTL left), the auth store (status, users, roles,
@@ -180,36 +182,50 @@ func runEtcdSnapshot(t *testing.T, authOn bool) {
 		t.Fatal(err)
 	}
 
-	// Restored by the command's path.
-	snap, err := snapfile.Load(saved, false)
-	if err != nil {
-		t.Fatalf("load %d bytes saved from etcd %s: %v", len(saved), version, err)
-	}
-	if e := snap.Etcd; e == nil || e.Revision != cur || e.CompactRevision != g.compact || e.AuthEnabled != authOn || e.Users != 4 || e.Roles != 4 {
-		t.Fatalf("converted: %+v; want revision %d, compacted at %d, auth %v, 4 users, 4 roles", snap.Etcd, cur, g.compact, authOn)
-	}
-	t.Logf("converted: %+v", *snap.Etcd)
-	// A db copied from a data dir (no hash) converts the same, with --skip-hash-check only;
-	// a damaged file is refused.
-	copied, err := snapfile.Load(saved[:len(saved)-32], true)
-	if err != nil || !bytes.Equal(copied.Core, snap.Core) {
-		t.Fatalf("the db without its hash, skipping the check: %v (same snapshot: %v)", err, err == nil && bytes.Equal(copied.Core, snap.Core))
-	}
-	if _, err := snapfile.Load(saved[:len(saved)-32], false); err == nil {
-		t.Fatal("a db without its hash loaded without --skip-hash-check")
+	// A db copied from a data dir (no hash) opens with --skip-hash-check only; a damaged
+	// file is refused.
+	if _, err := snapfile.Open(saved[:len(saved)-32], false); err == nil {
+		t.Fatal("a db without its hash opened without --skip-hash-check")
 	}
 	damaged := bytes.Clone(saved)
 	damaged[len(damaged)/2] ^= 1
-	if _, err := snapfile.Load(damaged, false); err == nil {
-		t.Fatal("a damaged file loaded")
+	if _, err := snapfile.Open(damaged, false); err == nil {
+		t.Fatal("a damaged file opened")
 	}
 	st, err := snapfile.ReadStatus(saved, true, "unused")
 	if err != nil || st.Revision != cur || st.Version != "3.6.0" || st.TotalSize != int64(len(saved)) {
 		t.Fatalf("status %+v (%v); want revision %d, version 3.6.0, %d bytes", st, err, cur, len(saved))
 	}
+	// Restored by the command's path: the file mapped, converted into the new data dir.
+	mapped, release, err := snapfile.Map(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	src, err := snapfile.Open(mapped, false)
+	if err != nil {
+		t.Fatalf("open %d bytes saved from etcd %s: %v", len(saved), version, err)
+	}
 	dir := filepath.Join(t.TempDir(), "restored.etcd")
-	if err := disk.Restore(snap.Core, node.RestoreConfig{DataDir: dir, Name: "test", PeerURLs: []string{"http://127.0.0.1:2380"}}); err != nil {
+	if err := disk.Restore(node.RestoreConfig{DataDir: dir, Name: "test", PeerURLs: []string{"http://127.0.0.1:2380"}}, src.Store); err != nil {
 		t.Fatalf("restore: %v", err)
+	}
+	if e := src.Etcd; e == nil || e.Revision != cur || e.CompactRevision != g.compact || e.AuthEnabled != authOn || e.Users != 4 || e.Roles != 4 {
+		t.Fatalf("converted: %+v; want revision %d, compacted at %d, auth %v, 4 users, 4 roles", src.Etcd, cur, g.compact, authOn)
+	}
+	t.Logf("converted: %+v", *src.Etcd)
+	// The db copied from a data dir, without its hash, converts the same.
+	copied, err := snapfile.Open(saved[:len(saved)-32], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := copied.Store(core.Config{Backend: backend.NewMemory()})
+	if err != nil {
+		t.Fatalf("the db without its hash: %v", err)
+	}
+	cs.Close()
+	if *copied.Etcd != *src.Etcd {
+		t.Fatalf("the db without its hash converted to %+v, with it to %+v", *copied.Etcd, *src.Etcd)
 	}
 	_, addr := testserver.Start(t, testserver.Options{DataDir: dir, Node: node.Config{BcryptCost: 4}})
 
