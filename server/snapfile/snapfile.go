@@ -141,8 +141,9 @@ func Open(file []byte, skipHashCheck bool) (*Source, error) {
 // Store fills cfg.Backend, the empty backend of a new store, with the file's state and
 // returns the store opened over it: a core snapshot is restored (core.Restore), an etcd db
 // converted straight into the backend (etcdsnap.ConvertInto), so that neither the file's
-// state nor a converted copy of it is ever whole in memory. On an error the backend holds
-// part of the state: the caller discards it.
+// state nor a converted copy of it is ever whole in memory (the conversion runs on its own
+// fixed clock, not cfg's: leases are stored by TTL, not deadline). On an error the backend
+// holds part of the state: the caller discards it.
 func (s *Source) Store(cfg core.Config) (*core.Store, error) {
 	if s.etcd == nil {
 		return core.Restore(bytes.NewReader(s.core), cfg)
