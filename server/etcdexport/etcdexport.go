@@ -23,6 +23,7 @@ import (
 	"github.com/metastore/metastore/core/kv"
 	"github.com/metastore/metastore/core/lease"
 	"github.com/metastore/metastore/server/etcdschema"
+	"github.com/metastore/metastore/server/pebblekv"
 )
 
 // StorageVersion is the schema version the file declares (etcd 3.6's, which etcd 3.6 and
@@ -51,17 +52,34 @@ type Info struct {
 // file followed by its SHA-256. The snapshot is checked (its checksum, every record) before
 // anything is written; on any error path is left as it was and nothing else remains. An
 // existing file at path is replaced, as `etcdctl snapshot save` replaces it.
-func WriteFile(snapshot []byte, path string) (Info, error) {
-	mem := backend.NewMemory()
+//
+// The state is restored into a scratch pebble database beside path (removed after) and the
+// records are written to the db in transactions of a bounded size, so that neither is ever
+// whole in memory.
+func WriteFile(snapshot []byte, path string) (_ Info, err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	scratch, err := os.MkdirTemp(dir, "."+base+".state-*")
+	if err != nil {
+		return Info{}, fmt.Errorf("etcdexport: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	db, err := pebblekv.Open(scratch)
+	if err != nil {
+		return Info{}, fmt.Errorf("etcdexport: %w", err)
+	}
+	defer db.Close()
 	// A fixed clock: leases keep their full TTL, and nothing depends on when this runs.
-	s, err := core.Restore(bytes.NewReader(snapshot), core.Config{Backend: mem, Clock: clock.NewManual(time.Unix(0, 0))})
+	s, err := core.Restore(bytes.NewReader(snapshot), core.Config{Backend: db, Clock: clock.NewManual(time.Unix(0, 0))})
 	if err != nil {
 		return Info{}, fmt.Errorf("etcdexport: read snapshot: %w", err)
 	}
 	defer s.Close()
 	var st *auth.State
 	s.AuthView(func(a *auth.State) { st = a.Clone() })
-	src := &source{records: mem, compact: s.CompactRev(), leases: s.Lessor().Entries(), auth: st}
+	src := &source{records: db, compact: s.CompactRev(), leases: s.Lessor().Entries(), auth: st}
 	info := Info{Revision: s.Rev(), CompactRevision: s.CompactRev(), Keys: s.MVCC().Keys(),
 		Leases: len(src.leases), Users: len(st.Users), Roles: len(st.Roles), AuthEnabled: st.Enabled, AuthRevision: st.Revision}
 	if info.Size, err = write(src, path); err != nil {
@@ -99,7 +117,7 @@ func write(src *source, path string) (size int64, err error) {
 		return 0, fmt.Errorf("etcdexport: open %s: %w", scratch.Name(), err)
 	}
 	defer db.Close()
-	if err := db.Update(func(tx *bbolt.Tx) error { return fill(tx, src) }); err != nil {
+	if err := fill(db, src); err != nil {
 		return 0, err
 	}
 
@@ -150,40 +168,78 @@ func syncDir(dir string) {
 	}
 }
 
-// fill writes the state into the buckets of a fresh db.
-func fill(tx *bbolt.Tx, src *source) error {
-	bs := map[string]*bbolt.Bucket{}
-	for _, name := range etcdschema.AllBuckets {
-		b, err := tx.CreateBucket([]byte(name))
-		if err != nil {
-			return fmt.Errorf("etcdexport: create bucket %s: %w", name, err)
-		}
-		bs[name] = b
-	}
-	put := func(bucket string, k, v []byte) error {
-		if err := bs[bucket].Put(k, v); err != nil {
-			return fmt.Errorf("etcdexport: bucket %s, key %q: %w", bucket, k, err)
+// txBytes bounds the record bytes one bbolt transaction writes: bbolt holds a transaction's
+// pages in memory until it commits. (etcd commits its backend every 100 ms the same way.)
+// A variable for the tests.
+var txBytes = 32 << 20
+
+// fill writes the state into the buckets of a fresh db: the records in transactions of about
+// txBytes, in revision order, the rest in the last.
+func fill(db *bbolt.DB, src *source) error {
+	err := db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range etcdschema.AllBuckets {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return fmt.Errorf("etcdexport: create bucket %s: %w", name, err)
+			}
 		}
 		return nil
-	}
-
-	// Revisions ascend: pages fill as etcd's sequential puts fill them.
-	bs[etcdschema.BucketKey].FillPercent = 0.9
-	var err error
-	live := compacted(src.records, src.compact)
-	src.records.Ascend(0, 0, func(r *backend.Record) bool {
-		if r.Rev.Main <= src.compact && !live(r) {
-			return true
-		}
-		var v []byte
-		if v, err = recordValue(r); err == nil {
-			err = put(etcdschema.BucketKey, etcdschema.RevKey(r.Rev, r.Tombstone), v)
-			src.written++
-		}
-		return err == nil
 	})
 	if err != nil {
 		return err
+	}
+	live := compacted(src.records, src.compact)
+	for from := int64(0); ; {
+		var next int64 // the revision the next transaction starts at; 0: done
+		err := db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket([]byte(etcdschema.BucketKey))
+			// Revisions ascend: pages fill as etcd's sequential puts fill them.
+			b.FillPercent = 0.9
+			var err error
+			n, last := 0, int64(-1)
+			src.records.Ascend(from, 0, func(r *backend.Record) bool {
+				if n >= txBytes && r.Rev.Main != last {
+					// Only between revisions: the next transaction starts at a main
+					// revision, and must not write this one's records again.
+					next = r.Rev.Main
+					return false
+				}
+				last = r.Rev.Main
+				if r.Rev.Main <= src.compact && !live(r) {
+					return true
+				}
+				var v []byte
+				if v, err = recordValue(r); err != nil {
+					return false
+				}
+				k := etcdschema.RevKey(r.Rev, r.Tombstone)
+				if err = b.Put(k, v); err != nil {
+					err = fmt.Errorf("etcdexport: bucket %s, key %q: %w", etcdschema.BucketKey, k, err)
+					return false
+				}
+				src.written++
+				n += len(k) + len(v)
+				return true
+			})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if next == 0 {
+			break
+		}
+		from = next
+	}
+	return db.Update(func(tx *bbolt.Tx) error { return fillRest(tx, src) })
+}
+
+// fillRest writes the metadata, the leases and the auth store.
+func fillRest(tx *bbolt.Tx, src *source) error {
+	put := func(bucket string, k, v []byte) error {
+		if err := tx.Bucket([]byte(bucket)).Put(k, v); err != nil {
+			return fmt.Errorf("etcdexport: bucket %s, key %q: %w", bucket, k, err)
+		}
+		return nil
 	}
 
 	meta := [][2][]byte{
