@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -17,6 +18,7 @@ import (
 	"github.com/metastore/metastore/server/etcdexport"
 	"github.com/metastore/metastore/server/etcdsnap"
 	"github.com/metastore/metastore/server/node"
+	"github.com/metastore/metastore/server/pebblekv"
 	"github.com/metastore/metastore/server/snapfile"
 	"github.com/metastore/metastore/server/v3rpc"
 )
@@ -149,7 +151,18 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer release()
-	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion)
+	// The state goes into a scratch database, not memory: an etcd db can be larger than it.
+	scratch, err := os.MkdirTemp("", "metastore-status-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	db, err := pebblekv.Open(scratch)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion, db)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Map maps the file at path read-only, for Read, Parse and ReadStatus: the file is read
+// Map maps the file at path read-only, for Open, Parse and ReadStatus: the file is read
 // through the page cache, not copied into the heap (a multi-GiB etcd db would need that much
 // memory again), as bbolt reads its own file. The file must not change while it is mapped.
 // release unmaps it.

@@ -184,15 +184,15 @@ type Status struct {
 	Version   string `json:"version"`
 }
 
-// ReadStatus restores a saved file (MetaStore's or etcd's, as Open) in memory and
-// describes it. The version is the one given for a MetaStore file, the storage version an
-// etcd file declares for etcd's.
-func ReadStatus(file []byte, skipHashCheck bool, version string) (Status, error) {
+// ReadStatus restores a saved file (MetaStore's or etcd's, as Open) into b, an empty
+// backend (a scratch database, or memory for a small file), and describes it. The version is
+// the one given for a MetaStore file, the storage version an etcd file declares for etcd's.
+func ReadStatus(file []byte, skipHashCheck bool, version string, b backend.Backend) (Status, error) {
 	src, err := Open(file, skipHashCheck)
 	if err != nil {
 		return Status{}, err
 	}
-	s, err := src.Store(core.Config{Backend: backend.NewMemory()})
+	s, err := src.Store(core.Config{Backend: b})
 	if err != nil {
 		return Status{}, err
 	}

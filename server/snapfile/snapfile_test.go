@@ -78,7 +78,7 @@ func TestParse(t *testing.T) {
 	if got, err := Parse(noHash, true); err != nil || !bytes.Equal(got, snap) {
 		t.Fatalf("without a hash, skipping the check: %v", err)
 	}
-	st, err := ReadStatus(file, false, "3.6.0")
+	st, err := ReadStatus(file, false, "3.6.0", backend.NewMemory())
 	if err != nil || st.Revision != 4 || st.TotalKey != 2 || st.TotalSize != int64(len(file)) || st.Hash == 0 {
 		t.Fatalf("status %+v, %v", st, err)
 	}
@@ -91,8 +91,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(file[:len(file)-32])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ReadStatus(b, true, "x")
-		ReadStatus(b, false, "x")
+		ReadStatus(b, true, "x", backend.NewMemory())
+		ReadStatus(b, false, "x", backend.NewMemory())
 	})
 }
 

@@ -192,7 +192,7 @@ func runEtcdSnapshot(t *testing.T, authOn bool) {
 	if _, err := snapfile.Open(damaged, false); err == nil {
 		t.Fatal("a damaged file opened")
 	}
-	st, err := snapfile.ReadStatus(saved, true, "unused")
+	st, err := snapfile.ReadStatus(saved, true, "unused", backend.NewMemory())
 	if err != nil || st.Revision != cur || st.Version != "3.6.0" || st.TotalSize != int64(len(saved)) {
 		t.Fatalf("status %+v (%v); want revision %d, version 3.6.0, %d bytes", st, err, cur, len(saved))
 	}
