@@ -486,11 +486,11 @@ func (s *Server) gatewayCN(h http.Handler) http.Handler {
 // estimator: with dynamic windows the server sends a BDP ping on each connection about once a
 // round trip while requests arrive, which the client answers and the server times. Under
 // etcd's keep-alive benchmark that was 7–12% of the server's CPU per keep-alive (and a few %
-// of the client's); ranges 0–5%; puts unchanged (A/B, three rounds each). A stream may
-// still send 1 MiB before it is read (etcd's largest request is 1.5 MiB), a connection 16
-// MiB (the estimator grows both up to 16 MiB on a fast link).
+// of the client's); ranges 0–5%; puts unchanged (A/B, three rounds each). Both are 16 MiB,
+// the most the estimator would grow them to: a client far away uploads as fast as before,
+// and a connection may send no more before it is read than it could then.
 const (
-	staticStreamWindow = 1 << 20
+	staticStreamWindow = 16 << 20
 	staticConnWindow   = 16 << 20
 )
 

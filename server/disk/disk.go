@@ -178,7 +178,10 @@ func syncFile(name string) error {
 }
 
 // Restore makes the data dir cfg.DataDir and fills it with the state open gives (see
-// node.Restore). The data dir must not exist or be empty; on any error nothing is left of it.
+// node.Restore). The data dir must not exist or be empty. It is built beside it under
+// another name and renamed into place once complete, so that a restore that fails, or a
+// process killed during one, never leaves a data dir a member would start on with part of
+// the state.
 func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)) (err error) {
 	if err := cfg.Check(); err != nil {
 		return err
@@ -186,16 +189,44 @@ func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)
 	if entries, rerr := os.ReadDir(cfg.DataDir); rerr == nil && len(entries) > 0 || rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return fmt.Errorf("data-dir %q not empty or could not be read", cfg.DataDir)
 	}
-	s, err := Open(cfg.DataDir, Options{})
+	parent, base := filepath.Split(filepath.Clean(cfg.DataDir))
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".restore-*")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		s.Release()
 		if err != nil {
-			os.RemoveAll(cfg.DataDir)
+			os.RemoveAll(tmp)
 		}
 	}()
+	if err := fill(tmp, cfg, open); err != nil {
+		return err
+	}
+	// rename(2) replaces an empty directory; elsewhere the empty one goes first.
+	if err := os.Rename(tmp, cfg.DataDir); err != nil {
+		if rerr := os.Remove(cfg.DataDir); rerr != nil {
+			return err
+		}
+		if err := os.Rename(tmp, cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	return syncFile(parent)
+}
+
+// fill makes a data dir at dir holding the state open gives.
+func fill(dir string, cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)) error {
+	s, err := Open(dir, Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Release()
 	db, err := s.OpenDB()
 	if err != nil {
 		return err

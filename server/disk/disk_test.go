@@ -1,11 +1,15 @@
 package disk
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/server/node"
 )
 
 // TestInstalledDatabaseSurvivesReopen: a database made by NewDB and switched to by UseDB is
@@ -82,5 +86,86 @@ func TestInstalledDatabaseSurvivesReopen(t *testing.T) {
 	}
 	if len(dirs) != 1 {
 		t.Fatalf("database directories after reopening: %v, want only the installed one", dirs)
+	}
+}
+
+// TestRestoreBuildsBesideAndRenames: a restore builds the data dir under another name and
+// renames it into place when complete, so the data dir never exists holding part of the
+// state; into a missing or an empty dir it succeeds, a non-empty one is refused, and a
+// failed restore leaves nothing behind (a pre-existing empty dir stays as it was).
+func TestRestoreBuildsBesideAndRenames(t *testing.T) {
+	cfg := func(dir string) node.RestoreConfig {
+		return node.RestoreConfig{DataDir: dir, Name: "m", PeerURLs: []string{"http://127.0.0.1:2380"}}
+	}
+	put := func(t *testing.T, dir string) func(core.Config) (*core.Store, error) {
+		return func(c core.Config) (*core.Store, error) {
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				if es, _ := os.ReadDir(dir); len(es) > 0 {
+					t.Errorf("the data dir holds %d entries while it is being filled", len(es))
+				}
+			}
+			s, err := core.New(c)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.Put(&core.PutRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
+				s.Close()
+				return nil, err
+			}
+			return s, nil
+		}
+	}
+	entries := func(dir string) []string {
+		es, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+
+	parent := t.TempDir()
+	missing := filepath.Join(parent, "missing", "m.etcd")
+	if err := Restore(cfg(missing), put(t, missing)); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(parent, "empty.etcd")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(cfg(empty), put(t, empty)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{missing, empty} {
+		if _, err := os.Stat(filepath.Join(dir, "member")); err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		s, err := Open(dir, Options{}) // the restored dir opens, unlocked
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Release()
+	}
+	if err := Restore(cfg(empty), put(t, empty)); err == nil {
+		t.Fatal("restored into a data dir that holds one")
+	}
+
+	failing := filepath.Join(parent, "failing.etcd")
+	if err := os.Mkdir(failing, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := entries(parent)
+	refused := errors.New("refused half way")
+	err := Restore(cfg(failing), func(c core.Config) (*core.Store, error) {
+		if err := c.Backend.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: "x", Value: []byte{1}}}}); err != nil {
+			return nil, err
+		}
+		return nil, refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("a failed restore: %v", err)
+	}
+	if after := entries(parent); !slices.Equal(after, before) || len(entries(failing)) != 0 {
+		t.Fatalf("a failed restore left %v in the parent (before: %v), %v in the data dir", after, before, entries(failing))
 	}
 }

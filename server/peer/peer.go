@@ -285,6 +285,9 @@ func (t *Transport) Forward(ctx context.Context, member uint64, req []byte) ([]b
 	if p == nil {
 		return nil, fmt.Errorf("peer %x unknown", member)
 	}
+	if p.conn == nil {
+		return nil, fmt.Errorf("peer %x has no valid URL", member)
+	}
 	var resp []byte
 	err := p.conn.Invoke(p.withMD(ctx), "/"+serviceName+"/Forward", req, &resp, grpc.ForceCodec(rawCodec{}))
 	if err != nil {
@@ -403,12 +406,14 @@ func newPeer(t *Transport, id uint64, urls []string) *peer {
 	// rafthttp moves on to a member's next peer URL when one fails.
 	r := manual.NewBuilderWithScheme("metastore-peer")
 	r.InitialState(resolver.State{Addresses: addrs})
-	authority := ""
+	// No WithAuthority: it would override each address's ServerName, and a URL whose host
+	// the certificate names would be checked against the first URL's host.
+	first := ""
 	if len(addrs) > 0 {
-		authority = addrs[0].Addr
+		first = addrs[0].Addr
 	}
 	conn, err := grpc.NewClient(r.Scheme()+":///"+strconv.FormatUint(id, 16), grpc.WithResolvers(r),
-		grpc.WithAuthority(authority), t.tls.creds(scheme+"://"+authority),
+		t.tls.creds(scheme+"://"+first),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)),
 		// A peer that stops answering (a paused or wedged process, a dead link) is noticed
 		// within a few seconds: the stream breaks, Raft is told, and the peer gets a

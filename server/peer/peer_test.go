@@ -3,12 +3,15 @@ package peer
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"io"
 	"math/rand"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc"
 
+	"github.com/metastore/metastore/internal/testcerts"
 	"github.com/metastore/metastore/server/node"
 )
 
@@ -285,5 +289,71 @@ func TestAddresses(t *testing.T) {
 		if scheme != c.scheme || !slices.Equal(got, c.want) {
 			t.Errorf("addresses(%v) = %q %v, want %q %v", c.urls, scheme, got, c.scheme, c.want)
 		}
+	}
+}
+
+// TestPeerURLsTLSNames: each URL is checked against its own host's name. The first URL
+// (refused) names an IP address the certificate does not hold, the second a name it does:
+// the peer is reached on the second, as etcd's transport reaches it.
+func TestPeerURLsTLSNames(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, dir, "ca")
+	pair := ca.Issue("b", "b", "localhost") // no IP address
+	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(ca.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "https://" + dead.Addr().String()
+	dead.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ha, hb := newHandler(), newHandler()
+	a := New(nil, nil, &TLS{Client: &tls.Config{RootCAs: roots}}, Observer{})
+	b := New(nil, []net.Listener{ln}, &TLS{Server: &tls.Config{Certificates: []tls.Certificate{cert}}}, Observer{})
+	if err := a.Start(ha); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(hb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(); b.Stop() })
+	a.AddPeer(2, []string{deadURL, "https://localhost:" + port})
+	deadline := time.After(20 * time.Second)
+	for {
+		a.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeat, From: 1, To: 2, Term: 9}})
+		select {
+		case <-hb.processed:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the peer was not reached on its second URL, whose host its certificate names")
+		}
+	}
+}
+
+// TestForwardWithoutAValidURL: a member whose URLs are all invalid is an error to forward
+// to, not a crash.
+func TestForwardWithoutAValidURL(t *testing.T) {
+	a := New(nil, nil, nil, Observer{})
+	if err := a.Start(newHandler()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	a.AddPeer(2, []string{"::not a url"})
+	if _, err := a.Forward(context.Background(), 2, []byte{1}); err == nil {
+		t.Fatal("forwarded to a member with no valid URL")
 	}
 }

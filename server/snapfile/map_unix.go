@@ -4,6 +4,7 @@ package snapfile
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -11,8 +12,11 @@ import (
 
 // Map maps the file at path read-only, for Open, Parse and ReadStatus: the file is read
 // through the page cache, not copied into the heap (a multi-GiB etcd db would need that much
-// memory again), as bbolt reads its own file. The file must not change while it is mapped.
-// release unmaps it.
+// memory again), as bbolt reads its own file. A file that is not a regular one (a pipe), or
+// that its file system cannot map, is read whole instead. The file must not change while it
+// is mapped: one cut short under the mapping faults the process (SIGBUS), which a restore
+// survives only in that it leaves no data dir (disk.Restore renames it into place at the
+// end). release unmaps it.
 func Map(path string) (data []byte, release func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -23,6 +27,9 @@ func Map(path string) (data []byte, release func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if !fi.Mode().IsRegular() {
+		return readAll(f) // a pipe, a device: read as before
+	}
 	if fi.Size() == 0 {
 		return nil, func() {}, nil // an empty mapping is refused by mmap
 	}
@@ -31,7 +38,15 @@ func Map(path string) (data []byte, release func(), err error) {
 	}
 	data, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return nil, nil, fmt.Errorf("map %s: %w", path, err)
+		return readAll(f) // a file system that cannot map files
 	}
 	return data, func() { unix.Munmap(data) }, nil
+}
+
+func readAll(f *os.File) ([]byte, func(), error) {
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	return data, func() {}, nil
 }
