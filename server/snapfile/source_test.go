@@ -2,63 +2,45 @@ package snapfile
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	bbolt "go.etcd.io/bbolt"
-	"go.etcd.io/etcd/api/v3/mvccpb"
-
 	"github.com/metastore/metastore/core"
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/server/etcdexport"
 	"github.com/metastore/metastore/server/etcdsnap"
 )
 
-// etcdDB is a small etcd db file (bbolt, etcd's buckets) with n revisions of one key each.
+// etcdDB is a small etcd db file without its hash (a member's db), as etcdexport writes it
+// from a store with n puts of 1000-byte values.
 func etcdDB(t *testing.T, n int) []byte {
 	t.Helper()
+	s, err := core.New(core.Config{Backend: backend.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range n {
+		if _, err := s.Put(&core.PutRequest{Key: []byte{'k', byte(i)}, Value: bytes.Repeat([]byte{'v'}, 1000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var snap bytes.Buffer
+	if err := s.WriteSnapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(t.TempDir(), "db")
-	db, err := bbolt.Open(path, 0o600, nil)
+	if _, err := etcdexport.WriteFile(snap.Bytes(), path); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		keys, err := tx.CreateBucket([]byte("key"))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket([]byte("meta")); err != nil {
-			return err
-		}
-		for rev := int64(2); rev <= int64(n)+1; rev++ { // etcd's first write is revision 2
-			k := make([]byte, 17)
-			binary.BigEndian.PutUint64(k, uint64(rev))
-			k[8] = '_'
-			kv := mvccpb.KeyValue{Key: []byte{'k', byte(rev)}, Value: bytes.Repeat([]byte{'v'}, 1000), CreateRevision: rev, ModRevision: rev, Version: 1}
-			v, err := kv.Marshal()
-			if err != nil {
-				return err
-			}
-			if err := keys.Put(k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return saved[:len(saved)-32]
 }
 
 // TestSourceStore: a MetaStore file is restored as it is, an etcd db converted into the
