@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -152,12 +153,16 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 	}
 	defer release()
 	// The state goes into a scratch database, not memory: an etcd db can be larger than it.
-	scratch, err := os.MkdirTemp("", "metastore-status-*")
+	// Beside the file, as export's beside its output (the temp dir is often memory itself);
+	// in the temp dir if the file's directory cannot be written.
+	scratch, err := os.MkdirTemp(filepath.Dir(file), ".metastore-status-*")
 	if err != nil {
-		return err
+		if scratch, err = os.MkdirTemp("", "metastore-status-*"); err != nil {
+			return err
+		}
 	}
 	defer os.RemoveAll(scratch)
-	db, err := pebblekv.Open(scratch)
+	db, err := pebblekv.OpenScratch(scratch)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,47 +178,77 @@ func syncFile(name string) error {
 	return f.Sync()
 }
 
+// restorePrefix names the directory a restore builds the member in, inside the data dir.
+const restorePrefix = ".restore-"
+
 // Restore makes the data dir cfg.DataDir and fills it with the state open gives (see
-// node.Restore). The data dir must not exist or be empty. It is built beside it under
-// another name and renamed into place once complete, so that a restore that fails, or a
-// process killed during one, never leaves a data dir a member would start on with part of
-// the state.
+// node.Restore). The data dir must not exist or be empty. The member is built in a
+// directory inside it and renamed to member/ once complete and synced, so that a failed
+// or killed restore never leaves a data dir holding part of the state (a killed one leaves
+// no member/: a member started there starts empty; restoring again clears the leftover).
+// Built inside, not beside, the data dir: an empty mount point or a symbolic link to a
+// directory is a data dir as good as any.
 func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)) (err error) {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	if entries, rerr := os.ReadDir(cfg.DataDir); rerr == nil && len(entries) > 0 || rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	_, serr := os.Stat(cfg.DataDir)
+	existed := serr == nil
+	if entries, rerr := os.ReadDir(cfg.DataDir); rerr == nil && !restorable(entries) || rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return fmt.Errorf("data-dir %q not empty or could not be read", cfg.DataDir)
 	}
-	parent, base := filepath.Split(filepath.Clean(cfg.DataDir))
-	if parent == "" {
-		parent = "."
-	}
-	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".restore-*")
+	lock, err := datadir.Lock(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
+		lock.Release()
+		switch {
+		case err == nil:
+		case existed:
+			os.Remove(filepath.Join(cfg.DataDir, datadir.LockFile)) // empty again, as it was
+		default:
+			os.RemoveAll(cfg.DataDir)
 		}
 	}()
+	entries, err := os.ReadDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), restorePrefix) { // a killed restore's
+			if err := os.RemoveAll(filepath.Join(cfg.DataDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	tmp, err := os.MkdirTemp(cfg.DataDir, restorePrefix+"*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // left with the lock file of the storage built in it
 	if err := fill(tmp, cfg, open); err != nil {
 		return err
 	}
-	// rename(2) replaces an empty directory; elsewhere the empty one goes first.
-	if err := os.Rename(tmp, cfg.DataDir); err != nil {
-		if rerr := os.Remove(cfg.DataDir); rerr != nil {
-			return err
-		}
-		if err := os.Rename(tmp, cfg.DataDir); err != nil {
-			return err
+	// The database synced its own directory; member/ and the rename are synced here.
+	if err := syncFile(filepath.Join(tmp, "member")); err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(tmp, "member"), filepath.Join(cfg.DataDir, "member")); err != nil {
+		return err
+	}
+	return syncFile(cfg.DataDir)
+}
+
+// restorable reports whether a data dir's entries leave it empty for a restore: nothing but
+// the lock file and what a killed restore left.
+func restorable(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if e.Name() != datadir.LockFile && !strings.HasPrefix(e.Name(), restorePrefix) {
+			return false
 		}
 	}
-	return syncFile(parent)
+	return true
 }
 
 // fill makes a data dir at dir holding the state open gives.

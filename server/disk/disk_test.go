@@ -89,20 +89,19 @@ func TestInstalledDatabaseSurvivesReopen(t *testing.T) {
 	}
 }
 
-// TestRestoreBuildsBesideAndRenames: a restore builds the data dir under another name and
-// renames it into place when complete, so the data dir never exists holding part of the
-// state; into a missing or an empty dir it succeeds, a non-empty one is refused, and a
-// failed restore leaves nothing behind (a pre-existing empty dir stays as it was).
-func TestRestoreBuildsBesideAndRenames(t *testing.T) {
+// TestRestoreBuildsInsideAndRenames: a restore builds the member in a directory inside the
+// data dir and renames it to member/ when complete, so the data dir never holds part of the
+// state; into a missing dir, an empty one, one a killed restore left, a symbolic link to an
+// empty dir and "." it succeeds; a non-empty one is refused; a failed restore leaves
+// nothing behind (a pre-existing empty dir stays as it was).
+func TestRestoreBuildsInsideAndRenames(t *testing.T) {
 	cfg := func(dir string) node.RestoreConfig {
 		return node.RestoreConfig{DataDir: dir, Name: "m", PeerURLs: []string{"http://127.0.0.1:2380"}}
 	}
 	put := func(t *testing.T, dir string) func(core.Config) (*core.Store, error) {
 		return func(c core.Config) (*core.Store, error) {
-			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
-				if es, _ := os.ReadDir(dir); len(es) > 0 {
-					t.Errorf("the data dir holds %d entries while it is being filled", len(es))
-				}
+			if _, err := os.Stat(filepath.Join(dir, "member")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s holds member/ while it is being filled (%v)", dir, err)
 			}
 			s, err := core.New(c)
 			if err != nil {
@@ -123,32 +122,53 @@ func TestRestoreBuildsBesideAndRenames(t *testing.T) {
 		}
 		return names
 	}
-
-	parent := t.TempDir()
-	missing := filepath.Join(parent, "missing", "m.etcd")
-	if err := Restore(cfg(missing), put(t, missing)); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(parent, "empty.etcd")
-	if err := os.Mkdir(empty, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := Restore(cfg(empty), put(t, empty)); err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range []string{missing, empty} {
-		if _, err := os.Stat(filepath.Join(dir, "member")); err != nil {
-			t.Fatalf("%s: %v", dir, err)
+	restored := func(t *testing.T, dir string) {
+		t.Helper()
+		if got := entries(dir); !slices.Equal(got, []string{".metastore.lock", "member"}) {
+			t.Fatalf("%s holds %v", dir, got)
 		}
-		s, err := Open(dir, Options{}) // the restored dir opens, unlocked
+		s, err := Open(dir, Options{}) // it opens, unlocked
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Release()
 	}
+
+	parent := t.TempDir()
+	missing := filepath.Join(parent, "missing", "m.etcd")
+	empty := filepath.Join(parent, "empty.etcd")
+	killed := filepath.Join(parent, "killed.etcd")
+	target := filepath.Join(parent, "target")
+	link := filepath.Join(parent, "link.etcd")
+	for _, d := range []string{empty, filepath.Join(killed, restorePrefix+"123", "member"), target} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{missing, empty, killed, link} {
+		if err := Restore(cfg(dir), put(t, dir)); err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		restored(t, dir)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symbolic link was replaced (%v)", err)
+	}
 	if err := Restore(cfg(empty), put(t, empty)); err == nil {
 		t.Fatal("restored into a data dir that holds one")
 	}
+	dot := filepath.Join(parent, "dot")
+	if err := os.Mkdir(dot, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dot)
+	if err := Restore(cfg("."), put(t, ".")); err != nil {
+		t.Fatalf(`".": %v`, err)
+	}
+	restored(t, dot)
 
 	failing := filepath.Join(parent, "failing.etcd")
 	if err := os.Mkdir(failing, 0o700); err != nil {
@@ -156,13 +176,16 @@ func TestRestoreBuildsBesideAndRenames(t *testing.T) {
 	}
 	before := entries(parent)
 	refused := errors.New("refused half way")
-	err := Restore(cfg(failing), func(c core.Config) (*core.Store, error) {
+	fail := func(c core.Config) (*core.Store, error) {
 		if err := c.Backend.Commit(&backend.Batch{Meta: []backend.MetaEntry{{Key: "x", Value: []byte{1}}}}); err != nil {
 			return nil, err
 		}
 		return nil, refused
-	})
-	if !errors.Is(err, refused) {
+	}
+	if err := Restore(cfg(failing), fail); !errors.Is(err, refused) {
+		t.Fatalf("a failed restore: %v", err)
+	}
+	if err := Restore(cfg(filepath.Join(parent, "new.etcd")), fail); !errors.Is(err, refused) {
 		t.Fatalf("a failed restore: %v", err)
 	}
 	if after := entries(parent); !slices.Equal(after, before) || len(entries(failing)) != 0 {

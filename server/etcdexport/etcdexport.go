@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -50,12 +51,13 @@ type Info struct {
 // WriteFile writes the state a core snapshot holds (core.Store.WriteSnapshot's format; the
 // payload of a MetaStore member's saved file, see snapfile.Parse) to path as an etcd 3.6 db
 // file followed by its SHA-256. The snapshot is checked (its checksum, every record) before
-// anything is written; on any error path is left as it was and nothing else remains. An
+// the db file is made; on any error path is left as it was and nothing else remains. An
 // existing file at path is replaced, as `etcdctl snapshot save` replaces it.
 //
-// The state is restored into a scratch pebble database beside path (removed after) and the
-// records are written to the db in transactions of a bounded size, so that neither is ever
-// whole in memory.
+// The state is restored into a scratch pebble database beside path (removed once the records
+// are in the db file) and the records are written to the db in transactions of a bounded
+// size, so that neither is ever whole in memory. The scratch database is made before the
+// snapshot is checked; it is removed on any error.
 func WriteFile(snapshot []byte, path string) (_ Info, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
@@ -65,21 +67,28 @@ func WriteFile(snapshot []byte, path string) (_ Info, err error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("etcdexport: %w", err)
 	}
-	defer os.RemoveAll(scratch)
-	db, err := pebblekv.Open(scratch)
+	db, err := pebblekv.OpenScratch(scratch)
 	if err != nil {
+		os.RemoveAll(scratch)
 		return Info{}, fmt.Errorf("etcdexport: %w", err)
 	}
-	defer db.Close()
+	var s *core.Store
+	release := sync.OnceFunc(func() {
+		if s != nil {
+			s.Close()
+		}
+		db.Close()
+		os.RemoveAll(scratch)
+	})
+	defer release()
 	// A fixed clock: leases keep their full TTL, and nothing depends on when this runs.
-	s, err := core.Restore(bytes.NewReader(snapshot), core.Config{Backend: db, Clock: clock.NewManual(time.Unix(0, 0))})
+	s, err = core.Restore(bytes.NewReader(snapshot), core.Config{Backend: db, Clock: clock.NewManual(time.Unix(0, 0))})
 	if err != nil {
 		return Info{}, fmt.Errorf("etcdexport: read snapshot: %w", err)
 	}
-	defer s.Close()
 	var st *auth.State
 	s.AuthView(func(a *auth.State) { st = a.Clone() })
-	src := &source{records: db, compact: s.CompactRev(), leases: s.Lessor().Entries(), auth: st}
+	src := &source{records: db, compact: s.CompactRev(), leases: s.Lessor().Entries(), auth: st, release: release}
 	info := Info{Revision: s.Rev(), CompactRevision: s.CompactRev(), Keys: s.MVCC().Keys(),
 		Leases: len(src.leases), Users: len(st.Users), Roles: len(st.Roles), AuthEnabled: st.Enabled, AuthRevision: st.Revision}
 	if info.Size, err = write(src, path); err != nil {
@@ -96,6 +105,9 @@ type source struct {
 	leases  []lease.Entry
 	auth    *auth.State
 	written int // records written
+	// release, if set, closes the records' database and removes it once they are written:
+	// the copy out of the bbolt file then needs no disk for them.
+	release func()
 }
 
 // write makes the file at path: a scratch bbolt db, copied out as etcd's Snapshot RPC copies
@@ -119,6 +131,9 @@ func write(src *source, path string) (size int64, err error) {
 	defer db.Close()
 	if err := fill(db, src); err != nil {
 		return 0, err
+	}
+	if src.release != nil {
+		src.release()
 	}
 
 	part, err := os.CreateTemp(dir, base+".part-*")

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,17 @@ var (
 
 // Open opens (or creates) the database in dir.
 func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
+
+// OpenScratch opens a database a command uses for a while and throws away (snapshot export
+// and status). If pebble cannot write it out (a full disk) every commit would stall for
+// good: the directory is removed and the process exits with status 1, saying why.
+func OpenScratch(dir string) (*DB, error) {
+	return OpenWith(dir, Options{Fatal: func(err error) {
+		fmt.Fprintf(os.Stderr, "Error: cannot write the scratch database in %s: %v\n", dir, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}})
+}
 
 // Options tune OpenWith.
 type Options struct {

@@ -3,6 +3,7 @@
 package snapfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,8 +38,11 @@ func Map(path string) (data []byte, release func(), err error) {
 		return nil, nil, fmt.Errorf("%s: %d bytes is too large to map", path, fi.Size())
 	}
 	data, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
+	if errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) {
 		return readAll(f) // a file system that cannot map files
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	return data, func() { unix.Munmap(data) }, nil
 }
