@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -155,18 +154,13 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 	// The state goes into a scratch database, not memory: an etcd db can be larger than it.
 	// Beside the file, as export's beside its output (the temp dir is often memory itself);
 	// in the temp dir if the file's directory cannot be written.
-	scratch, err := os.MkdirTemp(filepath.Dir(file), ".metastore-status-*")
+	db, drop, err := pebblekv.OpenScratch(filepath.Dir(file), ".metastore-status-*")
 	if err != nil {
-		if scratch, err = os.MkdirTemp("", "metastore-status-*"); err != nil {
+		if db, drop, err = pebblekv.OpenScratch("", "metastore-status-*"); err != nil {
 			return err
 		}
 	}
-	defer os.RemoveAll(scratch)
-	db, err := pebblekv.OpenScratch(scratch)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer drop()
 	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion, db)
 	if err != nil {
 		return err

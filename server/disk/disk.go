@@ -192,9 +192,9 @@ func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	_, serr := os.Stat(cfg.DataDir)
-	existed := serr == nil
-	if entries, rerr := os.ReadDir(cfg.DataDir); rerr == nil && !restorable(entries) || rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	entries, rerr := os.ReadDir(cfg.DataDir)
+	existed := rerr == nil
+	if existed && !restorable(entries) || rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return fmt.Errorf("data-dir %q not empty or could not be read", cfg.DataDir)
 	}
 	lock, err := datadir.Lock(cfg.DataDir)
@@ -211,10 +211,6 @@ func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)
 			os.RemoveAll(cfg.DataDir)
 		}
 	}()
-	entries, err := os.ReadDir(cfg.DataDir)
-	if err != nil {
-		return err
-	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), restorePrefix) { // a killed restore's
 			if err := os.RemoveAll(filepath.Join(cfg.DataDir, e.Name())); err != nil {

@@ -63,13 +63,8 @@ func WriteFile(snapshot []byte, path string) (_ Info, err error) {
 	if dir == "" {
 		dir = "."
 	}
-	scratch, err := os.MkdirTemp(dir, "."+base+".state-*")
+	db, drop, err := pebblekv.OpenScratch(dir, "."+base+".state-*")
 	if err != nil {
-		return Info{}, fmt.Errorf("etcdexport: %w", err)
-	}
-	db, err := pebblekv.OpenScratch(scratch)
-	if err != nil {
-		os.RemoveAll(scratch)
 		return Info{}, fmt.Errorf("etcdexport: %w", err)
 	}
 	var s *core.Store
@@ -77,8 +72,7 @@ func WriteFile(snapshot []byte, path string) (_ Info, err error) {
 		if s != nil {
 			s.Close()
 		}
-		db.Close()
-		os.RemoveAll(scratch)
+		drop()
 	})
 	defer release()
 	// A fixed clock: leases keep their full TTL, and nothing depends on when this runs.

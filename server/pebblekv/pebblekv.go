@@ -93,15 +93,25 @@ var (
 // Open opens (or creates) the database in dir.
 func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
 
-// OpenScratch opens a database a command uses for a while and throws away (snapshot export
-// and status). If pebble cannot write it out (a full disk) every commit would stall for
-// good: the directory is removed and the process exits with status 1, saying why.
-func OpenScratch(dir string) (*DB, error) {
-	return OpenWith(dir, Options{Fatal: func(err error) {
+// OpenScratch makes a database a command uses for a while and throws away (snapshot export
+// and status), in a new directory in parent (os.MkdirTemp's pattern). release closes it and
+// removes the directory. If pebble cannot write it out (a full disk) every commit would
+// stall for good: the directory is removed and the process exits with status 1, saying why.
+func OpenScratch(parent, pattern string) (_ *DB, release func(), err error) {
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := OpenWith(dir, Options{Fatal: func(err error) {
 		fmt.Fprintf(os.Stderr, "Error: cannot write the scratch database in %s: %v\n", dir, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); os.RemoveAll(dir) }, nil
 }
 
 // Options tune OpenWith.
