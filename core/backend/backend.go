@@ -98,10 +98,11 @@ func AscendIndex(b Backend, from, to int64, fn func(*Record) bool) {
 type Pruner interface {
 	// Prune visits, in revision order, the records with from <= Rev and Rev.Main < to (to >
 	// 0), and deletes in one atomic commit those for which visit returns true, stopping once
-	// it has deleted limit of them. visit sees each record as AscendIndex gives it, with enc
-	// its encoding (AppendRecord's bytes; valid only during the call). Prune returns the
-	// revision to resume from (just after the last record visited) and whether the scan
-	// reached to: resumed there, it visits every record once.
+	// it has deleted limit of them. visit sees each whole record, value included (its
+	// slices valid only during the call; the compaction hash reads them), with enc its
+	// encoding (AppendRecord's bytes, as valid). Prune returns the revision to resume from
+	// (just after the last record visited) and whether the scan reached to: resumed there, it
+	// visits every record once.
 	Prune(from kv.Revision, to int64, limit int, visit func(r *Record, enc []byte) bool) (next kv.Revision, done bool, err error)
 }
 

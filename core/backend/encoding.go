@@ -75,8 +75,28 @@ func checkRecord(rec *Record) error {
 // DecodeRecord decodes one record that AppendRecord wrote into b (and nothing else), with the
 // checks of ReadRecord. The key and value are copied out of b. Without withValue the value is
 // skipped (left nil) and the key is not copied (it points into b): what rebuilding an index
-// or compacting needs, at a fraction of the cost.
+// needs, at a fraction of the cost.
 func DecodeRecord(b []byte, withValue bool) (Record, error) {
+	if withValue {
+		return decodeRecord(b, copyFields)
+	}
+	return decodeRecord(b, keyView)
+}
+
+// DecodeRecordView decodes b as DecodeRecord does, with the key and value pointing into b
+// (no copy): valid only as long as b is, for a scan that looks at each record once.
+func DecodeRecordView(b []byte) (Record, error) { return decodeRecord(b, fullView) }
+
+// How decodeRecord hands out the key and value.
+type decodeMode int
+
+const (
+	copyFields decodeMode = iota // both copied
+	keyView                      // the key points into b; no value
+	fullView                     // both point into b
+)
+
+func decodeRecord(b []byte, mode decodeMode) (Record, error) {
 	var rec Record
 	if len(b) < 17 {
 		return rec, io.EOF
@@ -109,7 +129,7 @@ func DecodeRecord(b []byte, withValue bool) (Record, error) {
 	}
 	switch {
 	case len(key) == 0:
-	case withValue:
+	case mode == copyFields:
 		rec.KV.Key = append([]byte(nil), key...)
 	default:
 		rec.KV.Key = key[:len(key):len(key)]
@@ -118,8 +138,12 @@ func DecodeRecord(b []byte, withValue bool) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	if withValue && len(value) > 0 {
+	switch {
+	case len(value) == 0:
+	case mode == copyFields:
 		rec.KV.Value = append([]byte(nil), value...)
+	case mode == fullView:
+		rec.KV.Value = value[:len(value):len(value)]
 	}
 	for _, p := range []*int64{&rec.KV.CreateRevision, &rec.KV.ModRevision, &rec.KV.Version, &rec.KV.Lease} {
 		v, w := binary.Varint(b)

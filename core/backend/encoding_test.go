@@ -22,7 +22,7 @@ func encodingSeeds() [][]byte {
 }
 
 // FuzzDecodeRecord: the slice decoder (disk reads, restarts) and the stream decoder
-// (snapshots) agree on every input, with and without values, and RecordKey (key and size) agrees with both;
+// (snapshots) agree on every input, with and without values, copied or viewed, and RecordKey (key and size) agrees with both;
 // none panics.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, s := range encodingSeeds() {
@@ -45,8 +45,15 @@ func FuzzDecodeRecord(f *testing.F) {
 		if (ierr == nil) != (err == nil) {
 			t.Fatalf("with values %v, without %v", err, ierr)
 		}
+		view, verr := DecodeRecordView(b)
+		if (verr == nil) != (err == nil) {
+			t.Fatalf("copied %v, viewed %v", err, verr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(view, full) {
+			t.Fatalf("view %+v, copy %+v", view, full)
 		}
 		if index.KV.Value != nil {
 			t.Fatal("the index decode copied the value")

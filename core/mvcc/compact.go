@@ -3,7 +3,6 @@ package mvcc
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"time"
 
 	"github.com/metastore/metastore/core/backend"
@@ -43,7 +42,7 @@ type compactJob struct {
 	rev  int64                    // the compact revision
 	prev int64                    // the compact revision before it
 	hash bool                     // take the compaction hash (not for one resumed after a restart)
-	keep map[kv.Revision]struct{} // the versions at or below rev that stay
+	keep map[kv.Revision]struct{} // the records at or below rev that stay (keyIndex.compact)
 	done chan struct{}            // closed when the deletes are committed
 }
 
@@ -83,7 +82,8 @@ func (s *Store) Compact(rev int64) error {
 }
 
 // compactIndex compacts every key's history at rev, dropping keys with none left, and records
-// the surviving versions at or below rev in keep (if non-nil). The caller holds s.mu.
+// the records at or below rev that stay in keep (if non-nil; keyIndex.compact). The caller
+// holds s.mu.
 func (s *Store) compactIndex(rev int64, keep map[kv.Revision]struct{}) {
 	var empty []*keyIndex
 	s.index.Ascend(func(ki *keyIndex) bool {
@@ -187,11 +187,11 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 	// The compaction hash (HashKV at j.rev with j.prev as the compact revision, as etcd's
 	// hashStorage keeps) is taken in the same scan as the deletes, paced with them: the scan
 	// visits every record up to j.rev once, before deleting any it drops.
-	h := crc32.New(castagnoli)
-	h.Write([]byte("key"))
-	visit := func(r *backend.Record, enc []byte) bool {
-		if j.hash && !(r.Tombstone && r.Rev.Main == j.prev) {
-			h.Write(enc)
+	rh := newRecordHash()
+	f := recordFilter{compactRev: j.prev, keep: j.keep, keepAny: len(j.keep) > 0}
+	visit := func(r *backend.Record, _ []byte) bool {
+		if j.hash && f.hashed(r) {
+			rh.add(r)
 		}
 		return pendingDelete(r, j.rev, j.keep)
 	}
@@ -203,7 +203,7 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 		next, done, err := backend.Prune(s.b, from, j.rev+1, s.batchLimit, visit)
 		if err == nil && done {
 			if j.hash {
-				s.rememberHash(HashResult{Hash: h.Sum32(), CompactRevision: j.prev, HashRevision: j.rev})
+				s.rememberHash(HashResult{Hash: rh.h.Sum32(), CompactRevision: j.prev, HashRevision: j.rev})
 			}
 			var v [8]byte
 			binary.BigEndian.PutUint64(v[:], uint64(j.rev))

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"hash"
 	"hash/crc32"
 
 	"github.com/metastore/metastore/core/backend"
@@ -20,9 +21,12 @@ type HashResult struct {
 	Revision int64
 }
 
-// HashKV returns a CRC-32C over the key history up to rev (0 = the current revision): every
-// stored version at or below rev that compaction keeps. Stores that applied the same
-// operations have equal hashes. It fails like Range for revisions out of bounds.
+// HashKV returns etcd's hash of the key history up to rev (0 = the current revision): a
+// CRC-32C over the records at or below rev as etcd's "key" bucket holds them (bucket key and
+// mvccpb.KeyValue bytes, backend.AppendEtcdKey and AppendEtcdValue), chosen as etcd 3.6's
+// kvHasher chooses them, so that a member holding the same history as an etcd member gives
+// the same number. Stores that applied the same operations have equal hashes. It fails like
+// Range for revisions out of bounds.
 //
 // Like etcd, the store remembers the hash it computed at each of its last compactions (over
 // the history between the previous compact revision and that one, before deleting it); asking
@@ -54,14 +58,44 @@ func (s *Store) HashKV(rev int64) (HashResult, error) {
 		rev = s.currentRev
 	}
 	res.HashRevision = rev
-	var keep map[kv.Revision]struct{}
-	if s.compactPending() {
-		keep = s.keptLocked() // what the compactor has yet to delete is not hashed
+	f := recordFilter{compactRev: s.compactRev}
+	if s.compactRev > 0 {
+		f.keepAny = s.anyLiveLocked(rev)
+		if s.compactPending() {
+			f.pending = s.keptLocked() // what the compactor has yet to delete is not hashed
+		}
 	}
 	b, release := s.frozenLocked()
 	defer release()
-	res.Hash = hashRecords(b, rev, res.CompactRevision, keep)
+	if f.keepAny {
+		f.changed = changedKeys(b, s.compactRev, rev)
+	}
+	res.Hash = hashRecords(b, rev, f)
 	return res, nil
+}
+
+// anyLiveLocked reports whether some key is live at rev: whether etcd's keep set for a hash up
+// to rev (treeIndex.Keep) is not empty. The caller holds s.mu.
+func (s *Store) anyLiveLocked(rev int64) (live bool) {
+	s.index.Ascend(func(ki *keyIndex) bool {
+		_, live = ki.at(rev)
+		return !live
+	})
+	return live
+}
+
+// changedKeys returns the keys with a record above compactRev and at or below rev in b. A
+// version at or below compactRev that survived the compaction is the one visible at rev, and
+// so in etcd's keep set, exactly when its key is not among them: b answers this after the
+// store's lock is released, where building etcd's keep set from the index held the lock for
+// over half a second per million keys.
+func changedKeys(b backend.Backend, compactRev, rev int64) map[string]struct{} {
+	changed := make(map[string]struct{})
+	b.Ascend(compactRev+1, rev+1, func(r *backend.Record) bool {
+		changed[string(r.KV.Key)] = struct{}{}
+		return true
+	})
+	return changed
 }
 
 // frozenLocked returns a copy of the backend that later commits do not change, or the backend
@@ -79,23 +113,71 @@ func (s *Store) frozenLocked() (b backend.Backend, release func()) {
 // maxHashes is how many compaction hashes are remembered, as etcd's hashStorage.
 const maxHashes = 10
 
-// hashRecords hashes b's records up to rev, leaving out a tombstone at compactRev (etcd keeps
-// it in the backend for watchers, not in the hash) and, when keep is set, any version at or
-// below compactRev that is not in keep (the compactor has yet to delete it).
-func hashRecords(b backend.Backend, rev, compactRev int64, keep map[kv.Revision]struct{}) uint32 {
-	h := crc32.New(castagnoli)
-	h.Write([]byte("key"))
-	if rev <= 0 {
-		return h.Sum32()
+// recordFilter decides which records a hash covers, as etcd 3.6's kvHasher.WriteKeyValue does
+// over its backend: every record above compactRev; at or below it (where, once the compactor
+// is done, the backend holds the versions compaction kept and a tombstone at compactRev), the
+// tombstone never, and the versions in etcd's keep set if that set is not empty, else all.
+type recordFilter struct {
+	compactRev int64
+	// keepAny: etcd's keep set is not empty. It is then keep, if set (the compaction hash:
+	// the set itself), else the versions whose key is not in changed (HashKV).
+	keepAny bool
+	keep    map[kv.Revision]struct{}
+	changed map[string]struct{}
+	// pending, when set, is keptLocked for a compaction at compactRev whose deletes are not
+	// all done: etcd's backend would not hold the others once it finished.
+	pending map[kv.Revision]struct{}
+}
+
+func (f *recordFilter) hashed(r *backend.Record) bool {
+	switch {
+	case r.Rev.Main > f.compactRev:
+		return true
+	case r.Tombstone && r.Rev.Main == f.compactRev:
+		// etcd up to 3.5.15 deleted such a tombstone at compaction, later versions keep it;
+		// it is left out so that both hash alike.
+		return false
+	case pendingDelete(r, f.compactRev, f.pending):
+		return false
+	case !f.keepAny:
+		return true
+	case f.keep != nil:
+		_, ok := f.keep[r.Rev]
+		return ok
 	}
-	var buf []byte
+	_, ok := f.changed[string(r.KV.Key)]
+	return !ok
+}
+
+// recordHash is etcd's hash of the "key" bucket, fed one record at a time.
+type recordHash struct {
+	h   hash.Hash32
+	buf []byte
+}
+
+func newRecordHash() *recordHash {
+	h := crc32.New(castagnoli)
+	h.Write([]byte("key")) // the bucket's name
+	return &recordHash{h: h}
+}
+
+func (rh *recordHash) add(r *backend.Record) {
+	rh.buf = backend.AppendEtcdKey(rh.buf[:0], r.Rev, r.Tombstone)
+	rh.buf = backend.AppendEtcdValue(rh.buf, r)
+	rh.h.Write(rh.buf)
+}
+
+// hashRecords hashes b's records up to rev that f lets through.
+func hashRecords(b backend.Backend, rev int64, f recordFilter) uint32 {
+	rh := newRecordHash()
+	if rev <= 0 {
+		return rh.h.Sum32()
+	}
 	b.Ascend(0, rev+1, func(r *backend.Record) bool {
-		if (r.Tombstone && r.Rev.Main == compactRev) || pendingDelete(r, compactRev, keep) {
-			return true
+		if f.hashed(r) {
+			rh.add(r)
 		}
-		buf = backend.AppendRecord(buf[:0], r)
-		h.Write(buf)
 		return true
 	})
-	return h.Sum32()
+	return rh.h.Sum32()
 }

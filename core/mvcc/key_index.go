@@ -153,7 +153,9 @@ func (ki *keyIndex) at(atRev int64) (kv.Revision, bool) {
 
 // compact drops the history that compaction at atRev makes unreachable: everything older than
 // the newest entry at or below atRev, and that entry too if it is a tombstone. The surviving
-// entry at or below atRev is added to keep. It reports whether the key has no history left.
+// entry at or below atRev is added to keep, and so is a tombstone exactly at atRev, which the
+// backend keeps for watchers (etcd's treeIndex.Compact returns both). It reports whether the
+// key has no history left.
 func (ki *keyIndex) compact(atRev int64, keep map[kv.Revision]struct{}) (empty bool) {
 	if ki.empty() {
 		return true
@@ -162,6 +164,9 @@ func (ki *keyIndex) compact(atRev int64, keep map[kv.Revision]struct{}) (empty b
 		// The newest entry survives alone, unless it is a tombstone.
 		ki.hist = nil
 		if !ki.live() {
+			if keep != nil && ki.last.Main == atRev {
+				keep[ki.last] = struct{}{}
+			}
 			ki.last = kv.Revision{}
 			return true
 		}
@@ -179,6 +184,9 @@ func (ki *keyIndex) compact(atRev int64, keep map[kv.Revision]struct{}) (empty b
 		return false
 	}
 	if h[i].tomb {
+		if keep != nil && h[i].rev.Main == atRev {
+			keep[h[i].rev] = struct{}{}
+		}
 		i++
 	} else if keep != nil {
 		keep[h[i].rev] = struct{}{}

@@ -54,14 +54,15 @@ func TestKeyIndexCompact(t *testing.T) {
 		wrevs  []kv.Revision
 		wkeep  []kv.Revision
 		wempty bool
+		wtomb  bool // keep also holds the tombstone at the compact revision (etcd's Compact returns it)
 	}{
-		{1, []kv.Revision{rev(2, 0), rev(5, 0), rev(7, 0), rev(9, 1)}, nil, false},
-		{2, []kv.Revision{rev(2, 0), rev(5, 0), rev(7, 0), rev(9, 1)}, []kv.Revision{rev(2, 0)}, false},
-		{6, []kv.Revision{rev(5, 0), rev(7, 0), rev(9, 1)}, []kv.Revision{rev(5, 0)}, false},
+		{1, []kv.Revision{rev(2, 0), rev(5, 0), rev(7, 0), rev(9, 1)}, nil, false, false},
+		{2, []kv.Revision{rev(2, 0), rev(5, 0), rev(7, 0), rev(9, 1)}, []kv.Revision{rev(2, 0)}, false, false},
+		{6, []kv.Revision{rev(5, 0), rev(7, 0), rev(9, 1)}, []kv.Revision{rev(5, 0)}, false, false},
 		// The tombstone at or below the compact revision goes with everything before it.
-		{7, []kv.Revision{rev(9, 1)}, nil, false},
-		{8, []kv.Revision{rev(9, 1)}, nil, false},
-		{9, []kv.Revision{rev(9, 1)}, []kv.Revision{rev(9, 1)}, false},
+		{7, []kv.Revision{rev(9, 1)}, nil, false, true},
+		{8, []kv.Revision{rev(9, 1)}, nil, false, false},
+		{9, []kv.Revision{rev(9, 1)}, []kv.Revision{rev(9, 1)}, false, false},
 	}
 	for _, tt := range tests {
 		ki := history()
@@ -85,12 +86,16 @@ func TestKeyIndexCompact(t *testing.T) {
 		if len(kept) != len(tt.wkeep) {
 			t.Fatalf("compact(%d): kept %v after, keep %v", tt.at, kept, tt.wkeep)
 		}
-		if len(keep) != len(tt.wkeep) {
-			t.Fatalf("compact(%d): keep %v, want %v", tt.at, keep, tt.wkeep)
+		wkeep := tt.wkeep
+		if tt.wtomb {
+			wkeep = append(slices.Clone(wkeep), rev(tt.at, 0))
 		}
-		for _, r := range tt.wkeep {
+		if len(keep) != len(wkeep) {
+			t.Fatalf("compact(%d): keep %v, want %v", tt.at, keep, wkeep)
+		}
+		for _, r := range wkeep {
 			if _, ok := keep[r]; !ok {
-				t.Fatalf("compact(%d): keep %v, want %v", tt.at, keep, tt.wkeep)
+				t.Fatalf("compact(%d): keep %v, want %v", tt.at, keep, wkeep)
 			}
 		}
 	}
@@ -98,8 +103,12 @@ func TestKeyIndexCompact(t *testing.T) {
 	ki := &keyIndex{key: "k"}
 	ki.put(rev(2, 0), 0)
 	ki.tombstone(rev(3, 0))
-	if !ki.compact(3, nil) {
+	keep := map[kv.Revision]struct{}{}
+	if !ki.compact(3, keep) {
 		t.Fatal("deleted key not empty after compaction past its tombstone")
+	}
+	if _, ok := keep[rev(3, 0)]; !ok || len(keep) != 1 {
+		t.Fatalf("compact(3) at the key's tombstone: keep %v, want the tombstone", keep)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/authpb"
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/metastore/metastore/core"
@@ -335,19 +334,10 @@ func compacted(records backend.Backend, compact int64) func(*backend.Record) boo
 // recordValue is the mvccpb.KeyValue etcd stores for a record: the whole version for a put,
 // the key alone for a delete.
 func recordValue(r *backend.Record) ([]byte, error) {
-	pkv := mvccpb.KeyValue{Key: r.KV.Key}
-	if !r.Tombstone {
-		if r.KV.ModRevision != r.Rev.Main {
-			return nil, fmt.Errorf("etcdexport: record %v: mod revision %d", r.Rev, r.KV.ModRevision)
-		}
-		pkv = mvccpb.KeyValue{Key: r.KV.Key, CreateRevision: r.KV.CreateRevision, ModRevision: r.KV.ModRevision,
-			Version: r.KV.Version, Value: r.KV.Value, Lease: r.KV.Lease}
+	if !r.Tombstone && r.KV.ModRevision != r.Rev.Main {
+		return nil, fmt.Errorf("etcdexport: record %v: mod revision %d", r.Rev, r.KV.ModRevision)
 	}
-	v, err := pkv.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("etcdexport: record %v: %w", r.Rev, err)
-	}
-	return v, nil
+	return backend.AppendEtcdValue(nil, r), nil
 }
 
 // leaseValue encodes a leasepb.Lease {ID int64 = 1, TTL int64 = 2, RemainingTTL int64 = 3}

@@ -6,6 +6,7 @@ package etcdschema
 import (
 	"encoding/binary"
 
+	"github.com/metastore/metastore/core/backend"
 	"github.com/metastore/metastore/core/kv"
 )
 
@@ -41,14 +42,7 @@ const (
 // RevKey is the key bucket's key for a revision (etcd's mvcc.BucketKeyToBytes): 8-byte main,
 // '_', 8-byte sub, and 't' for a tombstone.
 func RevKey(rev kv.Revision, tombstone bool) []byte {
-	b := make([]byte, 0, 18)
-	b = binary.BigEndian.AppendUint64(b, uint64(rev.Main))
-	b = append(b, '_')
-	b = binary.BigEndian.AppendUint64(b, uint64(rev.Sub))
-	if tombstone {
-		b = append(b, 't')
-	}
-	return b
+	return backend.AppendEtcdKey(make([]byte, 0, 18), rev, tombstone)
 }
 
 // ParseRevKey decodes a RevKey; ok is false for anything else.

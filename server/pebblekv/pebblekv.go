@@ -758,7 +758,7 @@ func (d *DB) Prune(from kv.Revision, to int64, limit int, visit func(*backend.Re
 	next, done = from, true
 	for ok := it.First(); ok; ok = it.Next() {
 		v := it.Value()
-		rec, err := backend.DecodeRecord(v, false)
+		rec, err := backend.DecodeRecordView(v) // the compaction hash reads the value too
 		if err != nil {
 			return from, false, fmt.Errorf("pebblekv: record at %x does not decode: %v", it.Key(), err)
 		}

@@ -417,7 +417,8 @@ func FuzzIndexRecord(f *testing.F) {
 }
 
 // TestPruneMatchesMemory: Prune (one scan, runs of dropped records as range deletes) visits
-// the same records with the same encodings and leaves exactly what the memory backend's batch
+// the same records (values included: the compaction hash reads them) with the same encodings
+// and leaves exactly what the memory backend's batch
 // deletes leave, given the same records and the same
 // choice of what to drop (long runs, short runs and single records, sub revisions included),
 // in batches of a small limit resumed where the last stopped; each dropped record's index
@@ -455,7 +456,7 @@ func TestPruneMatchesMemory(t *testing.T) {
 	visited := map[backend.Backend][]string{}
 	visitor := func(be backend.Backend) func(*backend.Record, []byte) bool {
 		return func(r *backend.Record, enc []byte) bool {
-			visited[be] = append(visited[be], fmt.Sprintf("%v %x", r.Rev, enc))
+			visited[be] = append(visited[be], fmt.Sprintf("%v %x %v %q %q", r.Rev, enc, r.Tombstone, r.KV.Key, r.KV.Value))
 			return drops[r.Rev]
 		}
 	}

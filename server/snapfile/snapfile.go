@@ -174,8 +174,8 @@ func parseBody(body []byte) ([]byte, error) {
 }
 
 // Status is what `metastore snapshot status` reports, as etcdutl's: the state's hash (the
-// HashKV of its whole history; MetaStore's numbers, not etcd's), its revision, how many keys
-// it holds and the file's size.
+// HashKV of its whole history, which etcd computes alike; etcdutl's hashes every bucket of
+// the db file instead), its revision, how many keys it holds and the file's size.
 type Status struct {
 	Hash      uint32 `json:"hash"`
 	Revision  int64  `json:"revision"`

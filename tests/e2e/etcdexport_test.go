@@ -274,6 +274,21 @@ func TestSnapshotExportToEtcd(t *testing.T) {
 		t.Fatalf("etcd answers %d lines, the member %d:\n%s", len(got), len(want), strings.Join(got[len(want):], "\n"))
 	}
 	t.Logf("compared %d answers: revisions %d to %d, the watch, %d keys live", len(want), compacted, cur, live.Count)
+	// HashKV is etcd's number on both sides, so the move can be checked with it.
+	for _, rev := range []int64{compacted + 1, (compacted + cur) / 2, cur, 0} {
+		mh, err := root.HashKV(ctx(t), m.endpoint, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eh, err := eroot.HashKV(ctx(t), etcd.Endpoint, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mh.Hash != eh.Hash || mh.HashRevision != eh.HashRevision || mh.CompactRevision != eh.CompactRevision {
+			t.Fatalf("HashKV at %d: the member %d (hash revision %d, compacted %d), etcd %d (%d, %d)", rev,
+				mh.Hash, mh.HashRevision, mh.CompactRevision, eh.Hash, eh.HashRevision, eh.CompactRevision)
+		}
+	}
 	// The password hashes came over: alice logs in and has her permissions.
 	alice := authClient(t, "alice", "apw", etcd.Endpoint)
 	if g, err := alice.Get(ctx(t), "foo"); err != nil || len(g.Kvs) != 1 || string(g.Kvs[0].Value) != "bar" {
