@@ -15,7 +15,7 @@
 // loop (each call in its own goroutine), so the page never blocks.
 //
 // Methods: range, put, deleterange, txn, compaction, lease.grant, lease.revoke,
-// lease.keepalive, lease.timetolive, lease.leases, status, watch.create, watch.next,
+// lease.keepalive, lease.timetolive, lease.leases, status, hashkv, watch.create, watch.next,
 // watch.cancel; auth.authenticate (checks a password) and the auth methods named after the
 // gateway's paths (auth.enable, auth.disable, auth.status,
 // auth.user.add|get|list|delete|changepw|grant|revoke, auth.role.add|get|list|delete|grant|
@@ -301,6 +301,19 @@ func dispatch(method string, body []byte, who caller) (any, error) {
 			<-resp.PhysicalDone
 		}
 		return gateway.HeaderOnly(resp.Header), nil
+	case "hashkv":
+		var r gateway.HashKVRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		if err := store.CheckAdmin(ai); err != nil {
+			return nil, err
+		}
+		resp, err := store.HashKV(r.Revision)
+		if err != nil {
+			return nil, err
+		}
+		return gateway.HashKVResponse(resp), nil
 	case "lease.grant":
 		var r gateway.LeaseGrantRequest
 		if err := decode(&r); err != nil {

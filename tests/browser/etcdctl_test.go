@@ -127,6 +127,11 @@ var script = []step{
 	{line: "txn", input: []string{`value("a") = "5"`, "", "put a 6", "get a", "", "get b", ""}},
 	{line: "txn", input: []string{`mod("a") > "100"`, `create("b") = "0"`, "", "put a 7", "", "get a", "del a", ""}},
 	{line: "txn -w json", input: []string{`version("a") = "0"`, "", "", "put z 1", ""}},
+	// HashKV before any lease: the keys' lease IDs, random on each side, would be hashed.
+	{line: "endpoint hashkv"},
+	{line: "endpoint hashkv --rev=3 -w json"},
+	{line: "endpoint hashkv -w fields"},
+	{line: "endpoint hashkv --rev=1000"},
 	// Leases with keys get TTLs far longer than a slow run: one expiring on one side only
 	// would delete its keys there and shift every later revision.
 	{line: "lease grant 3600"},
@@ -141,6 +146,7 @@ var script = []step{
 	{line: "lease revoke $LEASE"},
 	{line: "get l"},
 	{line: "compaction 3"},
+	{line: "endpoint hashkv --rev=2"},
 	{line: "get a --rev=2"},
 	{line: "compaction 2"},
 	{line: "get z -w json"},
@@ -549,6 +555,10 @@ var (
 	healthSimple = regexp.MustCompile(`(?m)^.+ is healthy: successfully committed proposal: took = \S+$`)
 	healthJSON   = regexp.MustCompile(`"endpoint":"[^"]*","health":true,"took":"[^"]*"`)
 	healthFields = regexp.MustCompile(`(?m)^"(Endpoint|Took)" : .*$`)
+	// endpoint hashkv: the endpoint, in each format and in its failure.
+	hashKVSimple = regexp.MustCompile(`(?m)^.+?(, \d+, \d+)$`)
+	hashKVJSON   = regexp.MustCompile(`"Endpoint":"[^"]*","HashKV"`)
+	hashKVFailed = regexp.MustCompile(`Failed to get the hash of endpoint .+? \(`)
 )
 
 // remaining replaces each remaining TTL in s that lies between 0 and its lease's granted TTL
@@ -602,6 +612,9 @@ func normalize(s string, tab bool) string {
 	s = healthSimple.ReplaceAllString(s, "<endpoint> is healthy: successfully committed proposal: took = <took>")
 	s = healthJSON.ReplaceAllString(s, `"endpoint":<endpoint>,"health":true,"took":<took>`)
 	s = healthFields.ReplaceAllString(s, `"$1" : <$1>`)
+	s = hashKVSimple.ReplaceAllString(s, "<endpoint>$1")
+	s = hashKVJSON.ReplaceAllString(s, `"Endpoint":<endpoint>,"HashKV"`)
+	s = hashKVFailed.ReplaceAllString(s, "Failed to get the hash of endpoint <endpoint> (")
 	if tab {
 		s = memberJSON.ReplaceAllString(s, "")
 		s = memberFields.ReplaceAllString(s, "")

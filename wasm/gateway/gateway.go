@@ -262,6 +262,16 @@ type LeaseTimeToLiveRequest struct {
 	Keys bool  `json:"keys"`
 }
 
+// HashKVRequest asks for the hash of the history up to a revision (0: the current one).
+type HashKVRequest struct {
+	Revision int64 `json:"revision,string"`
+}
+
+func HashKVResponse(r *core.HashKVResponse) map[string]any {
+	return map[string]any{"header": Header(r.Header), "hash": r.Hash, "compact_revision": Int64(r.CompactRevision),
+		"hash_revision": Int64(r.HashRevision)}
+}
+
 // HeaderOnly is the answer of a call that returns only a header (compaction, lease revoke).
 func HeaderOnly(h core.ResponseHeader) map[string]any { return map[string]any{"header": Header(h)} }
 

@@ -24,7 +24,7 @@
 //     gRPC code and text) and watch the watch responses ({stream, result}).
 //
 // Input methods, each with "member" naming the member asked (like etcdctl's --endpoints):
-// range, put, deleterange, txn, compaction, status, lease.grant, lease.revoke,
+// range, put, deleterange, txn, compaction, status, hashkv, lease.grant, lease.revoke,
 // lease.keepalive, lease.timetolive, lease.leases, watch.create (its result names a stream;
 // its responses come in watch), watch.cancel, member.list, member.add (which also starts the
 // member, named by its peer URL's host), member.remove, member.update, member.promote,
@@ -321,6 +321,9 @@ func serveMember(ctx context.Context, n *node.Node, name, method string, body []
 			st["errors"] = []string{node.ErrNoLeader.Error()}
 		}
 		return st, nil
+	case "hashkv":
+		return serve(body, func(r *gateway.HashKVRequest) (*core.HashKVResponse, error) { return n.Store().HashKV(r.Revision) },
+			gateway.HashKVResponse)
 	case "lease.grant":
 		return serve(body, func(r *gateway.LeaseGrantRequest) (*core.LeaseGrantResponse, error) {
 			return n.LeaseGrant(ctx, r.Core())

@@ -16,11 +16,11 @@ import {
   Auth, Cluster, KV, Lease, Maintenance, Watch,
   RangeRequestSchema, RangeResponseSchema, PutRequestSchema, PutResponseSchema,
   DeleteRangeRequestSchema, DeleteRangeResponseSchema, TxnRequestSchema, TxnResponseSchema,
-  CompactionResponseSchema, StatusResponseSchema, LeaseGrantResponseSchema, LeaseRevokeResponseSchema,
+  CompactionResponseSchema, StatusResponseSchema, HashKVResponseSchema, LeaseGrantResponseSchema, LeaseRevokeResponseSchema,
   LeaseKeepAliveResponseSchema, LeaseTimeToLiveResponseSchema, LeaseLeasesResponseSchema,
   WatchCreateRequestSchema, WatchResponseSchema, RequestOpSchema, ResponseOpSchema,
   type RangeResponse, type PutResponse, type DeleteRangeResponse, type TxnResponse, type CompactionResponse,
-  type StatusResponse, type LeaseGrantResponse, type LeaseRevokeResponse, type LeaseKeepAliveResponse,
+  type StatusResponse, type HashKVResponse, type LeaseGrantResponse, type LeaseRevokeResponse, type LeaseKeepAliveResponse,
   type LeaseTimeToLiveResponse, type LeaseLeasesResponse, type WatchResponse, type ResponseOp,
   AuthEnableResponseSchema, AuthDisableResponseSchema, AuthStatusResponseSchema,
   AuthUserAddRequestSchema, AuthUserAddResponseSchema, AuthUserGetResponseSchema, AuthUserListResponseSchema,
@@ -69,6 +69,8 @@ export interface Api {
   /** physical: answer only once the compacted revisions are gone from the backend (etcdctl's --physical). */
   compact(revision: bigint, physical?: boolean): Promise<CompactionResponse>;
   status(): Promise<StatusResponse>;
+  /** etcd's hash of the key history up to revision (0: the current one). */
+  hashKV(revision: bigint): Promise<HashKVResponse>;
   leaseGrant(ttl: bigint, id?: bigint): Promise<LeaseGrantResponse>;
   leaseRevoke(id: bigint): Promise<LeaseRevokeResponse>;
   /** One keep-alive round trip: TTL ≤ 0 in the answer means the lease is gone. */
@@ -219,6 +221,7 @@ export class TabApi implements Api {
   compact = (revision: bigint, physical = false) =>
     this.plain("compaction", { revision: String(revision), physical }, CompactionResponseSchema);
   status = () => this.plain("status", {}, StatusResponseSchema);
+  hashKV = (revision: bigint) => this.plain("hashkv", { revision: String(revision) }, HashKVResponseSchema);
   leaseGrant = (ttl: bigint, id = 0n) => this.plain("lease.grant", { TTL: String(ttl), ID: String(id) }, LeaseGrantResponseSchema);
   leaseRevoke = (id: bigint) => this.plain("lease.revoke", { ID: String(id) }, LeaseRevokeResponseSchema);
   leaseKeepAlive = (id: bigint) => this.plain("lease.keepalive", { ID: String(id) }, LeaseKeepAliveResponseSchema);
@@ -546,6 +549,7 @@ class ServerApi implements Api {
   txn = (r: Init<typeof TxnRequestSchema>) => this.rpc((headers) => this.kv.txn(r, { headers }));
   compact = (revision: bigint, physical = false) => this.rpc((headers) => this.kv.compact({ revision, physical }, { headers }));
   status = () => this.rpc((headers) => this.maint.status({}, { headers }));
+  hashKV = (revision: bigint) => this.rpc((headers) => this.maint.hashKV({ revision }, { headers }));
   leaseGrant = (ttl: bigint, id = 0n) => this.rpc((headers) => this.leases.leaseGrant({ TTL: ttl, ID: id }, { headers }));
   leaseRevoke = (id: bigint) => this.rpc((headers) => this.leases.leaseRevoke({ ID: id }, { headers }));
   leaseTimeToLive = (id: bigint, keys: boolean) =>

@@ -706,10 +706,13 @@ k
 v`,
   },
   {
+    // The hashes are what etcd 3.6.16 answers after the same four requests (etcdctl
+    // endpoint hashkv against it, 12-08).
     name: "compaction, endpoint, version",
     steps: [
       "put a 1", "put a 2", "compaction 2", "compaction 2", "compaction 100", "compaction 3 --physical",
-      "endpoint status -w json", "version",
+      "endpoint status -w json", "endpoint hashkv", "endpoint hashkv -w table", "endpoint hashkv --rev 2",
+      "endpoint hashkv --rev 3 -w fields", "endpoint hashkv --rev 9 -w json", "endpoint hashkv -w protobuf", "version",
     ],
     want: `$ put a 1
 OK
@@ -725,6 +728,31 @@ $ compaction 3 --physical
 compacted revision 3
 $ endpoint status -w json
 [{"Endpoint":"this tab","Status":{"header":{"revision":3},"version":"3.6.16","dbSize":$DB,"dbSizeInUse":$DB}}]
+$ endpoint hashkv
+this tab, 1483641527, 3
+$ endpoint hashkv -w table
++----------+------------+---------------+
+| ENDPOINT |    HASH    | HASH REVISION |
++----------+------------+---------------+
+| this tab | 1483641527 |             3 |
++----------+------------+---------------+
+$ endpoint hashkv --rev 2
+this tab, 2587454935, 2
+$ endpoint hashkv --rev 3 -w fields
+"ClusterID" : 0
+"MemberID" : 0
+"Revision" : 3
+"RaftTerm" : 0
+"Endpoint" : "this tab"
+"Hash" : 1483641527
+"HashRevision" : 3
+
+$ endpoint hashkv --rev 9 -w json
+! Failed to get the hash of endpoint this tab (etcdserver: mvcc: required revision is a future revision)
+null
+! Error: etcdserver: mvcc: required revision is a future revision
+$ endpoint hashkv -w protobuf
+! Error: protobuf not supported as output format
 $ version
 etcdctl version: 3.6.16
 API version: 3.6`,

@@ -5,7 +5,7 @@ import type { Api, Credentials } from "../api.js";
 import type { FlagSpec, FlagValue } from "./args.js";
 import { GoError, errorMessage, goDuration, hex16, parseInt64, utf8 } from "./gofmt.js";
 import { DEL_FLAGS, GET_FLAGS, PUT_FLAGS, delRequest, getRequest, prefixEnd, putRequest } from "./kv.js";
-import { FORMATS, Printer, type EpHealth, type EpStatus, type Format, type Sink } from "./print.js";
+import { FORMATS, Printer, type EpHashKV, type EpHealth, type EpStatus, type Format, type Sink } from "./print.js";
 import { TxnReader } from "./txn.js";
 import { auth, role, user } from "./auth.js";
 import { member, moveLeader } from "./member.js";
@@ -445,7 +445,27 @@ const endpoint: Command = {
   name: "endpoint", use: "endpoint <subcommand>", short: "Endpoint related commands",
   persistent: [bool("cluster", "use all endpoints from the cluster member list")],
   sub: [
-    { name: "hashkv", use: "hashkv", short: "Prints the KV history hash for each endpoint in --endpoints", missing: true },
+    {
+      name: "hashkv", use: "hashkv", short: "Prints the KV history hash for each endpoint in --endpoints",
+      flags: [int("rev", "maximum revision to hash (default: latest revision)")],
+      async run(c) {
+        const list: EpHashKV[] = [];
+        let failed: unknown;
+        for (const ep of await endpointsOf(c)) {
+          const api = await c.clientAt(ep);
+          try {
+            list.push({ ep, resp: await api.hashKV(c.flags.rev as bigint) });
+          } catch (e) {
+            // etcdctl goes on with the next endpoint, prints what it has, then fails with
+            // the last error.
+            failed = e;
+            c.env.out.err(`Failed to get the hash of endpoint ${ep} (${msg(e)})`);
+          }
+        }
+        c.printer().endpointHashKV(list);
+        if (failed !== undefined) throw failed;
+      },
+    },
     {
       name: "health", use: "health", short: "Checks the healthiness of endpoints specified in `--endpoints` flag",
       async run(c) {

@@ -7,11 +7,11 @@ import { Permission_Type, type Permission } from "../../../client/src/gen/etcd/a
 import {
   AuthRoleGetResponseSchema, AuthRoleListResponseSchema, AuthStatusResponseSchema, AuthUserGetResponseSchema,
   AuthUserListResponseSchema,
-  DeleteRangeResponseSchema, LeaseRevokeResponseSchema, MemberListResponseSchema, MoveLeaderResponseSchema,
+  DeleteRangeResponseSchema, HashKVResponseSchema, LeaseRevokeResponseSchema, MemberListResponseSchema, MoveLeaderResponseSchema,
   PutResponseSchema, RangeResponseSchema, ResponseHeaderSchema, StatusResponseSchema, TxnResponseSchema,
   type AuthRoleGetResponse, type AuthRoleListResponse, type AuthStatusResponse, type AuthUserGetResponse,
   type AuthUserListResponse,
-  type DeleteRangeResponse, type LeaseGrantResponse, type LeaseKeepAliveResponse, type LeaseLeasesResponse,
+  type DeleteRangeResponse, type HashKVResponse, type LeaseGrantResponse, type LeaseKeepAliveResponse, type LeaseLeasesResponse,
   type LeaseRevokeResponse, type LeaseTimeToLiveResponse, type Member, type MemberListResponse,
   type MoveLeaderResponse, type PutResponse, type RangeResponse, type ResponseHeader,
   type StatusResponse, type TxnResponse, type WatchResponse,
@@ -34,6 +34,11 @@ export interface Sink {
 export interface EpStatus {
   ep: string;
   resp: StatusResponse;
+}
+
+export interface EpHashKV {
+  ep: string;
+  resp: HashKVResponse;
 }
 
 export interface EpHealth {
@@ -59,6 +64,10 @@ function statusRow({ ep, resp: r }: EpStatus): string[] {
     String(r.downgradeInfo?.enabled ?? false),
   ];
 }
+
+// makeEndpointHashKVTable.
+const HASHKV_HEADER = ["endpoint", "hash", "hash_revision"];
+const hashKVRow = ({ ep, resp: r }: EpHashKV): string[] => [ep, String(r.hash), String(r.hashRevision)];
 
 const healthRow = (h: EpHealth): string[] => [h.ep, String(h.health), h.took, h.error];
 
@@ -349,6 +358,27 @@ export class Printer {
           o.line(`"DowngradeTargetVersion" : ${goQuote(r.downgradeInfo?.targetVersion ?? "")}`);
           o.line(`"DowngradeEnabled" : ${r.downgradeInfo?.enabled ?? false}`);
           o.line("");
+        }
+        return;
+      default: this.unsupported();
+    }
+  }
+
+  endpointHashKV(list: EpHashKV[]): void {
+    switch (this.format) {
+      case "simple": return list.forEach((h) => this.out.line(hashKVRow(h).join(", ")));
+      case "json":
+        if (list.length === 0) return this.json("null"); // a nil slice
+        return this.json("[" + list.map((h) => object([["Endpoint", jsonString(h.ep)],
+          ["HashKV", goJSON(HashKVResponseSchema, h.resp)]])).join(",") + "]");
+      case "table": return renderTable(HASHKV_HEADER, list.map(hashKVRow)).forEach((l) => this.out.line(l));
+      case "fields":
+        for (const { ep, resp: r } of list) {
+          this.fhdr(r.header);
+          this.out.line(`"Endpoint" : ${goQuote(ep)}`);
+          this.out.line(`"Hash" : ${r.hash}`);
+          this.out.line(`"HashRevision" : ${r.hashRevision}`);
+          this.out.line("");
         }
         return;
       default: this.unsupported();

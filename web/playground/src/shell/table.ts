@@ -2,7 +2,8 @@
 // cells aligned right, one space of padding, +---+ borders.
 
 export function renderTable(header: string[], rows: string[][]): string[] {
-  const head = header.map((h) => h.toUpperCase());
+  // tablewriter's Title: an underscore reads as a space (etcdctl's "hash_revision").
+  const head = header.map((h) => h.replaceAll("_", " ").trim().toUpperCase());
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const border = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+";
   const center = (s: string, w: number) => {
