@@ -34,6 +34,10 @@ var (
 	ErrNotEnoughStartedMembers = errors.New("etcdserver: re-configuration failed due to not enough started members")
 	ErrTimeoutLeaderTransfer   = errors.New("etcdserver: request timed out, leader transfer took too long")
 	ErrTimeoutWaitAppliedIndex = errors.New("etcdserver: request timed out, waiting for the applied index took too long")
+	// Downgrade (Maintenance.Downgrade).
+	ErrWrongDowngradeVersionFormat   = errors.New("etcdserver: wrong downgrade target version format")
+	ErrInvalidDowngradeTargetVersion = errors.New("etcdserver: invalid downgrade target version")
+	ErrUnknownMethod                 = errors.New("etcdserver: unknown method") // code Unknown, as etcd's
 )
 
 var statusTable = []struct {
@@ -61,6 +65,9 @@ var statusTable = []struct {
 	{ErrNotEnoughStartedMembers, core.CodeUnknown},
 	{ErrTimeoutLeaderTransfer, core.CodeUnknown},
 	{ErrTimeoutWaitAppliedIndex, core.CodeUnavailable},
+	{ErrWrongDowngradeVersionFormat, core.CodeInvalidArgument},
+	{ErrInvalidDowngradeTargetVersion, core.CodeInvalidArgument},
+	{ErrUnknownMethod, core.CodeUnknown},
 }
 
 // Status is the status code and message etcd answers an error of the member or the core

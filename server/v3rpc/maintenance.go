@@ -25,7 +25,7 @@ import (
 const (
 	Version        = core.EtcdVersion
 	StorageVersion = "3.6.0"
-	ClusterVersion = "3.6.0"
+	ClusterVersion = node.ClusterVersion
 )
 
 type maintenanceServer struct {
@@ -157,9 +157,15 @@ func (s *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequ
 	return &pb.MoveLeaderResponse{}, nil
 }
 
+// Downgrade refuses every target (there is no older MetaStore to run at: node.Downgrade),
+// with etcd's errors.
 func (s *maintenanceServer) Downgrade(ctx context.Context, r *pb.DowngradeRequest) (*pb.DowngradeResponse, error) {
 	if err := s.n.CheckAdmin(ctx); err != nil {
 		return nil, err
 	}
-	return nil, status.Error(codes.Unimplemented, "metastore: downgrade is not supported")
+	v, err := s.n.Downgrade(ctx, node.DowngradeAction(r.Action), r.Version)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DowngradeResponse{Header: s.header(), Version: v}, nil
 }
