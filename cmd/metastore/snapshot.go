@@ -118,12 +118,14 @@ func snapshotRestore(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer release()
-	src, err := snapfile.Open(b, *skipHash)
-	if err != nil {
-		return err
-	}
-	err = disk.Restore(node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
-		ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)}, src.Store)
+	var src *snapfile.Source
+	err = snapfile.Guard(func() (err error) {
+		if src, err = snapfile.Open(b, *skipHash); err != nil {
+			return err
+		}
+		return disk.Restore(node.RestoreConfig{DataDir: *dataDir, Name: *name, InitialCluster: *cluster,
+			ClusterToken: *token, PeerURLs: server.SplitURLs(*peerURLs), BumpRevision: int64(*bump)}, src.Store)
+	})
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,11 @@ func snapshotStatus(args []string, stdout io.Writer) error {
 		}
 	}
 	defer drop()
-	st, err := snapfile.ReadStatus(b, true, v3rpc.StorageVersion, db)
+	var st snapfile.Status
+	err = snapfile.Guard(func() (err error) {
+		st, err = snapfile.ReadStatus(b, true, v3rpc.StorageVersion, db)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -204,14 +210,18 @@ func snapshotExport(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer release()
-	snap, err := snapfile.Parse(b, false)
-	if err != nil && etcdsnap.IsBolt(b) { // with its hash or without (a member's db)
-		return fmt.Errorf("%s is already an etcd snapshot: restore it with etcdutl", file)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	info, err := etcdexport.WriteFile(snap, *output)
+	var info etcdexport.Info
+	err = snapfile.Guard(func() error {
+		snap, err := snapfile.Parse(b, false)
+		if err != nil && etcdsnap.IsBolt(b) { // with its hash or without (a member's db)
+			return fmt.Errorf("%s is already an etcd snapshot: restore it with etcdutl", file)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		info, err = etcdexport.WriteFile(snap, *output)
+		return err
+	})
 	if err != nil {
 		return err
 	}

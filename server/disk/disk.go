@@ -202,13 +202,19 @@ func Restore(cfg node.RestoreConfig, open func(core.Config) (*core.Store, error)
 		return err
 	}
 	defer func() {
+		// A panic fails the restore too (snapfile.Guard turns a fault on a file cut short
+		// under its mapping into one, and recovers it above).
+		r := recover()
 		lock.Release()
 		switch {
-		case err == nil:
+		case err == nil && r == nil:
 		case existed:
 			os.Remove(filepath.Join(cfg.DataDir, datadir.LockFile)) // empty again, as it was
 		default:
 			os.RemoveAll(cfg.DataDir)
+		}
+		if r != nil {
+			panic(r)
 		}
 	}()
 	for _, e := range entries {

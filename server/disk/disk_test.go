@@ -92,8 +92,8 @@ func TestInstalledDatabaseSurvivesReopen(t *testing.T) {
 // TestRestoreBuildsInsideAndRenames: a restore builds the member in a directory inside the
 // data dir and renames it to member/ when complete, so the data dir never holds part of the
 // state; into a missing dir, an empty one, one a killed restore left, a symbolic link to an
-// empty dir and "." it succeeds; a non-empty one is refused; a failed restore leaves
-// nothing behind (a pre-existing empty dir stays as it was).
+// empty dir and "." it succeeds; a non-empty one is refused; a failed restore, or one that
+// panics, leaves nothing behind (a pre-existing empty dir stays as it was).
 func TestRestoreBuildsInsideAndRenames(t *testing.T) {
 	cfg := func(dir string) node.RestoreConfig {
 		return node.RestoreConfig{DataDir: dir, Name: "m", PeerURLs: []string{"http://127.0.0.1:2380"}}
@@ -187,6 +187,24 @@ func TestRestoreBuildsInsideAndRenames(t *testing.T) {
 	}
 	if err := Restore(cfg(filepath.Join(parent, "new.etcd")), fail); !errors.Is(err, refused) {
 		t.Fatalf("a failed restore: %v", err)
+	}
+	// A panic half way (what snapfile.Guard makes of a snapshot file cut short under its
+	// mapping) fails it alike, and goes on up.
+	panicking := func(c core.Config) (*core.Store, error) {
+		if _, err := fail(c); err == nil {
+			t.Fatal("fail did not fail")
+		}
+		panic("the file changed")
+	}
+	for _, dir := range []string{failing, filepath.Join(parent, "new.etcd")} {
+		func() {
+			defer func() {
+				if r := recover(); r != "the file changed" {
+					t.Fatalf("%s: recovered %v", dir, r)
+				}
+			}()
+			Restore(cfg(dir), panicking)
+		}()
 	}
 	if after := entries(parent); !slices.Equal(after, before) || len(entries(failing)) != 0 {
 		t.Fatalf("a failed restore left %v in the parent (before: %v), %v in the data dir", after, before, entries(failing))

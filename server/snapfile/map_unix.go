@@ -15,9 +15,9 @@ import (
 // through the page cache, not copied into the heap (a multi-GiB etcd db would need that much
 // memory again), as bbolt reads its own file. A file that is not a regular one (a pipe), or
 // that its file system cannot map, is read whole instead. The file must not change while it
-// is mapped: one cut short under the mapping faults the process (SIGBUS), which a restore
-// survives only in that it leaves no data dir (disk.Restore renames it into place at the
-// end). release unmaps it.
+// is mapped: reading a page that a truncation took away faults (SIGBUS), which Guard turns
+// into ErrChanged for the goroutine it runs on (etcdutl, reading its bbolt file mapped, dies
+// of it). release unmaps it.
 func Map(path string) (data []byte, release func(), err error) {
 	f, err := os.Open(path)
 	if err != nil {
