@@ -41,7 +41,7 @@ const metaFinishedCompactRev = "mvcc/finishedCompactRev"
 type compactJob struct {
 	rev  int64                    // the compact revision
 	prev int64                    // the compact revision before it
-	hash bool                     // take the compaction hash (not for one resumed after a restart)
+	hash bool                     // take the compaction hash (not if the one before was unfinished, or resumed)
 	keep map[kv.Revision]struct{} // the records at or below rev that stay (keyIndex.compact)
 	done chan struct{}            // closed when the deletes are committed
 }
@@ -75,7 +75,9 @@ func (s *Store) Compact(rev int64) error {
 	if err != nil {
 		return fmt.Errorf("mvcc: compact at %d: %w", rev, err)
 	}
-	s.scheduleLocked(&compactJob{rev: rev, prev: s.compactRev, hash: true, keep: keep})
+	// As etcd (issue #15919): the hash is remembered only if the compaction before it had
+	// finished when this one was asked for; otherwise a HashKV at rev is computed afresh.
+	s.scheduleLocked(&compactJob{rev: rev, prev: s.compactRev, hash: !s.compactPending(), keep: keep})
 	s.compactRev = rev
 	s.hub.kick()
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/metastore/metastore/core/backend"
+	"github.com/metastore/metastore/core/clock"
 )
 
 // TestBumpAndCompact: a restore's --bump-revision --mark-compacted raises the revision and
@@ -208,5 +209,107 @@ func TestCompactionErrorReported(t *testing.T) {
 	s.Close()
 	if len(errs) != 0 {
 		t.Fatalf("more reports: %v", <-errs)
+	}
+}
+
+// TestCompactionHashOnlyAfterAFinishedOne: as etcd, a compaction asked for while the one
+// before it is still deleting remembers no hash (HashKV at its revision is computed afresh,
+// with it as the compact revision); one asked for after the last finished does.
+func TestCompactionHashOnlyAfterAFinishedOne(t *testing.T) {
+	pace := clock.NewManual(time.Unix(0, 0))
+	s, err := New(Config{Backend: backend.NewMemory(), CompactionBatchLimit: 1, CompactionSleepInterval: time.Second, PaceClock: pace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(k, v string) {
+		tx := s.Write()
+		tx.Put([]byte(k), []byte(v), 0)
+		tx.End()
+	}
+	for i := range 4 {
+		put("a", fmt.Sprint(i)) // 2..5
+	}
+	put("b", "1") // 6
+	put("a", "x") // 7
+	put("a", "y") // 8
+	finish := func(rev int64) {
+		t.Helper()
+		done := s.PhysicalDone(rev)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				pace.Advance(time.Second) // the compactor's pause between batches
+				runtime.Gosched()
+			}
+		}
+	}
+	if err := s.Compact(5); err != nil { // three versions of a to delete, one a batch
+		t.Fatal(err)
+	}
+	if err := s.Compact(8); err != nil { // while the first is still deleting
+		t.Fatal(err)
+	}
+	finish(8)
+	if h, err := s.HashKV(8); err != nil || h.CompactRevision != 8 {
+		t.Fatalf("HashKV at a compaction asked for during another: %+v %v, want it computed (compact revision 8)", h, err)
+	}
+	put("b", "2") // 9
+	if err := s.Compact(9); err != nil {
+		t.Fatal(err)
+	}
+	finish(9)
+	if h, err := s.HashKV(9); err != nil || h.CompactRevision != 8 {
+		t.Fatalf("HashKV at a compaction asked for after the last finished: %+v %v, want the remembered one (compact revision 8)", h, err)
+	}
+}
+
+// TestHashKVDuringCompactions: HashKV reads nothing of the store after it lets go of its lock
+// (under -race, reading the compact revision there was reported), and the hashes it gives
+// while compactions and writes go on equal the ones a quiet store gives for the same
+// revision and compact revision.
+func TestHashKVDuringCompactions(t *testing.T) {
+	s, err := New(Config{Backend: backend.NewMemory(), CompactionSleepInterval: time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	type at struct{ rev, compact int64 }
+	seen := map[at]uint32{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			tx := s.Write()
+			tx.Put([]byte(fmt.Sprint("k", i%7)), []byte(fmt.Sprint(i)), 0)
+			tx.End()
+			if i%5 == 4 {
+				s.Compact(s.Rev() - 1)
+			}
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		rev := s.Rev()
+		h, err := s.HashKV(rev)
+		if err != nil {
+			continue // compacted meanwhile
+		}
+		seen[at{h.HashRevision, h.CompactRevision}] = h.Hash
+	}
+	<-s.PhysicalDone(s.CompactRev())
+	for k, hash := range seen {
+		if k.compact != s.CompactRev() {
+			continue // a later compaction changed what a hash at that revision covers
+		}
+		if h, err := s.HashKV(k.rev); err != nil || h.Hash != hash {
+			t.Fatalf("HashKV(%d) with compact revision %d: %d during the writes, %+v (%v) after", k.rev, k.compact, hash, h, err)
+		}
 	}
 }

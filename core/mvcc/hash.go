@@ -68,7 +68,7 @@ func (s *Store) HashKV(rev int64) (HashResult, error) {
 	b, release := s.frozenLocked()
 	defer release()
 	if f.keepAny {
-		f.changed = changedKeys(b, s.compactRev, rev)
+		f.changed = changedKeys(b, f.compactRev, rev) // s.mu is released: f holds what was read under it
 	}
 	res.Hash = hashRecords(b, rev, f)
 	return res, nil

@@ -12,6 +12,7 @@ import {
 } from "../../client/src/gen/etcd/api/etcdserverpb/rpc_pb.js";
 import { MetaStoreError, TabApi, type Api } from "../src/api.js";
 import { examples } from "../src/panels/examples.js";
+import { renderTable } from "../src/shell/table.js";
 import { Recorder, sleep, startCore } from "./harness.js";
 
 /**
@@ -1612,4 +1613,15 @@ test("membership through the Api alone: --endpoints picks members, move-leader f
   assert.match(health, /\{"endpoint":"http:\/\/m9:2379","health":false,"took":"","error":"no member at http:\/\/m9:2379"\}/);
   assert.match(health, /\{"endpoint":"http:\/\/m2:2379","health":true,"took":"[^"]+"\}/);
   assert.match(health, /\n! Error: unhealthy cluster$/);
+});
+
+test("table headers read as tablewriter's Title reads them (what etcdctl's tables print)", () => {
+  // The expected lines are what github.com/olekukonko/tablewriter v0.0.5 (etcdctl's) printed.
+  assert.deepEqual(renderTable(["hash_revision", "v1.2", "a.b", "1.x", ".5"], [["1", "2", "3", "4", "5"]]), [
+    "+---------------+------+-----+-----+----+",
+    "| HASH REVISION | V1.2 | A B | 1 X | .5 |",
+    "+---------------+------+-----+-----+----+",
+    "|             1 |    2 |   3 |   4 |  5 |",
+    "+---------------+------+-----+-----+----+",
+  ]);
 });

@@ -2,8 +2,7 @@
 // cells aligned right, one space of padding, +---+ borders.
 
 export function renderTable(header: string[], rows: string[][]): string[] {
-  // tablewriter's Title: an underscore reads as a space (etcdctl's "hash_revision").
-  const head = header.map((h) => h.replaceAll("_", " ").trim().toUpperCase());
+  const head = header.map(title);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const border = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+";
   const center = (s: string, w: number) => {
@@ -20,4 +19,19 @@ export function renderTable(header: string[], rows: string[][]): string[] {
     ...rows.map((r) => line(widths.map((_, i) => r[i] ?? ""), (s, w) => s.padStart(w))),
     border,
   ];
+}
+
+/**
+ * tablewriter's Title: an underscore reads as a space (etcdctl's "hash_revision"), and so does
+ * a dot unless digits or spaces are on both sides (a number's); trimmed, upper case.
+ */
+function title(h: string): string {
+  const rs = [...h];
+  const numOrSpace = (c: string) => (c >= "0" && c <= "9") || c === " ";
+  rs.forEach((r, i) => {
+    if (r === "_") rs[i] = " ";
+    else if (r === "." && ((i !== 0 && !numOrSpace(rs[i - 1])) || (i !== rs.length - 1 && !numOrSpace(rs[i + 1])))) rs[i] = " ";
+  });
+  const t = rs.join("").trim();
+  return (t === "" && h.length > 0 ? " " : t).toUpperCase();
 }
