@@ -29,9 +29,10 @@ type HashResult struct {
 // Range for revisions out of bounds.
 //
 // Like etcd, the store remembers the hash it computed at each of its last compactions (over
-// the history between the previous compact revision and that one, before deleting it); asking
-// for exactly such a revision returns that hash, with the previous compact revision, even
-// once it is compacted. Members compare these to detect corruption.
+// the history between the previous compact revision and that one, before deleting it; not
+// for a compaction asked for while the one before was still deleting); asking for exactly
+// such a revision returns that hash, with the previous compact revision, even once it is
+// compacted. Members compare these to detect corruption.
 //
 // The scan runs on a frozen copy of the backend where it can (backend.Cloner), so that it
 // holds no lock writers wait on.
