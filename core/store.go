@@ -152,6 +152,17 @@ func (s *Store) HashKV(rev int64) (*HashKVResponse, error) {
 	}, nil
 }
 
+// CompactionHashes returns the hashes taken at the last compactions, newest first, each as
+// HashKV answers at its revision (without a header).
+func (s *Store) CompactionHashes() []HashKVResponse {
+	hs := s.kv.CompactionHashes()
+	out := make([]HashKVResponse, len(hs))
+	for i, h := range hs {
+		out[i] = HashKVResponse{Hash: h.Hash, CompactRevision: h.CompactRevision, HashRevision: h.HashRevision}
+	}
+	return out
+}
+
 // SetApplied, Applied and SaveApplied record which log entry the store has applied,
 // atomically with its changes; see mvcc.Store.SetApplied.
 func (s *Store) SetApplied(index uint64) { s.kv.SetApplied(index) }

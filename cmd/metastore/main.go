@@ -56,6 +56,8 @@ type flags struct {
 	maxLearners                                       int
 	preVote                                           bool
 	leaseCheckpoint, leaseCheckpointPersist           bool
+	compactHashCheck                                  bool
+	compactHashCheckTime                              time.Duration
 	featureGates                                      string
 	tls, peerTLS                                      tlsFlags
 	autoTLSValidity                                   uint
@@ -111,7 +113,8 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	fs.StringVar(&f.cipherSuites, "cipher-suites", "", "comma-separated list of supported TLS cipher suites between client/server and peers (empty: Go's defaults)")
 	fs.StringVar(&f.tlsMinVersion, "tls-min-version", "TLS1.2", "minimum TLS version supported by etcd: TLS1.2 or TLS1.3")
 	fs.StringVar(&f.tlsMaxVersion, "tls-max-version", "", "maximum TLS version supported by etcd (empty: Go's maximum)")
-	fs.StringVar(&f.featureGates, "feature-gates", "", "comma-separated Name=bool pairs; known: LeaseCheckpoint, LeaseCheckpointPersist")
+	fs.BoolVar(&f.compactHashCheck, "experimental-compact-hash-check-enabled", false, "the leader compares compaction hashes with the other members' and raises the CORRUPT alarm for a member whose history differs (deprecated in etcd 3.6: --feature-gates=CompactHashCheck=true)")
+	fs.StringVar(&f.featureGates, "feature-gates", "", "comma-separated Name=bool pairs; known: LeaseCheckpoint, LeaseCheckpointPersist, CompactHashCheck")
 	fs.IntVar(&f.heartbeatMs, "heartbeat-interval", 100, "heartbeat interval in ms")
 	fs.IntVar(&f.electionMs, "election-timeout", 1000, "election timeout in ms")
 	fs.DurationVar(&f.progressNotify, "watch-progress-notify-interval", 10*time.Minute, "period of watch progress notifications")
@@ -119,6 +122,7 @@ func parse(args []string) (*flags, *flag.FlagSet, error) {
 	for _, prefix := range []string{"", "experimental-"} {
 		fs.IntVar(&f.compactionBatchLimit, prefix+"compaction-batch-limit", 1000, "versions a compaction deletes per backend commit")
 		fs.DurationVar(&f.compactionSleepInterval, prefix+"compaction-sleep-interval", 10*time.Millisecond, "pause between a compaction's backend commits")
+		fs.DurationVar(&f.compactHashCheckTime, prefix+"compact-hash-check-time", node.DefaultCompactHashCheckTime, "how often the leader compares compaction hashes (with CompactHashCheck on)")
 	}
 	fs.BoolVar(&f.strictReconfig, "strict-reconfig-check", true, "reject reconfiguration that might cause quorum loss")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -179,6 +183,9 @@ func (f *flags) validate() error {
 	if f.maxRequestBytes <= 0 || f.maxTxnOps <= 0 {
 		problems = append(problems, "--max-request-bytes and --max-txn-ops must be positive")
 	}
+	if f.compactHashCheckTime <= 0 {
+		problems = append(problems, fmt.Sprintf("--compact-hash-check-time must be >0 (set to %v)", f.compactHashCheckTime))
+	}
 	if f.progressNotify < 100*time.Millisecond {
 		problems = append(problems, "--watch-progress-notify-interval must be at least 100ms")
 	}
@@ -221,7 +228,8 @@ func (f *flags) validate() error {
 }
 
 // applyFeatureGates reads --feature-gates as etcd 3.6 does ("Name=true,Other=false");
-// LeaseCheckpoint turns checkpoints on, LeaseCheckpointPersist is accepted (always on here).
+// LeaseCheckpoint turns checkpoints on, LeaseCheckpointPersist is accepted (always on here),
+// CompactHashCheck turns the compaction hash check on.
 func (f *flags) applyFeatureGates() error {
 	if f.featureGates == "" {
 		return nil
@@ -240,6 +248,8 @@ func (f *flags) applyFeatureGates() error {
 			f.leaseCheckpoint = on
 		case "LeaseCheckpointPersist":
 			f.leaseCheckpointPersist = on
+		case "CompactHashCheck":
+			f.compactHashCheck = on
 		default:
 			return fmt.Errorf("--feature-gates: unrecognized feature gate: %s", name)
 		}
@@ -294,6 +304,14 @@ func leaseCheckpointInterval(on bool) time.Duration {
 		return 5 * time.Minute
 	}
 	return 0
+}
+
+// compactHashCheck is the period of the compaction hash check: off (0) unless enabled.
+func compactHashCheck(on bool, every time.Duration) time.Duration {
+	if !on {
+		return 0
+	}
+	return every
 }
 
 // heapFloor is how far above the live heap the next garbage collection may start at the
@@ -383,6 +401,7 @@ func main() {
 			CompactionBatchLimit:        f.compactionBatchLimit,
 			CompactionSleepInterval:     f.compactionSleepInterval,
 			AutoCompaction:              autoCompact,
+			CompactHashCheck:            compactHashCheck(f.compactHashCheck, f.compactHashCheckTime),
 			QuotaBackendBytes:           f.quotaBackendBytes,
 			BcryptCost:                  int(f.bcryptCost),
 			WarningApplyDuration:        f.warningApplyDuration,

@@ -75,6 +75,18 @@ func (s *Store) HashKV(rev int64) (HashResult, error) {
 	return res, nil
 }
 
+// CompactionHashes returns the hashes the store remembers from its last compactions (see
+// HashKV), newest first, for etcd's compaction hash check across members.
+func (s *Store) CompactionHashes() []HashResult {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]HashResult, len(s.hashes))
+	for i, h := range s.hashes {
+		out[len(out)-1-i] = h
+	}
+	return out
+}
+
 // anyLiveLocked reports whether some key is live at rev: whether etcd's keep set for a hash up
 // to rev (treeIndex.Keep) is not empty. The caller holds s.mu.
 func (s *Store) anyLiveLocked(rev int64) (live bool) {

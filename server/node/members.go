@@ -360,16 +360,23 @@ const (
 	fwdKeepAlive  = 1 // lease ID → remaining TTL
 	fwdTimeToLive = 2 // LeaseTimeToLiveRequest → LeaseTimeToLiveResponse
 	fwdPromote    = 3 // member ID → nothing
+	// Asked of any member, not only the leader: revision → hash, compact revision, hash
+	// revision (etcd's /members/hashkv on the peer port, for the compaction hash check).
+	fwdHashKV = 4
 )
 
 func forwardPromote(id uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{fwdPromote}, id)
 }
 
-// HandleForward answers a request another member forwarded because this one leads.
+// HandleForward answers a request another member forwarded because this one leads (or, for
+// fwdHashKV, to compare histories).
 func (n *Node) HandleForward(ctx context.Context, req []byte) ([]byte, error) {
 	if len(req) == 0 {
 		return nil, errors.New("empty forwarded request")
+	}
+	if req[0] == fwdHashKV {
+		return n.answerPeerHash(req[1:])
 	}
 	if !n.IsLeader() {
 		return nil, ErrNotLeader

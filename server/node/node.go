@@ -89,6 +89,10 @@ type Config struct {
 	ObserveSlowReadIndex func()
 	// AutoCompaction, if set, makes the leader compact history automatically.
 	AutoCompaction *AutoCompaction
+	// CompactHashCheck, if set, makes the leader compare its compaction hashes with the other
+	// members' this often, raising the CORRUPT alarm for a member whose history differs
+	// (etcd's CompactHashCheck feature, off by default as in etcd).
+	CompactHashCheck time.Duration
 	// LeaseCheckpointInterval, if set, makes the leader replicate every long lease's
 	// remaining TTL this often, so that a new leader counts down from it rather than a full
 	// TTL (etcd's LeaseCheckpoint feature, off by default as in etcd; etcd's interval is 5
@@ -273,6 +277,10 @@ func New(cfg Config) (*Node, error) {
 	if cfg.AutoCompaction != nil {
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); n.autoCompact(cfg.AutoCompaction) }()
+	}
+	if cfg.CompactHashCheck > 0 {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.compactHashCheck(cfg.CompactHashCheck) }()
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.publish() }()
