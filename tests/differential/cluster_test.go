@@ -115,6 +115,21 @@ func (s *clusterSide) setRoles(t *testing.T) {
 		t.Fatalf("%s: status: %v", s.who, err)
 	}
 	s.clusterID = st.Header.ClusterId
+	// Every member has applied every member's published name and client URLs (each member
+	// publishes its own once it knows a leader; a member may answer before it has applied
+	// the others'), so that a serializable member list is the same whoever is asked.
+	for i := range s.conns {
+		for {
+			ml, err := s.cluster(i).MemberList(ctx, &pb.MemberListRequest{})
+			if err != nil {
+				t.Fatalf("%s: member list: %v", s.who, err)
+			}
+			if !slices.ContainsFunc(ml.Members, func(m *pb.Member) bool { return len(m.ClientURLs) == 0 }) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	}
 }
 
 // role names a member ID: a member's name, what an added member was added as, or "unknown".
