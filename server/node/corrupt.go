@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/metastore/metastore/core"
@@ -43,9 +44,7 @@ func (n *Node) compactHashCheck(every time.Duration) {
 			if h.HashRevision <= checked {
 				break
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), n.requestTimeout())
-			peers := n.peerHashes(ctx, h.HashRevision)
-			cancel()
+			peers := n.peerHashes(h.HashRevision)
 			if len(peers) == 0 {
 				continue
 			}
@@ -65,23 +64,33 @@ type peerHash struct {
 	resp *core.HashKVResponse
 }
 
-// peerHashes asks every other member for its HashKV at rev.
-func (n *Node) peerHashes(ctx context.Context, rev int64) []peerHash {
+// peerHashes asks every other member for its HashKV at rev, all at once, each within the
+// request timeout (as etcd gives each its own): a slow member does not make the others
+// miss the round.
+func (n *Node) peerHashes(rev int64) []peerHash {
 	var out []peerHash
 	for _, m := range n.Members() {
-		if m.ID == n.id {
-			continue
+		if m.ID != n.id {
+			out = append(out, peerHash{id: m.ID})
 		}
-		p := peerHash{id: m.ID}
-		b, err := n.cfg.Transport.Forward(ctx, m.ID, binary.BigEndian.AppendUint64([]byte{fwdHashKV}, uint64(rev)))
-		if err == nil {
-			p.resp, err = decodePeerHash(b)
-		}
-		if err != nil {
-			n.log.Warn("compaction hash check: no hash from a member", "member", fmt.Sprintf("%x", m.ID), "revision", rev, "error", err)
-		}
-		out = append(out, p)
 	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), n.requestTimeout())
+			defer cancel()
+			b, err := n.cfg.Transport.Forward(ctx, out[i].id, binary.BigEndian.AppendUint64([]byte{fwdHashKV}, uint64(rev)))
+			if err == nil {
+				out[i].resp, err = decodePeerHash(b)
+			}
+			if err != nil {
+				n.log.Warn("compaction hash check: no hash from a member", "member", fmt.Sprintf("%x", out[i].id), "revision", rev, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
 	return out
 }
 
@@ -120,6 +129,9 @@ func (n *Node) compareHashes(lead core.HashKVResponse, peers []peerHash) (done, 
 		corrupt = []uint64{0}
 	}
 	for _, id := range corrupt {
+		if slices.ContainsFunc(n.alarms.list(raftreq.AlarmCorrupt), func(a raftreq.AlarmMember) bool { return a.MemberID == id }) {
+			continue // raised already: no entry a period
+		}
 		n.log.Error("compaction hash check: a member's history differs, raising the CORRUPT alarm",
 			"member", fmt.Sprintf("%x", id), "revision", lead.HashRevision, "compact-revision", lead.CompactRevision, "hashes", byHash)
 		ctx, cancel := context.WithTimeout(context.Background(), n.requestTimeout())
@@ -135,7 +147,15 @@ func (n *Node) answerPeerHash(req []byte) ([]byte, error) {
 	if len(req) != 8 {
 		return nil, errors.New("bad hash request")
 	}
-	h, err := n.Store().HashKV(int64(binary.BigEndian.Uint64(req)))
+	rev := int64(binary.BigEndian.Uint64(req))
+	s := n.Store()
+	if rev <= s.CompactRev() && !slices.ContainsFunc(s.CompactionHashes(), func(h core.HashKVResponse) bool { return h.HashRevision == rev }) {
+		// Computed afresh, the hash would carry this compact revision, never the previous
+		// one the leader's compaction hash carries: not worth a scan of the whole history
+		// (after a restart, which forgets compaction hashes).
+		return nil, fmt.Errorf("no compaction hash at %d", rev)
+	}
+	h, err := s.HashKV(rev)
 	if err != nil {
 		return nil, err
 	}
