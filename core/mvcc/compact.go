@@ -190,7 +190,7 @@ func (s *Store) compactPhysical(j *compactJob) bool {
 	// hashStorage keeps) is taken in the same scan as the deletes, paced with them: the scan
 	// visits every record up to j.rev once, before deleting any it drops.
 	rh := newRecordHash()
-	f := recordFilter{compactRev: j.prev, keep: j.keep, keepAny: len(j.keep) > 0}
+	f := recordFilter{compactRev: j.prev, keep: j.keep}
 	visit := func(r *backend.Record, _ []byte) bool {
 		if j.hash && f.hashed(r) {
 			rh.add(r)

@@ -132,10 +132,10 @@ const maxHashes = 10
 // tombstone never, and the versions in etcd's keep set if that set is not empty, else all.
 type recordFilter struct {
 	compactRev int64
-	// keepAny: etcd's keep set is not empty. It is then keep, if set (the compaction hash:
-	// the set itself), else the versions whose key is not in changed (HashKV).
-	keepAny bool
+	// etcd's keep set: keep itself, when set (the compaction hash); else (HashKV), if keepAny
+	// says it is not empty, the versions whose key is not in changed.
 	keep    map[kv.Revision]struct{}
+	keepAny bool
 	changed map[string]struct{}
 	// pending, when set, is keptLocked for a compaction at compactRev whose deletes are not
 	// all done: etcd's backend would not hold the others once it finished.
@@ -152,11 +152,11 @@ func (f *recordFilter) hashed(r *backend.Record) bool {
 		return false
 	case pendingDelete(r, f.compactRev, f.pending):
 		return false
-	case !f.keepAny:
-		return true
 	case f.keep != nil:
 		_, ok := f.keep[r.Rev]
-		return ok
+		return ok || len(f.keep) == 0
+	case !f.keepAny:
+		return true
 	}
 	_, ok := f.changed[string(r.KV.Key)]
 	return !ok
